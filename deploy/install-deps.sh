@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Installs every Debian 12 package InternVL Stream needs to build, test and run.
+# Idempotent and non-interactive: packages already present are skipped by apt itself,
+# and nothing is installed when every package is already there.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config ccache
+  # model core: LibTorch (CPU) with a fast BLAS (the reference BLAS is 7-15x slower),
+  # sentencepiece, JSON, zip (PyTorch .bin checkpoints), image decoding (stb_image)
+  libtorch-dev libopenblas0-openmp libsentencepiece-dev sentencepiece
+  nlohmann-json3-dev libzip-dev libstb-dev libcli11-dev
+  # GStreamer 1.22
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-base-apps gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x
+  fonts-dejavu-core libgstrtspserver-1.0-dev gstreamer1.0-rtsp
+  # sinks and service
+  libzmq3-dev cppzmq-dev prometheus-cpp-dev libyaml-cpp-dev
+  # tests: GoogleTest; the reference PyTorch for test checkpoints written by torch.save
+  libgtest-dev libgmock-dev python3-torch python3-numpy
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+else
+  echo "install-deps: installing ${#missing[@]} packages: ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# LibTorch must use the OpenMP OpenBLAS, not the reference BLAS or the pthread OpenBLAS
+# (oversubscribes with LibTorch's OpenMP threads).
+blas=/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3
+if [ -e "$blas" ] && [ "$(readlink -f /etc/alternatives/libblas.so.3-x86_64-linux-gnu 2>/dev/null)" != "$blas" ]; then
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" update-alternatives --set libblas.so.3-x86_64-linux-gnu "$blas"
+  "${sudo_cmd[@]}" update-alternatives --set liblapack.so.3-x86_64-linux-gnu \
+    /usr/lib/x86_64-linux-gnu/openblas-openmp/liblapack.so.3 || true
+fi

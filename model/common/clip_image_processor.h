@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "model/common/image.h"
+
+namespace ivs::model {
+
+/// How an image becomes a square model input.
+enum class ResizeMode {
+  kShortestEdgeCrop,  // CLIPImageProcessor / classification: shortest edge -> size, centre crop
+  kSquash,            // retrieval and caption evaluation: resize straight to crop size
+};
+
+/// The fields of a Hugging Face `preprocessor_config.json` for CLIPImageProcessor /
+/// CLIPFeatureExtractor that change the result. Defaults are those of InternVL-14B-224px.
+struct ImageProcessorConfig {
+  bool do_resize = true;
+  int shortest_edge = 224;     // "size": 224 or {"shortest_edge": 224}
+  int resample = 3;            // PIL filter id; only 3 (BICUBIC) is supported
+  bool do_center_crop = true;
+  int crop_height = 224;       // "crop_size": 224 or {"height": 224, "width": 224}
+  int crop_width = 224;
+  bool do_rescale = true;
+  double rescale_factor = 1.0 / 255.0;
+  bool do_normalize = true;
+  std::array<float, 3> image_mean{0.485f, 0.456f, 0.406f};
+  std::array<float, 3> image_std{0.229f, 0.224f, 0.225f};
+  bool do_convert_rgb = true;
+
+  /// Reads `preprocessor_config.json`. Unknown keys are ignored (HF writes many informational
+  /// ones); a present key of the wrong type, a resample other than 3, or non-positive sizes
+  /// throw ConfigError naming the file and the key.
+  static ImageProcessorConfig from_json_file(const std::string& path);
+};
+
+/// Runs the processor on one image and returns float32 pixel values, C x H x W (3 x crop_height
+/// x crop_width), with the same arithmetic as transformers' CLIPImageProcessor: PIL bicubic on
+/// uint8, floor-centred crop ((H - crop) / 2), uint8 * rescale_factor in double then cast to
+/// float32, then (x - mean) / std in float32. kSquash resizes straight to crop size with the
+/// same filter and skips the crop.
+std::vector<float> preprocess_image(const RgbImage& image, const ImageProcessorConfig& config,
+                                    ResizeMode mode = ResizeMode::kShortestEdgeCrop);
+
+}  // namespace ivs::model
