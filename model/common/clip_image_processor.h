@@ -20,6 +20,8 @@ enum class ResizeMode {
 struct ImageProcessorConfig {
   bool do_resize = true;
   int shortest_edge = 224;     // "size": 224 or {"shortest_edge": 224}
+  int resize_height = 0;       // "size": {"height": 448, "width": 448}: newer transformers resize
+  int resize_width = 0;        //   straight to it (aspect not kept); 0 = use shortest_edge
   int resample = 3;            // PIL filter id; only 3 (BICUBIC) is supported
   bool do_center_crop = true;
   int crop_height = 224;       // "crop_size": 224 or {"height": 224, "width": 224}
@@ -41,7 +43,10 @@ struct ImageProcessorConfig {
 /// x crop_width), with the same arithmetic as transformers' CLIPImageProcessor: PIL bicubic on
 /// uint8, floor-centred crop ((H - crop) / 2), uint8 * rescale_factor in double then cast to
 /// float32, then (x - mean) / std in float32. kSquash resizes straight to crop size with the
-/// same filter and skips the crop.
+/// same filter and skips the crop (do_resize and do_center_crop are not consulted).
+/// With kShortestEdgeCrop: an image smaller than the crop is padded with zero pixels (before
+/// rescaling), placed at ((crop - H) / 2, (crop - W) / 2) as transformers' center_crop does; with
+/// do_center_crop false the result is 3 x the resized height x width instead.
 std::vector<float> preprocess_image(const RgbImage& image, const ImageProcessorConfig& config,
                                     ResizeMode mode = ResizeMode::kShortestEdgeCrop);
 

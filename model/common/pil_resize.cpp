@@ -1,2 +1,167 @@
 // SPDX-License-Identifier: Apache-2.0
+// Written from the description of Pillow's ImagingResample (BICUBIC, 8 bits per channel); no
+// Pillow code is copied. Bit-exactness depends on reproducing its arithmetic literally: the
+// kernel evaluated in double at (x + xmin - center + 0.5) * (1 / filterscale), weights
+// normalised in double, then rounded to 22-bit fixed point half away from zero, and integer
+// accumulation that starts at one half.
 #include "model/common/pil_resize.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace ivs::model {
+namespace {
+
+constexpr int kChannels = 3;
+// 32 bits minus 8 for the pixel value minus 2 for the kernel's overshoot above 1.
+constexpr int kPrecisionBits = 32 - 8 - 2;
+constexpr int32_t kHalf = int32_t{1} << (kPrecisionBits - 1);
+constexpr double kBicubicSupport = 2.0;
+constexpr double kBicubicA = -0.5;
+
+double bicubic_kernel(double x) {
+  x = std::fabs(x);
+  if (x < 1.0) return ((kBicubicA + 2.0) * x - (kBicubicA + 3.0)) * x * x + 1.0;
+  if (x < 2.0) return (((x - 5.0) * x + 8.0) * x - 4.0) * kBicubicA;
+  return 0.0;
+}
+
+uint8_t clip_to_u8(int32_t accumulator) {
+  if (accumulator <= 0) return 0;
+  if (accumulator >= (int32_t{256} << kPrecisionBits)) return 255;
+  return static_cast<uint8_t>(accumulator >> kPrecisionBits);
+}
+
+// For each output position along one axis: the input range it reads and its fixed-point weights.
+struct AxisCoefficients {
+  int taps = 0;                  // row stride of `weights`: the widest possible input range
+  std::vector<int> first;        // [out] first input index read
+  std::vector<int> count;        // [out] number of input indices read
+  std::vector<int32_t> weights;  // [out * taps] 22-bit fixed point
+};
+
+int32_t to_fixed_point(double weight) {
+  const double scaled = weight * (1 << kPrecisionBits);
+  return static_cast<int32_t>(weight < 0 ? scaled - 0.5 : scaled + 0.5);
+}
+
+AxisCoefficients precompute_axis(int in_size, int out_size) {
+  const double scale = static_cast<double>(in_size) / out_size;
+  const double filterscale = std::max(scale, 1.0);
+  const double support = kBicubicSupport * filterscale;
+  const double inverse_filterscale = 1.0 / filterscale;
+  AxisCoefficients axis;
+  axis.taps = static_cast<int>(std::ceil(support)) * 2 + 1;
+  axis.first.resize(out_size);
+  axis.count.resize(out_size);
+  axis.weights.assign(static_cast<std::size_t>(out_size) * axis.taps, 0);
+  std::vector<double> kernel(axis.taps);
+  for (int i = 0; i < out_size; ++i) {
+    const double center = (i + 0.5) * scale;
+    // int() truncates toward zero, as Pillow's C cast does, before clamping.
+    const int lo = std::max(static_cast<int>(center - support + 0.5), 0);
+    const int hi = std::min(static_cast<int>(center + support + 0.5), in_size);
+    double sum = 0.0;
+    for (int x = 0; x < hi - lo; ++x) {
+      kernel[x] = bicubic_kernel((x + lo - center + 0.5) * inverse_filterscale);
+      sum += kernel[x];
+    }
+    int32_t* fixed = &axis.weights[static_cast<std::size_t>(i) * axis.taps];
+    for (int x = 0; x < hi - lo; ++x) {
+      fixed[x] = to_fixed_point(sum != 0.0 ? kernel[x] / sum : kernel[x]);
+    }
+    axis.first[i] = lo;
+    axis.count[i] = hi - lo;
+  }
+  return axis;
+}
+
+// Resamples rows [row_begin, row_end) of `in` horizontally to `axis.first.size()` columns.
+RgbImage resample_horizontal(const RgbImage& in, int row_begin, int row_end,
+                             const AxisCoefficients& axis) {
+  RgbImage out;
+  out.width = static_cast<int>(axis.first.size());
+  out.height = row_end - row_begin;
+  out.pixels.resize(static_cast<std::size_t>(out.width) * out.height * kChannels);
+  for (int y = 0; y < out.height; ++y) {
+    const uint8_t* src = &in.pixels[static_cast<std::size_t>(y + row_begin) * in.width * kChannels];
+    uint8_t* dst = &out.pixels[static_cast<std::size_t>(y) * out.width * kChannels];
+    for (int x = 0; x < out.width; ++x) {
+      const int32_t* k = &axis.weights[static_cast<std::size_t>(x) * axis.taps];
+      const uint8_t* p = src + static_cast<std::size_t>(axis.first[x]) * kChannels;
+      int32_t r = kHalf, g = kHalf, b = kHalf;
+      for (int t = 0; t < axis.count[x]; ++t, p += kChannels) {
+        r += p[0] * k[t];
+        g += p[1] * k[t];
+        b += p[2] * k[t];
+      }
+      dst[x * kChannels + 0] = clip_to_u8(r);
+      dst[x * kChannels + 1] = clip_to_u8(g);
+      dst[x * kChannels + 2] = clip_to_u8(b);
+    }
+  }
+  return out;
+}
+
+// Resamples `in` vertically; `in` row 0 is input row `row_offset` of the axis coordinates.
+// Integer sums are exact, so accumulating whole rows (cache-friendly) gives Pillow's values.
+RgbImage resample_vertical(const RgbImage& in, int row_offset, const AxisCoefficients& axis) {
+  RgbImage out;
+  out.width = in.width;
+  out.height = static_cast<int>(axis.first.size());
+  const std::size_t row_bytes = static_cast<std::size_t>(in.width) * kChannels;
+  out.pixels.resize(row_bytes * out.height);
+  std::vector<int32_t> accumulator(row_bytes);
+  for (int y = 0; y < out.height; ++y) {
+    std::fill(accumulator.begin(), accumulator.end(), kHalf);
+    const int32_t* k = &axis.weights[static_cast<std::size_t>(y) * axis.taps];
+    for (int t = 0; t < axis.count[y]; ++t) {
+      const uint8_t* src = &in.pixels[(axis.first[y] - row_offset + t) * row_bytes];
+      for (std::size_t i = 0; i < row_bytes; ++i) accumulator[i] += src[i] * k[t];
+    }
+    uint8_t* dst = &out.pixels[y * row_bytes];
+    for (std::size_t i = 0; i < row_bytes; ++i) dst[i] = clip_to_u8(accumulator[i]);
+  }
+  return out;
+}
+
+void check_arguments(const RgbImage& image, int width, int height) {
+  if (width <= 0 || height <= 0) {
+    throw std::invalid_argument("resize_bicubic_pil: target size " + std::to_string(width) + "x" +
+                                std::to_string(height) + " must be positive");
+  }
+  const std::size_t expected =
+      static_cast<std::size_t>(std::max(image.width, 0)) * std::max(image.height, 0) * kChannels;
+  if (image.width <= 0 || image.height <= 0 || image.pixels.size() != expected) {
+    throw std::invalid_argument("resize_bicubic_pil: source image " + std::to_string(image.width) +
+                                "x" + std::to_string(image.height) + " has " +
+                                std::to_string(image.pixels.size()) + " bytes, expected " +
+                                std::to_string(expected) + " (non-empty RGB, no padding)");
+  }
+}
+
+}  // namespace
+
+RgbImage resize_bicubic_pil(const RgbImage& image, int width, int height) {
+  check_arguments(image, width, height);
+  const bool horizontal = width != image.width;
+  const bool vertical = height != image.height;
+  if (!horizontal && !vertical) return image;
+  if (!vertical) {
+    return resample_horizontal(image, 0, image.height, precompute_axis(image.width, width));
+  }
+  const AxisCoefficients rows = precompute_axis(image.height, height);
+  if (!horizontal) return resample_vertical(image, 0, rows);
+  // Like Pillow, the horizontal pass only produces the input rows the vertical pass will read.
+  const int row_begin = rows.first.front();
+  const int row_end = rows.first.back() + rows.count.back();
+  const RgbImage narrowed =
+      resample_horizontal(image, row_begin, row_end, precompute_axis(image.width, width));
+  return resample_vertical(narrowed, row_begin, rows);
+}
+
+}  // namespace ivs::model

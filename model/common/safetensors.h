@@ -16,6 +16,9 @@ namespace ivs::model {
 /// documented shape, every dtype must be known, every `data_offsets` range must lie inside the
 /// data section, match dtype x shape exactly, and not overlap another tensor. Any violation
 /// throws WeightLoadError naming the file and the tensor; nothing is ever read out of bounds.
+/// Overlap means shared bytes: an empty tensor (a 0 in its shape) owns none, so its offsets may
+/// fall inside another tensor's range. Gaps between tensors are allowed. tensors() lists the
+/// tensors in data-offset order; read() views stay valid for the lifetime of the returned file.
 std::unique_ptr<TensorFile> open_safetensors(const std::string& path);
 
 /// One tensor to write: raw little-endian, row-major contiguous bytes.

@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: Apache-2.0
+// Every difference between the LibTorch versions we build against lives here: Debian's 1.13
+// (CPU only) and CUDA builds of 2.x from PyTorch wheels. Include only from torch translation units.
+#pragma once
+
+#include <torch/version.h>
+
+#if TORCH_VERSION_MAJOR >= 2
+// at::scaled_dot_product_attention (flash / memory-efficient kernels on CUDA) exists from 2.0;
+// its `scale` argument from 2.1. 1.13 only has a private, differently shaped variant.
+#define INTERNVL_HAVE_SDPA 1
+#else
+#define INTERNVL_HAVE_SDPA 0
+#endif
+
+namespace ivs::model::compat {
+
+/// "major.minor.patch" of the LibTorch we were compiled against, for build info and reports.
+inline const char* torch_version() { return TORCH_VERSION; }
+
+}  // namespace ivs::model::compat
