@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "model/internvl/config.h"
+
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "model/common/errors.h"
+
+namespace ivs::model {
+namespace {
+
+using nlohmann::json;
+
+// Reads config.json keys with one rule: required keys must be present, optional ones default,
+// and a present key of the wrong type is an error that names the file and the key path.
+class KeyReader {
+ public:
+  KeyReader(const json& object, std::string where, std::string prefix)
+      : object_(object), where_(std::move(where)), prefix_(std::move(prefix)) {}
+
+  template <typename T>
+  void required(const char* key, T& out) const {
+    if (!object_.contains(key)) {
+      throw ConfigError(where_ + ": missing required key '" + prefix_ + key + "'");
+    }
+    read(key, out);
+  }
+
+  template <typename T>
+  void optional(const char* key, T& out) const {
+    if (object_.contains(key) && !object_.at(key).is_null()) read(key, out);
+  }
+
+ private:
+  template <typename T>
+  void read(const char* key, T& out) const {
+    const json& value = object_.at(key);
+    bool ok = false;
+    if constexpr (std::is_same_v<T, bool>) {
+      ok = value.is_boolean() || value.is_number_integer();  // HF writes use_*_lora as 0/1
+    } else if constexpr (std::is_integral_v<T>) {
+      ok = value.is_number_integer();
+    } else if constexpr (std::is_floating_point_v<T>) {
+      ok = value.is_number();
+    } else {
+      ok = value.is_string();
+    }
+    if (!ok) {
+      throw ConfigError(where_ + ": key '" + prefix_ + key + "' has the wrong type (" +
+                        value.type_name() + ")");
+    }
+    if constexpr (std::is_same_v<T, bool>) {
+      out = value.is_boolean() ? value.get<bool>() : value.get<int64_t>() != 0;
+    } else {
+      out = value.get<T>();
+    }
+  }
+
+  const json& object_;
+  std::string where_;
+  std::string prefix_;
+};
+
+VisionConfig parse_vision(const json& j, const std::string& where, const std::string& prefix) {
+  VisionConfig c;
+  KeyReader r(j, where, prefix);
+  r.required("hidden_size", c.hidden_size);
+  r.required("num_attention_heads", c.num_attention_heads);
+  r.required("num_hidden_layers", c.num_hidden_layers);
+  r.required("intermediate_size", c.intermediate_size);
+  r.optional("image_size", c.image_size);
+  r.optional("patch_size", c.patch_size);
+  r.optional("num_channels", c.num_channels);
+  r.optional("qkv_bias", c.qkv_bias);
+  r.optional("qk_normalization", c.qk_normalization);
+  r.optional("layer_norm_eps", c.layer_norm_eps);
+  r.optional("hidden_act", c.hidden_act);
+  std::string norm_type = "rms_norm";
+  r.optional("norm_type", norm_type);
+  if (norm_type != "rms_norm") {
+    throw ConfigError(where + ": '" + prefix + "norm_type' is '" + norm_type +
+                      "'; InternVL v1 (InternViT-6B) uses rms_norm, other variants are not supported");
+  }
+  c.validate(where);
+  return c;
+}
+
+QLlamaConfig parse_qllama(const json& j, const std::string& where) {
+  QLlamaConfig c;
+  KeyReader r(j, where, "qllama_config.");
+  r.required("vocab_size", c.vocab_size);
+  r.required("hidden_size", c.hidden_size);
+  r.required("num_hidden_layers", c.num_hidden_layers);
+  r.required("num_attention_heads", c.num_attention_heads);
+  r.required("intermediate_size", c.intermediate_size);
+  r.optional("max_position_embeddings", c.max_position_embeddings);
+  r.optional("cross_attention_frequency", c.cross_attention_frequency);
+  r.optional("rms_norm_eps", c.rms_norm_eps);
+  r.optional("bos_token_id", c.bos_token_id);
+  r.optional("eos_token_id", c.eos_token_id);
+  r.optional("pad_token_id", c.pad_token_id);
+  r.optional("hidden_act", c.hidden_act);
+  c.validate(where);
+  return c;
+}
+
+void require(bool condition, const std::string& where, const std::string& what) {
+  if (!condition) throw ConfigError(where + ": " + what);
+}
+
+}  // namespace
+
+void VisionConfig::validate(const std::string& where) const {
+  require(hidden_size > 0 && num_attention_heads > 0 && hidden_size % num_attention_heads == 0,
+          where, "vision hidden_size must be a positive multiple of num_attention_heads (got " +
+                     std::to_string(hidden_size) + " and " + std::to_string(num_attention_heads) + ")");
+  require(num_hidden_layers > 0 && intermediate_size > 0, where,
+          "vision num_hidden_layers and intermediate_size must be positive");
+  require(patch_size > 0 && image_size >= patch_size && image_size % patch_size == 0, where,
+          "vision image_size must be a positive multiple of patch_size (got " +
+              std::to_string(image_size) + " and " + std::to_string(patch_size) + ")");
+  require(num_channels == 3, where, "vision num_channels must be 3");
+  require(hidden_act == "gelu", where, "vision hidden_act '" + hidden_act + "' is not supported (gelu)");
+}
+
+void QLlamaConfig::validate(const std::string& where) const {
+  require(hidden_size > 0 && num_attention_heads > 0 && hidden_size % num_attention_heads == 0,
+          where, "qllama hidden_size must be a positive multiple of num_attention_heads");
+  require(head_dim() % 2 == 0, where, "qllama head_dim must be even for rotary embeddings");
+  require(vocab_size > 2 && num_hidden_layers > 0 && intermediate_size > 0, where,
+          "qllama vocab_size, num_hidden_layers and intermediate_size must be positive");
+  require(cross_attention_frequency > 0, where, "qllama cross_attention_frequency must be positive");
+  require(max_position_embeddings > 0, where, "qllama max_position_embeddings must be positive");
+  require(hidden_act == "silu", where, "qllama hidden_act '" + hidden_act + "' is not supported (silu)");
+  for (int64_t id : {bos_token_id, eos_token_id, pad_token_id}) {
+    require(id >= 0 && id < vocab_size, where, "qllama special token id out of the vocabulary");
+  }
+}
+
+int64_t InternVLConfig::image_size() const {
+  return force_image_size.value_or(vision_config.image_size);
+}
+
+InternVLConfig InternVLConfig::from_json_text(const std::string& text, const std::string& where) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    throw ConfigError(where + ": not valid JSON (" + e.what() + ")");
+  }
+  require(j.is_object(), where, "expected a JSON object");
+  std::string model_type;
+  KeyReader top(j, where, "");
+  top.required("model_type", model_type);
+  InternVLConfig c;
+  if (model_type == "intern_vit_6b") {
+    c.kind = CheckpointKind::kVisionOnly;
+    c.vision_config = parse_vision(j, where, "");
+    return c;
+  }
+  require(model_type == "internvl", where,
+          "model_type '" + model_type + "' is not an InternVL v1 checkpoint (expected 'internvl' or "
+          "'intern_vit_6b')");
+  require(j.contains("vision_config") && j["vision_config"].is_object(), where,
+          "missing object 'vision_config'");
+  require(j.contains("qllama_config") && j["qllama_config"].is_object(), where,
+          "missing object 'qllama_config'");
+  c.vision_config = parse_vision(j["vision_config"], where, "vision_config.");
+  c.qllama_config = parse_qllama(j["qllama_config"], where);
+  top.optional("num_query_token", c.num_query_token);
+  top.optional("clip_embed_dim", c.clip_embed_dim);
+  top.optional("attn_pool_num_heads", c.attn_pool_num_heads);
+  int64_t forced = 0;
+  top.optional("force_image_size", forced);
+  if (forced > 0) c.force_image_size = forced;
+  bool use_backbone_lora = false, use_qllama_lora = false;
+  top.optional("use_backbone_lora", use_backbone_lora);
+  top.optional("use_qllama_lora", use_qllama_lora);
+  require(!use_backbone_lora && !use_qllama_lora, where,
+          "LoRA checkpoints (use_backbone_lora / use_qllama_lora) are not supported: merge the "
+          "adapters into the weights first");
+  require(c.num_query_token > 0 && c.clip_embed_dim > 0, where,
+          "num_query_token and clip_embed_dim must be positive");
+  require(c.attn_pool_num_heads > 0 && c.vision_config.hidden_size % c.attn_pool_num_heads == 0 &&
+              c.qllama_config.hidden_size % c.attn_pool_num_heads == 0,
+          where, "attn_pool_num_heads must divide both the vision and the qllama hidden_size");
+  if (c.force_image_size) {
+    require(*c.force_image_size % c.vision_config.patch_size == 0, where,
+            "force_image_size must be a multiple of the patch size");
+  }
+  return c;
+}
+
+InternVLConfig InternVLConfig::from_json_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    throw ConfigError(path + ": cannot open the model config (is this a Hugging Face checkpoint "
+                             "directory with a config.json?)");
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return from_json_text(buffer.str(), path);
+}
+
+}  // namespace ivs::model

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "model/internvl/layers.h"
+
+#include <cmath>
+#include <limits>
+
+#include <ATen/ATen.h>
+
+#include "model/common/torch_compat.h"
+
+namespace ivs::model {
+
+LinearImpl::LinearImpl(int64_t in_features, int64_t out_features, bool with_bias,
+                       const at::TensorOptions& options) {
+  weight = register_parameter("weight", at::empty({out_features, in_features}, options));
+  if (with_bias) bias = register_parameter("bias", at::empty({out_features}, options));
+}
+
+at::Tensor LinearImpl::forward(const at::Tensor& x) const { return at::linear(x, weight, bias); }
+
+RMSNormImpl::RMSNormImpl(int64_t dim, double eps_, const at::TensorOptions& options) : eps(eps_) {
+  weight = register_parameter("weight", at::empty({dim}, options));
+}
+
+at::Tensor RMSNormImpl::forward(const at::Tensor& x) const {
+  const auto x32 = x.to(at::kFloat);
+  const auto variance = x32.pow(2).mean(-1, /*keepdim=*/true);
+  return weight * (x32 * at::rsqrt(variance + eps)).to(x.scalar_type());
+}
+
+LayerNormImpl::LayerNormImpl(int64_t dim, double eps_, const at::TensorOptions& options) : eps(eps_) {
+  weight = register_parameter("weight", at::empty({dim}, options));
+  bias = register_parameter("bias", at::empty({dim}, options));
+}
+
+at::Tensor LayerNormImpl::forward(const at::Tensor& x) const {
+  const auto y = at::layer_norm(x.to(at::kFloat), {x.size(-1)}, weight.to(at::kFloat),
+                                bias.to(at::kFloat), eps);
+  return y.to(x.scalar_type());
+}
+
+EmbeddingImpl::EmbeddingImpl(int64_t vocab, int64_t dim, const at::TensorOptions& options) {
+  weight = register_parameter("weight", at::empty({vocab, dim}, options));
+}
+
+at::Tensor EmbeddingImpl::forward(const at::Tensor& ids) const { return at::embedding(weight, ids); }
+
+at::Tensor split_heads(const at::Tensor& x, int64_t num_heads) {
+  const auto b = x.size(0), t = x.size(1);
+  return x.view({b, t, num_heads, x.size(2) / num_heads}).transpose(1, 2);
+}
+
+at::Tensor merge_heads(const at::Tensor& x) {
+  const auto b = x.size(0), h = x.size(1), t = x.size(2), d = x.size(3);
+  return x.transpose(1, 2).reshape({b, t, h * d});
+}
+
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                     const c10::optional<at::Tensor>& allowed) {
+#if INTERNVL_HAVE_SDPA
+  // Reduced-precision CUDA runs take the fused kernels (softmax accumulates in float32 inside).
+  // CPU and float32 keep the explicit path below, which is what the parity tests pin.
+  if (q.is_cuda() && q.scalar_type() != at::kFloat) {
+    return at::scaled_dot_product_attention(q, k, v, allowed);
+  }
+#endif
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
+  auto scores = at::matmul(q, k.transpose(-2, -1)).to(at::kFloat) * scale;
+  if (allowed.has_value()) {
+    // The lowest finite float rather than -inf keeps a fully masked row finite, as the
+    // reference's clamp to finfo.min does.
+    scores = scores.masked_fill(allowed->logical_not(), std::numeric_limits<float>::lowest());
+  }
+  return at::matmul(at::softmax(scores, -1).to(v.scalar_type()), v);
+}
+
+}  // namespace ivs::model

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "model/internvl/placement.h"
+
+#include <ATen/Context.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+
+#include "model/common/errors.h"
+
+namespace ivs::model {
+
+bool cuda_usable() { return at::hasCUDA() && at::detail::getCUDAHooks().getNumGPUs() > 0; }
+
+Placement Placement::resolve(const std::string& device, const std::string& dtype) {
+  Placement p;
+  if (device == "auto") {
+    p.device = cuda_usable() ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+  } else if (device == "cpu") {
+    p.device = c10::Device(c10::kCPU);
+  } else if (device.rfind("cuda", 0) == 0) {
+    if (!cuda_usable()) {
+      throw InputError("device '" + device + "' requested but CUDA is not usable here (LibTorch " +
+                       std::string(at::hasCUDA() ? "sees no GPU" : "was built without CUDA") +
+                       "); use --device cpu or a CUDA build of LibTorch");
+    }
+    try {
+      p.device = c10::Device(device);
+    } catch (const std::exception&) {
+      throw InputError("bad device '" + device + "': use auto, cpu, cuda or cuda:N");
+    }
+  } else {
+    throw InputError("bad device '" + device + "': use auto, cpu, cuda or cuda:N");
+  }
+  const bool cuda = p.device.is_cuda();
+  if (dtype == "auto") {
+    p.dtype = cuda ? c10::kBFloat16 : c10::kFloat;
+  } else if (dtype == "fp32" || dtype == "float32") {
+    p.dtype = c10::kFloat;
+  } else if (dtype == "bf16" || dtype == "bfloat16") {
+    p.dtype = c10::kBFloat16;
+  } else if (dtype == "fp16" || dtype == "float16") {
+    if (!cuda) throw InputError("dtype fp16 needs CUDA (no fp16 matmul on CPU); use bf16 or fp32");
+    p.dtype = c10::kHalf;
+  } else {
+    throw InputError("bad dtype '" + dtype + "': use auto, fp32, bf16 or fp16");
+  }
+  return p;
+}
+
+std::string Placement::describe() const {
+  return device.str() + "/" + std::string(c10::toString(dtype));
+}
+
+}  // namespace ivs::model

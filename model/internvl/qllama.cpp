@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "model/internvl/qllama.h"
+
+#include <ATen/ATen.h>
+
+namespace ivs::model {
+namespace {
+
+at::Tensor rotate_half(const at::Tensor& x) {
+  const auto half = x.size(-1) / 2;
+  return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  return x * cos + rotate_half(x) * sin;
+}
+
+// RoPE tables as the reference builds them: float32 angles p * 10000^(-2j/D), duplicated to the
+// full head width ("rotate-half" layout). The base is hard-coded upstream; config rope_* is ignored.
+std::pair<at::Tensor, at::Tensor> rope_tables(int64_t positions, int64_t head_dim) {
+  const auto options = at::TensorOptions().dtype(at::kFloat);
+  const auto inv_freq = 1.0 / at::pow(10000.0, at::arange(0, head_dim, 2, options) / head_dim);
+  const auto freqs = at::outer(at::arange(positions, options), inv_freq);
+  const auto emb = at::cat({freqs, freqs}, -1);  // [P, D]
+  return {emb.cos(), emb.sin()};
+}
+
+}  // namespace
+
+int64_t KVCache::length() const { return keys.empty() || !keys[0].defined() ? 0 : keys[0].size(2); }
+
+void KVCache::select_rows(const at::Tensor& index) {
+  for (auto& k : keys) k = k.index_select(0, index);
+  for (auto& v : values) v = v.index_select(0, index);
+}
+
+LlamaAttentionImpl::LlamaAttentionImpl(const QLlamaConfig& config, const at::TensorOptions& options)
+    : num_heads(config.num_attention_heads) {
+  const int64_t h = config.hidden_size;
+  q_proj = register_module("q_proj", Linear(h, h, false, options));
+  k_proj = register_module("k_proj", Linear(h, h, false, options));
+  v_proj = register_module("v_proj", Linear(h, h, false, options));
+  o_proj = register_module("o_proj", Linear(h, h, false, options));
+}
+
+at::Tensor LlamaAttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos,
+                                       const at::Tensor& sin, const c10::optional<at::Tensor>& allowed,
+                                       at::Tensor* cache_k, at::Tensor* cache_v) const {
+  auto q = apply_rope(split_heads(q_proj->forward(x), num_heads), cos, sin);
+  auto k = apply_rope(split_heads(k_proj->forward(x), num_heads), cos, sin);
+  auto v = split_heads(v_proj->forward(x), num_heads);
+  if (cache_k != nullptr) {
+    if (cache_k->defined()) {
+      k = at::cat({*cache_k, k}, 2);
+      v = at::cat({*cache_v, v}, 2);
+    }
+    *cache_k = k;
+    *cache_v = v;
+  }
+  return o_proj->forward(merge_heads(attention(q, k, v, allowed)));
+}
+
+LlamaCrossAttentionImpl::LlamaCrossAttentionImpl(const QLlamaConfig& config, int64_t vision_width,
+                                                 const at::TensorOptions& options)
+    : num_heads(config.num_attention_heads) {
+  const int64_t h = config.hidden_size;
+  q_proj = register_module("q_proj", Linear(h, h, false, options));
+  k_proj = register_module("k_proj", Linear(vision_width, h, false, options));
+  v_proj = register_module("v_proj", Linear(vision_width, h, false, options));
+  o_proj = register_module("o_proj", Linear(h, h, false, options));
+  norm1 = register_module("norm1", RMSNorm(h, config.rms_norm_eps, options));
+  norm2 = register_module("norm2", RMSNorm(vision_width, config.rms_norm_eps, options));
+}
+
+at::Tensor LlamaCrossAttentionImpl::forward(const at::Tensor& queries, const at::Tensor& vision) const {
+  const auto q = split_heads(q_proj->forward(norm1->forward(queries)), num_heads);
+  const auto vn = norm2->forward(vision);
+  auto k = split_heads(k_proj->forward(vn), num_heads);
+  auto v = split_heads(v_proj->forward(vn), num_heads);
+  if (k.size(0) != q.size(0)) {  // one image shared by several rows (beams)
+    const auto repeat = q.size(0) / k.size(0);
+    k = k.repeat_interleave(repeat, 0);
+    v = v.repeat_interleave(repeat, 0);
+  }
+  return o_proj->forward(merge_heads(attention(q, k, v)));
+}
+
+LlamaMLPImpl::LlamaMLPImpl(const QLlamaConfig& config, const at::TensorOptions& options) {
+  const int64_t h = config.hidden_size, i = config.intermediate_size;
+  gate_proj = register_module("gate_proj", Linear(h, i, false, options));
+  up_proj = register_module("up_proj", Linear(h, i, false, options));
+  down_proj = register_module("down_proj", Linear(i, h, false, options));
+}
+
+at::Tensor LlamaMLPImpl::forward(const at::Tensor& x) const {
+  return down_proj->forward(at::silu(gate_proj->forward(x)) * up_proj->forward(x));
+}
+
+LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const QLlamaConfig& config, bool with_cross_attention,
+                                             int64_t vision_width, int64_t num_query_token_,
+                                             const at::TensorOptions& options)
+    : num_query_token(num_query_token_) {
+  const int64_t h = config.hidden_size;
+  self_attn = register_module("self_attn", LlamaAttention(config, options));
+  if (with_cross_attention) {
+    cross_attn = register_module("cross_attn", LlamaCrossAttention(config, vision_width, options));
+  }
+  mlp = register_module("mlp", LlamaMLP(config, options));
+  input_layernorm = register_module("input_layernorm", RMSNorm(h, config.rms_norm_eps, options));
+  post_attention_layernorm =
+      register_module("post_attention_layernorm", RMSNorm(h, config.rms_norm_eps, options));
+}
+
+at::Tensor LlamaDecoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& cos,
+                                          const at::Tensor& sin, const QLlamaInputs& inputs,
+                                          at::Tensor* cache_k, at::Tensor* cache_v) const {
+  auto h = x + self_attn->forward(input_layernorm->forward(x), cos, sin, inputs.allowed, cache_k, cache_v);
+  // Cross-attention runs only when the query tokens are part of this pass (never in 1-token
+  // decode steps), and only on them; text positions pass through.
+  if (cross_attn && inputs.vision.has_value() && h.size(1) >= num_query_token) {
+    auto queries = h.narrow(1, 0, num_query_token);
+    queries = queries + cross_attn->forward(queries, *inputs.vision);
+    h = at::cat({queries, h.narrow(1, num_query_token, h.size(1) - num_query_token)}, 1);
+  }
+  return h + mlp->forward(post_attention_layernorm->forward(h));
+}
+
+QLlamaModelImpl::QLlamaModelImpl(const QLlamaConfig& config_, int64_t vision_width,
+                                 int64_t num_query_token, const at::TensorOptions& options)
+    : config(config_) {
+  embed_tokens = register_module("embed_tokens",
+                                 Embedding(config.vocab_size, config.hidden_size, options));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
+    LlamaDecoderLayer layer(config, config.has_cross_attention(i), vision_width, num_query_token,
+                            options);
+    layer_ptrs.push_back(layer.get());
+    layers->push_back(layer);
+  }
+  norm = register_module("norm", RMSNorm(config.hidden_size, config.rms_norm_eps, options));
+  auto [cos, sin] = rope_tables(config.max_position_embeddings, config.head_dim());
+  rope_cos = register_buffer("rope_cos", cos.to(options));
+  rope_sin = register_buffer("rope_sin", sin.to(options));
+}
+
+at::Tensor QLlamaModelImpl::forward(const QLlamaInputs& inputs, KVCache* cache) const {
+  TORCH_CHECK(inputs.inputs_embeds.dim() == 3, "QLLaMA expects inputs_embeds [B, T, H], got ",
+              inputs.inputs_embeds.sizes());
+  TORCH_CHECK(inputs.position_ids.max().item<int64_t>() < rope_cos.size(0),
+              "QLLaMA position ", inputs.position_ids.max().item<int64_t>(),
+              " is beyond max_position_embeddings ", rope_cos.size(0));
+  // [B, 1, T, D]: the table rows of each position, in the model dtype (as the reference).
+  const auto cos = at::embedding(rope_cos, inputs.position_ids).unsqueeze(1);
+  const auto sin = at::embedding(rope_sin, inputs.position_ids).unsqueeze(1);
+  if (cache != nullptr && cache->keys.empty()) {
+    cache->keys.resize(layer_ptrs.size());
+    cache->values.resize(layer_ptrs.size());
+  }
+  auto h = inputs.inputs_embeds;
+  for (size_t i = 0; i < layer_ptrs.size(); ++i) {
+    h = layer_ptrs[i]->forward(
+        h, cos, sin, inputs, cache ? &cache->keys[i] : nullptr, cache ? &cache->values[i] : nullptr);
+  }
+  return norm->forward(h);
+}
+
+QLlamaForCausalLMImpl::QLlamaForCausalLMImpl(const QLlamaConfig& config, int64_t vision_width,
+                                             int64_t num_query_token, const at::TensorOptions& options) {
+  model = register_module("model", QLlamaModel(config, vision_width, num_query_token, options));
+  lm_head = register_module("lm_head", Linear(config.hidden_size, config.vocab_size, false, options));
+}
+
+}  // namespace ivs::model

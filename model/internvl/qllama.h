@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+// QLLaMA: LLaMA-7B with cross-attention to the vision tokens in every
+// `cross_attention_frequency`-th layer, applied to the first `num_query_token` positions.
+// Module and parameter names equal the checkpoint keys under "qllama.".
+#pragma once
+
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+#include <torch/nn/modules/container/modulelist.h>
+
+#include "model/internvl/config.h"
+#include "model/internvl/layers.h"
+
+namespace ivs::model {
+
+/// Post-RoPE keys and values of every layer for incremental decoding.
+/// keys[l], values[l]: [B, H, S, D]; empty before the first step.
+struct KVCache {
+  std::vector<at::Tensor> keys;
+  std::vector<at::Tensor> values;
+
+  int64_t length() const;
+  /// Keeps rows `index` ([B'] int64) of every cached tensor (beam reordering / expansion).
+  void select_rows(const at::Tensor& index);
+};
+
+/// How a forward pass lets positions see each other (see INTERNVL_MODEL.md §3.4).
+struct QLlamaInputs {
+  at::Tensor inputs_embeds;  // [B, T, H]
+  at::Tensor position_ids;   // [B, T] int64
+  c10::optional<at::Tensor> allowed;  // bool, [B, 1, T, S] (S = cache + T); nullopt = all
+  c10::optional<at::Tensor> vision;   // InternViT last_hidden_state [B, N, Cv] for cross-attn
+};
+
+class LlamaAttentionImpl : public torch::nn::Module {
+ public:
+  LlamaAttentionImpl(const QLlamaConfig& config, const at::TensorOptions& options);
+  /// x [B, T, H]; cos/sin [B, 1, T, D] in x's dtype. Appends k/v to *cache_k/*cache_v when given.
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                     const c10::optional<at::Tensor>& allowed, at::Tensor* cache_k,
+                     at::Tensor* cache_v) const;
+
+  Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};  // [H, H]
+  int64_t num_heads;
+};
+TORCH_MODULE(LlamaAttention);
+
+/// Query tokens attend to the (RMS-normalised) vision tokens; no mask, no RoPE.
+class LlamaCrossAttentionImpl : public torch::nn::Module {
+ public:
+  LlamaCrossAttentionImpl(const QLlamaConfig& config, int64_t vision_width,
+                          const at::TensorOptions& options);
+  at::Tensor forward(const at::Tensor& queries, const at::Tensor& vision) const;
+
+  Linear q_proj{nullptr};   // [H, H]
+  Linear k_proj{nullptr};   // [H, Cv]
+  Linear v_proj{nullptr};   // [H, Cv]
+  Linear o_proj{nullptr};   // [H, H]
+  RMSNorm norm1{nullptr};   // [H], on the queries
+  RMSNorm norm2{nullptr};   // [Cv], on the vision tokens
+  int64_t num_heads;
+};
+TORCH_MODULE(LlamaCrossAttention);
+
+class LlamaMLPImpl : public torch::nn::Module {
+ public:
+  LlamaMLPImpl(const QLlamaConfig& config, const at::TensorOptions& options);
+  at::Tensor forward(const at::Tensor& x) const;  // down(silu(gate(x)) * up(x))
+
+  Linear gate_proj{nullptr}, up_proj{nullptr};  // [I, H]
+  Linear down_proj{nullptr};                    // [H, I]
+};
+TORCH_MODULE(LlamaMLP);
+
+class LlamaDecoderLayerImpl : public torch::nn::Module {
+ public:
+  LlamaDecoderLayerImpl(const QLlamaConfig& config, bool with_cross_attention, int64_t vision_width,
+                        int64_t num_query_token, const at::TensorOptions& options);
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                     const QLlamaInputs& inputs, at::Tensor* cache_k, at::Tensor* cache_v) const;
+
+  LlamaAttention self_attn{nullptr};
+  LlamaCrossAttention cross_attn{nullptr};  // only in layers i % frequency == 0
+  LlamaMLP mlp{nullptr};
+  RMSNorm input_layernorm{nullptr};
+  RMSNorm post_attention_layernorm{nullptr};
+  int64_t num_query_token;
+};
+TORCH_MODULE(LlamaDecoderLayer);
+
+/// The decoder stack ("qllama.model"): embeddings, layers, final norm, and the RoPE tables.
+class QLlamaModelImpl : public torch::nn::Module {
+ public:
+  QLlamaModelImpl(const QLlamaConfig& config, int64_t vision_width, int64_t num_query_token,
+                  const at::TensorOptions& options);
+  /// Runs all layers and the final RMSNorm: [B, T, H]. With a cache, attends over the cached
+  /// positions too and appends this step's keys and values.
+  at::Tensor forward(const QLlamaInputs& inputs, KVCache* cache = nullptr) const;
+
+  Embedding embed_tokens{nullptr};  // [V, H]
+  torch::nn::ModuleList layers;
+  std::vector<LlamaDecoderLayerImpl*> layer_ptrs;  // the same layers, typed, for forward
+  RMSNorm norm{nullptr};
+  at::Tensor rope_cos;  // [max_positions, D] buffer, float32 values cast to the model dtype
+  at::Tensor rope_sin;
+  QLlamaConfig config;
+};
+TORCH_MODULE(QLlamaModel);
+
+/// "qllama": the decoder plus the (untied) LM head.
+class QLlamaForCausalLMImpl : public torch::nn::Module {
+ public:
+  QLlamaForCausalLMImpl(const QLlamaConfig& config, int64_t vision_width, int64_t num_query_token,
+                        const at::TensorOptions& options);
+
+  QLlamaModel model{nullptr};
+  Linear lm_head{nullptr};  // [V, H], no bias
+};
+TORCH_MODULE(QLlamaForCausalLM);
+
+}  // namespace ivs::model

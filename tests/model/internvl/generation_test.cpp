@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "model/internvl/generation.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+#include <gtest/gtest.h>
+
+#include "model/common/errors.h"
+#include "tests/model/internvl/fixture.h"
+
+namespace ivs::model {
+namespace {
+
+const std::vector<int64_t> kPrompt{1, 7, 9};
+
+at::Tensor random_vision(int64_t batch, uint64_t seed) {
+  at::manual_seed(seed);
+  return at::randn({batch, 5, 16});  // 28 px / 14 = 2x2 patches + class token, width 16
+}
+
+TEST(GenerationTest, respects_min_and_max_new_tokens) {
+  c10::InferenceMode guard;
+  auto model = test::random_small_model(11);
+  for (int64_t beams : {1, 3, 5}) {
+    for (auto [min_new, max_new] : {std::pair<int64_t, int64_t>{0, 4}, {3, 6}, {6, 6}}) {
+      GenerationConfig config;
+      config.num_beams = beams;
+      config.min_new_tokens = min_new;
+      config.max_new_tokens = max_new;
+      const auto captions = generate_captions(*model, random_vision(2, 3), kPrompt, config);
+      ASSERT_EQ(captions.size(), 2u);
+      for (const auto& c : captions) {
+        ASSERT_FALSE(c.token_ids.empty());
+        EXPECT_LE(static_cast<int64_t>(c.token_ids.size()), max_new);
+        const auto eos = std::find(c.token_ids.begin(), c.token_ids.end(), 2);
+        EXPECT_GE(eos - c.token_ids.begin(), min_new) << "EOS before min_new_tokens";
+        if (eos != c.token_ids.end()) {
+          EXPECT_EQ(eos + 1, c.token_ids.end()) << "tokens after EOS";
+        }
+        for (int64_t id : c.token_ids) EXPECT_TRUE(id >= 0 && id < 50);
+      }
+    }
+  }
+}
+
+TEST(GenerationTest, batched_images_decode_as_if_alone) {
+  c10::InferenceMode guard;
+  auto model = test::random_small_model(12);
+  const auto vision = random_vision(3, 4);
+  for (int64_t beams : {1, 4}) {
+    GenerationConfig config;
+    config.num_beams = beams;
+    config.min_new_tokens = 2;
+    config.max_new_tokens = 7;
+    const auto together = generate_captions(*model, vision, kPrompt, config);
+    for (int64_t i = 0; i < 3; ++i) {
+      const auto alone = generate_captions(*model, vision.narrow(0, i, 1), kPrompt, config);
+      EXPECT_EQ(together[i].token_ids, alone[0].token_ids) << "beams " << beams << " image " << i;
+      EXPECT_NEAR(together[i].score, alone[0].score, 1e-4);
+    }
+  }
+}
+
+TEST(GenerationTest, beam_search_scores_at_least_as_well_as_greedy) {
+  c10::InferenceMode guard;
+  auto model = test::random_small_model(13);
+  GenerationConfig greedy;
+  greedy.num_beams = 1;
+  greedy.min_new_tokens = 5;
+  greedy.max_new_tokens = 5;  // fixed length: both scores are plain log-probability sums / 6
+  GenerationConfig beams = greedy;
+  beams.num_beams = 6;
+  const auto vision = random_vision(1, 5);
+  const auto g = generate_captions(*model, vision, kPrompt, greedy)[0];
+  const auto b = generate_captions(*model, vision, kPrompt, beams)[0];
+  EXPECT_GE(b.score, g.score / 6.0 - 1e-5);
+}
+
+TEST(GenerationTest, invalid_settings_are_rejected) {
+  auto model = test::random_small_model(14);
+  GenerationConfig bad;
+  bad.min_new_tokens = 30;
+  EXPECT_THROW(generate_captions(*model, random_vision(1, 1), kPrompt, bad), InputError);
+  bad = GenerationConfig{};
+  bad.num_beams = 0;
+  EXPECT_THROW(generate_captions(*model, random_vision(1, 1), kPrompt, bad), InputError);
+  bad = GenerationConfig{};
+  bad.max_new_tokens = 5000;  // beyond max_position_embeddings
+  EXPECT_THROW(generate_captions(*model, random_vision(1, 1), kPrompt, bad), InputError);
+}
+
+}  // namespace
+}  // namespace ivs::model
