@@ -12,6 +12,8 @@ packages=(
   # sentencepiece, JSON, zip (PyTorch .bin checkpoints), image decoding (stb_image)
   libtorch-dev libopenblas0-openmp libsentencepiece-dev sentencepiece
   nlohmann-json3-dev libzip-dev libstb-dev libcli11-dev
+  # JPEG decoding bit-identical to Pillow (libjpeg-turbo, the library Pillow links)
+  libjpeg-dev
   # GStreamer 1.22
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-base-apps gstreamer1.0-plugins-good

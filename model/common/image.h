@@ -16,12 +16,15 @@ struct RgbImage {
 
 /// Decodes a PNG, JPEG, BMP, GIF (first frame), TGA or PNM file to RGB, like PIL's
 /// Image.open(path).convert("RGB"): grey is replicated, alpha is dropped (not composited),
-/// 16-bit channels are reduced to 8 bits (high byte; PIL clips 16-bit greyscale instead). PNG,
-/// BMP, TGA and PNM decode exactly; JPEG is decoded by stb_image, whose IDCT, chroma upsampling
-/// and YCbCr conversion differ from Pillow's libjpeg-turbo by up to a few levels per channel
-/// (measured: max 3 on a 4:2:0 photo, 6 on a progressive 4:2:2 one; see
-/// tests/data/model/README.md). Throws InputError naming the file and the reason (missing,
-/// unreadable, empty, not an image, truncated).
+/// 16-bit channels are reduced to 8 bits (high byte; PIL clips 16-bit greyscale instead).
+/// JPEG (recognised by its first bytes FF D8 FF, not by the file name) is decoded by
+/// libjpeg-turbo, the library Pillow uses, with the same default settings, so the pixels are
+/// bit-identical to Pillow's: baseline or progressive, any chroma subsampling, greyscale, and
+/// CMYK/YCCK converted with Pillow's own CMYK-to-RGB formula (Adobe-inverted CMYK, as Pillow
+/// always assumes). Every other format goes to stb_image; PNG, BMP, TGA and PNM decode exactly.
+/// Throws InputError naming the file and the reason (missing, unreadable, empty, not an image,
+/// truncated, corrupt); like Pillow, a JPEG that ends early is refused rather than padded, while
+/// libjpeg's recoverable corrupt-data warnings are ignored. Nothing is printed.
 RgbImage decode_image_file(const std::string& path);
 
 /// Same, from bytes in memory; `what` names the source in error messages.

@@ -17,8 +17,9 @@ Photographs used (licences stated in scikit-image's skimage/data/_fetchers.py):
   rocket.jpg   DSCOVR launch on Falcon 9, by SpaceX, released into the public domain
 
 Everything written is deterministic: crops (no resampling) saved as PNG, Pillow BICUBIC resizes
-saved as PNG (lossless, so decoding them is exact), two JPEG re-encodes of a rocket crop with
-Pillow's libjpeg-turbo and Pillow's own decode of each, and a manifest, pil_resize_reference.json.
+saved as PNG (lossless, so decoding them is exact), JPEG encodes of a rocket crop made by Pillow's
+libjpeg-turbo (baseline 4:2:0 and 4:4:4, progressive 4:2:2, greyscale, Adobe CMYK) with Pillow's
+own Image.open(...).convert("RGB") of each, and a manifest, pil_resize_reference.json.
 """
 import hashlib
 import json
@@ -38,7 +39,7 @@ PHOTOS = {
 }
 
 # Resize targets per photo: non-integer downscales, upscales, one axis only, mixed.
-# (Kept few and small: the folder must stay under 300 KB.)
+# (Kept few and small: the folder must stay under 400 KB.)
 TARGETS = {
     "cat_173x131": [(101, 77), (60, 131), (32, 24)],
     "coffee_97x211": [(41, 89), (61, 250), (97, 61), (3, 7)],
@@ -46,12 +47,19 @@ TARGETS = {
 # Photos whose full shortest-edge-224 + centre-crop result is stored (an upscale on both axes).
 CLIP_PHOTOS = ["coffee_97x211"]
 
-# JPEG re-encodes of one rocket crop: 4:2:0 (what cameras and most web images use) and 4:4:4.
+# JPEG encodes of one rocket crop, one per libjpeg decoding path that matters: 4:2:0 (what
+# cameras and most web images use; h2v2 fancy upsampling), 4:4:4 (no upsampling), progressive
+# 4:2:2 (coefficient buffering, h2v1 upsampling), greyscale (one component, replicated by
+# convert("RGB")) and CMYK (Pillow writes Adobe-inverted CMYK and reads it back the same way).
 ROCKET = ("rocket.jpg", 251, 113, 161, 121)
-# name -> (quality, Pillow subsampling id, store the CLIP crop of Pillow's decode too).
+# name -> (Pillow mode, quality, Pillow subsampling id, progressive, store the CLIP crop of
+# Pillow's decode too). Subsampling 0 is 4:4:4, 1 is 4:2:2, 2 is 4:2:0.
 JPEGS = {
-    "rocket_161x121_q90_420": (90, 2, True),
-    "rocket_161x121_q95_444": (95, 0, False),
+    "rocket_161x121_q90_420": ("RGB", 90, 2, False, True),
+    "rocket_161x121_q95_444": ("RGB", 95, 0, False, False),
+    "rocket_161x121_q85_422_progressive": ("RGB", 85, 1, True, False),
+    "rocket_161x121_q90_grey": ("L", 90, 0, False, False),
+    "rocket_161x121_q90_cmyk": ("CMYK", 90, 0, False, False),
 }
 
 
@@ -95,11 +103,15 @@ def photo_cases(source_dir):
 def jpeg_cases(source_dir):
     jpegs = []
     rocket = crop(source_dir, ROCKET)
-    for name, (quality, subsampling, with_clip) in JPEGS.items():
+    for name, (mode, quality, subsampling, progressive, with_clip) in JPEGS.items():
         path = OUT / f"photo_{name}.jpg"
-        rocket.save(path, format="JPEG", quality=quality, subsampling=subsampling)
-        decoded = Image.open(path).convert("RGB")
-        entry = {"source": path.name, "pil_decode": save_png(decoded, f"pil_decode_{name}.png")}
+        rocket.convert(mode).save(path, format="JPEG", quality=quality, subsampling=subsampling,
+                                  progressive=progressive)
+        opened = Image.open(path)
+        assert opened.mode == mode, (path, opened.mode)
+        decoded = opened.convert("RGB")
+        entry = {"source": path.name, "mode": mode,
+                 "pil_decode": save_png(decoded, f"pil_decode_{name}.png")}
         if with_clip:
             entry["pil_clip"] = save_png(clip_crop(decoded), f"pil_clip_{name}.png")
         jpegs.append(entry)

@@ -23,10 +23,6 @@ namespace ivs::model {
 namespace {
 
 constexpr int kCrop = 224;
-// Measured on the committed JPEGs after shortest-edge 224 + crop: max 3 levels (4:2:0) and 2
-// (4:4:4), i.e. above the 1/255 goal; all of it comes from stb_image's JPEG decode (the resize,
-// crop and normalisation are bit-exact, see the tests above).
-constexpr double kJpegPathToleranceLevels = 3.0 + 1e-3;
 
 // Pillow 9.4 references written by tests/data/model/make_pil_resize_reference.py.
 std::filesystem::path pil_data_dir() {
@@ -193,9 +189,10 @@ TEST(ClipImageProcessorTest, matches_pillow_on_odd_sized_photos) {
   }
 }
 
-// The whole path from a JPEG file: stb_image decodes slightly differently from Pillow's
-// libjpeg-turbo (see ImageTest.jpeg_decode_is_close_to_pillow); resizing smooths some of that.
-TEST(ClipImageProcessorTest, jpeg_path_is_close_to_pillow) {
+// The whole path from a JPEG file is exact: the decode is bit-identical to Pillow's (both are
+// libjpeg-turbo, see ImageTest.jpeg_decode_equals_pillow) and so are the resize, crop and
+// normalisation (the tests above).
+TEST(ClipImageProcessorTest, jpeg_path_equals_pillow) {
   INTERNVL_REQUIRE_PATH(pil_data_dir() / "pil_resize_reference.json");
   const ImageProcessorConfig config;
   const auto manifest = read_manifest();
@@ -212,10 +209,11 @@ TEST(ClipImageProcessorTest, jpeg_path_is_close_to_pillow) {
     }
     const auto ours =
         preprocess_image(decode_image_file((pil_data_dir() / source).string()), config);
+    ASSERT_EQ(ours.size(), from_pil_decode.size()) << source;
     const double levels = max_diff_levels(ours, from_pil_decode, config);
-    std::cout << "[ measured ] " << source << ": preprocessed stb_image decode vs Pillow decode, "
-              << "max diff " << levels << " / 255\n";
-    EXPECT_LE(levels, kJpegPathToleranceLevels) << source;
+    std::cout << "[ measured ] " << source << ": preprocessed libjpeg-turbo decode vs Pillow "
+              << "decode, max diff " << levels << " / 255\n";
+    EXPECT_EQ(levels, 0.0) << source;
   }
 }
 

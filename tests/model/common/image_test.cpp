@@ -5,6 +5,7 @@
 #include <stb/stb_image_write.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "model/common/errors.h"
@@ -23,14 +25,28 @@ namespace {
 
 using Bytes = std::vector<unsigned char>;
 
-// Measured with Pillow 9.4 / libjpeg-turbo 2.1.5 on the committed JPEGs: max 3 levels (4:2:0,
-// 2% of bytes differ, almost all by 1) and 2 levels (4:4:4). Decoding them with libjpeg-turbo
-// itself gives 0; stb_image does not meet the 1/255 goal for JPEG input.
-constexpr int kJpegDecodeTolerance = 3;
-
 // Pillow references written by tests/data/model/make_pil_resize_reference.py.
 std::filesystem::path pil_data_dir() {
   return ivs::test::source_dir() / "tests" / "data" / "model" / "pil_resize";
+}
+
+// The manifest's JPEG entries: source, Pillow mode ("RGB", "L", "CMYK"), pil_decode.
+nlohmann::json pil_jpeg_entries() {
+  std::ifstream in(pil_data_dir() / "pil_resize_reference.json");
+  return nlohmann::json::parse(in).at("jpeg");
+}
+
+// The one JPEG entry Pillow opens in `mode`; fails the test if there is none.
+nlohmann::json pil_jpeg_entry(const std::string& mode) {
+  for (const auto& entry : pil_jpeg_entries()) {
+    if (entry.at("mode") == mode) return entry;
+  }
+  ADD_FAILURE() << "no " << mode << " JPEG in the manifest: regenerate the references";
+  return nullptr;
+}
+
+std::filesystem::path pil_file(const nlohmann::json& entry, const char* key) {
+  return pil_data_dir() / entry.at(key).get<std::string>();
 }
 
 Bytes read_bytes(const std::filesystem::path& path) {
@@ -170,37 +186,158 @@ TEST(ImageTest, truncated_png_throws_input_error_naming_it) {
   }
 }
 
+// Pillow rejects a JPEG that ends early ("image file is truncated") although libjpeg alone would
+// pad the missing rows with grey and only warn; the decoder must reject it too, without exiting.
 TEST(ImageTest, truncated_jpeg_throws_input_error_naming_it) {
-  const auto source = pil_data_dir() / "photo_rocket_161x121_q90_420.jpg";
-  INTERNVL_REQUIRE_PATH(source);
+  INTERNVL_REQUIRE_PATH(pil_data_dir() / "pil_resize_reference.json");
   const auto dir = ivs::test::scratch_dir("image_truncated_jpeg");
-  const Bytes file = read_bytes(source);
-  for (const std::size_t keep : {file.size() / 2, file.size() - 2}) {  // - 2: no EOI marker
-    write_bytes(dir / "truncated.jpg", Bytes(file.begin(), file.begin() + keep));
-    expect_input_error(dir / "truncated.jpg", "cannot decode");
+  for (const char* name :
+       {"photo_rocket_161x121_q90_420.jpg", "photo_rocket_161x121_q85_422_progressive.jpg"}) {
+    const Bytes file = read_bytes(pil_data_dir() / name);
+    ASSERT_GT(file.size(), 400u) << name;
+    // In the header tables, in the first scan, half-way, and just the EOI marker missing.
+    for (const std::size_t keep :
+         {std::size_t{100}, std::size_t{400}, file.size() / 2, file.size() - 2}) {
+      write_bytes(dir / "truncated.jpg", Bytes(file.begin(), file.begin() + keep));
+      expect_input_error(dir / "truncated.jpg", "cannot decode");
+      expect_input_error(dir / "truncated.jpg", "Premature end of JPEG file");
+    }
   }
 }
 
-// stb_image and Pillow (libjpeg-turbo, islow IDCT, fancy upsampling) decode JPEG with different
-// integer IDCTs and colour conversions, so the pixels differ slightly. This pins how much.
-TEST(ImageTest, jpeg_decode_is_close_to_pillow) {
-  const auto manifest_path = pil_data_dir() / "pil_resize_reference.json";
-  INTERNVL_REQUIRE_PATH(manifest_path);
-  std::ifstream in(manifest_path);
-  const auto manifest = nlohmann::json::parse(in);
-  ASSERT_FALSE(manifest.at("jpeg").empty());
-  for (const auto& entry : manifest.at("jpeg")) {
-    const auto source = pil_data_dir() / entry.at("source").get<std::string>();
-    const auto reference = pil_data_dir() / entry.at("pil_decode").get<std::string>();
-    const RgbImage ours = decode_image_file(source.string());
-    const RgbImage pil = decode_image_file(reference.string());
-    ASSERT_EQ(ours.width, pil.width);
-    ASSERT_EQ(ours.height, pil.height);
-    const int diff = max_abs_diff(ours, pil);
-    std::cout << "[ measured ] " << source.filename().string()
-              << ": stb_image vs Pillow max abs diff " << diff << " levels\n";
-    EXPECT_LE(diff, kJpegDecodeTolerance) << source;
+TEST(ImageTest, truncated_jpeg_bytes_name_the_source) {
+  const auto source = pil_data_dir() / "photo_rocket_161x121_q90_420.jpg";
+  INTERNVL_REQUIRE_PATH(source);
+  const Bytes file = read_bytes(source);
+  try {
+    decode_image_bytes(file.data(), file.size() / 2, "frame 7");
+    ADD_FAILURE() << "no InputError";
+  } catch (const InputError& error) {
+    EXPECT_NE(std::string(error.what()).find("frame 7"), std::string::npos) << error.what();
   }
+}
+
+// Offset of the first header segment with marker FF `code`, walking the segment lengths (not
+// searching bytes, which could also match inside a table); 0 if the headers lack it.
+std::size_t find_segment(const Bytes& jpeg, unsigned char code) {
+  std::size_t at = 2;  // after SOI
+  while (at + 4 <= jpeg.size() && jpeg[at] == 0xFF) {
+    if (jpeg[at + 1] == code) return at;
+    if (jpeg[at + 1] == 0xDA) break;  // SOS: entropy-coded data follows
+    at += 2 + (std::size_t{jpeg[at + 2]} << 8 | jpeg[at + 3]);
+  }
+  return 0;
+}
+
+// Header corruption makes libjpeg call error_exit, whose default would exit() the process: each
+// must instead become an InputError naming the file, and print nothing.
+TEST(ImageTest, corrupt_jpeg_header_throws_input_error_naming_it) {
+  const auto source = pil_data_dir() / "photo_rocket_161x121_q90_420.jpg";
+  INTERNVL_REQUIRE_PATH(source);
+  const auto dir = ivs::test::scratch_dir("image_corrupt_jpeg");
+  const Bytes file = read_bytes(source);
+  const std::size_t sof = find_segment(file, 0xC0);
+  const std::size_t dht = find_segment(file, 0xC4);
+  const std::size_t sos = find_segment(file, 0xDA);
+  ASSERT_NE(sof, 0u);
+  ASSERT_NE(dht, 0u);
+  ASSERT_NE(sos, 0u);
+  // (offset, bytes written there, what libjpeg says)
+  const std::vector<std::tuple<std::size_t, Bytes, std::string>> corruptions = {
+      {sof + 4, {12}, "Unsupported JPEG data precision 12"},
+      {sof + 5, {0, 0}, "Empty JPEG image"},                // height 0
+      {dht + 5, {0xFF}, "Bogus Huffman table definition"},  // 255 codes of length 1
+      {sos + 5, {9}, "Invalid component ID 9 in SOS"},      // the scan's first component
+      {3, {0x02}, "Unsupported marker type 0x02"},          // the marker after SOI
+  };
+  testing::internal::CaptureStderr();
+  for (const auto& [offset, patch, needle] : corruptions) {
+    Bytes corrupt = file;
+    std::copy(patch.begin(), patch.end(), corrupt.begin() + static_cast<std::ptrdiff_t>(offset));
+    write_bytes(dir / "corrupt.jpg", corrupt);
+    expect_input_error(dir / "corrupt.jpg", "cannot decode");
+    expect_input_error(dir / "corrupt.jpg", needle);
+  }
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+  // The process and the decoder are still fine.
+  EXPECT_EQ(decode_image_file(source.string()).width, 161);
+}
+
+// Corrupt-data warnings (here stray bytes before EOI) leave a whole image that Pillow accepts
+// silently; libjpeg would print them to stderr, which library code must not do.
+TEST(ImageTest, jpeg_warnings_are_silent_and_not_fatal) {
+  const auto source = pil_data_dir() / "photo_rocket_161x121_q90_420.jpg";
+  INTERNVL_REQUIRE_PATH(source);
+  const auto dir = ivs::test::scratch_dir("image_jpeg_warning");
+  Bytes file = read_bytes(source);
+  const RgbImage clean = decode_image_file(source.string());
+  file.insert(file.end() - 2, {0x12, 0x34, 0x56});  // before the EOI marker
+  write_bytes(dir / "extraneous.jpg", file);
+  testing::internal::CaptureStderr();
+  const RgbImage decoded = decode_image_file((dir / "extraneous.jpg").string());
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+  EXPECT_EQ(decoded.pixels, clean.pixels);
+}
+
+// Every committed JPEG (baseline 4:2:0 and 4:4:4, progressive 4:2:2, greyscale, Adobe CMYK)
+// decodes bit-identically to Pillow's Image.open(path).convert("RGB"): both use libjpeg-turbo
+// with its default islow IDCT and fancy upsampling.
+TEST(ImageTest, jpeg_decode_equals_pillow) {
+  INTERNVL_REQUIRE_PATH(pil_data_dir() / "pil_resize_reference.json");
+  const auto entries = pil_jpeg_entries();
+  ASSERT_GE(entries.size(), 5u);
+  for (const auto& entry : entries) {
+    const auto source = pil_file(entry, "source");
+    const RgbImage ours = decode_image_file(source.string());
+    const RgbImage pil = decode_image_file(pil_file(entry, "pil_decode").string());
+    ASSERT_EQ(ours.width, pil.width) << source;
+    ASSERT_EQ(ours.height, pil.height) << source;
+    std::cout << "[ measured ] " << source.filename().string()
+              << ": libjpeg-turbo vs Pillow max abs diff " << max_abs_diff(ours, pil)
+              << " levels\n";
+    EXPECT_EQ(ours.pixels, pil.pixels) << source;
+  }
+}
+
+TEST(ImageTest, grey_jpeg_decodes_to_equal_channels) {
+  INTERNVL_REQUIRE_PATH(pil_data_dir() / "pil_resize_reference.json");
+  const auto entry = pil_jpeg_entry("L");
+  ASSERT_FALSE(entry.is_null());
+  const RgbImage image = decode_image_file(pil_file(entry, "source").string());
+  ASSERT_EQ(image.pixels.size(), 161u * 121u * 3u);
+  int distinct_greys = 0;
+  for (std::size_t p = 0; p < image.pixels.size(); p += 3) {
+    ASSERT_EQ(image.pixels[p + 1], image.pixels[p]) << "pixel " << p / 3;
+    ASSERT_EQ(image.pixels[p + 2], image.pixels[p]) << "pixel " << p / 3;
+    distinct_greys += image.pixels[p] != image.pixels[0];
+  }
+  EXPECT_GT(distinct_greys, 0);  // a photo, not a flat image
+}
+
+// Pillow reads a 4-component JPEG as Adobe-inverted CMYK and converts it with its own formula.
+TEST(ImageTest, cmyk_jpeg_converts_like_pillow) {
+  INTERNVL_REQUIRE_PATH(pil_data_dir() / "pil_resize_reference.json");
+  const auto entry = pil_jpeg_entry("CMYK");
+  ASSERT_FALSE(entry.is_null());
+  const RgbImage ours = decode_image_file(pil_file(entry, "source").string());
+  const RgbImage pil = decode_image_file(pil_file(entry, "pil_decode").string());
+  EXPECT_EQ(ours.width, pil.width);
+  EXPECT_EQ(ours.pixels, pil.pixels);
+}
+
+// The decoder is chosen by the first bytes, not the name: a JPEG called .png still goes to
+// libjpeg (exact vs Pillow; stb_image would differ), and a PNG called .jpg to stb_image.
+TEST(ImageTest, jpeg_is_detected_by_content_not_extension) {
+  const auto source = pil_data_dir() / "photo_rocket_161x121_q90_420.jpg";
+  INTERNVL_REQUIRE_PATH(source);
+  const auto dir = ivs::test::scratch_dir("image_jpeg_magic");
+  write_bytes(dir / "really_a_jpeg.png", read_bytes(source));
+  const RgbImage pil =
+      decode_image_file((pil_data_dir() / "pil_decode_rocket_161x121_q90_420.png").string());
+  EXPECT_EQ(decode_image_file((dir / "really_a_jpeg.png").string()).pixels, pil.pixels);
+  const Bytes pixels = pattern(4, 3, 3);
+  write_bytes(dir / "really_a_png.jpg", read_bytes(write_png(dir, 4, 3, 3, pixels)));
+  EXPECT_EQ(decode_image_file((dir / "really_a_png.jpg").string()).pixels, pixels);
 }
 
 }  // namespace
