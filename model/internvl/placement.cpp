@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "model/internvl/placement.h"
 
-#include <ATen/Context.h>
-#include <ATen/detail/CUDAHooksInterface.h>
+#include <torch/cuda.h>
 
 #include "model/common/errors.h"
 
 namespace ivs::model {
 
-bool cuda_usable() { return at::hasCUDA() && at::detail::getCUDAHooks().getNumGPUs() > 0; }
+// torch::cuda works the same in 1.13 and 2.x (the ATen hooks API was renamed in between).
+bool cuda_usable() { return torch::cuda::is_available() && torch::cuda::device_count() > 0; }
 
 Placement Placement::resolve(const std::string& device, const std::string& dtype) {
   Placement p;
@@ -19,7 +19,7 @@ Placement Placement::resolve(const std::string& device, const std::string& dtype
   } else if (device.rfind("cuda", 0) == 0) {
     if (!cuda_usable()) {
       throw InputError("device '" + device + "' requested but CUDA is not usable here (LibTorch " +
-                       std::string(at::hasCUDA() ? "sees no GPU" : "was built without CUDA") +
+                       std::string("sees no usable GPU or was built without CUDA") +
                        "); use --device cpu or a CUDA build of LibTorch");
     }
     try {

@@ -146,10 +146,17 @@ CheckpointFiles find_checkpoint_files(const std::string& dir) {
   return files;
 }
 
-void load_checkpoint_files(torch::nn::Module& module, const CheckpointFiles& files) {
+namespace {
+
+// Walks every checkpoint tensor against the module's parameters. `on_match` is called for each
+// tensor whose name and shape fit (with the open file, so it can read the data); problems are
+// collected, not thrown.
+template <typename OnMatch>
+LoadProblems match_checkpoint(torch::nn::Module& module, const CheckpointFiles& files,
+                              OnMatch on_match) {
   std::map<std::string, at::Tensor> params;
   for (auto& item : module.named_parameters(/*recurse=*/true)) params.emplace(item.key(), item.value());
-  std::set<std::string> loaded;
+  std::set<std::string> seen;
   LoadProblems problems;
   for (const auto& shard : files.shards) {
     auto file = open_shard(shard, files.safetensors);
@@ -158,31 +165,53 @@ void load_checkpoint_files(torch::nn::Module& module, const CheckpointFiles& fil
       auto it = params.find(info.name);
       if (it == params.end()) {
         problems.unexpected.push_back(info.name + " " + shape_string(info.shape) + " in " + shard);
-        continue;
-      }
-      const auto expected = it->second.sizes().vec();
-      if (expected != info.shape) {
-        loaded.insert(info.name);  // reported as mis-shaped, not also as missing
-        problems.mis_shaped.push_back(info.name + ": checkpoint " + shape_string(info.shape) +
-                                      ", model " + shape_string(expected));
-        continue;
-      }
-      if (!loaded.insert(info.name).second) {
+      } else if (!seen.insert(info.name).second) {
         problems.unexpected.push_back(info.name + " appears twice (again in " + shard + ")");
-        continue;
+      } else if (it->second.sizes().vec() != info.shape) {
+        problems.mis_shaped.push_back(info.name + ": checkpoint " + shape_string(info.shape) +
+                                      ", model " + shape_string(it->second.sizes().vec()));
+      } else {
+        on_match(it->second, *file, info);
       }
-      copy_into(it->second, file->read(info.name));
     }
   }
   for (const auto& [name, param] : params) {
-    if (!loaded.count(name)) {
-      problems.missing.push_back(name + " " + shape_string(param.sizes().vec()));
+    if (!seen.count(name)) problems.missing.push_back(name + " " + shape_string(param.sizes().vec()));
+  }
+  return problems;
+}
+
+std::string files_label(const CheckpointFiles& files) {
+  return files.index.empty() ? files.shards.front() : files.index;
+}
+
+}  // namespace
+
+void load_checkpoint_files(torch::nn::Module& module, const CheckpointFiles& files) {
+  const auto problems = match_checkpoint(
+      module, files, [](at::Tensor& param, TensorFile& file, const TensorInfo& info) {
+        copy_into(param, file.read(info.name));
+      });
+  if (!problems.empty()) throw WeightLoadError(problems.describe(files_label(files)));
+}
+
+CheckpointSummary summarize_checkpoint(torch::nn::Module& module, const CheckpointFiles& files) {
+  CheckpointSummary summary;
+  for (const auto& shard : files.shards) {
+    const auto file = open_shard(shard, files.safetensors);
+    for (const auto& info : file->tensors()) {
+      int64_t n = 1;
+      for (auto d : info.shape) n *= d;
+      ++summary.num_tensors;
+      summary.num_parameters += n;
+      ++summary.dtype_counts[dtype_display_name(info.dtype)];
     }
   }
-  if (!problems.empty()) {
-    const auto where = files.index.empty() ? files.shards.front() : files.index;
-    throw WeightLoadError(problems.describe(where));
-  }
+  const auto problems = match_checkpoint(module, files, [](auto&, auto&, const auto&) {});
+  for (const auto& m : problems.missing) summary.problems.push_back("missing: " + m);
+  for (const auto& u : problems.unexpected) summary.problems.push_back("unexpected: " + u);
+  for (const auto& w : problems.mis_shaped) summary.problems.push_back("wrong shape: " + w);
+  return summary;
 }
 
 void load_checkpoint(torch::nn::Module& module, const std::string& dir) {

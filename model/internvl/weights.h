@@ -4,6 +4,7 @@
 // checkpoint tensors are deliberately ignored.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,20 @@ void load_checkpoint(torch::nn::Module& module, const std::string& dir);
 
 /// Same, from explicit files (used by load_checkpoint and tests).
 void load_checkpoint_files(torch::nn::Module& module, const CheckpointFiles& files);
+
+/// What a checkpoint holds, read from the file headers only (no tensor data).
+struct CheckpointSummary {
+  int64_t num_tensors = 0;
+  int64_t num_parameters = 0;                 // elements over all tensors
+  std::map<std::string, int64_t> dtype_counts;  // "bfloat16" -> tensors of that type
+  /// Mismatches against `module` (missing / unexpected / wrong shape), one line each.
+  std::vector<std::string> problems;
+};
+
+/// Compares the checkpoint's names and shapes with `module`'s parameters without reading any
+/// tensor data (the module may live on the meta device). File-level errors (corrupt headers)
+/// are thrown as WeightLoadError.
+CheckpointSummary summarize_checkpoint(torch::nn::Module& module, const CheckpointFiles& files);
 
 /// Writes every parameter of `module` in `dir` as Hugging Face does: model.safetensors, or, when
 /// the total exceeds max_shard_bytes (> 0), shards model-0000i-of-0000n.safetensors in
