@@ -60,9 +60,9 @@ at::Tensor InternVLModelImpl::image_query_hidden(const at::Tensor& vision) const
 }
 
 at::Tensor InternVLModelImpl::encode_image_features(const at::Tensor& vision, EmbeddingMode mode) const {
-  const auto backbone = clip_projector->forward(vision);
+  const auto backbone = clip_projector->forward(vision).to(at::kFloat);
   if (mode == EmbeddingMode::kC) return backbone;
-  const auto queries = clip_projector2->forward(image_query_hidden(vision));
+  const auto queries = clip_projector2->forward(image_query_hidden(vision)).to(at::kFloat);
   return l2_normalize(backbone) + l2_normalize(queries);
 }
 
@@ -89,12 +89,14 @@ at::Tensor InternVLModelImpl::encode_text(const at::Tensor& input_ids) const {
   const auto b = hidden.size(0), l = hidden.size(1);
   const auto flat_index = at::arange(b, last.options()) * l + last;
   const auto pooled = hidden.reshape({b * l, hidden.size(2)}).index_select(0, flat_index);
-  return at::matmul(pooled, text_projection);
+  return at::matmul(pooled, text_projection).to(at::kFloat);
 }
 
 at::Tensor InternVLModelImpl::logits_per_image(const at::Tensor& image_embeds,
                                                const at::Tensor& text_embeds) const {
-  return logit_scale.exp() * at::matmul(l2_normalize(image_embeds), l2_normalize(text_embeds).t());
+  const auto images = l2_normalize(image_embeds.to(at::kFloat));
+  const auto texts = l2_normalize(text_embeds.to(at::kFloat));
+  return logit_scale.to(at::kFloat).exp() * at::matmul(images, texts.t());
 }
 
 double InternVLModelImpl::logit_scale_exp() const {

@@ -36,6 +36,8 @@ class InternVLModelImpl : public torch::nn::Module {
 
   /// Image embedding before the final L2 normalisation, as the official encode_image returns
   /// it: C = clip_projector(X); G = |clip_projector(X)| + |clip_projector2(queries)| (unit sum).
+  /// Embeddings and logits are float32 whatever the model dtype (the heads run in the model
+  /// dtype; normalisation, the G ensemble and the scores in float32).
   at::Tensor encode_image_features(const at::Tensor& vision, EmbeddingMode mode) const;
   at::Tensor encode_image(const at::Tensor& pixel_values, EmbeddingMode mode) const;
 
@@ -47,7 +49,7 @@ class InternVLModelImpl : public torch::nn::Module {
   /// times text_projection. [B, L] -> [B, E].
   at::Tensor encode_text(const at::Tensor& input_ids) const;
 
-  /// exp(logit_scale) * normalise(image) normalise(text)^T: logits_per_image [Bi, Bt].
+  /// exp(logit_scale) * normalise(image) normalise(text)^T in float32: logits_per_image [Bi, Bt].
   at::Tensor logits_per_image(const at::Tensor& image_embeds, const at::Tensor& text_embeds) const;
 
   /// exp(logit_scale) as a double.

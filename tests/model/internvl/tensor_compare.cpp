@@ -33,6 +33,27 @@ double relative_error(const at::Tensor& actual, const at::Tensor& expected) {
   return ::testing::AssertionFailure() << out.str();
 }
 
+double norm_relative_error(const at::Tensor& actual, const at::Tensor& expected) {
+  const auto a = actual.to(at::kDouble).cpu();
+  const auto e = expected.to(at::kDouble).cpu();
+  return (a - e).norm().item<double>() / e.norm().item<double>();
+}
+
+::testing::AssertionResult tensors_close_in_norm(const at::Tensor& actual, const at::Tensor& expected,
+                                                 double tolerance, const std::string& what) {
+  if (actual.sizes() != expected.sizes()) {
+    std::ostringstream out;
+    out << what << ": shape " << actual.sizes() << " vs expected " << expected.sizes();
+    return ::testing::AssertionFailure() << out.str();
+  }
+  const double err = norm_relative_error(actual, expected);
+  std::ostringstream out;
+  out << what << ": norm relative error " << err << " (max-element relative error "
+      << relative_error(actual, expected) << "), tolerance " << tolerance;
+  if (err < tolerance) return ::testing::AssertionSuccess() << out.str();
+  return ::testing::AssertionFailure() << out.str();
+}
+
 at::Tensor tensor_from_rows(const std::vector<std::vector<double>>& rows) {
   const auto r = static_cast<int64_t>(rows.size());
   const auto c = r ? static_cast<int64_t>(rows[0].size()) : 0;

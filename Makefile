@@ -1,0 +1,33 @@
+# SPDX-License-Identifier: Apache-2.0
+# The README's two commands: `make demo` (the main job) and `make test` (the whole suite).
+# Both install missing Debian packages first (deploy/install-deps.sh, idempotent), then
+# configure and build with CMake + Ninja (ccache when present).
+
+BUILD_DIR ?= build
+BUILD_TYPE ?= Release
+JOBS ?= $(shell nproc)
+CMAKE_ARGS ?=
+DEMO_OUT ?= out/demo
+
+.PHONY: all deps configure build test demo clean
+
+all: build
+
+deps:
+	bash deploy/install-deps.sh
+
+configure: deps
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS)
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Every test except those that need a GPU (label gpu; none exist yet).
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -LE gpu
+
+demo: build
+	bash deploy/demo.sh $(BUILD_DIR) $(DEMO_OUT)
+
+clean:
+	rm -rf $(BUILD_DIR)
