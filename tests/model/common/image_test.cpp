@@ -18,12 +18,15 @@
 #include <vector>
 
 #include "model/common/errors.h"
+#include "tests/common/test_files.h"
 #include "tests/common/test_paths.h"
 
 namespace ivs::model {
 namespace {
 
-using Bytes = std::vector<unsigned char>;
+using test::Bytes;
+using test::read_bytes;
+using test::write_bytes;
 
 // Pillow references written by tests/data/model/make_pil_resize_reference.py.
 std::filesystem::path pil_data_dir() {
@@ -49,16 +52,7 @@ std::filesystem::path pil_file(const nlohmann::json& entry, const char* key) {
   return pil_data_dir() / entry.at(key).get<std::string>();
 }
 
-Bytes read_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return Bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
-void write_bytes(const std::filesystem::path& path, const Bytes& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()),
-            static_cast<std::streamsize>(bytes.size()));
-}
 
 // A width x height image with `channels` interleaved channels and distinct, varied values.
 Bytes pattern(int width, int height, int channels) {

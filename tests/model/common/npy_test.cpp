@@ -13,23 +13,17 @@
 #include <vector>
 
 #include "model/common/errors.h"
+#include "tests/common/test_files.h"
 #include "tests/common/test_paths.h"
 
 namespace ivs::model {
 namespace {
 
-using Bytes = std::vector<unsigned char>;
+using test::Bytes;
+using test::read_bytes;
+using test::write_bytes;
 
-Bytes read_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return Bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
-void write_bytes(const std::filesystem::path& path, const Bytes& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()),
-            static_cast<std::streamsize>(bytes.size()));
-}
 
 // Replaces the first occurrence of `from` with the same-length `to` inside the header.
 Bytes patched(Bytes bytes, const std::string& from, const std::string& to) {

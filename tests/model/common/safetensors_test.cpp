@@ -15,23 +15,17 @@
 #include <vector>
 
 #include "model/common/errors.h"
+#include "tests/common/test_files.h"
 #include "tests/common/test_paths.h"
 
 namespace ivs::model {
 namespace {
 
-using Bytes = std::vector<unsigned char>;
+using test::Bytes;
+using test::read_bytes;
+using test::write_bytes;
 
-Bytes read_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return Bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
-void write_bytes(const std::filesystem::path& path, const Bytes& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()),
-            static_cast<std::streamsize>(bytes.size()));
-}
 
 // A raw file: `header_length` as the prefix, then `header`, then `data_size` bytes 0, 1, 2, ...
 Bytes raw_file(std::uint64_t header_length, const std::string& header, std::size_t data_size) {
