@@ -204,4 +204,43 @@ InternVLConfig InternVLConfig::from_json_file(const std::string& path) {
   return from_json_text(buffer.str(), path);
 }
 
+
+// The struct defaults are already InternVL-14B-224px's (§2.1, §3.1); spelling every size out
+// keeps the preset independent of those defaults changing.
+InternVLConfig internvl_14b_224px_config() {
+  InternVLConfig c;
+  c.kind = CheckpointKind::kInternVL;
+  c.vision_config.hidden_size = 3200;
+  c.vision_config.num_hidden_layers = 48;
+  c.vision_config.num_attention_heads = 25;
+  c.vision_config.intermediate_size = 12800;
+  c.vision_config.image_size = 224;
+  c.vision_config.patch_size = 14;
+  c.qllama_config.hidden_size = 4096;
+  c.qllama_config.num_hidden_layers = 32;
+  c.qllama_config.num_attention_heads = 32;
+  c.qllama_config.intermediate_size = 11008;
+  c.qllama_config.vocab_size = 49954;
+  c.qllama_config.cross_attention_frequency = 2;
+  c.num_query_token = 96;
+  c.clip_embed_dim = 768;
+  c.attn_pool_num_heads = 16;
+  return c;
+}
+
+InternVLConfig internvl_tiny_config() {
+  InternVLConfig c = internvl_14b_224px_config();
+  c.vision_config.hidden_size = 64;
+  c.vision_config.num_hidden_layers = 2;
+  c.vision_config.num_attention_heads = 4;
+  c.vision_config.intermediate_size = 128;
+  c.qllama_config.hidden_size = 24;
+  c.qllama_config.num_hidden_layers = 2;
+  c.qllama_config.num_attention_heads = 4;
+  c.qllama_config.intermediate_size = 128;
+  c.clip_embed_dim = 48;
+  c.attn_pool_num_heads = 8;
+  return c;
+}
+
 }  // namespace ivs::model

@@ -73,6 +73,9 @@ at::Tensor InternVLModelImpl::encode_image(const at::Tensor& pixel_values, Embed
 at::Tensor InternVLModelImpl::text_hidden(const at::Tensor& input_ids) const {
   TORCH_CHECK(input_ids.dim() == 2, "text input_ids must be [B, L], got ", input_ids.sizes());
   const auto b = input_ids.size(0), l = input_ids.size(1);
+  TORCH_CHECK(l <= config.qllama_config.max_position_embeddings, "text of ", l,
+              " tokens is longer than max_position_embeddings ",
+              config.qllama_config.max_position_embeddings);
   const auto ids = input_ids.to(query_tokens.device());
   const auto keep = ids.gt(0);  // pad id 0 (= <unk>) is masked, as the reference does
   const auto causal = at::ones({l, l}, keep.options()).tril();

@@ -95,7 +95,8 @@ class QLlamaModelImpl : public torch::nn::Module {
   QLlamaModelImpl(const QLlamaConfig& config, int64_t vision_width, int64_t num_query_token,
                   const at::TensorOptions& options);
   /// Runs all layers and the final RMSNorm: [B, T, H]. With a cache, attends over the cached
-  /// positions too and appends this step's keys and values.
+  /// positions too and appends this step's keys and values. Callers keep positions below
+  /// config.max_position_embeddings (checked on the host there, to avoid a device sync here).
   at::Tensor forward(const QLlamaInputs& inputs, KVCache* cache = nullptr) const;
 
   Embedding embed_tokens{nullptr};  // [V, H]

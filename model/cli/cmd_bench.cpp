@@ -1,0 +1,485 @@
+// SPDX-License-Identifier: Apache-2.0
+// internvl bench: images/s, ms/image and model FLOP utilisation (MFU) of the InternVL-C and -G
+// image paths and of captioning, per batch size. Performance is measured, never assumed: every
+// figure is reported next to a square matrix product timed in the same run, on the same device
+// and dtype, so the ratios stay meaningful on unknown hardware; --peak-tflops adds MFU against a
+// datasheet figure. FLOPs come from model/internvl/flops.h (INTERNVL_MODEL.md §10).
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+#include <torch/cuda.h>
+
+#include "model/cli/commands.h"
+#include "model/cli/model_options.h"
+#include "model/common/errors.h"
+#include "model/common/torch_compat.h"
+#include "model/internvl/flops.h"
+#include "model/internvl/generation.h"
+#include "model/internvl/weights.h"
+
+namespace ivs::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// "English caption:" with BOS (INTERNVL_MODEL.md §7); presets have no tokenizer.
+const std::vector<int64_t> kCaptionPromptIds = {1, 4223, 5777, 683, 29901};
+
+struct BenchOptions {
+  ModelOptions model;        // --model, --device, --dtype, --json
+  bool model_given = false;  // --model on the command line (not only $INTERNVL_MODEL_DIR)
+  bool tasks_given = false;  // --tasks on the command line
+  std::string preset;        // tiny | full; empty: --model when set, else by device
+  std::string batches;       // empty: "1,8" on CPU, "1,8,64" on CUDA
+  std::string tasks = "c,g,caption";
+  int iterations = 10;
+  int warmup = 2;
+  model::GenerationConfig generation;
+  double peak_tflops = 0.0;  // 0: not given
+  int64_t matmul_size = 0;   // 0: 4096 on CUDA, 1024 on CPU
+  uint64_t seed = 0;
+};
+
+// The model under test, from a preset with random weights or from a checkpoint.
+struct BenchModel {
+  std::string source;  // "preset:tiny", "preset:full" or the checkpoint directory
+  model::InternVLConfig config;
+  model::Placement placement;
+  model::InternVLModel internvl{nullptr};  // absent for vision-only checkpoints
+  model::InternVisionModel vision{nullptr};
+  std::vector<int64_t> prompt_ids = kCaptionPromptIds;
+};
+
+// One task at one batch size: wall time of each timed call and the work it did.
+struct Measurement {
+  std::string task;
+  int64_t batch = 0;
+  std::vector<double> seconds;  // per call of `batch` images
+  double flops_per_image = 0.0;
+  bool output_finite = true;     // random weights can overflow; flagged, not hidden
+  int64_t generated_tokens = 0;  // captioning: over the batch, EOS included
+  int64_t decode_steps = 0;      // captioning: lower bound from the longest caption
+};
+
+struct MatmulBaseline {
+  int64_t size = 0;
+  double seconds = 0.0;  // median of one product
+  double tflops = 0.0;
+};
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+std::vector<int64_t> parse_batches(const std::string& text) {
+  std::vector<int64_t> out;
+  for (const auto& item : split_list(text)) {
+    int64_t value = 0;
+    try {
+      value = std::stoll(item);
+    } catch (const std::exception&) {
+      value = 0;
+    }
+    if (value <= 0) throw model::InputError("--batch takes positive integers such as 1,8,64");
+    out.push_back(value);
+  }
+  if (out.empty()) throw model::InputError("--batch is empty");
+  return out;
+}
+
+std::vector<std::string> parse_tasks(const std::string& text) {
+  const auto tasks = split_list(text);
+  if (tasks.empty()) throw model::InputError("--tasks is empty");
+  for (const auto& t : tasks) {
+    if (t != "vit" && t != "c" && t != "g" && t != "caption") {
+      throw model::InputError("unknown task '" + t + "': use vit, c, g and caption");
+    }
+  }
+  return tasks;
+}
+
+void require_full_model(const std::vector<std::string>& tasks, bool vision_only) {
+  for (const auto& t : tasks) {
+    if (vision_only && t != "vit") {
+      throw model::InputError("task '" + t + "' needs an InternVL checkpoint; a vision-only " +
+                              "(InternViT) checkpoint can only run --tasks vit");
+    }
+  }
+}
+
+void synchronize(const c10::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.has_index() ? device.index() : -1);
+}
+
+double elapsed_seconds(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Runs `fn` `warmup` times untimed, then `iterations` times, each timed between device syncs.
+template <typename F>
+std::vector<double> time_calls(F&& fn, int warmup, int iterations, const c10::Device& device) {
+  for (int i = 0; i < warmup; ++i) fn();
+  synchronize(device);
+  std::vector<double> seconds;
+  for (int i = 0; i < iterations; ++i) {
+    const auto start = Clock::now();
+    fn();
+    synchronize(device);
+    seconds.push_back(elapsed_seconds(start));
+  }
+  return seconds;
+}
+
+// Nearest-rank percentile of unsorted samples (q in [0, 1]).
+double percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size())));
+  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+double mean(const std::vector<double>& v) {
+  double sum = 0.0;
+  for (double x : v) sum += x;
+  return sum / static_cast<double>(v.size());
+}
+
+at::TensorOptions tensor_options(const model::Placement& p) {
+  return at::TensorOptions().device(p.device).dtype(p.dtype);
+}
+
+// The achievable dense rate here: an n^3 product on random data in the model's dtype, repeated
+// so that one sample lasts ~50 ms (launch and sync costs vanish), median of five samples.
+MatmulBaseline measure_matmul(const model::Placement& p, int64_t n) {
+  const auto a = at::randn({n, n}, tensor_options(p)), b = at::randn({n, n}, tensor_options(p));
+  auto out = at::empty({n, n}, tensor_options(p));
+  auto product = [&] { at::mm_out(out, a, b); };
+  const double once = mean(time_calls(product, 2, 1, p.device));
+  const int repeats = static_cast<int>(std::clamp(0.05 / std::max(once, 1e-9), 1.0, 1000.0));
+  auto block = [&] {
+    for (int i = 0; i < repeats; ++i) product();
+  };
+  MatmulBaseline m;
+  m.size = n;
+  m.seconds = percentile(time_calls(block, 0, 5, p.device), 0.5) / repeats;
+  m.tflops = 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n) /
+             m.seconds / 1e12;
+  return m;
+}
+
+BenchModel build_preset(const std::string& name, const model::Placement& placement, uint64_t seed) {
+  if (name != "tiny" && name != "full") throw model::InputError("--preset must be tiny or full");
+  BenchModel m;
+  m.source = "preset:" + name;
+  m.config = name == "full" ? model::internvl_14b_224px_config() : model::internvl_tiny_config();
+  m.placement = placement;
+  const auto bytes = static_cast<double>(model::count_parameters(m.config).built()) *
+                     static_cast<double>(c10::elementSize(placement.dtype));
+  std::cerr << "internvl bench: building " << m.source << " with random weights on "
+            << placement.describe() << " (" << bytes / 1e9 << " GB of parameters)" << std::endl;
+  m.internvl = model::InternVLModel(m.config, tensor_options(placement));
+  model::init_random_parameters(*m.internvl, seed);
+  m.internvl->eval();
+  m.vision = m.internvl->vision_model;
+  return m;
+}
+
+BenchModel load_checkpoint_model(const ModelOptions& options) {
+  auto loaded = options.load();
+  BenchModel m;
+  m.source = options.model_dir;
+  m.config = loaded.config;
+  m.placement = loaded.placement;
+  if (loaded.vision_only()) {
+    m.vision = loaded.vision;
+    return m;
+  }
+  m.internvl = loaded.internvl;
+  m.vision = loaded.internvl->vision_model;
+  m.prompt_ids = loaded.text_tokenizer().encode_prompt("English caption:");
+  return m;
+}
+
+// Random, not zero, inputs: some kernels run faster on zeros than on real data.
+at::Tensor random_pixels(const BenchModel& m, int64_t batch) {
+  const int64_t size = m.config.image_size();
+  return at::randn({batch, 3, size, size}, tensor_options(m.placement));
+}
+
+Measurement bench_image_task(const BenchModel& m, const std::string& task, int64_t batch,
+                             const BenchOptions& o) {
+  const auto& c = m.config;
+  const auto pixels = random_pixels(m, batch);
+  at::Tensor out;
+  auto run = [&] {
+    if (task == "vit") {
+      out = m.vision->forward(pixels);
+    } else {
+      const auto mode = task == "c" ? model::EmbeddingMode::kC : model::EmbeddingMode::kG;
+      out = m.internvl->encode_image(pixels, mode);
+    }
+  };
+  Measurement r;
+  r.task = task;
+  r.batch = batch;
+  r.seconds = time_calls(run, o.warmup, o.iterations, m.placement.device);
+  r.flops_per_image = task == "vit" ? model::vision_tower_flops(c)
+                      : task == "c" ? model::image_c_flops(c)
+                                    : model::image_g_flops(c);
+  r.output_finite = out.defined() && at::isfinite(out).all().item<bool>();
+  return r;
+}
+
+// Captions from random pixels; the ViT runs inside the timed call, as a caption request would.
+Measurement bench_captions(const BenchModel& m, int64_t batch, const BenchOptions& o) {
+  const auto pixels = random_pixels(m, batch);
+  std::vector<model::GeneratedCaption> captions;
+  auto run = [&] {
+    captions = model::generate_captions(*m.internvl, m.internvl->vision_features(pixels),
+                                        m.prompt_ids, o.generation);
+  };
+  Measurement r;
+  r.task = "caption";
+  r.batch = batch;
+  r.seconds = time_calls(run, o.warmup, o.iterations, m.placement.device);
+  int64_t longest = 0;
+  for (const auto& caption : captions) {
+    const auto n = static_cast<int64_t>(caption.token_ids.size());
+    r.generated_tokens += n;
+    longest = std::max(longest, n);
+    r.output_finite = r.output_finite && std::isfinite(caption.score);
+  }
+  // The first token comes from the prefill logits; each later one needs a decode step. Beam
+  // search can run on after the winner ended, so this is a lower bound on the work done.
+  r.decode_steps = std::max<int64_t>(0, longest - 1);
+  const auto prompt = static_cast<int64_t>(m.prompt_ids.size());
+  r.flops_per_image =
+      model::caption_flops(m.config, prompt, r.decode_steps, o.generation.num_beams);
+  return r;
+}
+
+// Everything a row of the report says, derived from one Measurement.
+struct Row {
+  double images_per_second, ms_mean, ms_p50, ms_p95, achieved_tflops, mfu_matmul;
+  std::optional<double> mfu_peak, speedup_vs_batch1;
+  double tokens_per_second;
+};
+
+Row summarize(const Measurement& r, const MatmulBaseline& base, double peak, double batch1_rate) {
+  const double b = static_cast<double>(r.batch), t = mean(r.seconds);
+  Row row{};
+  row.images_per_second = b / t;
+  row.ms_mean = 1e3 * t / b;
+  row.ms_p50 = 1e3 * percentile(r.seconds, 0.5) / b;
+  row.ms_p95 = 1e3 * percentile(r.seconds, 0.95) / b;
+  row.achieved_tflops = r.flops_per_image * b / t / 1e12;
+  row.mfu_matmul = row.achieved_tflops / base.tflops;
+  if (peak > 0.0) row.mfu_peak = row.achieved_tflops / peak;
+  if (batch1_rate > 0.0) row.speedup_vs_batch1 = row.images_per_second / batch1_rate;
+  row.tokens_per_second = static_cast<double>(r.generated_tokens) / t;
+  return row;
+}
+
+nlohmann::json optional_json(const std::optional<double>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
+nlohmann::json row_json(const Measurement& r, const Row& row) {
+  nlohmann::json j = {
+      {"task", r.task},
+      {"batch", r.batch},
+      {"iterations", r.seconds.size()},
+      {"images_per_second", row.images_per_second},
+      {"ms_per_image", {{"mean", row.ms_mean}, {"p50", row.ms_p50}, {"p95", row.ms_p95}}},
+      {"flops_per_image", r.flops_per_image},
+      {"achieved_tflops", row.achieved_tflops},
+      {"mfu_vs_matmul", row.mfu_matmul},
+      {"mfu_vs_peak", optional_json(row.mfu_peak)},
+      {"speedup_vs_batch1", optional_json(row.speedup_vs_batch1)},
+      {"output_finite", r.output_finite}};
+  if (r.task == "caption") {
+    j["captions_per_second"] = row.images_per_second;
+    j["generated_tokens"] = r.generated_tokens;
+    j["generated_tokens_per_second"] = row.tokens_per_second;
+    j["decode_steps"] = r.decode_steps;
+  }
+  return j;
+}
+
+nlohmann::json sizes_json(int64_t hidden, int64_t layers, int64_t heads, int64_t mlp) {
+  return {{"hidden_size", hidden},
+          {"num_hidden_layers", layers},
+          {"num_attention_heads", heads},
+          {"intermediate_size", mlp}};
+}
+
+nlohmann::json context_json(const BenchModel& m, const BenchOptions& o,
+                            const MatmulBaseline& base) {
+  const auto& v = m.config.vision_config;
+  const auto& q = m.config.qllama_config;
+  return {{"model", m.source},
+          {"device", m.placement.device.str()},
+          {"dtype", std::string(c10::toString(m.placement.dtype))},
+          {"torch_version", model::compat::torch_version()},
+          {"cores", std::thread::hardware_concurrency()},
+          {"threads", at::get_num_threads()},
+          {"parameters", model::count_parameters(m.config).built()},
+          {"config",
+           {{"vision", sizes_json(v.hidden_size, v.num_hidden_layers, v.num_attention_heads,
+                                  v.intermediate_size)},
+            {"qllama", sizes_json(q.hidden_size, q.num_hidden_layers, q.num_attention_heads,
+                                  q.intermediate_size)},
+            {"vocab_size", q.vocab_size},
+            {"image_size", m.config.image_size()},
+            {"num_query_token", m.config.num_query_token}}},
+          {"baseline",
+           {{"matmul_size", base.size},
+            {"matmul_ms", 1e3 * base.seconds},
+            {"matmul_tflops", base.tflops}}},
+          {"peak_tflops",
+           o.peak_tflops > 0.0 ? nlohmann::json(o.peak_tflops) : nlohmann::json(nullptr)},
+          {"warmup", o.warmup},
+          {"num_beams", o.generation.num_beams},
+          {"max_new_tokens", o.generation.max_new_tokens}};
+}
+
+std::string fixed(double value, int decimals) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", decimals, value);
+  return text;
+}
+
+std::string optional_text(const std::optional<double>& v, int decimals) {
+  return v ? fixed(*v, decimals) : "-";
+}
+
+void print_table(const BenchModel& m, const BenchOptions& o, const MatmulBaseline& base,
+                 const std::vector<Measurement>& measured, const std::vector<Row>& rows) {
+  std::cout << "internvl bench: " << m.source << " on " << m.placement.describe() << ", LibTorch "
+            << model::compat::torch_version() << ", " << std::thread::hardware_concurrency()
+            << " cores, " << at::get_num_threads() << " threads\n"
+            << "baseline: " << base.size << "^3 matmul " << fixed(1e3 * base.seconds, 3)
+            << " ms = " << fixed(base.tflops, 3)
+            << " TFLOP/s (measured in this run; MFU(mm) is against it)\n";
+  if (o.peak_tflops > 0.0) std::cout << "peak: " << o.peak_tflops << " TFLOP/s (--peak-tflops)\n";
+  std::printf("%-8s %6s %10s %10s %10s %10s %11s %9s %8s %9s %8s %10s\n", "task", "batch", "img/s",
+              "ms/img", "p50", "p95", "GFLOP/img", "TFLOP/s", "MFU(mm)", "MFU(peak)", "x b1",
+              "tok/s");
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = measured[i];
+    const auto& row = rows[i];
+    std::printf("%-8s %6lld %10.3f %10.3f %10.3f %10.3f %11.2f %9.4f %8.3f %9s %8s %10s%s\n",
+                r.task.c_str(), static_cast<long long>(r.batch), row.images_per_second, row.ms_mean,
+                row.ms_p50, row.ms_p95, r.flops_per_image / 1e9, row.achieved_tflops,
+                row.mfu_matmul, optional_text(row.mfu_peak, 3).c_str(),
+                optional_text(row.speedup_vs_batch1, 2).c_str(),
+                r.task == "caption" ? fixed(row.tokens_per_second, 1).c_str() : "-",
+                r.output_finite ? "" : "  (non-finite output)");
+  }
+  std::fflush(stdout);
+}
+
+BenchModel build_model(const BenchOptions& o) {
+  if (!o.preset.empty() && o.model_given) {
+    throw model::InputError("give either --preset or --model, not both");
+  }
+  if (o.preset.empty() && !o.model.model_dir.empty()) return load_checkpoint_model(o.model);
+  const auto placement = model::Placement::resolve(o.model.device, o.model.dtype);
+  model::use_all_cores_for_inference();
+  std::string preset = o.preset;
+  if (preset.empty()) preset = placement.device.is_cuda() ? "full" : "tiny";
+  return build_preset(preset, placement, o.seed);
+}
+
+void run(BenchOptions o) {
+  // A short --max-new-tokens should not trip over the default min_new_tokens (8).
+  o.generation.min_new_tokens = std::min(o.generation.min_new_tokens, o.generation.max_new_tokens);
+  o.generation.validate();
+  if (o.iterations < 1 || o.warmup < 0) {
+    throw model::InputError("--iterations must be at least 1 and --warmup at least 0");
+  }
+  auto tasks = parse_tasks(o.tasks);  // argument errors before the slow build
+  if (!o.batches.empty()) parse_batches(o.batches);
+  const auto m = build_model(o);
+  if (!m.internvl && !o.tasks_given) tasks = {"vit"};  // all a vision-only checkpoint can do
+  require_full_model(tasks, !m.internvl);
+  at::manual_seed(o.seed);  // the random inputs; presets also seeded their weights with it
+  const bool cuda = m.placement.device.is_cuda();
+  const auto batches = parse_batches(!o.batches.empty() ? o.batches : (cuda ? "1,8,64" : "1,8"));
+  c10::InferenceMode guard;
+  const int64_t matmul_size = o.matmul_size > 0 ? o.matmul_size : (cuda ? 4096 : 1024);
+  const auto base = measure_matmul(m.placement, matmul_size);
+  std::vector<Measurement> measured;
+  std::vector<Row> rows;
+  for (const auto& task : tasks) {
+    double batch1_rate = 0.0;
+    for (int64_t batch : batches) {
+      if (!o.model.json) std::cerr << "internvl bench: " << task << " batch " << batch << std::endl;
+      measured.push_back(task == "caption" ? bench_captions(m, batch, o)
+                                           : bench_image_task(m, task, batch, o));
+      rows.push_back(summarize(measured.back(), base, o.peak_tflops, batch1_rate));
+      if (batch == 1) batch1_rate = rows.back().images_per_second;
+    }
+  }
+  if (!o.model.json) return print_table(m, o, base, measured, rows);
+  nlohmann::json results = nlohmann::json::array();
+  for (size_t i = 0; i < rows.size(); ++i) results.push_back(row_json(measured[i], rows[i]));
+  print_json({{"context", context_json(m, o, base)}, {"results", results}});
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto o = std::make_shared<BenchOptions>();
+  auto* cmd = app.add_subcommand(
+      "bench",
+      "Throughput and MFU of the InternVL-C/-G image paths and captioning, against a "
+      "matrix product measured in the same run");
+  o->model.add_to(*cmd, false, true);
+  cmd->add_option("--preset", o->preset,
+                  "Random weights of this shape: tiny (the parity fixture's "
+                  "sizes) or full (InternVL-14B); default: --model if given, "
+                  "else full on CUDA and tiny on CPU");
+  cmd->add_option("--batch", o->batches,
+                  "Batch sizes, comma-separated (default 1,8 on CPU, "
+                  "1,8,64 on CUDA)");
+  cmd->add_option("--tasks", o->tasks,
+                  "Comma-separated: vit (InternViT alone), c, g, caption; default "
+                  "vit for a vision-only checkpoint")
+      ->capture_default_str();
+  cmd->add_option("--iterations", o->iterations, "Timed calls per task and batch")
+      ->capture_default_str();
+  cmd->add_option("--warmup", o->warmup, "Untimed calls before them")->capture_default_str();
+  cmd->add_option("--num-beams", o->generation.num_beams, "Caption beams")->capture_default_str();
+  cmd->add_option("--max-new-tokens", o->generation.max_new_tokens, "Caption length limit")
+      ->capture_default_str();
+  cmd->add_option("--peak-tflops", o->peak_tflops,
+                  "Datasheet peak for MFU (e.g. 989 for H100/H200 "
+                  "dense bf16)");
+  cmd->add_option("--matmul-size", o->matmul_size,
+                  "Baseline n for the n^3 product (default 4096 on "
+                  "CUDA, 1024 on CPU)");
+  cmd->add_option("--seed", o->seed, "Seed of the random weights and inputs")
+      ->capture_default_str();
+  cmd->callback([o, cmd] {
+    o->model_given = cmd->count("--model") > 0;
+    o->tasks_given = cmd->count("--tasks") > 0;
+    run(*o);
+  });
+}
+
+}  // namespace ivs::cli

@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# ONE prepared run on the GPU device machine (README.md beside this says how to call it): builds
+# the model core, CLI and tests against the image's PyTorch LibTorch, benchmarks a full-size
+# InternVL-14B of random bf16 weights, checks CUDA against CPU on the tiny fixture, and runs the
+# CPU test suite. Results go to $OUT (at most 8 files come back; this writes 7).
+#
+# Stages run in order of value, so a slow build still leaves the benchmark: context, build of the
+# CLI, bench, parity, tests. INTERNVL_GPU_STAGES picks a subset; a re-run on a warm machine reuses
+# the build directory (build-gpu/ is git-ignored and stays there between calls).
+# Settings (environment): INTERNVL_GPU_{DEVICE,PRESET,DTYPE,BATCHES,CAPTION_BATCHES,ITERATIONS,
+# WARMUP,PEAK_TFLOPS,STAGES,BUDGET_S,BUILD_DIR}; TORCH_PREFIX overrides the LibTorch CMake path.
+# INTERNVL_GPU_DEVICE=cpu INTERNVL_GPU_PRESET=tiny rehearses the whole script on a CPU machine.
+set -uo pipefail
+
+root=$(cd "$(dirname "$0")/../../.." && pwd)
+deps=$root/.device-deps
+out=${OUT:-$root/build-gpu/out}
+build=${INTERNVL_GPU_BUILD_DIR:-$root/build-gpu}
+device=${INTERNVL_GPU_DEVICE:-cuda}
+preset=${INTERNVL_GPU_PRESET:-full}
+dtype=${INTERNVL_GPU_DTYPE:-bf16}
+batches=${INTERNVL_GPU_BATCHES:-1,8,64,256}
+# Caption batch 256 x 5 beams would hold ~80 GB of KV cache beside 28 GB of weights: opt in.
+caption_batches=${INTERNVL_GPU_CAPTION_BATCHES:-1,8,64}
+iterations=${INTERNVL_GPU_ITERATIONS:-5}
+warmup=${INTERNVL_GPU_WARMUP:-2}
+peak=${INTERNVL_GPU_PEAK_TFLOPS:-989}  # H100/H200 SXM dense bf16, datasheet
+stages=${INTERNVL_GPU_STAGES:-context,build,bench,parity,tests}
+deadline=$((SECONDS + ${INTERNVL_GPU_BUDGET_S:-570}))  # the device tool stops a call at 600 s
+jobs=$(nproc)
+bin=$build/bin/internvl
+declare -A result
+
+mkdir -p "$out" "$build"
+
+remaining() { echo $((deadline - SECONDS > 10 ? deadline - SECONDS : 10)); }
+
+# stage <name> <max seconds> <function>: runs it under a time limit unless not selected.
+stage() {
+  local name=$1 limit=$2 fn=$3 start=$SECONDS
+  if [[ ",$stages," != *",$name,"* ]]; then result[$name]=skipped; return 0; fi
+  ((limit > $(remaining))) && limit=$(remaining)
+  echo "=== $name (limit ${limit} s) $(date -u +%H:%M:%S)"
+  if timeout "$limit" bash -c "$(declare -f "$fn"); $fn"; then
+    result[$name]="ok, $((SECONDS - start)) s"
+  else
+    result[$name]="FAILED (rc $?), $((SECONDS - start)) s"
+  fi
+  echo "=== $name: ${result[$name]}"
+}
+
+# Where the image's toolchain and our carried dependencies are; exported for every stage.
+setup_env() {
+  [[ -d "$deps" ]] || { echo "no $deps: run tests/bench/gpu/pack-deps.sh here, carry .device-deps"; exit 1; }
+  export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$deps/lib"  # system copies first
+  export PKG_CONFIG_PATH="$deps/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+  export INTERNVL_SHARED=$deps/shared
+  export TORCH_CUDA_ARCH_LIST=9.0  # Hopper; spares Caffe2's arch detection
+  local nvcc
+  nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+  PKG_CONFIG_BIN=$(command -v pkg-config || echo "$deps/bin/pkgconf")
+  CUDA_ROOT=$(dirname "$(dirname "$nvcc")")
+  TORCH_PREFIX=${TORCH_PREFIX:-$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)' 2>/dev/null)}
+  export PKG_CONFIG_BIN CUDA_ROOT TORCH_PREFIX PATH=$CUDA_ROOT/bin:$PATH
+  export OUT_DIR=$out BUILD_DIR=$build DEPS=$deps JOBS=$jobs BIN=$bin
+  export DEVICE=$device PRESET=$preset DTYPE=$dtype BATCHES=$batches CAPTION_BATCHES=$caption_batches
+  export ITERATIONS=$iterations WARMUP=$warmup PEAK=$peak
+}
+
+context() {
+  nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv
+  python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda,
+"cxx11_abi", torch.compiled_with_cxx11_abi(), "gpu", torch.cuda.is_available())'
+  echo "TORCH_PREFIX=$TORCH_PREFIX CUDA_ROOT=$CUDA_ROOT pkg-config=$PKG_CONFIG_BIN cores=$JOBS"
+  nvcc --version | tail -2; g++ --version | head -1; cmake --version | head -1
+  echo "ninja $(ninja --version)"; ldd --version | head -1
+  # The carried .so files need at most these from the device's C/C++ runtime.
+  cat "$DEPS/MANIFEST"
+  strings "$(g++ -print-file-name=libstdc++.so.6)" | grep -o 'GLIBCXX_3\.4\.[0-9]*' | sort -uV | tail -1
+  true
+}
+
+build_cli() {
+  # Our CMake files keep -Werror; a new compiler's new warning must not cost a device run, so a
+  # launcher appends -Wno-error here (warnings still land in build.log).
+  printf '#!/bin/sh\nexec "$@" -Wno-error\n' >"$BUILD_DIR/no-werror" && chmod +x "$BUILD_DIR/no-werror"
+  local gtest=$BUILD_DIR/googletest-install
+  if [[ ! -e "$gtest/lib/cmake/GTest/GTestConfig.cmake" && ! -e "$gtest/lib64/cmake/GTest/GTestConfig.cmake" ]]; then
+    cmake -S "$DEPS/src/googletest" -B "$BUILD_DIR/googletest" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DBUILD_GMOCK=OFF -DCMAKE_POLICY_VERSION_MINIMUM=3.5 -DCMAKE_INSTALL_PREFIX="$gtest" &&
+      cmake --build "$BUILD_DIR/googletest" -j "$JOBS" && cmake --install "$BUILD_DIR/googletest" ||
+      return 1
+  fi >>"$OUT_DIR/build.log" 2>&1
+  cmake -S "$(pwd)" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_PREFIX_PATH="$TORCH_PREFIX;$DEPS;$gtest" -DPKG_CONFIG_EXECUTABLE="$PKG_CONFIG_BIN" \
+    -DINTERNVL_WITH_GSTREAMER=OFF -DCMAKE_CUDA_ARCHITECTURES=90 -DCUDAToolkit_ROOT="$CUDA_ROOT" \
+    -DCMAKE_CXX_COMPILER_LAUNCHER="$BUILD_DIR/no-werror" >>"$OUT_DIR/build.log" 2>&1 ||
+    { tail -40 "$OUT_DIR/build.log"; return 1; }
+  cmake --build "$BUILD_DIR" --target internvl -j "$JOBS" >>"$OUT_DIR/build.log" 2>&1 ||
+    { grep -m 20 -A 5 'error' "$OUT_DIR/build.log"; return 1; }
+  grep -c 'warning:' "$OUT_DIR/build.log" | sed 's/^/compiler warnings: /'
+}
+
+bench() {
+  local common=(bench --preset "$PRESET" --device "$DEVICE" --dtype "$DTYPE" --iterations "$ITERATIONS"
+    --warmup "$WARMUP" --peak-tflops "$PEAK" --json)
+  "$BIN" "${common[@]}" --tasks c,g --batch "$BATCHES" >"$OUT_DIR/bench_image.json"
+  local image_rc=$?
+  "$BIN" "${common[@]}" --tasks caption --batch "$CAPTION_BATCHES" >"$OUT_DIR/bench_caption.json"
+  local caption_rc=$?
+  ((image_rc == 0 && caption_rc == 0))
+}
+
+# CUDA against CPU through the CLI's .npy dumps of the tiny fixture (the C++ tests run CPU only).
+parity() {
+  local fixture=$DEPS/shared/fixtures/internvl-tiny images=() d
+  for f in image1_red_square_320x240.png image2_blue_green_gradient_200x300.png \
+    image3_checkerboard_224x224.png; do images+=(--image "$fixture/$f"); done
+  for d in cpu:fp32 "$DEVICE":fp32 "$DEVICE":bf16; do
+    rm -rf "$BUILD_DIR/parity/${d/:/-}"
+    "$BIN" embed --model "$fixture" "${images[@]}" --text "a red square" --mode g \
+      --device "${d%%:*}" --dtype "${d##*:}" --dump "$BUILD_DIR/parity/${d/:/-}" >/dev/null || return 1
+  done
+  python3 - "$BUILD_DIR/parity" "$DEVICE" <<'EOF' | tee "$OUT_DIR/parity.txt"
+import glob, os, sys
+import numpy as np
+root, device = sys.argv[1], sys.argv[2]
+limits = {"fp32": 5e-3, "bf16": 5e-2}  # cuDNN may run the patch conv in TF32; bf16 ~1e-2
+ok = True
+for dtype, limit in limits.items():
+    for ref in sorted(glob.glob(os.path.join(root, "cpu-fp32", "*.npy"))):
+        got = os.path.join(root, f"{device}-{dtype}", os.path.basename(ref))
+        a, b = np.load(got), np.load(ref)
+        if b.dtype.kind in "iub" or b.size == 0:  # token ids and masks: compared exactly
+            same = a.shape == b.shape and bool((a == b).all())
+            ok &= same
+            print(f"{device}/{dtype} vs cpu/fp32 {os.path.basename(ref):32s} "
+                  f"{'identical' if same else 'DIFFERENT'}")
+            continue
+        a, b = a.astype(np.float64), b.astype(np.float64)
+        rel = np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30)
+        good = bool(np.isfinite(a).all()) and rel <= limit
+        ok &= good
+        print(f"{device}/{dtype} vs cpu/fp32 {os.path.basename(ref):32s} rel {rel:.2e} "
+              f"(limit {limit:.0e}) {'ok' if good else 'FAIL'}")
+sys.exit(0 if ok else 1)
+EOF
+}
+
+tests() {
+  cmake --build "$BUILD_DIR" -j "$JOBS" >>"$OUT_DIR/build.log" 2>&1 ||
+    { grep -m 20 -A 5 'error' "$OUT_DIR/build.log"; return 1; }
+  (cd "$BUILD_DIR" && ctest --output-on-failure -j 8 --timeout 300) >"$OUT_DIR/ctest.log" 2>&1
+  local rc=$?
+  grep -E 'tests passed|Failed|\*\*\*' "$OUT_DIR/ctest.log" | tail -20
+  return $rc
+}
+
+summary() {
+  python3 - "$out/bench_image.json" "$out/bench_caption.json" <<'EOF'
+import json, sys
+for path in sys.argv[1:]:
+    try:
+        report = json.load(open(path))
+    except Exception as e:  # an empty or partial file after a failed run
+        print(f"{path}: no report ({e})")
+        continue
+    c, b = report["context"], report["context"]["baseline"]
+    print(f'{c["model"]} on {c["device"]}/{c["dtype"]}, LibTorch {c["torch_version"]}, '
+          f'{c["cores"]} cores; baseline {b["matmul_size"]}^3 matmul {b["matmul_tflops"]:.1f} '
+          f'TFLOP/s; peak {c["peak_tflops"]} TFLOP/s')
+    print(f'{"task":8s}{"batch":>6s}{"img/s":>10s}{"ms/img":>9s}{"p50":>9s}{"p95":>9s}'
+          f'{"TFLOP/s":>9s}{"MFU(mm)":>8s}{"MFU(pk)":>8s}{"tok/s":>9s}')
+    for r in report["results"]:
+        ms = r["ms_per_image"]
+        tok = r.get("generated_tokens_per_second")
+        print(f'{r["task"]:8s}{r["batch"]:6d}{r["images_per_second"]:10.2f}{ms["mean"]:9.2f}'
+              f'{ms["p50"]:9.2f}{ms["p95"]:9.2f}{r["achieved_tflops"]:9.1f}'
+              f'{r["mfu_vs_matmul"]:8.3f}{(r["mfu_vs_peak"] or 0):8.3f}'
+              f'{(f"{tok:9.0f}" if tok is not None else "        -")}'
+              f'{"" if r["output_finite"] else "  non-finite"}')
+EOF
+  for name in context build bench parity tests; do printf '%-8s %s\n' "$name" "${result[$name]:-not run}"; done
+}
+
+main() {
+  setup_env
+  stage context 30 context
+  stage build 300 build_cli
+  if [[ ! -x "$bin" ]]; then echo "no $bin: nothing to run"; summary; return 1; fi
+  stage bench 240 bench
+  stage parity 60 parity
+  stage tests 300 tests
+  summary | tee "$out/summary.txt"
+  [[ "${result[bench]:-}" == ok* ]]
+}
+
+main "$@" 2>&1 | tee "$out/run.log"
