@@ -21,8 +21,8 @@ packages=(
   fonts-dejavu-core libgstrtspserver-1.0-dev gstreamer1.0-rtsp
   # sinks and service
   libzmq3-dev cppzmq-dev prometheus-cpp-dev libyaml-cpp-dev
-  # tests: GoogleTest; the reference PyTorch for test checkpoints written by torch.save
-  libgtest-dev libgmock-dev python3-torch python3-numpy
+  # tests (the generators of tests/data need python3-torch / python3-pil only to regenerate)
+  libgtest-dev libgmock-dev
 )
 
 missing=()

@@ -22,7 +22,16 @@ struct ClassifyOptions {
   std::string prompt_template = "a photo of {}.";
   std::string mode = "c";
   int64_t top_k = 5;
+  bool clip = false;
 };
+
+nlohmann::json scores_json(const std::vector<model::LabelScore>& scores) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& s : scores) {
+    out.push_back({{"label", s.label}, {"label_id", s.label_id}, {"confidence", s.confidence}});
+  }
+  return out;
+}
 
 model::LabelSet label_set(const ClassifyOptions& o) {
   model::LabelSet set;
@@ -47,17 +56,21 @@ void run(const ClassifyOptions& o) {
   const auto top = classifier.top_k(classifier.probabilities(embeds), o.top_k);
   nlohmann::json results = nlohmann::json::array();
   for (size_t i = 0; i < images.size(); ++i) {
-    nlohmann::json scores = nlohmann::json::array();
-    for (const auto& s : top[i]) {
-      scores.push_back({{"label", s.label}, {"label_id", s.label_id}, {"confidence", s.confidence}});
-    }
-    results.push_back({{"image", o.model.images[i]}, {"classification", scores}});
+    results.push_back({{"image", o.model.images[i]}, {"classification", scores_json(top[i])}});
+  }
+  nlohmann::json clip;
+  if (o.clip) {  // the images are the frames of one clip
+    const auto clip_probs = classifier.probabilities(model::ZeroShotClassifier::clip_embedding(embeds));
+    clip = {{"frames", o.model.images}, {"classification", scores_json(classifier.top_k(clip_probs, o.top_k)[0])}};
   }
   if (o.model.json) {
-    print_json({{"model", o.model.model_dir}, {"mode", model::embedding_mode_name(mode)},
-                {"labels", labels.labels}, {"results", results}});
+    nlohmann::json out = {{"model", o.model.model_dir}, {"mode", model::embedding_mode_name(mode)},
+                          {"labels", labels.labels}, {"results", results}};
+    if (o.clip) out["clip"] = clip;
+    print_json(out);
     return;
   }
+  if (o.clip) results.push_back({{"image", "clip"}, {"classification", clip["classification"]}});
   for (const auto& r : results) {
     std::cout << r["image"].get<std::string>() << ":";
     for (const auto& s : r["classification"]) {
@@ -82,6 +95,9 @@ void add_classify_command(CLI::App& app) {
                   "File with one prompt template per line (ensembled)");
   cmd->add_option("--mode", options->mode, "c (InternVL-C) or g (InternVL-G)")->capture_default_str();
   cmd->add_option("--top-k", options->top_k, "Labels to report per image")->capture_default_str();
+  cmd->add_flag("--clip", options->clip,
+                "Also score the images together as the frames of one clip (mean of the unit "
+                "frame embeddings, renormalised)");
   cmd->callback([options] {
     if (options->labels.empty() && options->labels_file.empty()) {
       throw model::InputError("give the labels with --labels \"a;b;c\" or --labels-file FILE");

@@ -102,6 +102,19 @@ TEST_F(CliTest, classify_json_lists_top_k_labels_per_image) {
   }
 }
 
+TEST_F(CliTest, classify_clip_scores_the_frames_together) {
+  const auto out = run_json("classify --json --clip --top-k 3 --model " + tiny() + " " +
+                            image("image1_red_square_320x240.png") + " " +
+                            image("image3_checkerboard_224x224.png") + " --labels 'a;b;c'");
+  ASSERT_EQ(out["results"].size(), 2u);
+  ASSERT_EQ(out["clip"]["frames"].size(), 2u);
+  const auto& scores = out["clip"]["classification"];
+  ASSERT_EQ(scores.size(), 3u);
+  double total = 0.0;
+  for (const auto& s : scores) total += s["confidence"].get<double>();
+  EXPECT_NEAR(total, 1.0, 1e-6);  // all labels reported: the probabilities sum to one
+}
+
 TEST_F(CliTest, embed_dump_matches_the_reference_outputs) {
   const auto dump = test::scratch_dir("cli_embed");
   const auto ref = expected();
