@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // internvl classify: zero-shot top-k labels per image (InternVL-C or -G).
+#include <algorithm>
 #include <iostream>
 #include <memory>
 
@@ -22,8 +23,21 @@ struct ClassifyOptions {
   std::string prompt_template = "a photo of {}.";
   std::string mode = "c";
   int64_t top_k = 5;
+  int64_t batch_size = 16;
   bool clip = false;
 };
+
+// Image embeddings in batches of `batch_size`, so that many frames never need one huge batch.
+at::Tensor encode_images(const model::LoadedModel& loaded, const std::vector<model::RgbImage>& images,
+                         model::EmbeddingMode mode, int64_t batch_size) {
+  std::vector<at::Tensor> parts;
+  for (size_t start = 0; start < images.size(); start += batch_size) {
+    const auto end = std::min(images.size(), start + static_cast<size_t>(batch_size));
+    const std::vector<model::RgbImage> chunk(images.begin() + start, images.begin() + end);
+    parts.push_back(loaded.full_model().encode_image(loaded.pixel_values(chunk), mode));
+  }
+  return at::cat(parts, 0);
+}
 
 nlohmann::json scores_json(const std::vector<model::LabelScore>& scores) {
   nlohmann::json out = nlohmann::json::array();
@@ -52,7 +66,7 @@ void run(const ClassifyOptions& o) {
   c10::InferenceMode guard;
   const auto& m = loaded.full_model();
   const model::ZeroShotClassifier classifier(m, loaded.text_tokenizer(), labels);
-  const auto embeds = m.encode_image(loaded.pixel_values(images), mode);
+  const auto embeds = encode_images(loaded, images, mode, o.batch_size);
   const auto top = classifier.top_k(classifier.probabilities(embeds), o.top_k);
   nlohmann::json results = nlohmann::json::array();
   for (size_t i = 0; i < images.size(); ++i) {
@@ -95,6 +109,9 @@ void add_classify_command(CLI::App& app) {
                   "File with one prompt template per line (ensembled)");
   cmd->add_option("--mode", options->mode, "c (InternVL-C) or g (InternVL-G)")->capture_default_str();
   cmd->add_option("--top-k", options->top_k, "Labels to report per image")->capture_default_str();
+  cmd->add_option("--batch-size", options->batch_size, "Images per forward pass")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--clip", options->clip,
                 "Also score the images together as the frames of one clip (mean of the unit "
                 "frame embeddings, renormalised)");

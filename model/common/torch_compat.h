@@ -5,9 +5,10 @@
 
 #include <torch/version.h>
 
-#if TORCH_VERSION_MAJOR >= 2
-// at::scaled_dot_product_attention (flash / memory-efficient kernels on CUDA) exists from 2.0;
-// its `scale` argument from 2.1. 1.13 only has a private, differently shaped variant.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+// at::scaled_dot_product_attention exists from 2.0, but 2.0's memory-efficient kernel takes no
+// mask (masked calls would fall back to a bf16 softmax); from 2.1 masks run fused. 1.13 only
+// has a private, differently shaped variant.
 #define INTERNVL_HAVE_SDPA 1
 #else
 #define INTERNVL_HAVE_SDPA 0

@@ -96,7 +96,6 @@ QLlamaConfig parse_qllama(const json& j, const std::string& where) {
   r.required("num_attention_heads", c.num_attention_heads);
   r.required("intermediate_size", c.intermediate_size);
   r.optional("max_position_embeddings", c.max_position_embeddings);
-  r.optional("cross_attention_frequency", c.cross_attention_frequency);
   r.optional("rms_norm_eps", c.rms_norm_eps);
   r.optional("bos_token_id", c.bos_token_id);
   r.optional("eos_token_id", c.eos_token_id);
@@ -134,7 +133,7 @@ void QLlamaConfig::validate(const std::string& where) const {
   require(cross_attention_frequency > 0, where, "qllama cross_attention_frequency must be positive");
   require(max_position_embeddings > 0, where, "qllama max_position_embeddings must be positive");
   require(hidden_act == "silu", where, "qllama hidden_act '" + hidden_act + "' is not supported (silu)");
-  for (int64_t id : {bos_token_id, eos_token_id, pad_token_id}) {
+  for (int64_t id : {bos_token_id, eos_token_id}) {
     require(id >= 0 && id < vocab_size, where, "qllama special token id out of the vocabulary");
   }
 }
@@ -170,6 +169,11 @@ InternVLConfig InternVLConfig::from_json_text(const std::string& text, const std
   c.vision_config = parse_vision(j["vision_config"], where, "vision_config.");
   c.qllama_config = parse_qllama(j["qllama_config"], where);
   top.optional("num_query_token", c.num_query_token);
+  // The official InternVLConfig overwrites the nested value with the top-level one (default 2).
+  c.qllama_config.cross_attention_frequency = 2;
+  top.optional("cross_attention_frequency", c.qllama_config.cross_attention_frequency);
+  top.optional("tie_word_embeddings", c.tie_word_embeddings);
+  require(c.qllama_config.cross_attention_frequency > 0, where, "cross_attention_frequency must be positive");
   top.optional("clip_embed_dim", c.clip_embed_dim);
   top.optional("attn_pool_num_heads", c.attn_pool_num_heads);
   int64_t forced = 0;

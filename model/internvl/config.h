@@ -65,6 +65,10 @@ struct InternVLConfig {
   int64_t clip_embed_dim = 768;        // joint embedding width
   int64_t attn_pool_num_heads = 16;    // heads of clip_projector / clip_projector2
   std::optional<int64_t> force_image_size;  // e.g. 364 for the fine-tuned 364px models
+  /// Top-level "tie_word_embeddings" (transformers' default true): when true, transformers ties
+  /// QLLaMA's embed_tokens to lm_head at load time and the saved lm_head wins. Published
+  /// InternVL configs say false.
+  bool tie_word_embeddings = true;
 
   /// Reads and validates `path` (a config.json). Keys absent from the file take the defaults
   /// of the official configuration classes, except the size keys that define tensor shapes,

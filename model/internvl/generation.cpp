@@ -40,8 +40,13 @@ class BeamHypotheses {
     return worst_ >= best_sum_logprobs / std::pow(static_cast<double>(cur_len), length_penalty_);
   }
 
+  // The last-added of equal scores wins, as transformers' stable sort + pop() picks it.
   const std::pair<double, std::vector<int64_t>>& best() const {
-    return *std::max_element(beams_.begin(), beams_.end(), by_score);
+    const auto* best = &beams_.front();
+    for (const auto& b : beams_) {
+      if (b.first >= best->first) best = &b;
+    }
+    return *best;
   }
 
  private:
@@ -173,7 +178,8 @@ BeamStep select_beams(const at::Tensor& scores, int64_t num_beams, int64_t cur_l
       step.tokens[slot] = token;
       step.sources[slot] = row;
     }
-    done[i] = hyps[i].is_done(values[i * 2 * num_beams], cur_len);
+    // transformers 4.33 passes input_ids.shape[-1] + 1: the length the new scores belong to.
+    done[i] = done[i] || hyps[i].is_done(values[i * 2 * num_beams], cur_len + 1);
   }
   return step;
 }
@@ -242,6 +248,8 @@ std::vector<GeneratedCaption> generate_captions(const InternVLModelImpl& model, 
   config.validate();
   TORCH_CHECK(vision.dim() == 3, "generate_captions expects vision features [B, N, C], got ",
               vision.sizes());
+  TORCH_CHECK(vision.device() == model.query_tokens.device(), "vision features on ", vision.device(),
+              " but the model is on ", model.query_tokens.device());
   const auto eos = model.config.qllama_config.eos_token_id;
   const auto max_positions = model.config.qllama_config.max_position_embeddings;
   const auto needed = model.query_tokens.size(1) + static_cast<int64_t>(prompt_ids.size()) +

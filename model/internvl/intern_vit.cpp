@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "model/internvl/intern_vit.h"
 
+#include <cmath>
+
 #include <ATen/ATen.h>
 
 namespace ivs::model {
@@ -30,7 +32,7 @@ InternVisionEmbeddingsImpl::InternVisionEmbeddingsImpl(const VisionConfig& confi
 
 at::Tensor InternVisionEmbeddingsImpl::forward(const at::Tensor& pixel_values) const {
   const auto b = pixel_values.size(0);
-  auto patches = patch_embedding->forward(pixel_values.to(class_embedding.scalar_type()));
+  auto patches = patch_embedding->forward(pixel_values.to(class_embedding.options()));
   patches = patches.flatten(2).transpose(1, 2);  // [B, N, C], row-major over the grid
   auto tokens = at::cat({class_embedding.expand({b, 1, -1}), patches}, 1);
   return tokens + position_embedding;
@@ -106,6 +108,11 @@ InternVisionModelImpl::InternVisionModelImpl(const VisionConfig& config_, int64_
 }
 
 at::Tensor InternVisionModelImpl::forward(const at::Tensor& pixel_values) const {
+  const auto size = (embeddings->position_embedding.size(1) - 1);  // patches = grid^2
+  const auto side = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(size)))) * config.patch_size;
+  TORCH_CHECK(pixel_values.dim() == 4 && pixel_values.size(1) == 3 && pixel_values.size(2) == side &&
+                  pixel_values.size(3) == side,
+              "InternViT expects pixel_values [B, 3, ", side, ", ", side, "], got ", pixel_values.sizes());
   return encoder->forward(embeddings->forward(pixel_values));
 }
 

@@ -41,11 +41,6 @@ InternVLModelImpl::InternVLModelImpl(const InternVLConfig& config_, const at::Te
 }
 
 at::Tensor InternVLModelImpl::vision_features(const at::Tensor& pixel_values) const {
-  TORCH_CHECK(pixel_values.dim() == 4 && pixel_values.size(1) == 3 &&
-                  pixel_values.size(2) == config.image_size() &&
-                  pixel_values.size(3) == config.image_size(),
-              "InternVL expects pixel_values [B, 3, ", config.image_size(), ", ",
-              config.image_size(), "], got ", pixel_values.sizes());
   return vision_model->forward(pixel_values);
 }
 

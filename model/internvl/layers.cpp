@@ -56,12 +56,13 @@ at::Tensor merge_heads(const at::Tensor& x) {
 }
 
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                     const c10::optional<at::Tensor>& allowed) {
+                     const std::optional<at::Tensor>& allowed) {
 #if INTERNVL_HAVE_SDPA
   // Reduced-precision CUDA runs take the fused kernels (softmax accumulates in float32 inside).
   // CPU and float32 keep the explicit path below, which is what the parity tests pin.
   if (q.is_cuda() && q.scalar_type() != at::kFloat) {
-    return at::scaled_dot_product_attention(q, k, v, allowed);
+    return allowed ? at::scaled_dot_product_attention(q, k, v, *allowed)
+                   : at::scaled_dot_product_attention(q, k, v);
   }
 #endif
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));

@@ -4,9 +4,10 @@
 // composed model equals the checkpoint's key set.
 #pragma once
 
+#include <optional>
+
 #include <ATen/core/Tensor.h>
 #include <c10/core/TensorOptions.h>
-#include <c10/util/Optional.h>
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
@@ -63,7 +64,7 @@ TORCH_MODULE(Embedding);
 /// float32; result [B, H, Tq, D] in q's dtype. Uses the fused kernels of LibTorch 2.x where
 /// available (see torch_compat.h).
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                     const c10::optional<at::Tensor>& allowed = c10::nullopt);
+                     const std::optional<at::Tensor>& allowed = std::nullopt);
 
 /// [B, T, H*D] -> [B, H, T, D]
 at::Tensor split_heads(const at::Tensor& x, int64_t num_heads);

@@ -41,6 +41,17 @@ const InternVLModelImpl& LoadedModel::full_model() const {
   return *internvl;
 }
 
+namespace {
+
+// Inference only: no autograd graph may ever be built through these weights, whichever thread
+// forgets an InferenceMode guard.
+void freeze_for_inference(torch::nn::Module& module) {
+  for (auto& p : module.parameters()) p.requires_grad_(false);
+  module.eval();
+}
+
+}  // namespace
+
 LoadedModel load_model(const std::string& dir, const Placement& placement) {
   LoadedModel m;
   m.dir = dir;
@@ -53,12 +64,14 @@ LoadedModel load_model(const std::string& dir, const Placement& placement) {
   m.config = InternVLConfig::from_json_file((root / "config.json").string());
   if (fs::exists(root / "preprocessor_config.json")) {
     m.processor = ImageProcessorConfig::from_json_file((root / "preprocessor_config.json").string());
+  } else {  // CLIPImageProcessor defaults at the model's own resolution
+    m.processor.shortest_edge = m.processor.crop_height = m.processor.crop_width = m.config.image_size();
   }
   const auto options = at::TensorOptions().device(placement.device).dtype(placement.dtype);
   if (m.vision_only()) {
     m.vision = InternVisionModel(m.config.vision_config, m.config.image_size(), options);
     load_checkpoint(*m.vision, dir);
-    m.vision->eval();
+    freeze_for_inference(*m.vision);
     return m;
   }
   if (!fs::exists(root / "tokenizer.model")) {
@@ -67,7 +80,13 @@ LoadedModel load_model(const std::string& dir, const Placement& placement) {
   m.tokenizer.emplace((root / "tokenizer.model").string());
   m.internvl = InternVLModel(m.config, options);
   load_checkpoint(*m.internvl, dir);
-  m.internvl->eval();
+  if (m.config.tie_word_embeddings) {
+    // What transformers does when config.json lacks "tie_word_embeddings": false: one shared
+    // matrix, and the saved lm_head wins (published InternVL configs carry the false flag).
+    at::NoGradGuard no_grad;
+    m.internvl->qllama->model->embed_tokens->weight.copy_(m.internvl->qllama->lm_head->weight);
+  }
+  freeze_for_inference(*m.internvl);
   return m;
 }
 

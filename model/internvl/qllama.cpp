@@ -44,7 +44,7 @@ LlamaAttentionImpl::LlamaAttentionImpl(const QLlamaConfig& config, const at::Ten
 }
 
 at::Tensor LlamaAttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos,
-                                       const at::Tensor& sin, const c10::optional<at::Tensor>& allowed,
+                                       const at::Tensor& sin, const std::optional<at::Tensor>& allowed,
                                        at::Tensor* cache_k, at::Tensor* cache_v) const {
   auto q = apply_rope(split_heads(q_proj->forward(x), num_heads), cos, sin);
   auto k = apply_rope(split_heads(k_proj->forward(x), num_heads), cos, sin);

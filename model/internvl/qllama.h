@@ -29,8 +29,8 @@ struct KVCache {
 struct QLlamaInputs {
   at::Tensor inputs_embeds;  // [B, T, H]
   at::Tensor position_ids;   // [B, T] int64
-  c10::optional<at::Tensor> allowed;  // bool, [B, 1, T, S] (S = cache + T); nullopt = all
-  c10::optional<at::Tensor> vision;   // InternViT last_hidden_state [B, N, Cv] for cross-attn
+  std::optional<at::Tensor> allowed;  // bool, [B, 1, T, S] (S = cache + T); nullopt = all
+  std::optional<at::Tensor> vision;   // InternViT last_hidden_state [B, N, Cv] for cross-attn
 };
 
 class LlamaAttentionImpl : public torch::nn::Module {
@@ -38,7 +38,7 @@ class LlamaAttentionImpl : public torch::nn::Module {
   LlamaAttentionImpl(const QLlamaConfig& config, const at::TensorOptions& options);
   /// x [B, T, H]; cos/sin [B, 1, T, D] in x's dtype. Appends k/v to *cache_k/*cache_v when given.
   at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                     const c10::optional<at::Tensor>& allowed, at::Tensor* cache_k,
+                     const std::optional<at::Tensor>& allowed, at::Tensor* cache_k,
                      at::Tensor* cache_v) const;
 
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};  // [H, H]

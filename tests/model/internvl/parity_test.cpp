@@ -3,6 +3,8 @@
 // (../shared/fixtures/internvl-tiny): every recorded output, fp32 on CPU, relative error < 1e-4,
 // token ids identical.
 #include <c10/core/InferenceMode.h>
+#include <filesystem>
+#include <fstream>
 #include <gtest/gtest.h>
 
 #include <ATen/ATen.h>
@@ -43,6 +45,10 @@ at::Tensor fixture_input_ids() {
     for (size_t j = 0; j < rows[i].size(); ++j) ids[i][j] = rows[i][j];
   }
   return ids;
+}
+
+nlohmann::json tiny_expected_config() {
+  return nlohmann::json::parse(std::ifstream(internvl_tiny_dir() / "config.json"));
 }
 
 at::Tensor expected_matrix(const char* section, const char* key) {
@@ -181,6 +187,36 @@ TEST_F(ParityTest, bfloat16_outputs_are_within_one_percent) {
     const auto logits = m.logits_per_image(image, m.encode_text(fixture_input_ids()));
     EXPECT_TRUE(tensors_close_in_norm(logits, expected_matrix(section, "logits_per_image"), 1e-2,
                               std::string("bf16 logits ") + section));
+  }
+}
+
+// config.json without the top-level "tie_word_embeddings": false: transformers ties
+// embed_tokens to the saved lm_head; the fixture recorded what the official code then computes.
+TEST_F(ParityTest, missing_tie_flag_ties_embeddings_like_transformers) {
+  const auto dir = test::scratch_dir("parity_untied_flag");
+  auto config = tiny_expected_config();
+  config.erase("tie_word_embeddings");
+  std::ofstream(dir / "config.json") << config.dump();
+  for (const char* name : {"model.safetensors", "tokenizer.model", "preprocessor_config.json"}) {
+    std::filesystem::create_symlink(internvl_tiny_dir() / name, dir / name);
+  }
+  const auto loaded = load_model(dir.string(), Placement::resolve("cpu", "fp32"));
+  const auto& m = loaded.full_model();
+  const auto variant = tiny_expected()["variant_without_top_level_tie_flag"];
+  const auto vision = m.vision_features(tiny_npy("pixel_values.npy"));
+  const auto text = m.encode_text(fixture_input_ids());
+  for (auto [mode, key] : {std::pair{EmbeddingMode::kC, "internvl_c_logits_per_image"},
+                           std::pair{EmbeddingMode::kG, "internvl_g_logits_per_image"}}) {
+    const auto expected = tensor_from_rows(variant[key].get<std::vector<std::vector<double>>>());
+    EXPECT_TRUE(tensors_close(m.logits_per_image(m.encode_image_features(vision, mode), text), expected,
+                              kTolerance, key));
+  }
+  const auto captions = generate_captions(m, vision, loaded.text_tokenizer().encode_prompt("English caption:"),
+                                          GenerationConfig{});
+  for (size_t i = 0; i < captions.size(); ++i) {
+    auto ids = variant["generation"][i]["generated_ids"].get<std::vector<int64_t>>();
+    ids.erase(ids.begin());
+    EXPECT_EQ(captions[i].token_ids, ids) << "image " << i;
   }
 }
 
