@@ -23,6 +23,9 @@ packages=(
   libzmq3-dev cppzmq-dev prometheus-cpp-dev libyaml-cpp-dev
   # tests (the generators of tests/data need python3-torch / python3-pil only to regenerate)
   libgtest-dev libgmock-dev
+  # tests: the JSON Schema check of sink messages (tests/sinks/validate_messages.py, run by
+  # /usr/bin/python3) and a Python ZeroMQ subscriber for checking a live endpoint by hand
+  python3-jsonschema python3-zmq
 )
 
 missing=()

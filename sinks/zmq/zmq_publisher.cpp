@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "sinks/zmq/zmq_publisher.h"
+
+#include <cerrno>
+#include <stdexcept>
+
+#include <zmq.hpp>
+
+#include "sinks/result_json.h"
+
+namespace ivs::sinks {
+namespace {
+
+std::string open_error(const ZmqEndpoint& endpoint, const std::string& text, const zmq::error_t& e) {
+  if (!endpoint.bind) {
+    return "cannot connect ZeroMQ publisher to '" + endpoint.address + "' (endpoint '" + text +
+           "'): " + e.what();
+  }
+  std::string message = "cannot bind ZeroMQ publisher to '" + endpoint.address + "' (endpoint '" + text +
+                        "'): " + e.what();
+  if (e.num() == EADDRINUSE) {
+    message += "; another process already listens there: choose a free port (or port * for any), "
+               "or use connect:<address> to publish into a running proxy";
+  } else if (e.num() == EADDRNOTAVAIL || e.num() == ENODEV) {
+    message += "; the host is not an address of this machine (use 127.0.0.1, * or an interface address)";
+  }
+  return message;
+}
+
+}  // namespace
+
+ZmqPublisher::ZmqPublisher(const ZmqPublisherOptions& options) : options_(options) {
+  ZmqEndpoint endpoint;
+  try {
+    endpoint = ZmqEndpoint::parse(options_.endpoint);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(e.what());
+  }
+  if (options_.send_hwm < 1) {
+    // ZeroMQ reads 0 as "no limit": an unbounded queue behind a stalled subscriber.
+    throw std::runtime_error("ZeroMQ publisher '" + options_.endpoint + "': send_hwm must be >= 1 (got " +
+                             std::to_string(options_.send_hwm) + ")");
+  }
+  // Built in locals and moved in only when complete: a throw below closes the socket (linger 0,
+  // so without waiting) and then the context, and leaves no half-made publisher behind.
+  auto context = std::make_unique<zmq::context_t>(1);
+  auto socket = std::make_unique<zmq::socket_t>(*context, zmq::socket_type::pub);
+  try {
+    socket->set(zmq::sockopt::linger, 0);
+    socket->set(zmq::sockopt::sndhwm, options_.send_hwm);
+    // Without nodrop a PUB socket discards silently at the high-water mark and send() reports
+    // success; with it, send(dontwait) fails with EAGAIN, so every drop is seen and counted.
+    socket->set(zmq::sockopt::xpub_nodrop, true);
+    if (endpoint.address.find('[') != std::string::npos) socket->set(zmq::sockopt::ipv6, true);
+    if (endpoint.bind) {
+      socket->bind(endpoint.address);
+    } else {
+      socket->connect(endpoint.address);
+    }
+    endpoint_ = socket->get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& e) {
+    throw std::runtime_error(open_error(endpoint, options_.endpoint, e));
+  }
+  if (endpoint_.empty()) endpoint_ = endpoint.address;
+  context_ = std::move(context);
+  socket_ = std::move(socket);
+}
+
+ZmqPublisher::~ZmqPublisher() {
+  // Socket before context: zmq_ctx_term waits for every socket of the context to be closed.
+  socket_.reset();
+  context_.reset();
+}
+
+bool ZmqPublisher::publish(const FrameResult& result) {
+  std::string topic;
+  std::string payload;
+  try {
+    topic = result_topic(result, options_.topic_prefix);
+    payload = result_to_json(result);
+  } catch (const std::exception&) {
+    ++dropped_;
+    return false;
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  try {
+    // Once the topic frame is accepted ZeroMQ accepts the rest of the message (the high-water
+    // mark counts whole messages), so an EAGAIN can only come from the first frame.
+    if (!socket_->send(zmq::buffer(topic), zmq::send_flags::dontwait | zmq::send_flags::sndmore) ||
+        !socket_->send(zmq::buffer(payload), zmq::send_flags::dontwait)) {
+      ++dropped_;
+      return false;
+    }
+  } catch (const zmq::error_t&) {
+    // ETERM and friends: the socket is going away; a publish must never throw into a streaming thread.
+    ++dropped_;
+    return false;
+  }
+  ++published_;
+  return true;
+}
+
+void ZmqPublisher::flush() {
+  // Nothing is buffered in this process: sent messages already sit in ZeroMQ's queues, which its
+  // I/O thread drains as fast as subscribers read, and ZeroMQ offers no way to wait for that.
+}
+
+std::string ZmqPublisher::endpoint() const { return endpoint_; }
+
+}  // namespace ivs::sinks

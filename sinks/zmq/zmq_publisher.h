@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "sinks/result_sink.h"
+#include "sinks/zmq/endpoint.h"
+
+namespace zmq {
+class context_t;
+class socket_t;
+}  // namespace zmq
+
+namespace ivs::sinks {
+
+struct ZmqPublisherOptions {
+  std::string endpoint = "bind:tcp://127.0.0.1:5555";
+  std::string topic_prefix;  // prepended to "<kind>/<sensor_id>"
+  int send_hwm = 1000;       // messages queued per subscriber before drops; >= 1
+};
+
+/// ZeroMQ PUB socket sending two frames per result: the topic, then result_to_json. Sends
+/// never block: when a matching subscriber's queue is at the high-water mark the message is
+/// dropped (for every subscriber: ZMQ_XPUB_NODROP is set so that drops are reported instead of
+/// silent) and counted. With no matching subscriber ZeroMQ discards the message and publish()
+/// returns true. Thread-safe (the socket is used under a mutex). flush() returns at once
+/// (nothing is buffered in-process); linger is 0, so messages still queued in ZeroMQ are
+/// discarded on destruction instead of holding shutdown up on a slow subscriber.
+class ZmqPublisher : public ResultSink {
+ public:
+  /// Creates the socket and binds or connects. Throws std::runtime_error naming the endpoint
+  /// when it cannot bind (address in use, bad interface), the address is malformed
+  /// (ZmqEndpoint::parse's message), or send_hwm < 1 (ZeroMQ would read 0 as unlimited).
+  explicit ZmqPublisher(const ZmqPublisherOptions& options);
+  ~ZmqPublisher() override;
+
+  bool publish(const FrameResult& result) override;
+  void flush() override;
+
+  /// The address actually bound or connected ("tcp://127.0.0.1:40123" after binding port 0 or *).
+  std::string endpoint() const;
+
+  uint64_t published() const { return published_; }
+  uint64_t dropped() const { return dropped_; }
+
+ private:
+  ZmqPublisherOptions options_;
+  std::unique_ptr<zmq::context_t> context_;
+  std::unique_ptr<zmq::socket_t> socket_;
+  std::string endpoint_;
+  std::mutex mutex_;
+  std::atomic<uint64_t> published_{0};
+  std::atomic<uint64_t> dropped_{0};
+};
+
+}  // namespace ivs::sinks

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: Apache-2.0
+// Fixed FrameResults of every kind, shared by the sinks tests and the schema sample writer.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "sinks/frame_result.h"
+
+namespace ivs::test {
+
+/// 2026-11-28T20:01:00.123Z: a whole number of milliseconds, so it survives the wire format.
+inline std::chrono::system_clock::time_point sample_timestamp() {
+  return std::chrono::system_clock::time_point(std::chrono::milliseconds(1795896060123LL));
+}
+
+/// DESIGN.md §4's example message.
+inline sinks::FrameResult sample_classification() {
+  sinks::FrameResult r;
+  r.kind = sinks::ResultKind::kClassification;
+  r.sensor_id = "cam01";
+  r.source = "rtsp://10.0.0.5/stream1";
+  r.timestamp = sample_timestamp();
+  r.segment_start_seconds = 12.0;
+  r.segment_end_seconds = 13.4;
+  r.start_frame_id = 360;
+  r.end_frame_id = 402;
+  r.model_name = "InternVL-14B-224px";
+  r.model_mode = "InternVL-C";
+  r.classification = {{"playing guitar", 3, 0.91}};
+  r.latency_seconds = 0.042;
+  r.queue_seconds = 0.003;
+  r.batch_size = 8;
+  return r;
+}
+
+inline sinks::FrameResult sample_caption() {
+  sinks::FrameResult r = sample_classification();
+  r.kind = sinks::ResultKind::kCaption;
+  r.model_mode = "caption";
+  r.classification.clear();
+  r.caption = sinks::CaptionRecord{"a red panda sitting on a wooden platform", "English caption:", 9, 5};
+  r.batch_size = 1;
+  return r;
+}
+
+inline sinks::FrameResult sample_event() {
+  sinks::FrameResult r = sample_classification();
+  r.kind = sinks::ResultKind::kEvent;
+  r.source.clear();
+  return r;
+}
+
+/// Chinese labels and caption: UTF-8 must pass through unescaped and unchanged.
+inline sinks::FrameResult sample_unicode() {
+  sinks::FrameResult r = sample_classification();
+  r.sensor_id = "摄像头-01";
+  r.classification = {{"弹吉他", 0, 0.75}, {"跳舞", 1, 0.25}};
+  return r;
+}
+
+}  // namespace ivs::test
