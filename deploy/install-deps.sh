@@ -19,6 +19,8 @@ packages=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-base-apps gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x
   fonts-dejavu-core libgstrtspserver-1.0-dev gstreamer1.0-rtsp
+  # caption overlay: Pango + Cairo text rendering
+  libpango1.0-dev libcairo2-dev
   # sinks and service
   libzmq3-dev cppzmq-dev prometheus-cpp-dev libyaml-cpp-dev
   # tests (the generators of tests/data need python3-torch / python3-pil only to regenerate)

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: Apache-2.0
+// Shared by the engine tests: the tiny fixture's engine key and options that
+// keep tests fast.
+#pragma once
+
+#include <chrono>
+#include <future>
+
+#include "pipeline/engine/engine.h"
+#include "tests/common/test_paths.h"
+
+namespace ivs::pipeline::test_support {
+
+/// Generous bound for a future that must complete; tests never wait for a fixed
+/// time.
+inline constexpr std::chrono::seconds kCompletes{60};
+
+inline EngineKey tiny_engine_key() {
+  return {ivs::test::internvl_tiny_dir().string(), "cpu", "fp32"};
+}
+
+inline EngineOptions small_options() {
+  EngineOptions options;
+  options.batch_size = 4;
+  options.batch_timeout = std::chrono::milliseconds(1);
+  options.max_queue = 16;
+  options.intra_op_threads = 1;
+  return options;
+}
+
+template <class T>
+bool completes(const std::future<T>& future) {
+  return future.wait_for(kCompletes) == std::future_status::ready;
+}
+
+}  // namespace ivs::pipeline::test_support

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "pipeline/result_conversion.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sinks/result_json.h"
+#include "tests/common/test_paths.h"
+
+namespace {
+
+using ivs::pipeline::CaptionRecord;
+using ivs::pipeline::check_convertible;
+using ivs::pipeline::conversion_skip_name;
+using ivs::pipeline::ConversionSkip;
+using ivs::pipeline::ResultEntry;
+using ivs::pipeline::ResultType;
+using ivs::pipeline::StreamInfo;
+using ivs::pipeline::to_frame_result;
+using ivs::sinks::FrameResult;
+using ivs::sinks::ResultKind;
+using std::chrono::system_clock;
+
+const StreamInfo kStream{"cam01", "rtsp://10.0.0.5/stream1"};
+
+system_clock::time_point fixed_now() {
+  // 2026-11-28T20:01:00.123Z
+  return system_clock::time_point(std::chrono::milliseconds(1'795'896'060'123));
+}
+
+ResultEntry classification_entry() {
+  ResultEntry entry;
+  entry.type = ResultType::kClassification;
+  entry.element = "internvlclassify0";
+  entry.model_name = "InternVL-14B-224px";
+  entry.mode = "InternVL-C";
+  entry.classification = {{"playing guitar", 3, 0.91}, {"singing", 7, 0.05}};
+  entry.segment = {12 * GST_SECOND, 13 * GST_SECOND + 400 * GST_MSECOND, 360, 402};
+  entry.timing = {0.003, 0.030, 0.042, 8};
+  return entry;
+}
+
+ResultEntry caption_entry() {
+  ResultEntry entry;
+  entry.type = ResultType::kCaption;
+  entry.element = "internvlcaption0";
+  entry.model_name = "InternVL-14B-224px";
+  entry.mode = "InternVL-G";  // whatever the element wrote, the wire mode is "caption"
+  entry.caption = CaptionRecord{"a man playing a guitar", "English caption:", 7, 5};
+  entry.segment = {2 * GST_SECOND, 2 * GST_SECOND, 60, 60};
+  entry.timing = {0.010, 0.500, 0.650, 2};
+  return entry;
+}
+
+TEST(ResultConversionTest, classification_maps_every_field) {
+  const std::optional<FrameResult> result =
+      to_frame_result(classification_entry(), kStream, fixed_now());
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->kind, ResultKind::kClassification);
+  EXPECT_EQ(result->sensor_id, "cam01");
+  EXPECT_EQ(result->source, "rtsp://10.0.0.5/stream1");
+  EXPECT_EQ(result->timestamp, fixed_now());
+  EXPECT_DOUBLE_EQ(result->segment_start_seconds, 12.0);
+  EXPECT_DOUBLE_EQ(result->segment_end_seconds, 13.4);
+  EXPECT_EQ(result->start_frame_id, 360);
+  EXPECT_EQ(result->end_frame_id, 402);
+  EXPECT_EQ(result->model_name, "InternVL-14B-224px");
+  EXPECT_EQ(result->model_mode, "InternVL-C");
+  ASSERT_EQ(result->classification.size(), 2u);
+  EXPECT_EQ(result->classification[0].label, "playing guitar");
+  EXPECT_EQ(result->classification[0].label_id, 3);
+  EXPECT_DOUBLE_EQ(result->classification[0].confidence, 0.91);
+  EXPECT_EQ(result->classification[1].label, "singing");
+  EXPECT_FALSE(result->caption.has_value());
+  EXPECT_DOUBLE_EQ(result->latency_seconds, 0.042);
+  EXPECT_DOUBLE_EQ(result->queue_seconds, 0.003);
+  EXPECT_EQ(result->batch_size, 8);
+}
+
+TEST(ResultConversionTest, clip_classification_keeps_the_generative_mode) {
+  ResultEntry entry = classification_entry();
+  entry.type = ResultType::kClipClassification;
+  entry.mode = "InternVL-G";
+  const std::optional<FrameResult> result = to_frame_result(entry, kStream, fixed_now());
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->kind, ResultKind::kClassification);
+  EXPECT_EQ(result->model_mode, "InternVL-G");
+}
+
+TEST(ResultConversionTest, caption_maps_every_field) {
+  const std::optional<FrameResult> result = to_frame_result(caption_entry(), kStream, fixed_now());
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->kind, ResultKind::kCaption);
+  EXPECT_EQ(result->model_mode, "caption");
+  EXPECT_TRUE(result->classification.empty());
+  ASSERT_TRUE(result->caption.has_value());
+  EXPECT_EQ(result->caption->text, "a man playing a guitar");
+  EXPECT_EQ(result->caption->prompt, "English caption:");
+  EXPECT_EQ(result->caption->num_generated_tokens, 7);
+  EXPECT_EQ(result->caption->num_input_tokens, 5);
+  EXPECT_DOUBLE_EQ(result->segment_start_seconds, 2.0);
+  EXPECT_EQ(result->start_frame_id, 60);
+  EXPECT_DOUBLE_EQ(result->latency_seconds, 0.650);
+  EXPECT_EQ(result->batch_size, 2);
+}
+
+TEST(ResultConversionTest, missing_pts_becomes_zero_seconds) {
+  ResultEntry entry = classification_entry();
+  entry.segment.first_pts = GST_CLOCK_TIME_NONE;
+  entry.segment.last_pts = GST_CLOCK_TIME_NONE;
+  const std::optional<FrameResult> result = to_frame_result(entry, kStream, fixed_now());
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->segment_start_seconds, 0.0);
+  EXPECT_EQ(result->segment_end_seconds, 0.0);
+}
+
+TEST(ResultConversionTest, out_of_range_numbers_are_clamped_to_the_schema) {
+  ResultEntry entry = caption_entry();
+  entry.segment.last_frame = std::numeric_limits<uint64_t>::max();
+  entry.timing = {-0.5, 0.1, -1.0, -3};
+  entry.caption->num_generated_tokens = -1;
+  const std::optional<FrameResult> result = to_frame_result(entry, kStream, fixed_now());
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->end_frame_id, std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(result->queue_seconds, 0.0);
+  EXPECT_EQ(result->latency_seconds, 0.0);
+  EXPECT_EQ(result->batch_size, 0);
+  EXPECT_EQ(result->caption->num_generated_tokens, 0);
+}
+
+TEST(ResultConversionTest, entries_the_schema_would_reject_are_skipped_with_a_reason) {
+  struct Case {
+    const char* name;
+    ResultEntry entry;
+    StreamInfo stream;
+    ConversionSkip expected;
+  };
+  ResultEntry no_labels = classification_entry();
+  no_labels.classification.clear();
+  ResultEntry no_caption = caption_entry();
+  no_caption.caption.reset();
+  ResultEntry bad_mode = classification_entry();
+  bad_mode.mode = "caption";
+  ResultEntry bad_label_id = classification_entry();
+  bad_label_id.classification[1].label_id = -1;
+  ResultEntry no_model = caption_entry();
+  no_model.model_name.clear();
+  const std::vector<Case> cases = {
+      {"empty_classification", no_labels, kStream, ConversionSkip::kEmptyClassification},
+      {"missing_caption", no_caption, kStream, ConversionSkip::kMissingCaption},
+      {"unknown_mode", bad_mode, kStream, ConversionSkip::kUnknownMode},
+      {"negative_label_id", bad_label_id, kStream, ConversionSkip::kNegativeLabelId},
+      {"missing_model_name", no_model, kStream, ConversionSkip::kMissingModelName},
+      {"missing_sensor_id", classification_entry(), StreamInfo{"", "x"},
+       ConversionSkip::kMissingSensorId},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    EXPECT_EQ(check_convertible(c.entry, c.stream), c.expected);
+    EXPECT_STREQ(conversion_skip_name(c.expected), c.name);
+    EXPECT_FALSE(to_frame_result(c.entry, c.stream, fixed_now()).has_value());
+  }
+  EXPECT_EQ(check_convertible(classification_entry(), kStream), ConversionSkip::kNone);
+  EXPECT_EQ(check_convertible(caption_entry(), kStream), ConversionSkip::kNone);
+}
+
+// The converted messages of every entry shape; the CTest pipeline_conversion_schema_valid
+// validates them against the JSON Schema with an independent implementation.
+std::vector<FrameResult> sample_results() {
+  ResultEntry clip = classification_entry();
+  clip.type = ResultType::kClipClassification;
+  clip.mode = "InternVL-G";
+  ResultEntry no_pts = caption_entry();
+  no_pts.segment = {GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, 0, 0};
+  ResultEntry clamped = classification_entry();
+  clamped.timing = {-1.0, 0.0, -1.0, -1};
+  clamped.classification[0].confidence = 1.0000001;  // float softmax
+  clamped.segment.last_frame = std::numeric_limits<uint64_t>::max();
+  std::vector<FrameResult> results;
+  for (const ResultEntry& entry :
+       {classification_entry(), clip, caption_entry(), no_pts, clamped}) {
+    std::optional<FrameResult> result = to_frame_result(entry, kStream, fixed_now());
+    if (result) results.push_back(*result);
+  }
+  return results;
+}
+
+TEST(ResultConversionTest, converted_messages_parse_back_and_are_written_for_schema_validation) {
+  // INTERNVL_CONVERSION_SAMPLES is set by the CTest that feeds the schema validator.
+  const char* env_path = std::getenv("INTERNVL_CONVERSION_SAMPLES");
+  const std::string path =
+      env_path != nullptr ? std::string(env_path)
+                          : (ivs::test::scratch_dir("result_conversion") / "valid.jsonl").string();
+  std::ofstream out(path, std::ios::trunc);
+  ASSERT_TRUE(out.is_open()) << path;
+  const std::vector<FrameResult> results = sample_results();
+  ASSERT_EQ(results.size(), 5u);
+  for (const FrameResult& result : results) {
+    const std::string json = ivs::sinks::result_to_json(result);
+    EXPECT_NO_THROW(ivs::sinks::result_from_json(json)) << json;
+    out << json << '\n';
+  }
+  out.close();
+  EXPECT_FALSE(out.fail()) << path;
+}
+
+}  // namespace

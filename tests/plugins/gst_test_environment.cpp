@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "gst_test_environment.h"
+
+#include <gtest/gtest.h>
+
+#include "gstinternvloverlay.h"
+#include "gstinternvlpublish.h"
+#include "pipeline/result_meta.h"
+
+namespace ivs::test {
+namespace {
+
+class GstEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    gst_init(nullptr, nullptr);
+    ASSERT_TRUE(GST_ELEMENT_REGISTER(internvloverlay, nullptr));
+    ASSERT_TRUE(GST_ELEMENT_REGISTER(internvlpublish, nullptr));
+  }
+};
+
+// gtest owns the environment; registering it here keeps every test file free of set-up code.
+[[maybe_unused]] ::testing::Environment* const kEnvironment = ::testing::AddGlobalTestEnvironment(new GstEnvironment);
+
+}  // namespace
+
+pipeline::ResultEntry classification_entry(const std::vector<std::pair<std::string, double>>& labels) {
+  pipeline::ResultEntry entry;
+  entry.type = pipeline::ResultType::kClassification;
+  entry.element = "internvlclassify0";
+  entry.model_name = "InternVL-14B-224px";
+  entry.mode = "InternVL-C";
+  int64_t id = 0;
+  for (const auto& [label, confidence] : labels) {
+    entry.classification.push_back({label, id++, confidence});
+  }
+  entry.segment.first_pts = 0;
+  entry.segment.last_pts = 33 * GST_MSECOND;
+  entry.segment.first_frame = 0;
+  entry.segment.last_frame = 1;
+  entry.timing.latency_seconds = 0.04;
+  entry.timing.queue_seconds = 0.003;
+  entry.timing.batch_size = 4;
+  return entry;
+}
+
+pipeline::ResultEntry caption_entry(const std::string& text) {
+  pipeline::ResultEntry entry;
+  entry.type = pipeline::ResultType::kCaption;
+  entry.element = "internvlcaption0";
+  entry.model_name = "InternVL-14B-224px";
+  entry.mode = "caption";
+  entry.caption = pipeline::CaptionRecord{text, "English caption:", 9, 5};
+  entry.segment.first_pts = 0;
+  entry.segment.last_pts = 0;
+  entry.timing.latency_seconds = 0.5;
+  entry.timing.batch_size = 1;
+  return entry;
+}
+
+void add_entries(GstBuffer* buffer, const std::vector<pipeline::ResultEntry>& entries) {
+  GstInternVLResultMeta* meta = gst_buffer_add_internvl_result_meta(buffer);
+  ASSERT_NE(meta, nullptr);
+  for (const auto& entry : entries) meta->records->entries.push_back(entry);
+}
+
+}  // namespace ivs::test

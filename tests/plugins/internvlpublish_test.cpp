@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <gst/check/gstharness.h>
+#include <gst/gst.h>
+#include <gtest/gtest.h>
+
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "tests/common/test_paths.h"
+#include "gst_test_environment.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> read_lines(const fs::path& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// Runs the schema validator (an independent implementation) over a JSON-lines file.
+void expect_valid_messages(const fs::path& path) {
+  const std::string validator = INTERNVL_VALIDATOR;
+  const std::string schema = INTERNVL_RESULT_SCHEMA_PATH;
+  const std::string file = path.string();
+  gchar* argv[] = {const_cast<gchar*>("/usr/bin/python3"), const_cast<gchar*>(validator.c_str()),
+                   const_cast<gchar*>("--schema"), const_cast<gchar*>(schema.c_str()),
+                   const_cast<gchar*>(file.c_str()), nullptr};
+  gchar* out = nullptr;
+  gchar* err = nullptr;
+  gint status = 0;
+  GError* error = nullptr;
+  ASSERT_TRUE(g_spawn_sync(nullptr, argv, nullptr, G_SPAWN_DEFAULT, nullptr, nullptr, &out, &err, &status, &error))
+      << (error != nullptr ? error->message : "");
+  const std::string output = std::string(out != nullptr ? out : "") + (err != nullptr ? err : "");
+  g_free(out);
+  g_free(err);
+  if (g_spawn_check_wait_status(status, nullptr) == FALSE && WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+    GTEST_SKIP() << "python3-jsonschema missing: " << output;
+  }
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
+}
+
+GstBuffer* result_buffer(const std::vector<ivs::pipeline::ResultEntry>& entries, GstClockTime pts) {
+  GstBuffer* buffer = gst_buffer_new_allocate(nullptr, 16, nullptr);
+  GST_BUFFER_PTS(buffer) = pts;
+  if (!entries.empty()) ivs::test::add_entries(buffer, entries);
+  return buffer;
+}
+
+ivs::pipeline::ResultEntry guitar() { return ivs::test::classification_entry({{"playing guitar", 0.91}}); }
+ivs::pipeline::ResultEntry panda() { return ivs::test::caption_entry("a red panda on a wooden platform"); }
+
+// Harness around an element configured before it starts (gst_harness_new would start it at once).
+GstHarness* start_publish(GstElement* publish) {
+  GstHarness* h = gst_harness_new_with_element(publish, "sink", "src");
+  gst_object_unref(publish);
+  gst_harness_set_src_caps_str(h, "application/x-internvl-test");
+  return h;
+}
+
+guint64 counter(GstElement* e, const char* name) {
+  guint64 value = 0;
+  g_object_get(e, name, &value, nullptr);
+  return value;
+}
+
+TEST(InternVLPublishTest, properties_round_trip) {
+  GstElement* e = gst_element_factory_make("internvlpublish", "pub");
+  ASSERT_NE(e, nullptr);
+  gchar* endpoint = nullptr;
+  gchar* sensor = nullptr;
+  gint hwm = 0;
+  g_object_get(e, "endpoint", &endpoint, "sensor-id", &sensor, "send-hwm", &hwm, nullptr);
+  EXPECT_EQ(endpoint, nullptr);
+  EXPECT_EQ(sensor, nullptr);
+  EXPECT_EQ(hwm, 1000);
+  g_object_set(e, "endpoint", "connect:tcp://127.0.0.1:5555", "file-path", "/tmp/x.jsonl", "sensor-id", "cam01",
+               "topic-prefix", "site1/", "send-hwm", 10, "metrics-address", "127.0.0.1:0", nullptr);
+  gst_util_set_object_arg(G_OBJECT(e), "include", "caption");
+  gst_util_set_object_arg(G_OBJECT(e), "file-format", "json-lines");
+  gchar* file = nullptr;
+  gchar* prefix = nullptr;
+  gchar* metrics = nullptr;
+  g_object_get(e, "endpoint", &endpoint, "file-path", &file, "sensor-id", &sensor, "topic-prefix", &prefix,
+               "send-hwm", &hwm, "metrics-address", &metrics, nullptr);
+  EXPECT_STREQ(endpoint, "connect:tcp://127.0.0.1:5555");
+  EXPECT_STREQ(file, "/tmp/x.jsonl");
+  EXPECT_STREQ(sensor, "cam01");
+  EXPECT_STREQ(prefix, "site1/");
+  EXPECT_EQ(hwm, 10);
+  EXPECT_STREQ(metrics, "127.0.0.1:0");
+  gint include = -1;
+  g_object_get(e, "include", &include, nullptr);
+  EXPECT_EQ(include, 1);  // caption
+  EXPECT_EQ(counter(e, "messages-published"), 0u);
+  EXPECT_EQ(counter(e, "messages-dropped"), 0u);
+  for (gchar* s : {endpoint, file, sensor, prefix, metrics}) g_free(s);
+  gst_object_unref(e);
+}
+
+TEST(InternVLPublishTest, zeromq_subscriber_receives_valid_messages) {
+  GstElement* e = gst_element_factory_make("internvlpublish", nullptr);
+  g_object_set(e, "endpoint", "bind:tcp://127.0.0.1:*", "sensor-id", "cam01", nullptr);
+  GstHarness* h = start_publish(e);
+  gchar* bound = nullptr;
+  g_object_get(h->element, "bound-endpoint", &bound, nullptr);
+  ASSERT_NE(bound, nullptr);
+  EXPECT_TRUE(g_str_has_prefix(bound, "tcp://127.0.0.1:")) << bound;
+
+  zmq::context_t context;
+  zmq::socket_t sub(context, zmq::socket_type::sub);
+  sub.set(zmq::sockopt::linger, 0);
+  sub.set(zmq::sockopt::rcvtimeo, 100);
+  sub.set(zmq::sockopt::subscribe, "");
+  sub.connect(bound);
+  g_free(bound);
+
+  // Slow joiner: publish probes until the subscription has reached the publisher (bounded).
+  std::vector<zmq::message_t> frames;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  bool joined = false;
+  while (!joined && std::chrono::steady_clock::now() < deadline) {
+    gst_harness_push(h, result_buffer({guitar()}, 0));
+    frames.clear();
+    joined = zmq::recv_multipart(sub, std::back_inserter(frames)).has_value();
+  }
+  ASSERT_TRUE(joined);
+  while (zmq::recv_multipart(sub, std::back_inserter(frames))) frames.clear();  // drain probes
+
+  const fs::path dir = ivs::test::scratch_dir("publish_zmq");
+  std::ofstream received(dir / "received.jsonl");
+  gst_harness_push(h, result_buffer({guitar(), panda()}, GST_SECOND));
+  std::vector<std::string> topics;
+  for (int i = 0; i < 2; ++i) {
+    std::vector<zmq::message_t> message;
+    ASSERT_TRUE(zmq::recv_multipart(sub, std::back_inserter(message)).has_value()) << "message " << i;
+    ASSERT_EQ(message.size(), 2u);
+    topics.push_back(message[0].to_string());
+    received << message[1].to_string() << '\n';
+  }
+  received.close();
+  EXPECT_EQ(topics, (std::vector<std::string>{"classification/cam01", "caption/cam01"}));
+  EXPECT_EQ(counter(h->element, "messages-dropped"), 0u);
+  expect_valid_messages(dir / "received.jsonl");
+  gst_harness_teardown(h);
+}
+
+TEST(InternVLPublishTest, json_lines_file_has_one_line_per_entry) {
+  const fs::path path = ivs::test::scratch_dir("publish_jsonl") / "results.jsonl";
+  GstElement* e = gst_element_factory_make("internvlpublish", "cam07");
+  g_object_set(e, "file-path", path.c_str(), nullptr);
+  GstHarness* h = start_publish(e);
+  gst_harness_push(h, result_buffer({guitar(), panda()}, 0));
+  gst_harness_push(h, result_buffer({guitar()}, GST_SECOND));
+  gst_harness_push(h, result_buffer({}, 2 * GST_SECOND));
+  // A classification with no label left (threshold) cannot be a message: skipped, not dropped.
+  gst_harness_push(h, result_buffer({ivs::test::classification_entry({})}, 3 * GST_SECOND));
+  EXPECT_EQ(gst_harness_buffers_received(h), 4u);
+  gst_harness_push_event(h, gst_event_new_eos());  // waits until the queue is written
+  EXPECT_EQ(counter(h->element, "messages-published"), 3u);
+  EXPECT_EQ(counter(h->element, "messages-skipped"), 1u);
+  EXPECT_EQ(counter(h->element, "messages-dropped"), 0u);
+  const auto lines = read_lines(path);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_NE(lines[0].find("\"sensor_id\":\"cam07\""), std::string::npos) << lines[0];  // default: element name
+  expect_valid_messages(path);
+  gst_harness_teardown(h);
+}
+
+TEST(InternVLPublishTest, include_caption_publishes_captions_only) {
+  const fs::path path = ivs::test::scratch_dir("publish_include") / "captions.jsonl";
+  GstElement* e = gst_element_factory_make("internvlpublish", nullptr);
+  g_object_set(e, "file-path", path.c_str(), "sensor-id", "cam01", nullptr);
+  gst_util_set_object_arg(G_OBJECT(e), "include", "caption");
+  GstHarness* h = start_publish(e);
+  gst_harness_push(h, result_buffer({guitar(), panda()}, 0));
+  gst_harness_push(h, result_buffer({guitar()}, GST_SECOND));
+  gst_harness_push_event(h, gst_event_new_eos());
+  const auto lines = read_lines(path);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("\"kind\":\"caption\""), std::string::npos) << lines[0];
+  gst_harness_teardown(h);
+}
+
+TEST(InternVLPublishTest, buffers_pass_through_untouched) {
+  GstHarness* h = start_publish(gst_element_factory_make("internvlpublish", nullptr));
+  GstBuffer* in = result_buffer({guitar()}, 0);
+  gst_buffer_ref(in);
+  GstBuffer* out = (gst_harness_push(h, in), gst_harness_pull(h));
+  EXPECT_EQ(out, in);  // the same buffer: never copied or written
+  gst_buffer_unref(out);
+  gst_buffer_unref(in);
+  gst_harness_teardown(h);
+}
+
+// Starts `description` and returns the bus error's message ("" when it started).
+std::string start_error(const std::string& description) {
+  GError* error = nullptr;
+  GstElement* pipeline = gst_parse_launch(description.c_str(), &error);
+  EXPECT_EQ(error, nullptr);
+  if (pipeline == nullptr) return "no pipeline";
+  const GstStateChangeReturn ret = gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  std::string text;
+  GstBus* bus = gst_element_get_bus(pipeline);
+  GstMessage* message = gst_bus_timed_pop_filtered(bus, 5 * GST_SECOND, GST_MESSAGE_ERROR);
+  if (message != nullptr) {
+    GError* err = nullptr;
+    gst_message_parse_error(message, &err, nullptr);
+    text = err->message;
+    g_error_free(err);
+    gst_message_unref(message);
+  }
+  EXPECT_EQ(ret == GST_STATE_CHANGE_FAILURE, !text.empty());
+  gst_object_unref(bus);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  return text;
+}
+
+TEST(InternVLPublishTest, endpoint_in_use_is_an_error_naming_it) {
+  zmq::context_t context;
+  zmq::socket_t taken(context, zmq::socket_type::pub);
+  taken.set(zmq::sockopt::linger, 0);
+  taken.bind("tcp://127.0.0.1:*");
+  const std::string endpoint = "bind:" + taken.get(zmq::sockopt::last_endpoint);
+  const std::string text =
+      start_error("appsrc ! internvlpublish endpoint=" + endpoint + " ! fakesink");
+  EXPECT_NE(text.find(endpoint), std::string::npos) << text;
+}
+
+TEST(InternVLPublishTest, unwritable_file_is_an_error_naming_it) {
+  const std::string path = (ivs::test::scratch_dir("publish_bad_file") / "missing" / "out.jsonl").string();
+  const std::string text = start_error("appsrc ! internvlpublish file-path=" + path + " ! fakesink");
+  EXPECT_NE(text.find(path), std::string::npos) << text;
+}
+
+TEST(InternVLPublishTest, metrics_address_starts_counts_and_stops) {
+  const fs::path path = ivs::test::scratch_dir("publish_metrics") / "results.jsonl";
+  GstElement* e = gst_element_factory_make("internvlpublish", nullptr);
+  g_object_set(e, "file-path", path.c_str(), "metrics-address", "127.0.0.1:0", nullptr);
+  GstHarness* h = start_publish(e);
+  gst_harness_push(h, result_buffer({guitar()}, 0));
+  gst_harness_push_event(h, gst_event_new_eos());
+  EXPECT_EQ(counter(h->element, "messages-published"), 1u);
+  gst_harness_teardown(h);  // stops the exposer (up to ~2 s, civetweb's poll quantum)
+}
+
+TEST(InternVLPublishTest, bad_metrics_address_is_an_error_naming_it) {
+  const std::string text = start_error("appsrc ! internvlpublish metrics-address=no-such-host.invalid:1 ! fakesink");
+  EXPECT_NE(text.find("no-such-host.invalid:1"), std::string::npos) << text;
+}
+
+// Pushes one result through a running appsrc pipeline and waits for EOS.
+void run_once(GstElement* pipeline) {
+  ASSERT_NE(gst_element_set_state(pipeline, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  GstElement* src = gst_bin_get_by_name(GST_BIN(pipeline), "src");
+  GstFlowReturn flow = GST_FLOW_ERROR;
+  g_signal_emit_by_name(src, "push-buffer", result_buffer({guitar()}, 0), &flow);
+  EXPECT_EQ(flow, GST_FLOW_OK);
+  g_signal_emit_by_name(src, "end-of-stream", &flow);
+  gst_object_unref(src);
+  GstBus* bus = gst_element_get_bus(pipeline);
+  GstMessage* message =
+      gst_bus_timed_pop_filtered(bus, 10 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  ASSERT_NE(message, nullptr);
+  EXPECT_EQ(GST_MESSAGE_TYPE(message), GST_MESSAGE_EOS);
+  gst_message_unref(message);
+  gst_object_unref(bus);
+}
+
+TEST(InternVLPublishTest, playing_null_playing_publishes_again) {
+  const fs::path path = ivs::test::scratch_dir("publish_restart") / "results.jsonl";
+  GError* error = nullptr;
+  GstElement* pipeline = gst_parse_launch(
+      ("appsrc name=src caps=application/x-internvl-test format=time ! internvlpublish name=pub "
+       "endpoint=bind:tcp://127.0.0.1:* file-path=" + path.string() + " ! fakesink").c_str(), &error);
+  ASSERT_EQ(error, nullptr);
+  GstElement* pub = gst_bin_get_by_name(GST_BIN(pipeline), "pub");
+  for (int round = 0; round < 2; ++round) {
+    run_once(pipeline);
+    EXPECT_EQ(counter(pub, "messages-published"), 1u) << "round " << round;
+    ASSERT_EQ(gst_element_set_state(pipeline, GST_STATE_NULL), GST_STATE_CHANGE_SUCCESS);
+  }
+  EXPECT_EQ(read_lines(path).size(), 2u);  // appended, never truncated
+  gst_object_unref(pub);
+  gst_object_unref(pipeline);
+}
+
+}  // namespace
