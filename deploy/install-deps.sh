@@ -23,6 +23,8 @@ packages=(
   libpango1.0-dev libcairo2-dev
   # sinks and service
   libzmq3-dev cppzmq-dev prometheus-cpp-dev libyaml-cpp-dev
+  # HTTP for /metrics: civetweb (prometheus-cpp's exposer) cannot start threads next to LibTorch
+  libmicrohttpd-dev
   # tests (the generators of tests/data need python3-torch / python3-pil only to regenerate)
   libgtest-dev libgmock-dev
   # tests: the JSON Schema check of sink messages (tests/sinks/validate_messages.py, run by

@@ -7,23 +7,24 @@
 
 #include <prometheus/registry.h>
 
-namespace prometheus {
-class Exposer;
-}
+struct MHD_Daemon;
 
 namespace ivs::sinks {
 
-/// Serves GET /metrics for a registry over HTTP (prometheus-cpp's civetweb exposer). Serving starts
-/// in the constructor and stops in the destructor. It shares ownership of the registry, because
-/// prometheus-cpp's exposer keeps only a weak reference and would silently serve nothing if the
-/// Metrics object went away first.
+/// Serves GET /metrics for a registry over HTTP, in prometheus-cpp's text format, with
+/// libmicrohttpd (Debian libmicrohttpd-dev). Serving starts in the constructor and stops in the
+/// destructor; the exposer shares ownership of the registry.
+///
+/// Why not prometheus-cpp's own Exposer: it runs on civetweb, and Debian's civetweb creates its
+/// threads with a fixed 100 KiB stack. In a process that has LibTorch loaded the static TLS
+/// alone is larger than that, pthread_create fails with EINVAL and the exposer cannot start
+/// ("null context when constructing CivetServer"). libmicrohttpd uses default-sized stacks.
 class MetricsExposer {
  public:
   /// `address`: "127.0.0.1:9464" ("host:0" picks a free port). Throws std::runtime_error naming
   /// the address when it cannot listen (in use, bad host) or when `registry` is null.
   MetricsExposer(const std::string& address, std::shared_ptr<prometheus::Registry> registry);
-  /// Stops serving. Takes up to ~2 s: civetweb's listener thread only notices the stop request
-  /// when its poll() quantum (2 s) expires, so plan shutdown budgets accordingly.
+  /// Stops serving (returns once the server thread has exited; in-flight requests finish).
   ~MetricsExposer();
 
   MetricsExposer(const MetricsExposer&) = delete;
@@ -38,7 +39,8 @@ class MetricsExposer {
  private:
   std::string address_;
   std::shared_ptr<prometheus::Registry> registry_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  MHD_Daemon* daemon_ = nullptr;
+  uint16_t port_ = 0;
 };
 
 }  // namespace ivs::sinks

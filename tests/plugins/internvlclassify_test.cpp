@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <gst/check/gstharness.h>
+#include <gst/gst.h>
+#include <gst/video/video.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gstinternvlclassify.h"
+#include "pipeline/engine/engine_context.h"
+#include "pipeline/frame_preprocess.h"
+#include "pipeline/result_meta.h"
+#include "tests/common/test_paths.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using ivs::pipeline::ResultType;
+
+constexpr int kWidth = 64;
+constexpr int kHeight = 48;
+constexpr GstClockTime kFrame = GST_SECOND / 30;
+
+void register_element() {
+  static const bool registered = [] {
+    gst_init(nullptr, nullptr);
+    return GST_ELEMENT_REGISTER(internvlclassify, nullptr) == TRUE;
+  }();
+  ASSERT_TRUE(registered);
+}
+
+std::string tiny() { return ivs::test::internvl_tiny_dir().string(); }
+
+// A classify element with test-friendly settings (results never late on a loaded machine).
+GstElement* make_classify(const char* labels = "a red square;a blue sky;a green field") {
+  GstElement* e = gst_element_factory_make("internvlclassify", nullptr);
+  g_object_set(e, "model", tiny().c_str(), "device", 1, "labels", labels, "max-latency", 60 * GST_SECOND,
+               "batch-size", 4, "batch-timeout", guint64(GST_MSECOND), nullptr);
+  return e;
+}
+
+GstHarness* harness(GstElement* e) {
+  GstHarness* h = gst_harness_new_with_element(e, "sink", "src");
+  gst_harness_set_src_caps_str(h, "video/x-raw,format=BGRx,width=64,height=48,framerate=30/1");
+  return h;
+}
+
+GstBuffer* frame(int index) {
+  GstBuffer* buffer = gst_buffer_new_allocate(nullptr, kWidth * kHeight * 4, nullptr);
+  GstMapInfo map;
+  gst_buffer_map(buffer, &map, GST_MAP_WRITE);
+  for (gsize i = 0; i < map.size; ++i) map.data[i] = static_cast<guint8>((i * 7 + index * 31) & 0xff);
+  gst_buffer_unmap(buffer, &map);
+  GST_BUFFER_PTS(buffer) = index * kFrame;
+  GST_BUFFER_DURATION(buffer) = kFrame;
+  return buffer;
+}
+
+const ivs::pipeline::ResultEntry* find_entry(GstBuffer* buffer, ResultType type) {
+  GstInternVLResultMeta* meta = gst_buffer_get_internvl_result_meta(buffer);
+  if (meta == nullptr) return nullptr;
+  for (const auto& entry : meta->records->entries) {
+    if (entry.type == type) return &entry;
+  }
+  return nullptr;
+}
+
+std::shared_ptr<ivs::pipeline::Engine> engine_of(GstElement* e) {
+  GstContext* context = gst_element_get_context(e, ivs::pipeline::kEngineContextType);
+  if (context == nullptr) return nullptr;
+  auto engines = ivs::pipeline::engines_in_context(context);
+  gst_context_unref(context);
+  return engines.empty() ? nullptr : engines.front();
+}
+
+// Pushes n frames and pulls n buffers, returning them (owned by the caller).
+std::vector<GstBuffer*> push_pull(GstHarness* h, int first, int n) {
+  for (int i = first; i < first + n; ++i) EXPECT_EQ(gst_harness_push(h, frame(i)), GST_FLOW_OK);
+  std::vector<GstBuffer*> out;
+  for (int i = 0; i < n; ++i) {
+    GstBuffer* b = gst_harness_pull(h);  // waits (bounded by the harness) for the result
+    EXPECT_NE(b, nullptr);
+    if (b != nullptr) out.push_back(b);
+  }
+  return out;
+}
+
+void unref_all(std::vector<GstBuffer*>& buffers) {
+  for (auto* b : buffers) gst_buffer_unref(b);
+  buffers.clear();
+}
+
+TEST(InternVLClassifyTest, meta_contents_match_a_direct_computation_and_order_is_kept) {
+  INTERNVL_REQUIRE_PATH(ivs::test::internvl_tiny_dir());
+  register_element();
+  GstElement* e = make_classify();
+  g_object_set(e, "top-k", 2u, "clip-frames", 3u, nullptr);
+  GstHarness* h = harness(e);
+  auto out = push_pull(h, 0, 4);
+  ASSERT_EQ(out.size(), 4u);
+  auto engine = engine_of(e);
+  ASSERT_NE(engine, nullptr);
+  auto scorer = engine->label_scorer({"a red square", "a blue sky", "a green field"}, {"a photo of {}."});
+  ivs::pipeline::FramePreprocessor preprocessor(engine->processor());
+  GstVideoInfo info;
+  gst_video_info_set_format(&info, GST_VIDEO_FORMAT_BGRx, kWidth, kHeight);
+  for (int i = 0; i < 4; ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(GST_BUFFER_PTS(out[i]), i * kFrame);  // every buffer once, in order
+    const auto* entry = find_entry(out[i], ResultType::kClassification);
+    ASSERT_NE(entry, nullptr);
+    EXPECT_EQ(entry->mode, "InternVL-C");
+    EXPECT_EQ(entry->segment.first_pts, i * kFrame);
+    ASSERT_EQ(entry->classification.size(), 2u);
+    double sum = 0.0;
+    for (const auto& c : entry->classification) {
+      EXPECT_GE(c.label_id, 0);
+      EXPECT_LT(c.label_id, 3);
+      EXPECT_GE(c.confidence, 0.0);
+      EXPECT_LE(c.confidence, 1.0);
+      sum += c.confidence;
+    }
+    EXPECT_LE(sum, 1.0 + 1e-6);
+    EXPECT_GE(entry->classification[0].confidence, entry->classification[1].confidence);
+    // Direct: the same frame preprocessed and embedded here, scored by the engine's scorer.
+    GstBuffer* input = frame(i);
+    GstVideoFrame vf;
+    ASSERT_TRUE(gst_video_frame_map(&vf, &info, input, GST_MAP_READ));
+    auto pixels = preprocessor.preprocess(vf);
+    gst_video_frame_unmap(&vf);
+    gst_buffer_unref(input);
+    auto future = engine->submit_embedding(std::move(pixels), ivs::pipeline::EmbeddingMode::kC,
+                                           ivs::pipeline::Admission::kWait);
+    ASSERT_TRUE(future);
+    const auto expected = scorer->scores(future->get().embedding, 2);
+    ASSERT_EQ(expected.size(), 2u);
+    for (size_t k = 0; k < 2; ++k) {
+      EXPECT_EQ(entry->classification[k].label_id, expected[k].label_id);
+      EXPECT_EQ(entry->classification[k].label, expected[k].label);
+      EXPECT_NEAR(entry->classification[k].confidence, expected[k].confidence, 1e-4);
+    }
+    // The clip entry appears once clip-frames (3) samples were seen.
+    EXPECT_EQ(find_entry(out[i], ResultType::kClipClassification) != nullptr, i >= 2);
+  }
+  unref_all(out);
+  gst_harness_teardown(h);
+}
+
+TEST(InternVLClassifyTest, interval_samples_every_nth_frame_and_eos_drains) {
+  INTERNVL_REQUIRE_PATH(ivs::test::internvl_tiny_dir());
+  register_element();
+  GstElement* e = make_classify();
+  g_object_set(e, "interval", 2u, nullptr);
+  GstHarness* h = harness(e);
+  for (int i = 0; i < 9; ++i) ASSERT_EQ(gst_harness_push(h, frame(i)), GST_FLOW_OK);
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+  int metas = 0;
+  for (int i = 0; i < 9; ++i) {
+    GstBuffer* b = gst_harness_pull(h);
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(GST_BUFFER_PTS(b), i * kFrame);
+    const bool has = find_entry(b, ResultType::kClassification) != nullptr;
+    EXPECT_EQ(has, i % 3 == 0) << i;
+    metas += has;
+    gst_buffer_unref(b);
+  }
+  EXPECT_EQ(metas, 3);
+  // EOS comes after every buffer.
+  GstEvent* event = nullptr;
+  while ((event = gst_harness_pull_event(h)) != nullptr && GST_EVENT_TYPE(event) != GST_EVENT_EOS) {
+    gst_event_unref(event);
+  }
+  ASSERT_NE(event, nullptr);
+  gst_event_unref(event);
+  guint64 processed = 0;
+  guint64 sampled = 0;
+  g_object_get(e, "frames-processed", &processed, "frames-sampled", &sampled, nullptr);
+  EXPECT_EQ(processed, 9u);
+  EXPECT_EQ(sampled, 3u);
+  gst_harness_teardown(h);
+}
+
+TEST(InternVLClassifyTest, labels_changed_while_playing_take_effect_on_the_next_sample) {
+  INTERNVL_REQUIRE_PATH(ivs::test::internvl_tiny_dir());
+  register_element();
+  GstElement* e = make_classify("a;b");
+  GstHarness* h = harness(e);
+  auto out = push_pull(h, 0, 1);
+  ASSERT_EQ(out.size(), 1u);
+  const auto* entry = find_entry(out[0], ResultType::kClassification);
+  ASSERT_NE(entry, nullptr);
+  EXPECT_EQ(entry->classification.size(), 2u);
+  unref_all(out);
+  g_object_set(e, "labels", "x;y;z", nullptr);
+  out = push_pull(h, 1, 1);
+  ASSERT_EQ(out.size(), 1u);
+  entry = find_entry(out[0], ResultType::kClassification);
+  ASSERT_NE(entry, nullptr);
+  ASSERT_EQ(entry->classification.size(), 3u);
+  std::set<std::string> labels;
+  for (const auto& c : entry->classification) labels.insert(c.label);
+  EXPECT_EQ(labels, (std::set<std::string>{"x", "y", "z"}));
+  unref_all(out);
+  gst_harness_teardown(h);
+}
+
+// Runs `description` to EOS or ERROR; returns the error message ("" when none).
+std::string run_pipeline(GstElement* pipeline) {
+  GstBus* bus = gst_element_get_bus(pipeline);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  GstMessage* msg = gst_bus_timed_pop_filtered(bus, 120 * GST_SECOND,
+                                               GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  std::string error;
+  if (msg == nullptr) {
+    error = "timeout";
+  } else if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
+    GError* err = nullptr;
+    gst_message_parse_error(msg, &err, nullptr);
+    error = err->message;
+    g_error_free(err);
+  }
+  if (msg != nullptr) gst_message_unref(msg);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(bus);
+  return error;
+}
+
+TEST(InternVLClassifyTest, two_elements_share_one_engine_that_batches) {
+  INTERNVL_REQUIRE_PATH(ivs::test::internvl_tiny_dir());
+  register_element();
+  const std::string branch =
+      " videotestsrc is-live=false num-buffers=24 ! capsfilter caps=video/x-raw,format=BGRx,width=64,height=48 "
+      "! internvlclassify name=%s device=cpu model=" + tiny() +
+      " labels=\"a;b;c\" batch-size=8 batch-timeout=50000000 max-latency=60000000000 ! fakesink";
+  std::string description;
+  for (const char* name : {"c1", "c2"}) {
+    std::string b = branch;
+    b.replace(b.find("%s"), 2, name);
+    description += b;
+  }
+  GError* error = nullptr;
+  GstElement* pipeline = gst_parse_launch(description.c_str(), &error);
+  ASSERT_NE(pipeline, nullptr) << (error != nullptr ? error->message : "");
+  GstElement* c1 = gst_bin_get_by_name(GST_BIN(pipeline), "c1");
+  GstElement* c2 = gst_bin_get_by_name(GST_BIN(pipeline), "c2");
+  gst_element_set_state(pipeline, GST_STATE_PAUSED);
+  gst_element_get_state(pipeline, nullptr, nullptr, 120 * GST_SECOND);
+  auto e1 = engine_of(c1);
+  auto e2 = engine_of(c2);
+  EXPECT_NE(e1, nullptr);
+  EXPECT_EQ(e1, e2);
+  EXPECT_EQ(run_pipeline(pipeline), "");
+  if (e1) {
+    EXPECT_GT(e1->stats().embedding.max_batch_size, 1);
+  }
+  // PLAYING -> NULL -> PLAYING works (the engine is found again in the element's context).
+  EXPECT_EQ(run_pipeline(pipeline), "");
+  gst_object_unref(c1);
+  gst_object_unref(c2);
+  gst_object_unref(pipeline);
+}
+
+std::string error_of(const std::string& classify_props, const char* caps = "format=BGRx,width=64,height=48") {
+  const std::string description = std::string("videotestsrc num-buffers=2 ! capsfilter caps=video/x-raw,") + caps +
+                                  " ! internvlclassify device=cpu " + classify_props + " ! fakesink";
+  GstElement* pipeline = gst_parse_launch(description.c_str(), nullptr);
+  EXPECT_NE(pipeline, nullptr);
+  if (pipeline == nullptr) return "";
+  const std::string error = run_pipeline(pipeline);
+  gst_object_unref(pipeline);
+  return error;
+}
+
+TEST(InternVLClassifyTest, bad_settings_and_input_post_an_error_naming_the_problem) {
+  INTERNVL_REQUIRE_PATH(ivs::test::internvl_tiny_dir());
+  register_element();
+  EXPECT_NE(error_of("model=/nonexistent/model labels=a").find("/nonexistent/model"), std::string::npos);
+  EXPECT_NE(error_of("model=" + tiny() + " labels-file=/nonexistent/labels.txt").find("/nonexistent/labels.txt"),
+            std::string::npos);
+  EXPECT_NE(error_of("model=" + tiny() + " labels=\" ; \"").find("label set is empty"), std::string::npos);
+  EXPECT_NE(error_of("model=" + tiny() + " labels=a prompt-template=nolabel").find("nolabel"), std::string::npos);
+  EXPECT_FALSE(error_of("model=" + tiny() + " labels=a", "format=YUY2,width=64,height=48").empty());
+}
+
+}  // namespace
