@@ -84,6 +84,23 @@ pipeline::EngineOptions engine_options(const ClassifySettings& settings) {
   return options;
 }
 
+std::function<void(const pipeline::BatchReport&)> metrics_batch_observer(std::shared_ptr<pipeline::MetricsHub> hub) {
+  return [hub = std::move(hub)](const pipeline::BatchReport& report) {
+    sinks::Metrics& metrics = hub->metrics();
+    const std::string task = pipeline::engine_task_name(report.task);
+    metrics.batch_size(task).Observe(static_cast<double>(report.batch_size));
+    metrics.inference_duration(task, "model").Observe(report.inference_seconds);
+    auto& queue = metrics.inference_duration(task, "queue");
+    for (double seconds : report.queue_seconds) queue.Observe(seconds);
+  };
+}
+
+void record_queue_depth(pipeline::MetricsHub& hub, const pipeline::Engine& engine) {
+  const pipeline::EngineStats stats = engine.stats();
+  hub.metrics().queue_depth("embedding").Set(static_cast<double>(stats.embedding.queue_depth));
+  hub.metrics().queue_depth("caption").Set(static_cast<double>(stats.caption.queue_depth));
+}
+
 PendingItem::PendingItem(PendingItem&& other) noexcept
     : buffer(std::exchange(other.buffer, nullptr)),
       event(std::exchange(other.event, nullptr)),

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -20,6 +21,7 @@
 #include "pipeline/engine/engine.h"
 #include "pipeline/frame_preprocess.h"
 #include "pipeline/frame_sampler.h"
+#include "pipeline/metrics_context.h"
 
 namespace ivs::plugins {
 
@@ -45,6 +47,7 @@ struct ClassifySettings {
   guint64 max_latency = GST_SECOND;
   Leaky leaky = Leaky::kAuto;
   uint64_t label_generation = 0;  // bumped by every change of labels / templates
+  std::string metrics_address;    // empty: record into the pipeline's hub without serving it
 };
 
 /// The label set: labels-file (one per line) when set, else the ';'-separated labels.
@@ -55,6 +58,15 @@ std::vector<std::string> resolve_templates(const ClassifySettings& settings);
 
 pipeline::EngineKey engine_key(const ClassifySettings& settings);
 pipeline::EngineOptions engine_options(const ClassifySettings& settings);
+
+/// An EngineOptions::batch_observer that records every batch into `hub` (kept alive by the
+/// observer, so the hub outlives the engine): internvl_batch_size{task},
+/// internvl_inference_duration_seconds{task,stage="model"} and, per request,
+/// {task,stage="queue"}. Shared by internvlclassify and internvlcaption.
+std::function<void(const pipeline::BatchReport&)> metrics_batch_observer(std::shared_ptr<pipeline::MetricsHub> hub);
+
+/// Sets internvl_queue_depth{task} of `hub` from the engine's counters.
+void record_queue_depth(pipeline::MetricsHub& hub, const pipeline::Engine& engine);
 
 /// One buffer or serialized event waiting for its turn downstream.
 struct PendingItem {
@@ -89,6 +101,8 @@ struct ClipSample {
 /// `live`, `scorer`/`scorer_generation` only on the streaming (sink) thread; `clip` only on the
 /// srcpad task (and in FLUSH_STOP while the task is stopped).
 struct ClassifyState {
+  std::shared_ptr<pipeline::MetricsHub> metrics;  // the pipeline's; acquired before the engine
+  std::string stream;                             // the `stream` label: the element's name
   std::shared_ptr<pipeline::Engine> engine;
   std::string model_name;
   pipeline::EmbeddingMode mode = pipeline::EmbeddingMode::kC;

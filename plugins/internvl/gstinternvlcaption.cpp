@@ -30,6 +30,16 @@
  * the element starts, and shared with the other InternVL elements of the pipeline through a
  * GstContext of type "internvl.engine".
  *
+ * Metrics (DESIGN.md §5) go into the pipeline's one Prometheus registry, shared with the other
+ * InternVL elements through a GstContext of type "internvl.metrics": internvl_frames_total,
+ * internvl_frames_sampled_total{task="caption"},
+ * internvl_frames_dropped_total{reason="engine_full"|"late"|"failed"} (engine_full: a caption
+ * was in flight or the engine queue was full; late: a caption abandoned at a flush or EOS),
+ * internvl_result_latency_seconds{task="caption"} (sampled frame to caption attached), with
+ * `stream` = the element's name, and internvl_caption_tokens_total.
+ * #GstInternVLCaption:metrics-address serves them on /metrics (host:0 picks a port, read back
+ * from #GstInternVLCaption:metrics-port); one address per pipeline, the first one wins.
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 videotestsrc num-buffers=300 ! internvlcaption model=/models/InternVL-14B-224px selection-fps=1 ! internvloverlay ! internvlpublish file-path=captions.jsonl include=caption ! fakesink
@@ -47,6 +57,8 @@
 #include "model/common/clip_image_processor.h"
 #include "pipeline/engine/engine.h"
 #include "pipeline/engine/engine_context.h"
+#include "pipeline/metrics_context.h"
+#include "classify_state.h"  // metrics_batch_observer, record_queue_depth
 #include "pipeline/frame_preprocess.h"
 #include "pipeline/frame_sampler.h"
 #include "pipeline/result_meta.h"
@@ -124,6 +136,8 @@ enum {
   PROP_CAPTIONS_ATTACHED,
   PROP_CAPTIONS_DROPPED,
   PROP_CAPTIONS_FAILED,
+  PROP_METRICS_ADDRESS,
+  PROP_METRICS_PORT,
 };
 
 constexpr const char* kDefaultPrompt = "English caption:";
@@ -157,6 +171,7 @@ struct Settings {
   gdouble selection_fps = kDefaultSelectionFps;
   guint batch_size = kDefaultBatchSize;
   guint64 batch_timeout = kDefaultBatchTimeout;
+  std::string metrics_address;  // empty: record into the pipeline's hub without serving it
 };
 
 struct Counters {
@@ -183,6 +198,7 @@ struct InFlight {
 /// Runtime resources: built in start(), dropped in stop(). Used from the streaming thread only
 /// (and start/stop, which never run concurrently with it).
 struct State {
+  std::shared_ptr<ivs::pipeline::MetricsHub> metrics;  // the pipeline's; set right after construction
   std::shared_ptr<ivs::pipeline::Engine> engine;
   ivs::pipeline::CaptionSettings caption;
   std::string element_name;
@@ -266,6 +282,7 @@ struct GstInternVLCaptionPrivate {
   Settings settings;
   std::unique_ptr<State> state;
   Counters counters;
+  std::shared_ptr<ivs::pipeline::MetricsHub> metrics;  // under lock; set in start(), for metrics-port
 };
 
 struct _GstInternVLCaption {
@@ -382,6 +399,15 @@ static void gst_internvl_caption_class_init(GstInternVLCaptionClass* klass) {
       g_param_spec_uint64("captions-failed", "Captions failed",
                           "Sampled frames whose caption failed (mapping, preprocessing or model error)", 0,
                           G_MAXUINT64, 0, counter));
+  g_object_class_install_property(
+      gobject_class, PROP_METRICS_ADDRESS,
+      g_param_spec_string("metrics-address", "Metrics address",
+                          "host:port to serve Prometheus /metrics on, e.g. 127.0.0.1:9464; host:0 picks a free port",
+                          nullptr, ready));
+  g_object_class_install_property(
+      gobject_class, PROP_METRICS_PORT,
+      g_param_spec_uint("metrics-port", "Metrics port", "The port /metrics is served on (0 when not serving)", 0,
+                        G_MAXUINT16, 0, counter));
 
   gst_element_class_set_static_metadata(
       element_class, "InternVL captioning", "Filter/Analyzer/Video",
@@ -454,6 +480,11 @@ static void gst_internvl_caption_set_property(GObject* object, guint prop_id, co
     case PROP_BATCH_TIMEOUT:
       s.batch_timeout = g_value_get_uint64(value);
       break;
+    case PROP_METRICS_ADDRESS: {
+      const gchar* address = g_value_get_string(value);
+      s.metrics_address = address != nullptr ? address : "";
+      break;
+    }
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
       break;
@@ -511,6 +542,12 @@ static void gst_internvl_caption_get_property(GObject* object, guint prop_id, GV
     case PROP_CAPTIONS_FAILED:
       g_value_set_uint64(value, c.failed.load());
       break;
+    case PROP_METRICS_ADDRESS:
+      g_value_set_string(value, s.metrics_address.empty() ? nullptr : s.metrics_address.c_str());
+      break;
+    case PROP_METRICS_PORT:
+      g_value_set_uint(value, self->priv->metrics ? self->priv->metrics->port() : 0);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
       break;
@@ -535,12 +572,17 @@ static void attach_caption(GstInternVLCaption* self, State& state, GstBuffer* bu
   GstInternVLResultMeta* meta = gst_buffer_add_internvl_result_meta(buffer);
   if (meta == nullptr) {
     ++self->priv->counters.dropped;
+    state.metrics->metrics().frames_dropped(state.element_name, "failed").Increment();
     GST_WARNING_OBJECT(self, "could not add the result meta; caption of frame %" G_GUINT64_FORMAT " dropped",
                        request.segment.first_frame);
     return;
   }
+  const double latency = entry.timing.latency_seconds;
   meta->records->entries.push_back(std::move(entry));
   ++self->priv->counters.attached;
+  ivs::sinks::Metrics& metrics = state.metrics->metrics();
+  metrics.result_latency(state.element_name, "caption").Observe(latency);
+  metrics.caption_tokens().Increment(static_cast<double>(result.token_ids.size()));
   GST_DEBUG_OBJECT(self, "caption of frame %" G_GUINT64_FORMAT " (%" GST_TIME_FORMAT ") on %" GST_TIME_FORMAT
                    ": \"%s\"",
                    request.segment.first_frame, GST_TIME_ARGS(request.segment.first_pts),
@@ -549,6 +591,9 @@ static void attach_caption(GstInternVLCaption* self, State& state, GstBuffer* bu
 
 static void count_failure(GstInternVLCaption* self, const InFlight& request, const char* what) {
   const guint64 failures = ++self->priv->counters.failed;
+  if (State* state = self->priv->state.get()) {
+    state->metrics->metrics().frames_dropped(state->element_name, "failed").Increment();
+  }
   if (warn_now(failures)) {
     GST_WARNING_OBJECT(self, "caption of frame %" G_GUINT64_FORMAT " failed (%" G_GUINT64_FORMAT
                        " failures so far): %s",
@@ -569,7 +614,9 @@ static void finish_front(GstInternVLCaption* self, State& state, GstBuffer* buff
       attach_caption(self, state, buffer, request, result);
     } else {
       ++self->priv->counters.dropped;
+      state.metrics->metrics().frames_dropped(state.element_name, "late").Increment();
     }
+    ivs::plugins::record_queue_depth(*state.metrics, *state.engine);
   } catch (const std::exception& e) {
     count_failure(self, request, e.what());
   }
@@ -587,6 +634,7 @@ static void collect_ready(GstInternVLCaption* self, State& state, GstBuffer* buf
 static void submit_frame(GstInternVLCaption* self, State& state, GstBuffer* buffer, uint64_t frame_number) {
   if (state.in_flight.size() >= kMaxInFlight) {
     ++self->priv->counters.dropped;
+    state.metrics->metrics().frames_dropped(state.element_name, "engine_full").Increment();
     GST_LOG_OBJECT(self, "frame %" G_GUINT64_FORMAT " sampled while a caption is in flight; skipped", frame_number);
     return;
   }
@@ -613,8 +661,10 @@ static void submit_frame(GstInternVLCaption* self, State& state, GstBuffer* buff
     gst_video_frame_unmap(&frame);
   }
   auto future = state.engine->submit_caption(std::move(pixels), state.caption, ivs::pipeline::Admission::kDropIfFull);
+  ivs::plugins::record_queue_depth(*state.metrics, *state.engine);
   if (!future) {
     ++self->priv->counters.dropped;
+    state.metrics->metrics().frames_dropped(state.element_name, "engine_full").Increment();
     GST_LOG_OBJECT(self, "engine caption queue full; frame %" G_GUINT64_FORMAT " skipped", frame_number);
     return;
   }
@@ -652,6 +702,7 @@ static void drop_in_flight(GstInternVLCaption* self, State& state, const char* w
   if (state.in_flight.empty()) return;
   GST_INFO_OBJECT(self, "%s: %zu caption(s) in flight dropped", why, state.in_flight.size());
   self->priv->counters.dropped += state.in_flight.size();
+  state.metrics->metrics().frames_dropped(state.element_name, "late").Increment(static_cast<double>(state.in_flight.size()));
   state.in_flight.clear();  // the engine still runs them; nobody reads the results
 }
 
@@ -714,6 +765,10 @@ static gboolean gst_internvl_caption_start(GstBaseTransform* trans) {
     options.batch_size = settings.batch_size;
     options.batch_timeout = std::chrono::nanoseconds(settings.batch_timeout);
     options.log = engine_log;
+    auto metrics = ivs::pipeline::acquire_metrics(
+        GST_ELEMENT(self), settings.metrics_address,
+        ivs::pipeline::default_build_info(ivs::pipeline::Engine::canonical_key(key).device));
+    options.batch_observer = ivs::plugins::metrics_batch_observer(metrics);
     auto engine = ivs::pipeline::acquire_engine(GST_ELEMENT(self), key, options);
     if (engine->vision_only()) {
       GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
@@ -732,6 +787,11 @@ static gboolean gst_internvl_caption_start(GstBaseTransform* trans) {
     gchar* name = gst_object_get_name(GST_OBJECT(self));
     auto state = std::make_unique<State>(std::move(engine), std::move(caption), name != nullptr ? name : "", sampling);
     g_free(name);
+    {
+      std::lock_guard<std::mutex> lock(self->priv->lock);
+      self->priv->metrics = metrics;
+    }
+    state->metrics = std::move(metrics);
     GST_INFO_OBJECT(self, "captioning with %s (%s/%s), prompt \"%s\", %u beams, %u..%u new tokens",
                     state->model_name.c_str(), key.device.c_str(), key.dtype.c_str(), settings.prompt.c_str(),
                     settings.num_beams, settings.min_new_tokens, settings.max_new_tokens);
@@ -773,6 +833,7 @@ static GstFlowReturn gst_internvl_caption_transform_ip(GstBaseTransform* trans, 
       state->live = query_upstream_live(trans);
       GST_DEBUG_OBJECT(self, "upstream is %s", *state->live ? "live" : "not live");
     }
+    state->metrics->metrics().frames(state->element_name).Increment();
     collect_ready(self, *state, buffer);
     const uint64_t frame_number = state->sampler.frames_seen();
     const GstClockTime pts = GST_BUFFER_PTS(buffer);
@@ -780,6 +841,7 @@ static GstFlowReturn gst_internvl_caption_transform_ip(GstBaseTransform* trans, 
         GST_CLOCK_TIME_IS_VALID(pts) ? std::optional<uint64_t>(pts) : std::nullopt;
     if (state->sampler.should_sample(pts_ns)) {
       ++self->priv->counters.sampled;
+      state->metrics->metrics().frames_sampled(state->element_name, "caption").Increment();
       submit_frame(self, *state, buffer, frame_number);
     }
   } catch (const std::exception& e) {
@@ -843,7 +905,8 @@ static gboolean gst_internvl_caption_sink_event(GstBaseTransform* trans, GstEven
 
 static gboolean gst_internvl_caption_query(GstBaseTransform* trans, GstPadDirection direction, GstQuery* query) {
   if (GST_QUERY_TYPE(query) == GST_QUERY_CONTEXT &&
-      ivs::pipeline::handle_engine_context_query(GST_ELEMENT(trans), query)) {
+      (ivs::pipeline::handle_engine_context_query(GST_ELEMENT(trans), query) ||
+       ivs::pipeline::handle_metrics_context_query(GST_ELEMENT(trans), query))) {
     return TRUE;
   }
   return GST_BASE_TRANSFORM_CLASS(parent_class)->query(trans, direction, query);
@@ -853,5 +916,7 @@ static gboolean gst_internvl_caption_stop(GstBaseTransform* trans) {
   auto* self = GST_INTERNVL_CAPTION(trans);
   // Captions still running are abandoned (the engine finishes them; nobody reads them).
   self->priv->state.reset();
+  std::lock_guard<std::mutex> lock(self->priv->lock);
+  self->priv->metrics.reset();
   return TRUE;
 }

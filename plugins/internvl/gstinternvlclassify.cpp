@@ -21,6 +21,16 @@
  * Elements of a pipeline using the same model, device and dtype share one engine through a
  * GstContext of type "internvl.engine".
  *
+ * Metrics (DESIGN.md §5) go into the pipeline's one Prometheus registry, shared through a
+ * GstContext of type "internvl.metrics" with every other InternVL element (and the service):
+ * internvl_frames_total, internvl_frames_sampled_total{task="classification"},
+ * internvl_frames_dropped_total{reason="engine_full"|"late"|"failed"} and
+ * internvl_result_latency_seconds (frame arrival to result attached), all with `stream` = the
+ * element's name (name the element after the camera to get readable, low-cardinality labels),
+ * plus the engine's batch size, inference duration and queue depth when this element creates the
+ * engine. #GstInternVLClassify:metrics-address serves them on /metrics (host:0 picks a port, read
+ * back from #GstInternVLClassify:metrics-port); one address per pipeline, the first one wins.
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 videotestsrc num-buffers=60 ! internvlclassify model=/models/InternVL-14B-224px labels="a dog;a cat;a car" interval=4 ! internvloverlay ! internvlpublish file-path=out.jsonl ! fakesink
@@ -32,6 +42,7 @@
 
 #include "classify_state.h"
 #include "pipeline/engine/engine_context.h"
+#include "pipeline/metrics_context.h"
 #include "pipeline/result_meta.h"
 
 #include <algorithm>
@@ -100,6 +111,8 @@ enum {
   PROP_FRAMES_SAMPLED,
   PROP_SAMPLES_DROPPED,
   PROP_RESULTS_LATE,
+  PROP_METRICS_ADDRESS,
+  PROP_METRICS_PORT,
 };
 
 constexpr size_t kMaxPending = 128;  // buffers + events waiting downstream before chain blocks
@@ -113,6 +126,7 @@ struct GstInternVLClassifyPrivate {
   std::atomic<guint64> frames_sampled{0};
   std::atomic<guint64> samples_dropped{0};
   std::atomic<guint64> results_late{0};
+  std::shared_ptr<ivs::pipeline::MetricsHub> metrics;  // under lock; set in start(), for metrics-port
 };
 
 struct _GstInternVLClassify {
@@ -201,6 +215,12 @@ static void gst_internvl_classify_class_init(GstInternVLClassifyClass* klass) {
   install(PROP_RESULTS_LATE, g_param_spec_uint64("results-late", "Results late", "Sampled buffers sent without "
                                                  "their result after max-latency", 0, G_MAXUINT64, 0, RO));
 
+  install(PROP_METRICS_ADDRESS, g_param_spec_string("metrics-address", "Metrics address", "host:port to serve "
+                                                   "Prometheus /metrics on, e.g. 127.0.0.1:9464; host:0 picks a "
+                                                   "free port", nullptr, RW_READY));
+  install(PROP_METRICS_PORT, g_param_spec_uint("metrics-port", "Metrics port", "The port /metrics is served on "
+                                               "(0 when not serving)", 0, G_MAXUINT16, 0, RO));
+
   gst_element_class_set_static_metadata(element_class, "InternVL zero-shot classification",
                                         "Filter/Analyzer/Video",
                                         "Scores sampled frames against a label set with InternVL and "
@@ -247,6 +267,7 @@ static void gst_internvl_classify_set_property(GObject* object, guint id, const 
   ClassifySettings& s = priv->settings;
   switch (id) {
     case PROP_MODEL: s.model = string_or_empty(value); break;
+    case PROP_METRICS_ADDRESS: s.metrics_address = string_or_empty(value); break;
     case PROP_DEVICE: s.device = g_value_get_enum(value); break;
     case PROP_DTYPE: s.dtype = g_value_get_enum(value); break;
     case PROP_MODE: s.mode_g = g_value_get_enum(value) == 1; break;
@@ -294,6 +315,8 @@ static void gst_internvl_classify_get_property(GObject* object, guint id, GValue
     case PROP_FRAMES_SAMPLED: g_value_set_uint64(value, priv->frames_sampled); break;
     case PROP_SAMPLES_DROPPED: g_value_set_uint64(value, priv->samples_dropped); break;
     case PROP_RESULTS_LATE: g_value_set_uint64(value, priv->results_late); break;
+    case PROP_METRICS_ADDRESS: set_string(s.metrics_address); break;
+    case PROP_METRICS_PORT: g_value_set_uint(value, priv->metrics ? priv->metrics->port() : 0); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec); break;
   }
 }
@@ -313,8 +336,13 @@ static bool gst_internvl_classify_start(GstInternVLClassify* self) {
     }
     const auto labels = ivs::plugins::resolve_labels(s);
     const auto templates = ivs::plugins::resolve_templates(s);
-    auto engine = ivs::pipeline::acquire_engine(GST_ELEMENT(self), ivs::plugins::engine_key(s),
-                                                ivs::plugins::engine_options(s));
+    const auto key = ivs::plugins::engine_key(s);
+    auto metrics = ivs::pipeline::acquire_metrics(
+        GST_ELEMENT(self), s.metrics_address,
+        ivs::pipeline::default_build_info(ivs::pipeline::Engine::canonical_key(key).device));
+    auto options = ivs::plugins::engine_options(s);
+    options.batch_observer = ivs::plugins::metrics_batch_observer(metrics);
+    auto engine = ivs::pipeline::acquire_engine(GST_ELEMENT(self), key, options);
     auto state = std::make_unique<ClassifyState>(
         ivs::pipeline::FrameSampler::Options{s.interval, s.selection_fps}, engine->processor());
     state->scorer = engine->label_scorer(labels, templates);
@@ -324,6 +352,14 @@ static bool gst_internvl_classify_start(GstInternVLClassify* self) {
     state->leaky = s.leaky;
     state->clip_frames = s.clip_frames;
     state->engine = std::move(engine);
+    gchar* name = gst_object_get_name(GST_OBJECT(self));
+    state->stream = name != nullptr ? name : "internvlclassify";
+    g_free(name);
+    {
+      std::lock_guard<std::mutex> guard(self->priv->lock);
+      self->priv->metrics = metrics;
+    }
+    state->metrics = std::move(metrics);
     self->priv->state = std::move(state);
     GST_INFO_OBJECT(self, "classifying with %s, %zu labels", self->priv->state->model_name.c_str(), labels.size());
     return true;
@@ -344,6 +380,8 @@ static GstStateChangeReturn gst_internvl_classify_change_state(GstElement* eleme
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY ||
       (transition == GST_STATE_CHANGE_READY_TO_PAUSED && ret == GST_STATE_CHANGE_FAILURE)) {
     self->priv->state.reset();  // pads are inactive: no streaming thread or task uses it
+    std::lock_guard<std::mutex> guard(self->priv->lock);
+    self->priv->metrics.reset();
   }
   return ret;
 }
@@ -402,9 +440,11 @@ static void submit_sample(GstInternVLClassify* self, ClassifyState* state, Pendi
   if (!gst_video_frame_map(&frame, &state->info, item.buffer, GST_MAP_READ)) {
     GST_WARNING_OBJECT(self, "cannot map frame %" G_GUINT64_FORMAT ", not classified", item.frame_number);
     self->priv->samples_dropped++;
+    state->metrics->metrics().frames_dropped(state->stream, "failed").Increment();
     return;
   }
   bool mapped = true;
+  bool failed = false;
   try {
     auto pixels = state->preprocessor.preprocess(frame);
     gst_video_frame_unmap(&frame);
@@ -414,10 +454,13 @@ static void submit_sample(GstInternVLClassify* self, ClassifyState* state, Pendi
                                                        : ivs::pipeline::Admission::kWait);
   } catch (const std::exception& e) {
     if (mapped) gst_video_frame_unmap(&frame);
+    failed = true;
     GST_WARNING_OBJECT(self, "frame %" G_GUINT64_FORMAT " not classified: %s", item.frame_number, e.what());
   }
+  ivs::plugins::record_queue_depth(*state->metrics, *state->engine);
   if (!item.result) {
     self->priv->samples_dropped++;
+    state->metrics->metrics().frames_dropped(state->stream, failed ? "failed" : "engine_full").Increment();
     GST_LOG_OBJECT(self, "sample %" G_GUINT64_FORMAT " dropped (engine full)", item.frame_number);
   }
   item.scorer = state->scorer;
@@ -454,6 +497,7 @@ static GstFlowReturn gst_internvl_classify_chain(GstPad*, GstObject* parent, Gst
     return GST_FLOW_NOT_NEGOTIATED;
   }
   self->priv->frames_processed++;
+  state->metrics->metrics().frames(state->stream).Increment();
   PendingItem item;
   item.buffer = buffer;
   item.pts = GST_BUFFER_PTS(buffer);
@@ -468,6 +512,7 @@ static GstFlowReturn gst_internvl_classify_chain(GstPad*, GstObject* parent, Gst
   const auto pts = GST_CLOCK_TIME_IS_VALID(item.pts) ? std::optional<uint64_t>(item.pts) : std::nullopt;
   if (state->sampler.should_sample(pts)) {
     self->priv->frames_sampled++;
+    state->metrics->metrics().frames_sampled(state->stream, "classification").Increment();
     submit_sample(self, state, item);
   }
   return enqueue(state, std::move(item), true);
@@ -531,6 +576,7 @@ static gboolean gst_internvl_classify_sink_event(GstPad* pad, GstObject* parent,
 static gboolean gst_internvl_classify_sink_query(GstPad* pad, GstObject* parent, GstQuery* query) {
   auto* self = GST_INTERNVL_CLASSIFY(parent);
   if (ivs::pipeline::handle_engine_context_query(GST_ELEMENT(self), query)) return TRUE;
+  if (ivs::pipeline::handle_metrics_context_query(GST_ELEMENT(self), query)) return TRUE;
   if (GST_QUERY_TYPE(query) == GST_QUERY_ACCEPT_CAPS) {
     GstCaps* caps = nullptr;
     gst_query_parse_accept_caps(query, &caps);
@@ -553,6 +599,7 @@ static gboolean gst_internvl_classify_sink_query(GstPad* pad, GstObject* parent,
 static gboolean gst_internvl_classify_src_query(GstPad* pad, GstObject* parent, GstQuery* query) {
   auto* self = GST_INTERNVL_CLASSIFY(parent);
   if (ivs::pipeline::handle_engine_context_query(GST_ELEMENT(self), query)) return TRUE;
+  if (ivs::pipeline::handle_metrics_context_query(GST_ELEMENT(self), query)) return TRUE;
   if (GST_QUERY_TYPE(query) == GST_QUERY_LATENCY) {
     if (!gst_pad_peer_query(self->sinkpad, query)) return FALSE;
     gboolean live = FALSE;
@@ -592,6 +639,7 @@ static void attach_result(GstInternVLClassify* self, ClassifyState* state, Pendi
   }
   if (!ready) {
     self->priv->results_late++;
+    state->metrics->metrics().frames_dropped(state->stream, "late").Increment();
     GST_INFO_OBJECT(self, "frame %" G_GUINT64_FORMAT " sent without its result (max-latency passed)",
                     item.frame_number);
     return;
@@ -601,8 +649,13 @@ static void attach_result(GstInternVLClassify* self, ClassifyState* state, Pendi
     item.buffer = gst_buffer_make_writable(item.buffer);
     GstInternVLResultMeta* meta = gst_buffer_add_internvl_result_meta(item.buffer);
     for (auto& entry : entries) meta->records->entries.push_back(std::move(entry));
+    state->metrics->metrics()
+        .result_latency(state->stream, "classification")
+        .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - item.arrival).count());
+    ivs::plugins::record_queue_depth(*state->metrics, *state->engine);
   } catch (const std::exception& e) {
     self->priv->samples_dropped++;
+    state->metrics->metrics().frames_dropped(state->stream, "failed").Increment();
     GST_WARNING_OBJECT(self, "frame %" G_GUINT64_FORMAT " not classified: %s", item.frame_number, e.what());
   }
 }

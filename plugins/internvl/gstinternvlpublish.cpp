@@ -18,9 +18,12 @@
  * sent, so everything accepted is published before EOS travels on.
  *
  * `sensor-id` defaults to the element's name; the service sets it to the stream id.
- * `metrics-address` makes the element serve its own Prometheus registry
- * (`internvl_messages_published_total{sink}`, `internvl_publish_errors_total{sink}` with sink
- * `zmq` or `jsonl`); sharing one registry with the engine process-wide comes later.
+ * The element records `internvl_messages_published_total{sink}` and
+ * `internvl_publish_errors_total{sink}` (sink `zmq` or `jsonl`) into the pipeline's one
+ * Prometheus registry, shared with the other InternVL elements (and the service) through a
+ * GstContext of type "internvl.metrics". `metrics-address` serves that registry on /metrics
+ * (host:0 picks a port, read back from `metrics-port`); one address per pipeline, the first one
+ * wins.
  *
  * Settings are read when the element starts (READY to PAUSED); changes while running apply on
  * the next start. Failing to bind/connect the endpoint, open the file or listen on the metrics
@@ -39,8 +42,7 @@
 #include "pipeline/result_conversion.h"
 #include "pipeline/result_meta.h"
 #include "sinks/jsonl_writer.h"
-#include "sinks/prometheus/metrics.h"
-#include "sinks/prometheus/metrics_exposer.h"
+#include "pipeline/metrics_context.h"
 #include "sinks/zmq/zmq_publisher.h"
 
 #include <atomic>
@@ -114,6 +116,7 @@ enum {
   PROP_MESSAGES_PUBLISHED,
   PROP_MESSAGES_DROPPED,
   PROP_MESSAGES_SKIPPED,
+  PROP_METRICS_PORT,
 };
 
 constexpr int kDefaultSendHwm = 1000;
@@ -136,7 +139,7 @@ struct Settings {
   std::string topic_prefix;
   int send_hwm = kDefaultSendHwm;
   GstInternVLPublishInclude include = kDefaultInclude;
-  std::string metrics_address;  // empty: no metrics
+  std::string metrics_address;  // empty: record into the pipeline's hub without serving it
 };
 
 struct Counters {
@@ -168,8 +171,7 @@ class State {
 
   std::unique_ptr<ivs::sinks::ZmqPublisher> zmq;
   std::unique_ptr<ivs::sinks::JsonLinesWriter> jsonl;
-  std::unique_ptr<ivs::sinks::Metrics> metrics;
-  std::unique_ptr<ivs::sinks::MetricsExposer> exposer;
+  std::shared_ptr<ivs::pipeline::MetricsHub> metrics;  // the pipeline's
   ivs::pipeline::StreamInfo stream;
   GstInternVLPublishInclude include = kDefaultInclude;
 
@@ -243,7 +245,7 @@ class State {
       GST_DEBUG_OBJECT(owner_, "%s sink threw: %s", name, e.what());
     }
     if (metrics) {
-      (ok ? metrics->messages_published(name) : metrics->publish_errors(name)).Increment();
+      (ok ? metrics->metrics().messages_published(name) : metrics->metrics().publish_errors(name)).Increment();
     }
     return ok;
   }
@@ -273,6 +275,7 @@ struct GstInternVLPublishPrivate {
   std::mutex lock;
   Settings settings;
   std::string bound_endpoint;  // under lock; set in start()
+  std::shared_ptr<ivs::pipeline::MetricsHub> metrics;  // under lock; set in start(), for metrics-port
   Counters counters;
   std::unique_ptr<State> state;
 };
@@ -291,6 +294,7 @@ static gboolean gst_internvl_publish_start(GstBaseTransform* trans);
 static GstFlowReturn gst_internvl_publish_transform_ip(GstBaseTransform* trans, GstBuffer* buffer);
 static gboolean gst_internvl_publish_sink_event(GstBaseTransform* trans, GstEvent* event);
 static gboolean gst_internvl_publish_stop(GstBaseTransform* trans);
+static gboolean gst_internvl_publish_query(GstBaseTransform* trans, GstPadDirection direction, GstQuery* query);
 
 #define gst_internvl_publish_parent_class parent_class
 G_DEFINE_TYPE(GstInternVLPublish, gst_internvl_publish, GST_TYPE_BASE_TRANSFORM);
@@ -318,6 +322,7 @@ static void gst_internvl_publish_class_init(GstInternVLPublishClass* klass) {
   trans_class->stop = GST_DEBUG_FUNCPTR(gst_internvl_publish_stop);
   trans_class->transform_ip = GST_DEBUG_FUNCPTR(gst_internvl_publish_transform_ip);
   trans_class->sink_event = GST_DEBUG_FUNCPTR(gst_internvl_publish_sink_event);
+  trans_class->query = GST_DEBUG_FUNCPTR(gst_internvl_publish_query);
   trans_class->passthrough_on_same_caps = TRUE;
   trans_class->transform_ip_on_passthrough = TRUE;
 
@@ -344,7 +349,11 @@ static void gst_internvl_publish_class_init(GstInternVLPublishClass* klass) {
       g_param_spec_enum("include", "Include", "Which results to publish", GST_TYPE_INTERNVL_PUBLISH_INCLUDE,
                         kDefaultInclude, flags));
   install_string(gobject_class, PROP_METRICS_ADDRESS, "metrics-address", "Metrics address",
-                 "Serve Prometheus /metrics of this element on host:port, e.g. 127.0.0.1:9464 (NULL: off)");
+                 "host:port to serve Prometheus /metrics on, e.g. 127.0.0.1:9464; host:0 picks a free port");
+  g_object_class_install_property(
+      gobject_class, PROP_METRICS_PORT,
+      g_param_spec_uint("metrics-port", "Metrics port", "The port /metrics is served on (0 when not serving)", 0,
+                        G_MAXUINT16, 0, static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
   g_object_class_install_property(
       gobject_class, PROP_BOUND_ENDPOINT,
       g_param_spec_string("bound-endpoint", "Bound endpoint",
@@ -469,6 +478,9 @@ static void gst_internvl_publish_get_property(GObject* object, guint prop_id, GV
     case PROP_MESSAGES_SKIPPED:
       g_value_set_uint64(value, priv->counters.skipped.load());
       break;
+    case PROP_METRICS_PORT:
+      g_value_set_uint(value, priv->metrics ? priv->metrics->port() : 0);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
       break;
@@ -499,16 +511,12 @@ static bool open_sinks(GstInternVLPublish* self, const Settings& settings, State
       return false;
     }
   }
-  if (!settings.metrics_address.empty()) {
-    try {
-      state.metrics = std::make_unique<ivs::sinks::Metrics>(VERSION, "none", "none");
-      state.exposer = std::make_unique<ivs::sinks::MetricsExposer>(settings.metrics_address,
-                                                                   state.metrics->registry());
-    } catch (const std::exception& e) {
-      GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ_WRITE,
-                        ("Could not serve metrics on \"%s\".", settings.metrics_address.c_str()), ("%s", e.what()));
-      return false;
-    }
+  try {
+    state.metrics = ivs::pipeline::acquire_metrics(GST_ELEMENT(self), settings.metrics_address);
+  } catch (const std::exception& e) {
+    GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ_WRITE,
+                      ("Could not serve metrics on \"%s\".", settings.metrics_address.c_str()), ("%s", e.what()));
+    return false;
   }
   return true;
 }
@@ -547,6 +555,10 @@ static gboolean gst_internvl_publish_start(GstBaseTransform* trans) {
                     state->zmq ? state->zmq->endpoint().c_str() : "", state->zmq && state->jsonl ? " and " : "",
                     state->jsonl ? settings.file_path.c_str() : "");
     state->start_worker();
+    {
+      std::lock_guard<std::mutex> lock(priv->lock);
+      priv->metrics = state->metrics;
+    }
     priv->state = std::move(state);
   } catch (const std::exception& e) {
     GST_ELEMENT_ERROR(self, LIBRARY, INIT, ("Could not start the publisher."), ("%s", e.what()));
@@ -598,5 +610,12 @@ static gboolean gst_internvl_publish_stop(GstBaseTransform* trans) {
   auto* self = GST_INTERNVL_PUBLISH(trans);
   // Sends what is still queued, joins the worker, then closes the sinks.
   self->priv->state.reset();
+  std::lock_guard<std::mutex> lock(self->priv->lock);
+  self->priv->metrics.reset();
   return TRUE;
+}
+
+static gboolean gst_internvl_publish_query(GstBaseTransform* trans, GstPadDirection direction, GstQuery* query) {
+  if (ivs::pipeline::handle_metrics_context_query(GST_ELEMENT(trans), query)) return TRUE;
+  return GST_BASE_TRANSFORM_CLASS(parent_class)->query(trans, direction, query);
 }

@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "pipeline/metrics_context.h"
+
+#include <cstring>
+#include <stdexcept>
+#include <utility>
+
+#ifndef IVS_PROJECT_VERSION
+#define IVS_PROJECT_VERSION "unknown"
+#endif
+#ifndef IVS_TORCH_VERSION
+#define IVS_TORCH_VERSION "unknown"
+#endif
+
+GST_DEBUG_CATEGORY_STATIC(internvl_metrics_context_debug);
+#define GST_CAT_DEFAULT internvl_metrics_context_debug
+
+namespace ivs::pipeline {
+namespace {
+
+constexpr const char* kHubField = "hub";
+
+// The boxed payload of the context's "hub" field; copies share the hub.
+struct HubBox {
+  std::shared_ptr<MetricsHub> hub;
+};
+
+gpointer hub_box_copy(gpointer boxed) { return new HubBox(*static_cast<const HubBox*>(boxed)); }
+
+void hub_box_free(gpointer boxed) { delete static_cast<HubBox*>(boxed); }
+
+GType hub_box_get_type() {
+  static gsize type = 0;  // GType registrations are process-wide by GObject's design
+  if (g_once_init_enter(&type)) {
+    const GType registered = g_boxed_type_register_static("GstInternVLMetricsHub", hub_box_copy, hub_box_free);
+    g_once_init_leave(&type, registered);
+  }
+  return type;
+}
+
+void init_debug() {
+  static gsize done = 0;
+  if (g_once_init_enter(&done)) {
+    GST_DEBUG_CATEGORY_INIT(internvl_metrics_context_debug, "internvlmetrics", 0,
+                            "InternVL metrics sharing through GstContext");
+    g_once_init_leave(&done, 1);
+  }
+}
+
+std::string or_unknown(const std::string& value) { return value.empty() ? "unknown" : value; }
+
+std::shared_ptr<MetricsHub> from_own_context(GstElement* element) {
+  GstContext* context = gst_element_get_context(element, kMetricsContextType);
+  if (context == nullptr) return nullptr;
+  auto hub = metrics_hub_in_context(context);
+  gst_context_unref(context);
+  return hub;
+}
+
+gboolean query_peer(const GValue* item, GValue* answered, gpointer query) {
+  auto* pad = GST_PAD(g_value_get_object(item));
+  if (gst_pad_peer_query(pad, static_cast<GstQuery*>(query))) {
+    g_value_set_boolean(answered, TRUE);
+    return FALSE;  // stop at the first answer
+  }
+  return TRUE;
+}
+
+bool run_query(GstElement* element, GstQuery* query, GstPadDirection direction) {
+  GstIterator* pads = direction == GST_PAD_SRC ? gst_element_iterate_src_pads(element)
+                                               : gst_element_iterate_sink_pads(element);
+  GValue answered = G_VALUE_INIT;
+  g_value_init(&answered, G_TYPE_BOOLEAN);
+  while (gst_iterator_fold(pads, query_peer, &answered, query) == GST_ITERATOR_RESYNC) {
+    gst_iterator_resync(pads);
+  }
+  gst_iterator_free(pads);
+  return g_value_get_boolean(&answered);
+}
+
+// Downstream first, then upstream, as for the engine.
+std::shared_ptr<MetricsHub> from_peers(GstElement* element) {
+  for (auto direction : {GST_PAD_SRC, GST_PAD_SINK}) {
+    GstQuery* query = gst_query_new_context(kMetricsContextType);
+    std::shared_ptr<MetricsHub> hub;
+    GstContext* context = nullptr;
+    if (run_query(element, query, direction)) gst_query_parse_context(query, &context);
+    if (context != nullptr) hub = metrics_hub_in_context(context);
+    if (hub) {
+      GST_DEBUG_OBJECT(element, "metrics hub found by a context query");
+      gst_element_set_context(element, context);
+    }
+    gst_query_unref(query);
+    if (hub) return hub;
+  }
+  return nullptr;
+}
+
+std::shared_ptr<MetricsHub> find_or_create(GstElement* element, const MetricsBuildInfo& info) {
+  if (auto hub = from_own_context(element)) return hub;
+  if (auto hub = from_peers(element)) return hub;
+  gst_element_post_message(element, gst_message_new_need_context(GST_OBJECT(element), kMetricsContextType));
+  if (auto hub = from_own_context(element)) {
+    GST_DEBUG_OBJECT(element, "metrics hub given by the bin or application");
+    return hub;
+  }
+  auto hub = std::make_shared<MetricsHub>(info);
+  GST_INFO_OBJECT(element, "created the InternVL metrics registry");
+  GstContext* context = metrics_context_new(hub);
+  gst_element_set_context(element, context);
+  gst_element_post_message(element, gst_message_new_have_context(GST_OBJECT(element), context));
+  return hub;
+}
+
+}  // namespace
+
+MetricsHub::MetricsHub(const MetricsBuildInfo& info)
+    : metrics_(info.version.empty() ? IVS_PROJECT_VERSION : info.version, or_unknown(info.torch),
+               or_unknown(info.device)) {}
+
+bool MetricsHub::serve(const std::string& address) {
+  std::lock_guard<std::mutex> guard(lock_);
+  if (exposer_) return address_ == address;
+  exposer_ = std::make_unique<sinks::MetricsExposer>(address, metrics_.registry());
+  address_ = address;
+  return true;
+}
+
+uint16_t MetricsHub::port() const {
+  std::lock_guard<std::mutex> guard(lock_);
+  return exposer_ ? exposer_->port() : 0;
+}
+
+std::string MetricsHub::address() const {
+  std::lock_guard<std::mutex> guard(lock_);
+  return address_;
+}
+
+MetricsBuildInfo default_build_info(const std::string& device) {
+  return MetricsBuildInfo{IVS_PROJECT_VERSION, IVS_TORCH_VERSION, device};
+}
+
+GstContext* metrics_context_new(std::shared_ptr<MetricsHub> hub) {
+  GstContext* context = gst_context_new(kMetricsContextType, TRUE);
+  GstStructure* structure = gst_context_writable_structure(context);
+  HubBox box{std::move(hub)};
+  gst_structure_set(structure, kHubField, hub_box_get_type(), &box, nullptr);  // copies
+  return context;
+}
+
+std::shared_ptr<MetricsHub> metrics_hub_in_context(const GstContext* context) {
+  if (context == nullptr || std::strcmp(gst_context_get_context_type(context), kMetricsContextType) != 0) {
+    return nullptr;
+  }
+  const GValue* value = gst_structure_get_value(gst_context_get_structure(context), kHubField);
+  if (value == nullptr || !G_VALUE_HOLDS(value, hub_box_get_type())) return nullptr;
+  const auto* box = static_cast<const HubBox*>(g_value_get_boxed(value));
+  return box != nullptr ? box->hub : nullptr;
+}
+
+std::shared_ptr<MetricsHub> acquire_metrics(GstElement* element, const std::string& address,
+                                            const MetricsBuildInfo& info) {
+  init_debug();
+  auto hub = find_or_create(element, info);
+  if (!address.empty()) {
+    bool served = false;
+    try {
+      served = hub->serve(address);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("cannot serve Prometheus metrics on '" + address + "': " + e.what());
+    }
+    if (served) {
+      GST_INFO_OBJECT(element, "serving /metrics on %s (port %u)", address.c_str(), hub->port());
+    } else {
+      GST_WARNING_OBJECT(element, "metrics-address %s ignored: this pipeline's metrics are already served on %s "
+                         "(port %u)", address.c_str(), hub->address().c_str(), hub->port());
+    }
+  }
+  return hub;
+}
+
+bool handle_metrics_context_query(GstElement* element, GstQuery* query) {
+  const gchar* type = nullptr;
+  if (GST_QUERY_TYPE(query) != GST_QUERY_CONTEXT || !gst_query_parse_context_type(query, &type) ||
+      std::strcmp(type, kMetricsContextType) != 0) {
+    return false;
+  }
+  GstContext* context = gst_element_get_context(element, kMetricsContextType);
+  if (context == nullptr) return false;
+  gst_query_set_context(query, context);
+  gst_context_unref(context);
+  return true;
+}
+
+}  // namespace ivs::pipeline
