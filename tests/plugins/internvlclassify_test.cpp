@@ -4,6 +4,7 @@
 #include <gst/video/video.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -286,6 +287,220 @@ TEST(InternVLClassifyTest, bad_settings_and_input_post_an_error_naming_the_probl
   EXPECT_NE(error_of("model=" + tiny() + " labels=\" ; \"").find("label set is empty"), std::string::npos);
   EXPECT_NE(error_of("model=" + tiny() + " labels=a prompt-template=nolabel").find("nolabel"), std::string::npos);
   EXPECT_FALSE(error_of("model=" + tiny() + " labels=a", "format=YUY2,width=64,height=48").empty());
+}
+
+// ---- caps, sampling, flush and late results ------------------------------------------------
+
+// Exact frame times (n / 30 s), so a 2 fps grid lands on frames 0, 15, 30, ...
+GstClockTime exact_pts(int index) { return gst_util_uint64_scale_int(index, GST_SECOND, 30); }
+
+// A frame of `info`'s format filled with a deterministic pattern (any bytes are valid pixels in
+// every supported format).
+GstBuffer* frame_for(const GstVideoInfo& info, int index) {
+  GstBuffer* buffer = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(&info), nullptr);
+  GstMapInfo map;
+  gst_buffer_map(buffer, &map, GST_MAP_WRITE);
+  for (gsize i = 0; i < map.size; ++i) map.data[i] = static_cast<guint8>((i * 13 + index * 29 + (i / 97) * 5) & 0xff);
+  gst_buffer_unmap(buffer, &map);
+  GST_BUFFER_PTS(buffer) = exact_pts(index);
+  GST_BUFFER_DURATION(buffer) = exact_pts(index + 1) - exact_pts(index);
+  return buffer;
+}
+
+// Pulls one buffer, polling with a wall-clock bound (no sleeps: try_pull waits on nothing).
+GstBuffer* pull_within(GstHarness* h, std::chrono::seconds bound) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  while (std::chrono::steady_clock::now() < deadline) {
+    GstBuffer* b = gst_harness_try_pull(h);
+    if (b != nullptr) return b;
+    g_thread_yield();
+  }
+  return nullptr;
+}
+
+guint64 counter(GstElement* e, const char* name) {
+  guint64 value = 0;
+  g_object_get(e, name, &value, nullptr);
+  return value;
+}
+
+// Resumes a paused engine however a test ends.
+struct PausedEngine {
+  explicit PausedEngine(std::shared_ptr<ivs::pipeline::Engine> e) : engine(std::move(e)) { engine->pause(); }
+  ~PausedEngine() { engine->resume(); }
+  std::shared_ptr<ivs::pipeline::Engine> engine;
+};
+
+TEST(InternVLClassifyTest, every_supported_format_negotiates_and_gets_the_direct_result) {
+  INTERNVL_REQUIRE_PATH(ivs::test::internvl_tiny_dir());
+  register_element();
+  const char* labels = "a red square;a blue sky;a green field";
+  for (const char* format : {"RGB", "BGR", "RGBx", "BGRx", "xRGB", "xBGR", "RGBA", "BGRA", "I420", "NV12"}) {
+    SCOPED_TRACE(format);
+    GstElement* e = make_classify(labels);
+    g_object_set(e, "top-k", 3u, nullptr);
+    GstHarness* h = gst_harness_new_with_element(e, "sink", "src");
+    const std::string caps = std::string("video/x-raw,format=") + format + ",width=64,height=48,framerate=30/1";
+    gst_harness_set_src_caps_str(h, caps.c_str());
+    GstCaps* parsed = gst_caps_from_string(caps.c_str());
+    GstVideoInfo info;
+    ASSERT_TRUE(gst_video_info_from_caps(&info, parsed));
+    gst_caps_unref(parsed);
+    for (int i = 0; i < 2; ++i) ASSERT_EQ(gst_harness_push(h, frame_for(info, i)), GST_FLOW_OK);
+    auto engine = engine_of(e);
+    ASSERT_NE(engine, nullptr);
+    auto scorer = engine->label_scorer({"a red square", "a blue sky", "a green field"}, {"a photo of {}."});
+    ivs::pipeline::FramePreprocessor preprocessor(engine->processor());
+    for (int i = 0; i < 2; ++i) {
+      SCOPED_TRACE(i);
+      GstBuffer* b = gst_harness_pull(h);
+      ASSERT_NE(b, nullptr);
+      EXPECT_EQ(GST_BUFFER_PTS(b), exact_pts(i));
+      const auto* entry = find_entry(b, ResultType::kClassification);
+      ASSERT_NE(entry, nullptr);
+      ASSERT_EQ(entry->classification.size(), 3u);
+      GstBuffer* input = frame_for(info, i);
+      GstVideoFrame vf;
+      ASSERT_TRUE(gst_video_frame_map(&vf, &info, input, GST_MAP_READ));
+      auto pixels = preprocessor.preprocess(vf);
+      gst_video_frame_unmap(&vf);
+      gst_buffer_unref(input);
+      auto future = engine->submit_embedding(std::move(pixels), ivs::pipeline::EmbeddingMode::kC,
+                                             ivs::pipeline::Admission::kWait);
+      ASSERT_TRUE(future);
+      const auto expected = scorer->scores(future->get().embedding, 3);
+      ASSERT_EQ(expected.size(), 3u);
+      for (size_t k = 0; k < 3; ++k) {
+        EXPECT_EQ(entry->classification[k].label, expected[k].label);
+        EXPECT_NEAR(entry->classification[k].confidence, expected[k].confidence, 1e-4);
+      }
+      gst_buffer_unref(b);
+    }
+    EXPECT_EQ(counter(e, "frames-sampled"), 2u);
+    // The caps went downstream unchanged (in order, through the FIFO, before the buffers).
+    GstCaps* negotiated = gst_pad_get_current_caps(h->sinkpad);
+    ASSERT_NE(negotiated, nullptr);
+    GstCaps* expected_caps = gst_caps_from_string(caps.c_str());
+    EXPECT_TRUE(gst_caps_is_equal(negotiated, expected_caps));
+    gst_caps_unref(expected_caps);
+    gst_caps_unref(negotiated);
+    gst_harness_teardown(h);
+  }
+}
+
+TEST(InternVLClassifyTest, selection_fps_samples_on_a_fixed_grid_of_stream_time) {
+  INTERNVL_REQUIRE_PATH(ivs::test::internvl_tiny_dir());
+  register_element();
+  GstElement* e = make_classify();
+  g_object_set(e, "selection-fps", 2.0, nullptr);
+  GstHarness* h = harness(e);
+  GstVideoInfo info;
+  gst_video_info_set_format(&info, GST_VIDEO_FORMAT_BGRx, kWidth, kHeight);
+  constexpr int kFrames = 90;  // 3 s at 30 fps: slots at 0, 0.5, ..., 2.5 s
+  for (int i = 0; i < kFrames; ++i) ASSERT_EQ(gst_harness_push(h, frame_for(info, i)), GST_FLOW_OK);
+  std::vector<int> sampled;
+  for (int i = 0; i < kFrames; ++i) {
+    GstBuffer* b = gst_harness_pull(h);
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(GST_BUFFER_PTS(b), exact_pts(i));
+    const auto* entry = find_entry(b, ResultType::kClassification);
+    if (entry != nullptr) {
+      sampled.push_back(i);
+      EXPECT_EQ(entry->segment.first_pts, exact_pts(i));
+    }
+    gst_buffer_unref(b);
+  }
+  EXPECT_EQ(sampled, (std::vector<int>{0, 15, 30, 45, 60, 75}));
+  EXPECT_EQ(counter(e, "frames-sampled"), 6u);
+  EXPECT_EQ(counter(e, "frames-processed"), guint64(kFrames));
+  gst_harness_teardown(h);
+}
+
+TEST(InternVLClassifyTest, flush_drops_pending_buffers_and_restarts_the_sampler) {
+  INTERNVL_REQUIRE_PATH(ivs::test::internvl_tiny_dir());
+  register_element();
+  GstElement* e = make_classify();
+  g_object_set(e, "interval", 4u, nullptr);  // samples 0, 5, 10, ... of each run after a reset
+  GstHarness* h = harness(e);
+  GstVideoInfo info;
+  gst_video_info_set_format(&info, GST_VIDEO_FORMAT_BGRx, kWidth, kHeight);
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(gst_harness_push(h, frame_for(info, i)), GST_FLOW_OK);
+  for (int i = 0; i < 5; ++i) {
+    GstBuffer* b = gst_harness_pull(h);
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(find_entry(b, ResultType::kClassification) != nullptr, i == 0);
+    gst_buffer_unref(b);
+  }
+  auto engine = engine_of(e);
+  ASSERT_NE(engine, nullptr);
+  {
+    // Frame 5 is sampled and its result cannot complete: 5..7 wait in the FIFO behind it.
+    PausedEngine paused(engine);
+    for (int i = 5; i < 8; ++i) ASSERT_EQ(gst_harness_push(h, frame_for(info, i)), GST_FLOW_OK);
+    EXPECT_EQ(counter(e, "frames-sampled"), 2u);
+    EXPECT_EQ(gst_harness_try_pull(h), nullptr);
+    ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_flush_start()));
+    ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_flush_stop(TRUE)));
+  }
+  // Whatever got downstream before the flush is discarded by the flush itself.
+  while (GstBuffer* stale = gst_harness_try_pull(h)) gst_buffer_unref(stale);
+  GstSegment segment;
+  gst_segment_init(&segment, GST_FORMAT_TIME);
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_segment(&segment)));
+  // After the flush the sampler restarts: frame 20 is sampled (without the reset it would be the
+  // 9th frame, two after the sample at 5, and skipped), then every 5th again.
+  for (int i = 20; i < 26; ++i) ASSERT_EQ(gst_harness_push(h, frame_for(info, i)), GST_FLOW_OK);
+  for (int i = 20; i < 26; ++i) {
+    SCOPED_TRACE(i);
+    GstBuffer* b = gst_harness_pull(h);
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(GST_BUFFER_PTS(b), exact_pts(i));  // none of 5..7 comes out
+    const auto* entry = find_entry(b, ResultType::kClassification);
+    EXPECT_EQ(entry != nullptr, i == 20 || i == 25);
+    if (entry != nullptr) {
+      EXPECT_EQ(entry->segment.first_pts, exact_pts(i));  // its own result, not frame 5's
+    }
+    gst_buffer_unref(b);
+  }
+  EXPECT_EQ(gst_harness_try_pull(h), nullptr);
+  EXPECT_EQ(counter(e, "frames-sampled"), 4u);
+  EXPECT_EQ(counter(e, "results-late"), 0u);
+  gst_harness_teardown(h);
+}
+
+TEST(InternVLClassifyTest, a_result_later_than_max_latency_leaves_the_buffer_without_meta) {
+  INTERNVL_REQUIRE_PATH(ivs::test::internvl_tiny_dir());
+  register_element();
+  GstElement* e = make_classify();
+  GstHarness* h = harness(e);
+  auto out = push_pull(h, 0, 1);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_NE(find_entry(out[0], ResultType::kClassification), nullptr);
+  unref_all(out);
+  auto engine = engine_of(e);
+  ASSERT_NE(engine, nullptr);
+  {
+    PausedEngine paused(engine);
+    g_object_set(e, "max-latency", guint64(50 * GST_MSECOND), nullptr);  // wall-clock deadline
+    ASSERT_EQ(gst_harness_push(h, frame(1)), GST_FLOW_OK);
+    GstBuffer* b = pull_within(h, std::chrono::seconds(30));
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(GST_BUFFER_PTS(b), kFrame);
+    EXPECT_EQ(gst_buffer_get_internvl_result_meta(b), nullptr);
+    gst_buffer_unref(b);
+    EXPECT_EQ(counter(e, "results-late"), 1u);
+    EXPECT_EQ(counter(e, "frames-sampled"), 2u);
+  }
+  // Resumed, with room again: the next sampled frame gets its result.
+  g_object_set(e, "max-latency", guint64(60 * GST_SECOND), nullptr);
+  out = push_pull(h, 2, 1);
+  ASSERT_EQ(out.size(), 1u);
+  const auto* entry = find_entry(out[0], ResultType::kClassification);
+  ASSERT_NE(entry, nullptr);
+  EXPECT_EQ(entry->segment.first_pts, 2 * kFrame);
+  unref_all(out);
+  EXPECT_EQ(counter(e, "results-late"), 1u);
+  gst_harness_teardown(h);
 }
 
 }  // namespace
