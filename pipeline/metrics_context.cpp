@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "pipeline/metrics_context.h"
 
+#include "pipeline/context_lookup.h"
+
 #include <cstring>
 #include <stdexcept>
 #include <utility>
@@ -49,66 +51,18 @@ void init_debug() {
 
 std::string or_unknown(const std::string& value) { return value.empty() ? "unknown" : value; }
 
-std::shared_ptr<MetricsHub> from_own_context(GstElement* element) {
-  GstContext* context = gst_element_get_context(element, kMetricsContextType);
-  if (context == nullptr) return nullptr;
-  auto hub = metrics_hub_in_context(context);
-  gst_context_unref(context);
-  return hub;
-}
-
-gboolean query_peer(const GValue* item, GValue* answered, gpointer query) {
-  auto* pad = GST_PAD(g_value_get_object(item));
-  if (gst_pad_peer_query(pad, static_cast<GstQuery*>(query))) {
-    g_value_set_boolean(answered, TRUE);
-    return FALSE;  // stop at the first answer
-  }
-  return TRUE;
-}
-
-bool run_query(GstElement* element, GstQuery* query, GstPadDirection direction) {
-  GstIterator* pads = direction == GST_PAD_SRC ? gst_element_iterate_src_pads(element)
-                                               : gst_element_iterate_sink_pads(element);
-  GValue answered = G_VALUE_INIT;
-  g_value_init(&answered, G_TYPE_BOOLEAN);
-  while (gst_iterator_fold(pads, query_peer, &answered, query) == GST_ITERATOR_RESYNC) {
-    gst_iterator_resync(pads);
-  }
-  gst_iterator_free(pads);
-  return g_value_get_boolean(&answered);
-}
-
-// Downstream first, then upstream, as for the engine.
-std::shared_ptr<MetricsHub> from_peers(GstElement* element) {
-  for (auto direction : {GST_PAD_SRC, GST_PAD_SINK}) {
-    GstQuery* query = gst_query_new_context(kMetricsContextType);
-    std::shared_ptr<MetricsHub> hub;
-    GstContext* context = nullptr;
-    if (run_query(element, query, direction)) gst_query_parse_context(query, &context);
-    if (context != nullptr) hub = metrics_hub_in_context(context);
-    if (hub) {
-      GST_DEBUG_OBJECT(element, "metrics hub found by a context query");
-      gst_element_set_context(element, context);
-    }
-    gst_query_unref(query);
-    if (hub) return hub;
-  }
-  return nullptr;
-}
-
 std::shared_ptr<MetricsHub> find_or_create(GstElement* element, const MetricsBuildInfo& info) {
-  if (auto hub = from_own_context(element)) return hub;
-  if (auto hub = from_peers(element)) return hub;
-  gst_element_post_message(element, gst_message_new_need_context(GST_OBJECT(element), kMetricsContextType));
-  if (auto hub = from_own_context(element)) {
-    GST_DEBUG_OBJECT(element, "metrics hub given by the bin or application");
+  std::shared_ptr<MetricsHub> hub;
+  if (find_shared_context(element, kMetricsContextType, [&](const GstContext* context) {
+        hub = metrics_hub_in_context(context);
+        return hub != nullptr;
+      })) {
+    GST_DEBUG_OBJECT(element, "found the metrics hub in the pipeline's context");
     return hub;
   }
-  auto hub = std::make_shared<MetricsHub>(info);
+  hub = std::make_shared<MetricsHub>(info);
   GST_INFO_OBJECT(element, "created the InternVL metrics registry");
-  GstContext* context = metrics_context_new(hub);
-  gst_element_set_context(element, context);
-  gst_element_post_message(element, gst_message_new_have_context(GST_OBJECT(element), context));
+  announce_context(element, metrics_context_new(hub));
   return hub;
 }
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "pipeline/engine/engine_context.h"
 
+#include "pipeline/context_lookup.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -59,70 +61,12 @@ struct Search {
   }
 };
 
-std::shared_ptr<Engine> from_own_context(GstElement* element, Search& search) {
-  GstContext* context = gst_element_get_context(element, kEngineContextType);
-  if (context == nullptr) return nullptr;
-  auto engine = search.match(context);
-  gst_context_unref(context);
-  return engine;
-}
-
-gboolean query_peer(const GValue* item, GValue* answered, gpointer query) {
-  auto* pad = GST_PAD(g_value_get_object(item));
-  if (gst_pad_peer_query(pad, static_cast<GstQuery*>(query))) {
-    g_value_set_boolean(answered, TRUE);
-    return FALSE;  // stop at the first answer
-  }
-  return TRUE;
-}
-
-bool run_query(GstElement* element, GstQuery* query, GstPadDirection direction) {
-  GstIterator* pads = direction == GST_PAD_SRC ? gst_element_iterate_src_pads(element)
-                                               : gst_element_iterate_sink_pads(element);
-  GValue answered = G_VALUE_INIT;
-  g_value_init(&answered, G_TYPE_BOOLEAN);
-  while (gst_iterator_fold(pads, query_peer, &answered, query) == GST_ITERATOR_RESYNC) {
-    gst_iterator_resync(pads);
-  }
-  gst_iterator_free(pads);
-  return g_value_get_boolean(&answered);
-}
-
-// Downstream first, then upstream, as GStreamer's GL and CUDA helpers do.
-std::shared_ptr<Engine> from_peers(GstElement* element, Search& search) {
-  for (auto direction : {GST_PAD_SRC, GST_PAD_SINK}) {
-    GstQuery* query = gst_query_new_context(kEngineContextType);
-    std::shared_ptr<Engine> engine;
-    GstContext* context = nullptr;
-    if (run_query(element, query, direction)) gst_query_parse_context(query, &context);
-    if (context != nullptr) engine = search.match(context);
-    if (engine) {
-      GST_DEBUG_OBJECT(element, "engine %s found by a context query",
-                       engine->key().describe().c_str());
-      gst_element_set_context(element, context);
-    }
-    gst_query_unref(query);
-    if (engine) return engine;
-  }
-  return nullptr;
-}
-
-// A bin with a cached context, or the application's sync bus handler, answers
-// NEED_CONTEXT synchronously by setting a context on the element.
-std::shared_ptr<Engine> from_bin_or_application(GstElement* element, Search& search) {
-  gst_element_post_message(element,
-                           gst_message_new_need_context(GST_OBJECT(element), kEngineContextType));
-  return from_own_context(element, search);
-}
-
 std::shared_ptr<Engine> create_and_announce(GstElement* element, const EngineKey& key,
                                             const EngineOptions& options, Search& search) {
   auto engine = Engine::create(key, options);
   GST_INFO_OBJECT(element, "created the InternVL engine %s", engine->key().describe().c_str());
   search.seen.push_back(engine);
-  GstContext* context = engine_context_new(search.seen);
-  gst_element_set_context(element, context);
-  gst_element_post_message(element, gst_message_new_have_context(GST_OBJECT(element), context));
+  announce_context(element, engine_context_new(search.seen));
   return engine;
 }
 
@@ -157,12 +101,14 @@ std::shared_ptr<Engine> acquire_engine(GstElement* element, const EngineKey& key
                                        const EngineOptions& options) {
   init_debug();
   Search search{Engine::canonical_key(key), {}};
-  if (auto engine = from_own_context(element, search)) return engine;
-  if (auto engine = from_peers(element, search)) return engine;
-  if (auto engine = from_bin_or_application(element, search)) {
-    GST_DEBUG_OBJECT(element, "engine %s given by the bin or application",
-                     engine->key().describe().c_str());
-    return engine;
+  std::shared_ptr<Engine> found;
+  if (find_shared_context(element, kEngineContextType, [&](const GstContext* context) {
+        found = search.match(context);
+        return found != nullptr;
+      })) {
+    GST_DEBUG_OBJECT(element, "found the engine %s in the pipeline's context",
+                     found->key().describe().c_str());
+    return found;
   }
   return create_and_announce(element, key, options, search);
 }
