@@ -97,6 +97,26 @@ void unref_all(std::vector<GstBuffer*>& buffers) {
   buffers.clear();
 }
 
+// The embedding of `input` computed directly: preprocessed here and embedded by the engine
+// (takes ownership of `input`). Empty when the frame cannot be mapped or the engine refuses.
+std::vector<float> direct_embedding(ivs::pipeline::Engine& engine,
+                                    ivs::pipeline::FramePreprocessor& preprocessor,
+                                    const GstVideoInfo& info, GstBuffer* input) {
+  GstVideoFrame vf;
+  const bool mapped = gst_video_frame_map(&vf, &info, input, GST_MAP_READ);
+  std::vector<float> pixels;
+  if (mapped) {
+    pixels = preprocessor.preprocess(vf);
+    gst_video_frame_unmap(&vf);
+  }
+  gst_buffer_unref(input);
+  if (!mapped) return {};
+  auto future = engine.submit_embedding(std::move(pixels), ivs::pipeline::EmbeddingMode::kC,
+                                        ivs::pipeline::Admission::kWait);
+  if (!future) return {};
+  return future->get().embedding;
+}
+
 TEST(InternVLClassifyTest, meta_contents_match_a_direct_computation_and_order_is_kept) {
   INTERNVL_REQUIRE_PATH(ivs::test::internvl_tiny_dir());
   register_element();
@@ -130,16 +150,9 @@ TEST(InternVLClassifyTest, meta_contents_match_a_direct_computation_and_order_is
     EXPECT_LE(sum, 1.0 + 1e-6);
     EXPECT_GE(entry->classification[0].confidence, entry->classification[1].confidence);
     // Direct: the same frame preprocessed and embedded here, scored by the engine's scorer.
-    GstBuffer* input = frame(i);
-    GstVideoFrame vf;
-    ASSERT_TRUE(gst_video_frame_map(&vf, &info, input, GST_MAP_READ));
-    auto pixels = preprocessor.preprocess(vf);
-    gst_video_frame_unmap(&vf);
-    gst_buffer_unref(input);
-    auto future = engine->submit_embedding(std::move(pixels), ivs::pipeline::EmbeddingMode::kC,
-                                           ivs::pipeline::Admission::kWait);
-    ASSERT_TRUE(future);
-    const auto expected = scorer->scores(future->get().embedding, 2);
+    const auto embedding = direct_embedding(*engine, preprocessor, info, frame(i));
+    ASSERT_FALSE(embedding.empty());
+    const auto expected = scorer->scores(embedding, 2);
     ASSERT_EQ(expected.size(), 2u);
     for (size_t k = 0; k < 2; ++k) {
       EXPECT_EQ(entry->classification[k].label_id, expected[k].label_id);
@@ -359,16 +372,9 @@ TEST(InternVLClassifyTest, every_supported_format_negotiates_and_gets_the_direct
       const auto* entry = find_entry(b, ResultType::kClassification);
       ASSERT_NE(entry, nullptr);
       ASSERT_EQ(entry->classification.size(), 3u);
-      GstBuffer* input = frame_for(info, i);
-      GstVideoFrame vf;
-      ASSERT_TRUE(gst_video_frame_map(&vf, &info, input, GST_MAP_READ));
-      auto pixels = preprocessor.preprocess(vf);
-      gst_video_frame_unmap(&vf);
-      gst_buffer_unref(input);
-      auto future = engine->submit_embedding(std::move(pixels), ivs::pipeline::EmbeddingMode::kC,
-                                             ivs::pipeline::Admission::kWait);
-      ASSERT_TRUE(future);
-      const auto expected = scorer->scores(future->get().embedding, 3);
+      const auto embedding = direct_embedding(*engine, preprocessor, info, frame_for(info, i));
+      ASSERT_FALSE(embedding.empty());
+      const auto expected = scorer->scores(embedding, 3);
       ASSERT_EQ(expected.size(), 3u);
       for (size_t k = 0; k < 3; ++k) {
         EXPECT_EQ(entry->classification[k].label, expected[k].label);
