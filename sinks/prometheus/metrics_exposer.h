@@ -7,18 +7,14 @@
 
 #include <prometheus/registry.h>
 
-struct MHD_Daemon;
+#include "sinks/http/http_server.h"
 
 namespace ivs::sinks {
 
-/// Serves GET /metrics for a registry over HTTP, in prometheus-cpp's text format, with
-/// libmicrohttpd (Debian libmicrohttpd-dev). Serving starts in the constructor and stops in the
-/// destructor; the exposer shares ownership of the registry.
-///
-/// Why not prometheus-cpp's own Exposer: it runs on civetweb, and Debian's civetweb creates its
-/// threads with a fixed 100 KiB stack. In a process that has LibTorch loaded the static TLS
-/// alone is larger than that, pthread_create fails with EINVAL and the exposer cannot start
-/// ("null context when constructing CivetServer"). libmicrohttpd uses default-sized stacks.
+/// Serves GET /metrics for a registry over HTTP (HttpServer, libmicrohttpd), in prometheus-cpp's
+/// text format. Serving starts in the constructor and stops in the destructor; the exposer
+/// shares ownership of the registry. prometheus-cpp's own Exposer cannot run beside LibTorch
+/// (see HttpServer).
 class MetricsExposer {
  public:
   /// `address`: "127.0.0.1:9464" ("host:0" picks a free port). Throws std::runtime_error naming
@@ -31,16 +27,18 @@ class MetricsExposer {
   MetricsExposer& operator=(const MetricsExposer&) = delete;
 
   /// The port actually listened on (the chosen one when the address asked for port 0).
-  uint16_t port() const;
+  uint16_t port() const { return server_->port(); }
 
   /// The address as configured, for log lines.
-  const std::string& address() const { return address_; }
+  const std::string& address() const { return server_->address(); }
 
  private:
-  std::string address_;
   std::shared_ptr<prometheus::Registry> registry_;
-  MHD_Daemon* daemon_ = nullptr;
-  uint16_t port_ = 0;
+  std::unique_ptr<HttpServer> server_;
 };
+
+/// The /metrics response for `registry` (text exposition format 0.0.4), for any HTTP server
+/// that serves metrics next to other routes (the service).
+HttpResponse metrics_response(const prometheus::Registry& registry);
 
 }  // namespace ivs::sinks

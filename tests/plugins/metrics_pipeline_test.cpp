@@ -14,7 +14,7 @@
 #include "gstinternvlclassify.h"
 #include "gstinternvlpublish.h"
 #include "tests/common/test_paths.h"
-#include "tests/sinks/http_get.h"
+#include "tests/sinks/http_client.h"
 
 namespace {
 

@@ -13,7 +13,7 @@
 
 #include "sinks/prometheus/metrics.h"
 #include "sinks/prometheus/metrics_exposer.h"
-#include "tests/sinks/http_get.h"
+#include "tests/sinks/http_client.h"
 
 namespace ivs::sinks {
 namespace {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// A tiny blocking HTTP/1.1 client for tests: one GET over a POSIX TCP socket, "Connection: close",
-// read to end of stream. Enough to scrape /metrics or a health endpoint without curl or a library.
+// A tiny blocking HTTP/1.1 client for tests: one request over a POSIX TCP socket, "Connection:
+// close", read to end of stream. Enough to scrape /metrics or call a REST endpoint without curl.
 #pragma once
 
 #include <chrono>
@@ -27,5 +27,12 @@ struct HttpResponse {
 /// malformed response; an HTTP error status is returned, not thrown.
 HttpResponse http_get(const std::string& host, uint16_t port, const std::string& path,
                       std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+/// Sends `method` `path` with `body` (Content-Length set for POST/PUT or a non-empty body) and
+/// the extra `headers`; otherwise as http_get().
+HttpResponse http_request(const std::string& host, uint16_t port, const std::string& method,
+                          const std::string& path, const std::string& body = "",
+                          const std::map<std::string, std::string>& headers = {},
+                          std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
 }  // namespace ivs::test

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "tests/sinks/http_get.h"
+#include "tests/sinks/http_client.h"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -47,7 +47,7 @@ std::string trim(const std::string& s) {
 }
 
 [[noreturn]] void fail(const std::string& url, const std::string& what) {
-  throw std::runtime_error("http_get " + url + ": " + what);
+  throw std::runtime_error("HTTP " + url + ": " + what);
 }
 
 // Waits until `fd` is ready for `events` or the deadline passes; poll() rather than a sleep so a
@@ -195,8 +195,9 @@ std::optional<std::string> HttpResponse::header(const std::string& name) const {
   return it->second;
 }
 
-HttpResponse http_get(const std::string& host, uint16_t port, const std::string& path,
-                      std::chrono::milliseconds timeout) {
+HttpResponse http_request(const std::string& host, uint16_t port, const std::string& method,
+                          const std::string& path, const std::string& body,
+                          const std::map<std::string, std::string>& headers, std::chrono::milliseconds timeout) {
   // An IPv6 literal needs brackets in a URL and a Host header ("[::1]:9464").
   const std::string authority =
       (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
@@ -204,10 +205,20 @@ HttpResponse http_get(const std::string& host, uint16_t port, const std::string&
   const auto deadline = Clock::now() + timeout;
   Fd fd(connect_to(host, port, deadline, url));
   // No Accept-Encoding: servers then answer uncompressed, which the caller can read directly.
-  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: " + authority +
-                              "\r\nAccept: */*\r\nConnection: close\r\n\r\n";
+  std::string request = method + " " + path + " HTTP/1.1\r\nHost: " + authority +
+                        "\r\nAccept: */*\r\nConnection: close\r\n";
+  for (const auto& [name, value] : headers) request += name + ": " + value + "\r\n";
+  if (!body.empty() || method == "POST" || method == "PUT") {
+    request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  request += "\r\n" + body;
   send_all(fd.get(), request, deadline, url);
   return parse_response(receive_all(fd.get(), deadline, url), url);
+}
+
+HttpResponse http_get(const std::string& host, uint16_t port, const std::string& path,
+                      std::chrono::milliseconds timeout) {
+  return http_request(host, port, "GET", path, "", {}, timeout);
 }
 
 }  // namespace ivs::test
