@@ -1,8 +1,32 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "pipeline/context_lookup.h"
 
+#include <cstring>
+#include <utility>
+
 namespace ivs::pipeline {
 namespace {
+
+constexpr const char* kObjectField = "object";
+
+// The boxed payload of a shared-object context; copies share the object.
+struct ObjectBox {
+  std::shared_ptr<void> object;
+};
+
+gpointer object_box_copy(gpointer boxed) { return new ObjectBox(*static_cast<const ObjectBox*>(boxed)); }
+
+void object_box_free(gpointer boxed) { delete static_cast<ObjectBox*>(boxed); }
+
+GType object_box_get_type() {
+  static gsize type = 0;  // GType registrations are process-wide by GObject's design
+  if (g_once_init_enter(&type)) {
+    const GType registered =
+        g_boxed_type_register_static("GstInternVLSharedObject", object_box_copy, object_box_free);
+    g_once_init_leave(&type, registered);
+  }
+  return type;
+}
 
 bool own_context_accepted(GstElement* element, const char* type,
                           const std::function<bool(const GstContext*)>& accepts) {
@@ -62,6 +86,22 @@ bool find_shared_context(GstElement* element, const char* type,
 void announce_context(GstElement* element, GstContext* context) {
   gst_element_set_context(element, context);
   gst_element_post_message(element, gst_message_new_have_context(GST_OBJECT(element), context));
+}
+
+GstContext* shared_object_context_new(const char* type, std::shared_ptr<void> object) {
+  GstContext* context = gst_context_new(type, TRUE);
+  GstStructure* structure = gst_context_writable_structure(context);
+  ObjectBox box{std::move(object)};
+  gst_structure_set(structure, kObjectField, object_box_get_type(), &box, nullptr);  // copies
+  return context;
+}
+
+std::shared_ptr<void> shared_object_in_context(const GstContext* context, const char* type) {
+  if (context == nullptr || std::strcmp(gst_context_get_context_type(context), type) != 0) return nullptr;
+  const GValue* value = gst_structure_get_value(gst_context_get_structure(context), kObjectField);
+  if (value == nullptr || !G_VALUE_HOLDS(value, object_box_get_type())) return nullptr;
+  const auto* box = static_cast<const ObjectBox*>(g_value_get_boxed(value));
+  return box != nullptr ? box->object : nullptr;
 }
 
 }  // namespace ivs::pipeline

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 
 #include <gst/gst.h>
 
@@ -21,5 +22,13 @@ bool find_shared_context(GstElement* element, const char* type,
 /// Sets `context` on the element and posts HAVE_CONTEXT so the pipeline caches it and elements
 /// added later receive it. Takes ownership of `context`.
 void announce_context(GstElement* element, GstContext* context);
+
+/// A new persistent context of `type` holding a reference to `object` (any C++ object shared
+/// through GStreamer: the metrics hub, the sink pool). Transfer full.
+GstContext* shared_object_context_new(const char* type, std::shared_ptr<void> object);
+
+/// The object a shared_object_context_new() context of `type` holds; null when `context` is
+/// null, of another type or holds nothing. The caller knows the object's C++ type from `type`.
+std::shared_ptr<void> shared_object_in_context(const GstContext* context, const char* type);
 
 }  // namespace ivs::pipeline

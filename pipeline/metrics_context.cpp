@@ -20,26 +20,6 @@ GST_DEBUG_CATEGORY_STATIC(internvl_metrics_context_debug);
 namespace ivs::pipeline {
 namespace {
 
-constexpr const char* kHubField = "hub";
-
-// The boxed payload of the context's "hub" field; copies share the hub.
-struct HubBox {
-  std::shared_ptr<MetricsHub> hub;
-};
-
-gpointer hub_box_copy(gpointer boxed) { return new HubBox(*static_cast<const HubBox*>(boxed)); }
-
-void hub_box_free(gpointer boxed) { delete static_cast<HubBox*>(boxed); }
-
-GType hub_box_get_type() {
-  static gsize type = 0;  // GType registrations are process-wide by GObject's design
-  if (g_once_init_enter(&type)) {
-    const GType registered = g_boxed_type_register_static("GstInternVLMetricsHub", hub_box_copy, hub_box_free);
-    g_once_init_leave(&type, registered);
-  }
-  return type;
-}
-
 void init_debug() {
   static gsize done = 0;
   if (g_once_init_enter(&done)) {
@@ -95,21 +75,11 @@ MetricsBuildInfo default_build_info(const std::string& device) {
 }
 
 GstContext* metrics_context_new(std::shared_ptr<MetricsHub> hub) {
-  GstContext* context = gst_context_new(kMetricsContextType, TRUE);
-  GstStructure* structure = gst_context_writable_structure(context);
-  HubBox box{std::move(hub)};
-  gst_structure_set(structure, kHubField, hub_box_get_type(), &box, nullptr);  // copies
-  return context;
+  return shared_object_context_new(kMetricsContextType, std::move(hub));
 }
 
 std::shared_ptr<MetricsHub> metrics_hub_in_context(const GstContext* context) {
-  if (context == nullptr || std::strcmp(gst_context_get_context_type(context), kMetricsContextType) != 0) {
-    return nullptr;
-  }
-  const GValue* value = gst_structure_get_value(gst_context_get_structure(context), kHubField);
-  if (value == nullptr || !G_VALUE_HOLDS(value, hub_box_get_type())) return nullptr;
-  const auto* box = static_cast<const HubBox*>(g_value_get_boxed(value));
-  return box != nullptr ? box->hub : nullptr;
+  return std::static_pointer_cast<MetricsHub>(shared_object_in_context(context, kMetricsContextType));
 }
 
 std::shared_ptr<MetricsHub> acquire_metrics(GstElement* element, const std::string& address,
@@ -144,6 +114,14 @@ bool handle_metrics_context_query(GstElement* element, GstQuery* query) {
   gst_query_set_context(query, context);
   gst_context_unref(context);
   return true;
+}
+
+std::string metrics_stream_label(GstElement* element, const std::string& stream_id) {
+  if (!stream_id.empty()) return stream_id;
+  gchar* name = gst_object_get_name(GST_OBJECT(element));
+  std::string label = name != nullptr ? name : "unnamed";
+  g_free(name);
+  return label;
 }
 
 }  // namespace ivs::pipeline

@@ -12,30 +12,9 @@ GST_DEBUG_CATEGORY_STATIC(internvl_engine_context_debug);
 namespace ivs::pipeline {
 namespace {
 
-constexpr const char* kEnginesField = "engines";
-
-// The boxed payload of the context's "engines" field: copying the box copies
-// the shared pointers, freeing it releases them, so each context (and each copy
-// GStreamer makes) holds its engines exactly as long as it lives.
-struct EngineSet {
-  std::vector<std::shared_ptr<Engine>> engines;
-};
-
-gpointer engine_set_copy(gpointer boxed) {
-  return new EngineSet(*static_cast<const EngineSet*>(boxed));
-}
-
-void engine_set_free(gpointer boxed) { delete static_cast<EngineSet*>(boxed); }
-
-GType engine_set_get_type() {
-  static gsize type = 0;  // GType registrations are process-wide by GObject's design
-  if (g_once_init_enter(&type)) {
-    const GType registered =
-        g_boxed_type_register_static("GstInternVLEngineSet", engine_set_copy, engine_set_free);
-    g_once_init_leave(&type, registered);
-  }
-  return type;
-}
+// The context holds an immutable engine list; each context (and each copy GStreamer makes)
+// keeps its engines alive as long as it lives.
+using EngineList = std::vector<std::shared_ptr<Engine>>;
 
 void init_debug() {
   static gsize done = 0;
@@ -73,23 +52,12 @@ std::shared_ptr<Engine> create_and_announce(GstElement* element, const EngineKey
 }  // namespace
 
 GstContext* engine_context_new(const std::vector<std::shared_ptr<Engine>>& engines) {
-  GstContext* context = gst_context_new(kEngineContextType, TRUE);
-  GstStructure* structure = gst_context_writable_structure(context);
-  EngineSet set{engines};
-  gst_structure_set(structure, kEnginesField, engine_set_get_type(), &set,
-                    nullptr);  // copies
-  return context;
+  return shared_object_context_new(kEngineContextType, std::make_shared<EngineList>(engines));
 }
 
 std::vector<std::shared_ptr<Engine>> engines_in_context(const GstContext* context) {
-  if (context == nullptr ||
-      std::strcmp(gst_context_get_context_type(context), kEngineContextType) != 0) {
-    return {};
-  }
-  const GValue* value = gst_structure_get_value(gst_context_get_structure(context), kEnginesField);
-  if (value == nullptr || !G_VALUE_HOLDS(value, engine_set_get_type())) return {};
-  const auto* set = static_cast<const EngineSet*>(g_value_get_boxed(value));
-  return set != nullptr ? set->engines : std::vector<std::shared_ptr<Engine>>{};
+  const auto list = std::static_pointer_cast<const EngineList>(shared_object_in_context(context, kEngineContextType));
+  return list ? *list : EngineList{};
 }
 
 std::shared_ptr<Engine> engine_from_context(const GstContext* context, const EngineKey& key) {

@@ -48,6 +48,7 @@ struct ClassifySettings {
   Leaky leaky = Leaky::kAuto;
   uint64_t label_generation = 0;  // bumped by every change of labels / templates
   std::string metrics_address;    // empty: record into the pipeline's hub without serving it
+  std::string stream_id;          // empty: the element's name (and the element counts frames)
 };
 
 /// The label set: labels-file (one per line) when set, else the ';'-separated labels.
@@ -102,7 +103,8 @@ struct ClipSample {
 /// srcpad task (and in FLUSH_STOP while the task is stopped).
 struct ClassifyState {
   std::shared_ptr<pipeline::MetricsHub> metrics;  // the pipeline's; acquired before the engine
-  std::string stream;                             // the `stream` label: the element's name
+  std::string stream;                             // the `stream` label (metrics_stream_label)
+  bool count_frames = true;                       // false when the application counts internvl_frames_total
   std::shared_ptr<pipeline::Engine> engine;
   std::string model_name;
   pipeline::EmbeddingMode mode = pipeline::EmbeddingMode::kC;

@@ -137,6 +137,7 @@ enum {
   PROP_CAPTIONS_DROPPED,
   PROP_CAPTIONS_FAILED,
   PROP_METRICS_ADDRESS,
+  PROP_STREAM_ID,
   PROP_METRICS_PORT,
 };
 
@@ -172,6 +173,7 @@ struct Settings {
   guint batch_size = kDefaultBatchSize;
   guint64 batch_timeout = kDefaultBatchTimeout;
   std::string metrics_address;  // empty: record into the pipeline's hub without serving it
+  std::string stream_id;        // empty: the element's name (and the element counts frames)
 };
 
 struct Counters {
@@ -202,6 +204,8 @@ struct State {
   std::shared_ptr<ivs::pipeline::Engine> engine;
   ivs::pipeline::CaptionSettings caption;
   std::string element_name;
+  std::string stream;         // the `stream` metric label (metrics_stream_label)
+  bool count_frames = true;   // false when the application counts internvl_frames_total
   std::string model_name;
   ivs::pipeline::FrameSampler sampler;
   ivs::pipeline::FramePreprocessor preprocessor;
@@ -405,6 +409,12 @@ static void gst_internvl_caption_class_init(GstInternVLCaptionClass* klass) {
                           "host:port to serve Prometheus /metrics on, e.g. 127.0.0.1:9464; host:0 picks a free port",
                           nullptr, ready));
   g_object_class_install_property(
+      gobject_class, PROP_STREAM_ID,
+      g_param_spec_string("stream-id", "Stream id",
+                          "Stream name in metric labels (default: the element's name); when set, the application "
+                          "counts internvl_frames_total",
+                          nullptr, ready));
+  g_object_class_install_property(
       gobject_class, PROP_METRICS_PORT,
       g_param_spec_uint("metrics-port", "Metrics port", "The port /metrics is served on (0 when not serving)", 0,
                         G_MAXUINT16, 0, counter));
@@ -485,6 +495,11 @@ static void gst_internvl_caption_set_property(GObject* object, guint prop_id, co
       s.metrics_address = address != nullptr ? address : "";
       break;
     }
+    case PROP_STREAM_ID: {
+      const gchar* stream_id = g_value_get_string(value);
+      s.stream_id = stream_id != nullptr ? stream_id : "";
+      break;
+    }
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
       break;
@@ -545,6 +560,9 @@ static void gst_internvl_caption_get_property(GObject* object, guint prop_id, GV
     case PROP_METRICS_ADDRESS:
       g_value_set_string(value, s.metrics_address.empty() ? nullptr : s.metrics_address.c_str());
       break;
+    case PROP_STREAM_ID:
+      g_value_set_string(value, s.stream_id.empty() ? nullptr : s.stream_id.c_str());
+      break;
     case PROP_METRICS_PORT:
       g_value_set_uint(value, self->priv->metrics ? self->priv->metrics->port() : 0);
       break;
@@ -572,7 +590,7 @@ static void attach_caption(GstInternVLCaption* self, State& state, GstBuffer* bu
   GstInternVLResultMeta* meta = gst_buffer_add_internvl_result_meta(buffer);
   if (meta == nullptr) {
     ++self->priv->counters.dropped;
-    state.metrics->metrics().frames_dropped(state.element_name, "failed").Increment();
+    state.metrics->metrics().frames_dropped(state.stream, "failed").Increment();
     GST_WARNING_OBJECT(self, "could not add the result meta; caption of frame %" G_GUINT64_FORMAT " dropped",
                        request.segment.first_frame);
     return;
@@ -581,7 +599,7 @@ static void attach_caption(GstInternVLCaption* self, State& state, GstBuffer* bu
   meta->records->entries.push_back(std::move(entry));
   ++self->priv->counters.attached;
   ivs::sinks::Metrics& metrics = state.metrics->metrics();
-  metrics.result_latency(state.element_name, "caption").Observe(latency);
+  metrics.result_latency(state.stream, "caption").Observe(latency);
   metrics.caption_tokens().Increment(static_cast<double>(result.token_ids.size()));
   GST_DEBUG_OBJECT(self, "caption of frame %" G_GUINT64_FORMAT " (%" GST_TIME_FORMAT ") on %" GST_TIME_FORMAT
                    ": \"%s\"",
@@ -592,7 +610,7 @@ static void attach_caption(GstInternVLCaption* self, State& state, GstBuffer* bu
 static void count_failure(GstInternVLCaption* self, const InFlight& request, const char* what) {
   const guint64 failures = ++self->priv->counters.failed;
   if (State* state = self->priv->state.get()) {
-    state->metrics->metrics().frames_dropped(state->element_name, "failed").Increment();
+    state->metrics->metrics().frames_dropped(state->stream, "failed").Increment();
   }
   if (warn_now(failures)) {
     GST_WARNING_OBJECT(self, "caption of frame %" G_GUINT64_FORMAT " failed (%" G_GUINT64_FORMAT
@@ -614,7 +632,7 @@ static void finish_front(GstInternVLCaption* self, State& state, GstBuffer* buff
       attach_caption(self, state, buffer, request, result);
     } else {
       ++self->priv->counters.dropped;
-      state.metrics->metrics().frames_dropped(state.element_name, "late").Increment();
+      state.metrics->metrics().frames_dropped(state.stream, "late").Increment();
     }
     ivs::plugins::record_queue_depth(*state.metrics, *state.engine);
   } catch (const std::exception& e) {
@@ -634,7 +652,7 @@ static void collect_ready(GstInternVLCaption* self, State& state, GstBuffer* buf
 static void submit_frame(GstInternVLCaption* self, State& state, GstBuffer* buffer, uint64_t frame_number) {
   if (state.in_flight.size() >= kMaxInFlight) {
     ++self->priv->counters.dropped;
-    state.metrics->metrics().frames_dropped(state.element_name, "engine_full").Increment();
+    state.metrics->metrics().frames_dropped(state.stream, "engine_full").Increment();
     GST_LOG_OBJECT(self, "frame %" G_GUINT64_FORMAT " sampled while a caption is in flight; skipped", frame_number);
     return;
   }
@@ -664,7 +682,7 @@ static void submit_frame(GstInternVLCaption* self, State& state, GstBuffer* buff
   ivs::plugins::record_queue_depth(*state.metrics, *state.engine);
   if (!future) {
     ++self->priv->counters.dropped;
-    state.metrics->metrics().frames_dropped(state.element_name, "engine_full").Increment();
+    state.metrics->metrics().frames_dropped(state.stream, "engine_full").Increment();
     GST_LOG_OBJECT(self, "engine caption queue full; frame %" G_GUINT64_FORMAT " skipped", frame_number);
     return;
   }
@@ -702,7 +720,7 @@ static void drop_in_flight(GstInternVLCaption* self, State& state, const char* w
   if (state.in_flight.empty()) return;
   GST_INFO_OBJECT(self, "%s: %zu caption(s) in flight dropped", why, state.in_flight.size());
   self->priv->counters.dropped += state.in_flight.size();
-  state.metrics->metrics().frames_dropped(state.element_name, "late").Increment(static_cast<double>(state.in_flight.size()));
+  state.metrics->metrics().frames_dropped(state.stream, "late").Increment(static_cast<double>(state.in_flight.size()));
   state.in_flight.clear();  // the engine still runs them; nobody reads the results
 }
 
@@ -787,6 +805,8 @@ static gboolean gst_internvl_caption_start(GstBaseTransform* trans) {
     gchar* name = gst_object_get_name(GST_OBJECT(self));
     auto state = std::make_unique<State>(std::move(engine), std::move(caption), name != nullptr ? name : "", sampling);
     g_free(name);
+    state->stream = ivs::pipeline::metrics_stream_label(GST_ELEMENT(self), settings.stream_id);
+    state->count_frames = settings.stream_id.empty();
     {
       std::lock_guard<std::mutex> lock(self->priv->lock);
       self->priv->metrics = metrics;
@@ -833,7 +853,7 @@ static GstFlowReturn gst_internvl_caption_transform_ip(GstBaseTransform* trans, 
       state->live = query_upstream_live(trans);
       GST_DEBUG_OBJECT(self, "upstream is %s", *state->live ? "live" : "not live");
     }
-    state->metrics->metrics().frames(state->element_name).Increment();
+    if (state->count_frames) state->metrics->metrics().frames(state->stream).Increment();
     collect_ready(self, *state, buffer);
     const uint64_t frame_number = state->sampler.frames_seen();
     const GstClockTime pts = GST_BUFFER_PTS(buffer);
@@ -841,7 +861,7 @@ static GstFlowReturn gst_internvl_caption_transform_ip(GstBaseTransform* trans, 
         GST_CLOCK_TIME_IS_VALID(pts) ? std::optional<uint64_t>(pts) : std::nullopt;
     if (state->sampler.should_sample(pts_ns)) {
       ++self->priv->counters.sampled;
-      state->metrics->metrics().frames_sampled(state->element_name, "caption").Increment();
+      state->metrics->metrics().frames_sampled(state->stream, "caption").Increment();
       submit_frame(self, *state, buffer, frame_number);
     }
   } catch (const std::exception& e) {

@@ -94,6 +94,7 @@ enum {
   PROP_DEVICE,
   PROP_DTYPE,
   PROP_MODE,
+  PROP_STREAM_ID,
   PROP_LABELS,
   PROP_LABELS_FILE,
   PROP_PROMPT_TEMPLATE,
@@ -173,6 +174,9 @@ static void gst_internvl_classify_class_init(GstInternVLClassifyClass* klass) {
                                         classify_dtype_get_type(), d.dtype, RW_READY));
   install(PROP_MODE, g_param_spec_enum("mode", "Mode", "Image embedding: InternVL-C or InternVL-G",
                                        classify_mode_get_type(), 0, RW_READY));
+  install(PROP_STREAM_ID, g_param_spec_string("stream-id", "Stream id", "Stream name in metric labels "
+                                              "(default: the element's name); when set, the application "
+                                              "counts internvl_frames_total", nullptr, RW_READY));
   install(PROP_LABELS, g_param_spec_string("labels", "Labels", "Label set, ';'-separated (\"a dog;a cat\"); "
                                            "labels-file takes precedence. May change while PLAYING",
                                            nullptr, RW_PLAYING));
@@ -268,6 +272,7 @@ static void gst_internvl_classify_set_property(GObject* object, guint id, const 
   switch (id) {
     case PROP_MODEL: s.model = string_or_empty(value); break;
     case PROP_METRICS_ADDRESS: s.metrics_address = string_or_empty(value); break;
+    case PROP_STREAM_ID: s.stream_id = string_or_empty(value); break;
     case PROP_DEVICE: s.device = g_value_get_enum(value); break;
     case PROP_DTYPE: s.dtype = g_value_get_enum(value); break;
     case PROP_MODE: s.mode_g = g_value_get_enum(value) == 1; break;
@@ -298,6 +303,7 @@ static void gst_internvl_classify_get_property(GObject* object, guint id, GValue
     case PROP_DEVICE: g_value_set_enum(value, s.device); break;
     case PROP_DTYPE: g_value_set_enum(value, s.dtype); break;
     case PROP_MODE: g_value_set_enum(value, s.mode_g ? 1 : 0); break;
+    case PROP_STREAM_ID: set_string(s.stream_id); break;
     case PROP_LABELS: set_string(s.labels); break;
     case PROP_LABELS_FILE: set_string(s.labels_file); break;
     case PROP_PROMPT_TEMPLATE: set_string(s.prompt_template); break;
@@ -352,9 +358,8 @@ static bool gst_internvl_classify_start(GstInternVLClassify* self) {
     state->leaky = s.leaky;
     state->clip_frames = s.clip_frames;
     state->engine = std::move(engine);
-    gchar* name = gst_object_get_name(GST_OBJECT(self));
-    state->stream = name != nullptr ? name : "internvlclassify";
-    g_free(name);
+    state->stream = ivs::pipeline::metrics_stream_label(GST_ELEMENT(self), s.stream_id);
+    state->count_frames = s.stream_id.empty();
     {
       std::lock_guard<std::mutex> guard(self->priv->lock);
       self->priv->metrics = metrics;
@@ -497,7 +502,7 @@ static GstFlowReturn gst_internvl_classify_chain(GstPad*, GstObject* parent, Gst
     return GST_FLOW_NOT_NEGOTIATED;
   }
   self->priv->frames_processed++;
-  state->metrics->metrics().frames(state->stream).Increment();
+  if (state->count_frames) state->metrics->metrics().frames(state->stream).Increment();
   PendingItem item;
   item.buffer = buffer;
   item.pts = GST_BUFFER_PTS(buffer);

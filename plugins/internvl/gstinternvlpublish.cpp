@@ -17,7 +17,12 @@
  * #GstInternVLPublish:messages-skipped. On EOS the element waits (bounded) until the queue is
  * sent, so everything accepted is published before EOS travels on.
  *
- * `sensor-id` defaults to the element's name; the service sets it to the stream id.
+ * `sensor-id` defaults to the element's name; the service sets it to the stream id, and `source`
+ * to the stream's URI (without credentials).
+ * Sockets and files are the element's own, unless the application gave the pipeline a
+ * GstContext of type "internvl.sinks" (pipeline/sink_pool.h): then every publisher of the
+ * process that names the same endpoint or file shares one socket or writer (the service's
+ * streams all publish on one endpoint).
  * The element records `internvl_messages_published_total{sink}` and
  * `internvl_publish_errors_total{sink}` (sink `zmq` or `jsonl`) into the pipeline's one
  * Prometheus registry, shared with the other InternVL elements (and the service) through a
@@ -43,6 +48,7 @@
 #include "pipeline/result_meta.h"
 #include "sinks/jsonl_writer.h"
 #include "pipeline/metrics_context.h"
+#include "pipeline/sink_pool.h"
 #include "sinks/zmq/zmq_publisher.h"
 
 #include <atomic>
@@ -108,6 +114,7 @@ enum {
   PROP_FILE_PATH,
   PROP_FILE_FORMAT,
   PROP_SENSOR_ID,
+  PROP_SOURCE,
   PROP_TOPIC_PREFIX,
   PROP_SEND_HWM,
   PROP_INCLUDE,
@@ -136,6 +143,7 @@ struct Settings {
   std::string file_path;  // empty: no file
   GstInternVLPublishFileFormat file_format = kDefaultFileFormat;
   std::string sensor_id;  // empty: the element's name
+  std::string source;     // the `source` field of every message; may be empty
   std::string topic_prefix;
   int send_hwm = kDefaultSendHwm;
   GstInternVLPublishInclude include = kDefaultInclude;
@@ -169,8 +177,9 @@ class State {
   State(const State&) = delete;
   State& operator=(const State&) = delete;
 
-  std::unique_ptr<ivs::sinks::ZmqPublisher> zmq;
-  std::unique_ptr<ivs::sinks::JsonLinesWriter> jsonl;
+  // Shared with other publishers of the process when the application gave a sink pool.
+  std::shared_ptr<ivs::sinks::ZmqPublisher> zmq;
+  std::shared_ptr<ivs::sinks::JsonLinesWriter> jsonl;
   std::shared_ptr<ivs::pipeline::MetricsHub> metrics;  // the pipeline's
   ivs::pipeline::StreamInfo stream;
   GstInternVLPublishInclude include = kDefaultInclude;
@@ -338,6 +347,8 @@ static void gst_internvl_publish_class_init(GstInternVLPublishClass* klass) {
                         kDefaultFileFormat, flags));
   install_string(gobject_class, PROP_SENSOR_ID, "sensor-id", "Sensor id",
                  "sensor_id of the messages and second part of the topic (NULL: the element's name)");
+  install_string(gobject_class, PROP_SOURCE, "source", "Source",
+                 "The source field of the messages, e.g. the stream's URI (NULL: no source)");
   install_string(gobject_class, PROP_TOPIC_PREFIX, "topic-prefix", "Topic prefix",
                  "Prepended to the ZeroMQ topic \"<kind>/<sensor_id>\"");
   g_object_class_install_property(
@@ -414,6 +425,9 @@ static void gst_internvl_publish_set_property(GObject* object, guint prop_id, co
     case PROP_SENSOR_ID:
       s.sensor_id = string_or_empty(value);
       break;
+    case PROP_SOURCE:
+      s.source = string_or_empty(value);
+      break;
     case PROP_TOPIC_PREFIX:
       s.topic_prefix = string_or_empty(value);
       break;
@@ -454,6 +468,9 @@ static void gst_internvl_publish_get_property(GObject* object, guint prop_id, GV
     case PROP_SENSOR_ID:
       set_string_or_null(value, s.sensor_id);
       break;
+    case PROP_SOURCE:
+      set_string_or_null(value, s.source);
+      break;
     case PROP_TOPIC_PREFIX:
       set_string_or_null(value, s.topic_prefix);
       break;
@@ -489,13 +506,14 @@ static void gst_internvl_publish_get_property(GObject* object, guint prop_id, GV
 
 // Opens the sinks named by `settings`; on failure posts the error naming what failed.
 static bool open_sinks(GstInternVLPublish* self, const Settings& settings, State& state) {
+  const auto pool = ivs::pipeline::find_sink_pool(GST_ELEMENT(self));
   if (!settings.endpoint.empty()) {
     try {
       ivs::sinks::ZmqPublisherOptions options;
       options.endpoint = settings.endpoint;
       options.topic_prefix = settings.topic_prefix;
       options.send_hwm = settings.send_hwm;
-      state.zmq = std::make_unique<ivs::sinks::ZmqPublisher>(options);
+      state.zmq = pool ? pool->zmq(options) : std::make_shared<ivs::sinks::ZmqPublisher>(options);
     } catch (const std::exception& e) {
       GST_ELEMENT_ERROR(self, RESOURCE, OPEN_WRITE,
                         ("Could not open ZeroMQ endpoint \"%s\".", settings.endpoint.c_str()), ("%s", e.what()));
@@ -504,7 +522,8 @@ static bool open_sinks(GstInternVLPublish* self, const Settings& settings, State
   }
   if (!settings.file_path.empty()) {
     try {
-      state.jsonl = std::make_unique<ivs::sinks::JsonLinesWriter>(settings.file_path);
+      state.jsonl = pool ? pool->jsonl(settings.file_path)
+                         : std::make_shared<ivs::sinks::JsonLinesWriter>(settings.file_path);
     } catch (const std::exception& e) {
       GST_ELEMENT_ERROR(self, RESOURCE, OPEN_WRITE,
                         ("Could not open file \"%s\" for writing.", settings.file_path.c_str()), ("%s", e.what()));
@@ -542,6 +561,7 @@ static gboolean gst_internvl_publish_start(GstBaseTransform* trans) {
     } else {
       state->stream.sensor_id = settings.sensor_id;
     }
+    state->stream.source = settings.source;
     state->include = settings.include;
     if (!open_sinks(self, settings, *state)) return FALSE;
     if (!state->zmq && !state->jsonl) {

@@ -67,6 +67,14 @@ ZmqPublisher::ZmqPublisher(const ZmqPublisherOptions& options) : options_(option
 }
 
 ZmqPublisher::~ZmqPublisher() {
+  // The linger set now bounds how long closing waits for queued messages to reach subscribers.
+  if (socket_ && options_.close_linger.count() > 0) {
+    try {
+      socket_->set(zmq::sockopt::linger, static_cast<int>(options_.close_linger.count()));
+    } catch (const zmq::error_t&) {
+      // closing without waiting is the fallback
+    }
+  }
   // Socket before context: zmq_ctx_term waits for every socket of the context to be closed.
   socket_.reset();
   context_.reset();

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -21,6 +22,8 @@ struct ZmqPublisherOptions {
   std::string endpoint = "bind:tcp://127.0.0.1:5555";
   std::string topic_prefix;  // prepended to "<kind>/<sensor_id>"
   int send_hwm = 1000;       // messages queued per subscriber before drops; >= 1
+  // How long destruction waits for queued messages to reach subscribers (0: drop them at once).
+  std::chrono::milliseconds close_linger{0};
 };
 
 /// ZeroMQ PUB socket sending two frames per result: the topic, then result_to_json. Sends
@@ -28,8 +31,9 @@ struct ZmqPublisherOptions {
 /// dropped (for every subscriber: ZMQ_XPUB_NODROP is set so that drops are reported instead of
 /// silent) and counted. With no matching subscriber ZeroMQ discards the message and publish()
 /// returns true. Thread-safe (the socket is used under a mutex). flush() returns at once
-/// (nothing is buffered in-process); linger is 0, so messages still queued in ZeroMQ are
-/// discarded on destruction instead of holding shutdown up on a slow subscriber.
+/// (nothing is buffered in-process). On destruction, messages still queued in ZeroMQ get
+/// `close_linger` to leave (default 0: discarded, so a slow subscriber never holds shutdown up;
+/// the service sets a bounded wait so that what it accepted reaches its subscribers).
 class ZmqPublisher : public ResultSink {
  public:
   /// Creates the socket and binds or connects. Throws std::runtime_error naming the endpoint

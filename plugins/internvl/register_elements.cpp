@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "register_elements.h"
+
+#include "gstinternvlcaption.h"
+#include "gstinternvlclassify.h"
+#include "gstinternvloverlay.h"
+#include "gstinternvlpublish.h"
+
+gboolean gst_internvl_register_elements(GstPlugin* plugin) {
+  gboolean ok = FALSE;
+  ok |= GST_ELEMENT_REGISTER(internvlcaption, plugin);
+  ok |= GST_ELEMENT_REGISTER(internvlclassify, plugin);
+  ok |= GST_ELEMENT_REGISTER(internvloverlay, plugin);
+  ok |= GST_ELEMENT_REGISTER(internvlpublish, plugin);
+  return ok;
+}
+
+gboolean gst_internvl_register_static(void) {
+  static gsize result = 0;  // 1 + the outcome, once
+  if (g_once_init_enter(&result)) {
+    const gboolean ok = gst_plugin_register_static(
+        GST_VERSION_MAJOR, GST_VERSION_MINOR, "internvl",
+        "InternVL video understanding: classification, captions, overlay, publishing",
+        gst_internvl_register_elements, VERSION, "unknown", PACKAGE, GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN);
+    g_once_init_leave(&result, ok ? 2 : 1);
+  }
+  return result == 2;
+}
