@@ -30,6 +30,12 @@ packages=(
   # tests: the JSON Schema check of sink messages (tests/sinks/validate_messages.py, run by
   # /usr/bin/python3) and a Python ZeroMQ subscriber for checking a live endpoint by hand
   python3-jsonschema python3-zmq
+  # service tests (tests/integration/run_service_e2e.py): a real Prometheus server scraping the
+  # service (package prometheus, below) and headless Chromium loading its status page
+  chromium
+  # deploy checks (tests/deploy/check_deploy.py): promtool (Debian ships it only in the
+  # prometheus package), Go + sprig + yaml.v3 for the Helm-free chart renderer, PyYAML
+  prometheus golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev python3-yaml
 )
 
 missing=()

@@ -27,34 +27,9 @@ import subprocess
 import sys
 import time
 
-SKIP = 77
+from e2e_common import SKIP, Failure, check, find_tiny, load_validator
+
 LABELS = "red;green;blue;stripes"
-
-
-class Failure(Exception):
-    pass
-
-
-def check(condition, message):
-    if not condition:
-        raise Failure(message)
-
-
-def find_tiny(default_fixtures):
-    if os.environ.get("INTERNVL_FIXTURES"):
-        fixtures = os.environ["INTERNVL_FIXTURES"]
-    elif os.environ.get("INTERNVL_SHARED"):
-        fixtures = os.path.join(os.environ["INTERNVL_SHARED"], "fixtures")
-    else:
-        fixtures = default_fixtures
-    tiny = os.path.join(fixtures, "internvl-tiny")
-    return tiny if os.path.isfile(os.path.join(tiny, "config.json")) else None
-
-
-def load_validator(validator_script, schema):
-    sys.path.insert(0, os.path.dirname(os.path.abspath(validator_script)))
-    import validate_messages  # exits 77 itself when python3-jsonschema is missing
-    return validate_messages.load_validator(schema), validate_messages.line_errors
 
 
 def gst_launch(args, timeout=180):

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "pipeline/service/rest_api.h"
+
+#include <condition_variable>
+#include <mutex>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "pipeline/service/status_page.h"
+
+namespace ivs::service {
+namespace {
+
+using sinks::HttpRequest;
+using sinks::HttpResponse;
+using Json = nlohmann::json;
+
+constexpr const char* kApiPrefix = "/api/v1/streams";
+constexpr std::chrono::seconds kLoopWait{10};
+
+HttpResponse json_response(int status, const Json& body) {
+  return {status, "application/json", body.dump(2) + "\n", {}};
+}
+
+HttpResponse error_response(int status, const std::string& message) {
+  return json_response(status, Json{{"error", message}, {"status", status}});
+}
+
+Json to_json(const StreamStatus& s) {
+  Json latest = Json::array();
+  for (const auto& record : s.latest_labels) {
+    latest.push_back({{"label", record.label}, {"label_id", record.label_id}, {"confidence", record.confidence}});
+  }
+  Json body{{"id", s.id},
+            {"uri", s.uri},
+            {"state", stream_state_name(s.state)},
+            {"live", s.live},
+            {"decode", s.decode},
+            {"decoder", s.decoder},
+            {"frames", s.frames},
+            {"frames_dropped", s.frames_dropped},
+            {"fps", s.fps},
+            {"restarts", s.restarts},
+            {"last_error", s.last_error},
+            {"labels", s.labels},
+            {"labels_file", s.labels_file},
+            {"latest", {{"classification", latest}, {"caption", s.latest_caption}}}};
+  if (s.state == StreamState::kBackoff) body["restart_in_seconds"] = s.restart_in_seconds;
+  return body;
+}
+
+// Constant-time comparison, so the token cannot be guessed byte by byte from response times.
+bool same_secret(const std::string& given, const std::string& expected) {
+  unsigned char difference = given.size() == expected.size() ? 0 : 1;
+  for (size_t i = 0; i < given.size(); ++i) {
+    difference |= static_cast<unsigned char>(given[i] ^ expected[i % std::max<size_t>(1, expected.size())]);
+  }
+  return difference == 0;
+}
+
+// The JSON body, or an error response naming what is wrong with it.
+std::optional<Json> parse_json_body(const HttpRequest& request, HttpResponse& error) {
+  try {
+    return Json::parse(request.body);
+  } catch (const Json::parse_error& e) {
+    error = error_response(400, std::string("request body is not valid JSON: ") + e.what());
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+bool run_on_loop(GMainContext* context, std::function<void()> work, std::chrono::milliseconds timeout) {
+  struct Job {
+    std::function<void()> work;
+    std::mutex lock;
+    std::condition_variable finished;
+    bool done = false;
+  };
+  auto job = std::make_shared<Job>();
+  job->work = std::move(work);
+  auto* holder = new std::shared_ptr<Job>(job);
+  g_main_context_invoke_full(
+      context, G_PRIORITY_DEFAULT,
+      [](gpointer data) -> gboolean {
+        auto& running = *static_cast<std::shared_ptr<Job>*>(data);
+        running->work();
+        std::lock_guard<std::mutex> guard(running->lock);
+        running->done = true;
+        running->finished.notify_all();
+        return G_SOURCE_REMOVE;
+      },
+      holder, [](gpointer data) { delete static_cast<std::shared_ptr<Job>*>(data); });
+  std::unique_lock<std::mutex> guard(job->lock);
+  return job->finished.wait_for(guard, timeout, [&] { return job->done; });
+}
+
+RestApi::RestApi(Supervisor& supervisor, GMainContext* loop, std::shared_ptr<pipeline::MetricsHub> metrics,
+                 const ServiceHealth& health, std::string auth_token)
+    : supervisor_(supervisor),
+      loop_(loop),
+      metrics_(std::move(metrics)),
+      health_(health),
+      auth_token_(std::move(auth_token)) {}
+
+HttpResponse RestApi::on_loop(const std::function<HttpResponse()>& work) {
+  if (health_.stopping) return error_response(503, "the service is shutting down");
+  auto response = std::make_shared<HttpResponse>();
+  if (!run_on_loop(loop_, [response, work] { *response = work(); }, kLoopWait)) {
+    return error_response(503, "the service did not answer within 10 s; try again");
+  }
+  return *response;
+}
+
+HttpResponse RestApi::handle(const HttpRequest& request) {
+  const std::string& path = request.path;
+  const bool read_only = request.method == "GET" || request.method == "HEAD";
+  if (path == "/health/live") {
+    if (!read_only) return error_response(405, "use GET");
+    const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::steady_clock::now().time_since_epoch())
+                            .count();
+    const double since_tick = static_cast<double>(now - health_.last_tick_ns) / 1e9;
+    if (health_.last_tick_ns != 0 && since_tick > 30.0) {
+      return error_response(503, "the main loop has not run for " + std::to_string(since_tick) + " s");
+    }
+    return json_response(200, Json{{"status", "live"}});
+  }
+  if (path == "/health/ready") {
+    if (!read_only) return error_response(405, "use GET");
+    if (health_.stopping) return error_response(503, "shutting down");
+    if (!health_.ready) return error_response(503, "starting: the model is loading");
+    return json_response(200, Json{{"status", "ready"}});
+  }
+  if (path == "/metrics") {
+    if (!read_only) return error_response(405, "use GET");
+    return sinks::metrics_response(*metrics_->metrics().registry());
+  }
+  if (path == "/" || path == "/index.html") {
+    if (!read_only) return error_response(405, "use GET");
+    return status_page();
+  }
+  if (path == kApiPrefix || path.rfind(std::string(kApiPrefix) + "/", 0) == 0) {
+    if (!read_only && !auth_token_.empty()) {
+      const std::string given = request.header("authorization");
+      const std::string prefix = "Bearer ";
+      if (given.rfind(prefix, 0) != 0 || !same_secret(given.substr(prefix.size()), auth_token_)) {
+        HttpResponse denied = error_response(401, "this call needs 'Authorization: Bearer <token>' (http.auth_token)");
+        denied.headers.emplace_back("WWW-Authenticate", "Bearer");
+        return denied;
+      }
+    }
+    return streams_request(request);
+  }
+  return error_response(404, "no such path: " + path + " (try /api/v1/streams, /health/ready, /metrics or /)");
+}
+
+HttpResponse RestApi::streams_request(const HttpRequest& request) {
+  std::string rest = request.path.substr(std::string(kApiPrefix).size());
+  if (!rest.empty() && rest.front() == '/') rest.erase(0, 1);
+  if (!rest.empty() && rest.back() == '/') rest.pop_back();
+  const auto slash = rest.find('/');
+  const std::string id = rest.substr(0, slash);
+  const std::string sub = slash == std::string::npos ? "" : rest.substr(slash + 1);
+  const std::string& method = request.method;
+
+  if (id.empty()) {
+    if (method == "GET" || method == "HEAD") {
+      return on_loop([this] {
+        Json list = Json::array();
+        for (const auto& status : supervisor_.statuses()) list.push_back(to_json(status));
+        return json_response(200, Json{{"streams", list}});
+      });
+    }
+    if (method == "POST") {
+      HttpResponse error;
+      const auto body = parse_json_body(request, error);
+      if (!body) return error;
+      if (!body->is_object()) return error_response(400, "expected a JSON object with at least 'id' and 'uri'");
+      return on_loop([this, text = request.body] {
+        try {
+          const StreamConfig stream = parse_stream_config(text, supervisor_.config(), "request body");
+          supervisor_.add(stream);
+          return json_response(201, to_json(*supervisor_.status(stream.id)));
+        } catch (const ConfigError& e) {
+          const bool conflict = std::string(e.what()).find("already exists") != std::string::npos ||
+                                std::string(e.what()).find("another shard") != std::string::npos;
+          return error_response(conflict ? 409 : 400, e.what());
+        }
+      });
+    }
+    return error_response(405, "use GET or POST on " + std::string(kApiPrefix));
+  }
+  if (sub.empty()) {
+    if (method == "GET" || method == "HEAD") {
+      return on_loop([this, id] {
+        const auto status = supervisor_.status(id);
+        return status ? json_response(200, to_json(*status)) : error_response(404, "no stream '" + id + "'");
+      });
+    }
+    if (method == "DELETE") {
+      return on_loop([this, id] {
+        return supervisor_.remove(id) ? json_response(200, Json{{"removed", id}})
+                                      : error_response(404, "no stream '" + id + "'");
+      });
+    }
+    return error_response(405, "use GET or DELETE on a stream");
+  }
+  if (sub == "labels") {
+    if (method != "PUT") return error_response(405, "use PUT with {\"labels\": [...]}");
+    HttpResponse error;
+    const auto body = parse_json_body(request, error);
+    if (!body) return error;
+    std::vector<std::string> labels;
+    std::string labels_file;
+    try {
+      if (!body->is_object() || (body->contains("labels") == body->contains("labels_file")) || body->size() != 1) {
+        return error_response(400, "expected {\"labels\": [\"a\", \"b\"]} or {\"labels_file\": \"/path\"}");
+      }
+      if (body->contains("labels")) {
+        labels = body->at("labels").get<std::vector<std::string>>();
+        check_labels(labels, "labels");
+      } else {
+        labels_file = body->at("labels_file").get<std::string>();
+        if (!g_file_test(labels_file.c_str(), G_FILE_TEST_IS_REGULAR)) {
+          return error_response(400, "labels_file '" + labels_file + "' does not exist on the server");
+        }
+      }
+    } catch (const Json::exception& e) {
+      return error_response(400, std::string("labels must be a list of strings: ") + e.what());
+    } catch (const ConfigError& e) {
+      return error_response(400, e.what());
+    }
+    return on_loop([this, id, labels, labels_file] {
+      try {
+        if (!supervisor_.set_labels(id, labels, labels_file)) return error_response(404, "no stream '" + id + "'");
+        return json_response(200, to_json(*supervisor_.status(id)));
+      } catch (const ConfigError& e) {
+        return error_response(409, e.what());
+      }
+    });
+  }
+  return error_response(404, "no such path: " + request.path);
+}
+
+HttpResponse RestApi::status_page() {
+  return on_loop([this] { return HttpResponse{200, "text/html; charset=utf-8", render_status_page(supervisor_.statuses()), {}}; });
+}
+
+}  // namespace ivs::service

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: Apache-2.0
+// The service's HTTP surface on one port (DESIGN.md §6):
+//   GET    /api/v1/streams                 every stream's status (JSON)
+//   GET    /api/v1/streams/{id}            one stream
+//   POST   /api/v1/streams                 add a stream (body: a `streams` entry as JSON)
+//   DELETE /api/v1/streams/{id}            remove a stream (its accepted results are published)
+//   PUT    /api/v1/streams/{id}/labels     replace the label set: {"labels": [...]} or {"labels_file": "..."}
+//   GET    /health/live, /health/ready     liveness (main loop turning) and readiness (model loaded,
+//                                          not shutting down)
+//   GET    /metrics                        Prometheus text format
+//   GET    /                               a status page (HTML, refreshes itself)
+// Errors are JSON {"error": "...", "status": N}. With an auth token configured, POST, PUT and
+// DELETE need "Authorization: Bearer <token>".
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <glib.h>
+
+#include "pipeline/metrics_context.h"
+#include "pipeline/service/supervisor.h"
+#include "sinks/http/http_server.h"
+
+namespace ivs::service {
+
+/// What the health endpoints read without going through the main loop.
+struct ServiceHealth {
+  std::atomic<bool> ready{false};            // model loaded, streams started
+  std::atomic<bool> stopping{false};         // shutdown began: mutations refused, not ready
+  std::atomic<int64_t> last_tick_ns{0};      // steady clock of the main loop's last tick
+};
+
+class RestApi {
+ public:
+  /// `supervisor` is only touched on `loop`'s thread (each request waits for it there).
+  RestApi(Supervisor& supervisor, GMainContext* loop, std::shared_ptr<pipeline::MetricsHub> metrics,
+          const ServiceHealth& health, std::string auth_token);
+
+  /// The HTTP server's handler. Thread-safe.
+  sinks::HttpResponse handle(const sinks::HttpRequest& request);
+
+ private:
+  sinks::HttpResponse on_loop(const std::function<sinks::HttpResponse()>& work);
+  sinks::HttpResponse streams_request(const sinks::HttpRequest& request);
+  sinks::HttpResponse status_page();
+
+  Supervisor& supervisor_;
+  GMainContext* loop_;
+  std::shared_ptr<pipeline::MetricsHub> metrics_;
+  const ServiceHealth& health_;
+  std::string auth_token_;
+};
+
+/// Runs `work` on the thread that owns `context` and waits at most `timeout` for it. False when
+/// it did not run in time (it may still run later: capture by value).
+bool run_on_loop(GMainContext* context, std::function<void()> work, std::chrono::milliseconds timeout);
+
+}  // namespace ivs::service

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: Apache-2.0
+// The configuration of internvl-streamd (DESIGN.md §6), parsed from YAML (yaml-cpp) into typed
+// structs. Every key is documented with its default in configs/README.md. Unknown keys are
+// errors naming their path ("streams[1].decod"), so a typo never silently falls back to a
+// default. Scalars may use ${VAR} or ${VAR:-default} (environment), e.g. the shard ordinal of
+// a Kubernetes pod or a token kept out of the file.
+#pragma once
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace ivs::service {
+
+/// A configuration the service cannot run: the message names the file, the key path, the line
+/// and what is expected ("cam.yaml: streams[0].decode (line 12): expected one of auto, gpu,
+/// cpu; got 'gpux'").
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ModelConfig {
+  std::string path;             // checkpoint directory (required)
+  std::string device = "auto";  // auto | cpu | cuda (one process per GPU: CUDA_VISIBLE_DEVICES)
+  std::string dtype = "auto";   // auto | fp32 | bf16 | fp16
+  int batch_size = 16;
+  double batch_timeout_seconds = 0.01;
+};
+
+/// internvlclassify's properties in snake_case (DESIGN.md §3).
+struct ClassifyConfig {
+  bool enabled = true;
+  std::string mode = "c";  // c | g
+  std::vector<std::string> labels;
+  std::string labels_file;  // absolute (made so relative to the config file)
+  std::string prompt_template = "a photo of {}.";
+  std::string templates_file;
+  unsigned interval = 0;
+  double selection_fps = 0.0;
+  unsigned clip_frames = 8;
+  unsigned top_k = 5;
+  double threshold = 0.0;
+  double max_latency_seconds = 1.0;
+  std::string leaky = "auto";  // auto | yes | no
+};
+
+/// internvlcaption's properties in snake_case.
+struct CaptionConfig {
+  bool enabled = false;
+  std::string prompt = "English caption:";
+  unsigned num_beams = 5;
+  unsigned min_new_tokens = 8;
+  unsigned max_new_tokens = 20;
+  unsigned interval = 0;
+  double selection_fps = 0.2;
+};
+
+struct TasksConfig {
+  ClassifyConfig classify;
+  CaptionConfig caption;
+};
+
+struct StreamConfig {
+  std::string id;   // [A-Za-z0-9_.-]+: metric label, topic, REST path
+  std::string uri;  // rtsp://, file:// (a bare absolute path becomes file://), http://, ...
+  std::string decode = "auto";  // auto | gpu | cpu
+  bool realtime = false;        // pace a file source at its frame rate (as a camera would)
+  std::optional<bool> restart_on_eos;  // unset: restart live sources, finish files
+  double stall_timeout_seconds = 0.0;  // 0: supervision.stall_timeout_seconds
+  TasksConfig tasks;                   // the service's tasks with this stream's overrides
+};
+
+struct ZmqOutputConfig {
+  std::string endpoint;  // empty: no ZeroMQ
+  std::string topic_prefix;
+  int send_hwm = 1000;
+};
+
+struct JsonlOutputConfig {
+  std::string path;  // empty: no file
+};
+
+struct OutputsConfig {
+  ZmqOutputConfig zmq;
+  JsonlOutputConfig jsonl;
+};
+
+struct HttpConfig {
+  std::string listen = "127.0.0.1:8080";
+  std::string auth_token;  // non-empty: mutating REST calls need "Authorization: Bearer <token>"
+};
+
+struct SupervisionConfig {
+  double stall_timeout_seconds = 10.0;
+  double backoff_initial_seconds = 1.0;
+  double backoff_max_seconds = 60.0;
+  double shutdown_timeout_seconds = 10.0;
+  unsigned queue_max_buffers = 8;  // frames held between decode and inference
+};
+
+struct ShardingConfig {
+  unsigned replicas = 1;
+  unsigned ordinal = 0;
+};
+
+struct ServiceConfig {
+  std::string origin;    // the file it came from (for messages)
+  std::string base_dir;  // relative paths are resolved against it
+  ModelConfig model;
+  TasksConfig tasks;
+  std::vector<StreamConfig> streams;
+  OutputsConfig outputs;
+  HttpConfig http;
+  SupervisionConfig supervision;
+  ShardingConfig sharding;
+};
+
+/// Reads and checks `path`. Throws ConfigError (unreadable file, malformed YAML, unknown key,
+/// wrong type or value, duplicate stream id, missing labels or label file). The model
+/// directory is not opened here: the service checks it when it loads the model.
+ServiceConfig load_service_config(const std::string& path);
+
+/// The same from text; `origin` names it in messages, `base_dir` resolves relative paths.
+ServiceConfig parse_service_config(const std::string& yaml, const std::string& origin,
+                                   const std::string& base_dir);
+
+/// One stream given as JSON or YAML text (the REST body of POST /api/v1/streams): the keys of
+/// a `streams` entry, with the service's tasks as defaults. Throws ConfigError.
+StreamConfig parse_stream_config(const std::string& text, const ServiceConfig& service,
+                                 const std::string& origin);
+
+/// Checks a label set for internvlclassify (non-empty labels, no ';', which the element uses
+/// as its separator). Throws ConfigError naming `where`.
+void check_labels(const std::vector<std::string>& labels, const std::string& where);
+
+/// Whether this replica runs stream `id`: FNV-1a 64 of the id, modulo replicas, equals ordinal.
+bool stream_in_shard(const std::string& id, const ShardingConfig& sharding);
+
+/// ${VAR} and ${VAR:-default} replaced from the environment ("$$" is a literal '$'). Throws
+/// ConfigError naming `where` when VAR is unset and has no default, or a brace is unclosed.
+std::string expand_environment(const std::string& value, const std::string& where);
+
+}  // namespace ivs::service

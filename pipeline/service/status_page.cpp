@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "pipeline/service/status_page.h"
+
+#include <cstdio>
+#include <sstream>
+
+namespace ivs::service {
+namespace {
+
+constexpr const char* kHead = R"(<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="2">
+<title>InternVL Stream</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
+table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #ddd;padding:.35em .6em;text-align:left;vertical-align:top}
+th{background:#f4f4f4}.running{color:#0a7a2f}.starting{color:#8a6d00}.backoff{color:#b00020}.finished{color:#666}
+.error{color:#b00020;font-size:.9em}.num{text-align:right;font-variant-numeric:tabular-nums}
+</style></head><body>
+<h1>InternVL Stream</h1>
+<p><a href="/api/v1/streams">/api/v1/streams</a> &middot; <a href="/metrics">/metrics</a> &middot; <a href="/health/ready">/health/ready</a></p>
+)";
+
+std::string format_number(double value, const char* format) {
+  char text[64];
+  std::snprintf(text, sizeof text, format, value);
+  return text;
+}
+
+}  // namespace
+
+std::string escape_html(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string render_status_page(const std::vector<StreamStatus>& streams) {
+  std::ostringstream html;
+  html << kHead << "<p id=\"summary\">" << streams.size() << " stream" << (streams.size() == 1 ? "" : "s") << "</p>\n";
+  html << "<table id=\"streams\"><thead><tr><th>Stream</th><th>State</th><th>Source</th><th>Decoder</th>"
+          "<th class=\"num\">FPS</th><th class=\"num\">Frames</th><th class=\"num\">Dropped</th>"
+          "<th class=\"num\">Restarts</th><th>Latest labels</th><th>Latest caption</th></tr></thead><tbody>\n";
+  for (const auto& s : streams) {
+    const std::string state = stream_state_name(s.state);
+    html << "<tr data-stream=\"" << escape_html(s.id) << "\"><td>" << escape_html(s.id) << "</td><td class=\"" << state
+         << "\">" << state << (s.live ? " (live)" : "");
+    if (s.state == StreamState::kBackoff) html << "<br>restart in " << format_number(s.restart_in_seconds, "%.1f") << " s";
+    if (!s.last_error.empty()) html << "<div class=\"error\">" << escape_html(s.last_error) << "</div>";
+    html << "</td><td>" << escape_html(s.uri) << "</td><td>" << escape_html(s.decoder) << "</td><td class=\"num\">"
+         << format_number(s.fps, "%.1f") << "</td><td class=\"num\">" << s.frames << "</td><td class=\"num\">"
+         << s.frames_dropped << "</td><td class=\"num\">" << s.restarts << "</td><td>";
+    for (size_t i = 0; i < s.latest_labels.size() && i < 3; ++i) {
+      html << (i ? "<br>" : "") << escape_html(s.latest_labels[i].label) << " "
+           << format_number(s.latest_labels[i].confidence, "%.2f");
+    }
+    html << "</td><td>" << escape_html(s.latest_caption) << "</td></tr>\n";
+  }
+  html << "</tbody></table>\n</body></html>\n";
+  return html.str();
+}
+
+}  // namespace ivs::service

@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "pipeline/service/stream_pipeline.h"
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+
+#include "pipeline/result_meta.h"
+
+namespace ivs::service {
+namespace {
+
+// decodebin's GstAutoplugSelectResult: not in a public header, stable since 0.10.
+enum AutoplugSelect { kAutoplugTry = 0, kAutoplugExpose = 1, kAutoplugSkip = 2 };
+
+struct Names {
+  const char* factory;
+  const char* package;
+};
+
+GstElement* make(const Names& names, const std::string& name) {
+  GstElement* element = gst_element_factory_make(names.factory, name.c_str());
+  if (element == nullptr) {
+    throw std::runtime_error(std::string("GStreamer element '") + names.factory + "' is not available; install " +
+                             names.package + " (deploy/install-deps.sh installs everything)");
+  }
+  return element;
+}
+
+bool has_prefix(const std::string& text, const char* prefix) { return text.rfind(prefix, 0) == 0; }
+
+bool is_video_decoder(GstElementFactory* factory) {
+  return gst_element_factory_list_is_type(factory, GST_ELEMENT_FACTORY_TYPE_DECODER |
+                                                       GST_ELEMENT_FACTORY_TYPE_MEDIA_VIDEO);
+}
+
+// NVIDIA (nvcodec: nvh264dec, nvh265dec, nvvp9dec, ...) decoders.
+bool is_nvidia_decoder(GstElementFactory* factory) {
+  return has_prefix(GST_OBJECT_NAME(factory), "nv") && is_video_decoder(factory);
+}
+
+// Hardware decoders of any vendor: skipped for decode: cpu.
+bool is_hardware_decoder(GstElementFactory* factory) {
+  if (!is_video_decoder(factory)) return false;
+  const char* klass = gst_element_factory_get_metadata(factory, GST_ELEMENT_METADATA_KLASS);
+  const std::string name = GST_OBJECT_NAME(factory);
+  return (klass != nullptr && std::string(klass).find("Hardware") != std::string::npos) || has_prefix(name, "nv") ||
+         has_prefix(name, "va") || has_prefix(name, "v4l2") || has_prefix(name, "qsv") || has_prefix(name, "msdk");
+}
+
+// Whether an NVIDIA decoder can take `caps`.
+bool nvidia_decoder_for(GstCaps* caps) {
+  GList* decoders = gst_element_factory_list_get_elements(
+      GST_ELEMENT_FACTORY_TYPE_DECODER | GST_ELEMENT_FACTORY_TYPE_MEDIA_VIDEO, GST_RANK_NONE);
+  GList* matching = gst_element_factory_list_filter(decoders, caps, GST_PAD_SINK, FALSE);
+  bool found = false;
+  for (GList* item = matching; item != nullptr && !found; item = item->next) {
+    found = is_nvidia_decoder(GST_ELEMENT_FACTORY(item->data));
+  }
+  gst_plugin_feature_list_free(matching);
+  gst_plugin_feature_list_free(decoders);
+  return found;
+}
+
+bool any_nvidia_decoder() {
+  GList* decoders = gst_element_factory_list_get_elements(
+      GST_ELEMENT_FACTORY_TYPE_DECODER | GST_ELEMENT_FACTORY_TYPE_MEDIA_VIDEO, GST_RANK_NONE);
+  bool found = false;
+  for (GList* item = decoders; item != nullptr && !found; item = item->next) {
+    found = is_nvidia_decoder(GST_ELEMENT_FACTORY(item->data));
+  }
+  gst_plugin_feature_list_free(decoders);
+  return found;
+}
+
+enum class DecodePolicy { kCpuOnly, kPreferNvidia, kNvidiaOnly, kAny };
+
+gint autoplug_select(GstElement* /*bin*/, GstPad* /*pad*/, GstCaps* caps, GstElementFactory* factory,
+                     gpointer policy_pointer) {
+  const auto policy = static_cast<DecodePolicy>(GPOINTER_TO_INT(policy_pointer));
+  if (!is_video_decoder(factory)) return kAutoplugTry;
+  switch (policy) {
+    case DecodePolicy::kCpuOnly:
+      return is_hardware_decoder(factory) ? kAutoplugSkip : kAutoplugTry;
+    case DecodePolicy::kNvidiaOnly:
+      return is_nvidia_decoder(factory) ? kAutoplugTry : kAutoplugSkip;
+    case DecodePolicy::kPreferNvidia:
+      if (is_nvidia_decoder(factory)) return kAutoplugTry;
+      return nvidia_decoder_for(caps) ? kAutoplugSkip : (is_hardware_decoder(factory) ? kAutoplugSkip : kAutoplugTry);
+    case DecodePolicy::kAny:
+      break;
+  }
+  return kAutoplugTry;
+}
+
+// uridecodebin exposes a pad per stream: the first video one goes to the queue, others stay
+// unlinked (decodebin tolerates unlinked pads while one is linked).
+void on_pad_added(GstElement* /*decodebin*/, GstPad* pad, gpointer queue_pointer) {
+  GstCaps* caps = gst_pad_get_current_caps(pad);
+  if (caps == nullptr) caps = gst_pad_query_caps(pad, nullptr);
+  const GstStructure* structure = caps != nullptr && !gst_caps_is_empty(caps) ? gst_caps_get_structure(caps, 0) : nullptr;
+  const bool video = structure != nullptr && g_str_has_prefix(gst_structure_get_name(structure), "video/");
+  if (caps != nullptr) gst_caps_unref(caps);
+  if (!video) return;
+  GstPad* sink = gst_element_get_static_pad(GST_ELEMENT(queue_pointer), "sink");
+  if (!gst_pad_is_linked(sink)) gst_pad_link(pad, sink);
+  gst_object_unref(sink);
+}
+
+// The decoder in use, for the status page (deep-element-added of the pipeline).
+void on_element_added(GstBin* /*bin*/, GstBin* /*sub_bin*/, GstElement* element, gpointer telemetry_pointer) {
+  GstElementFactory* factory = gst_element_get_factory(element);
+  if (factory == nullptr || !is_video_decoder(factory)) return;
+  auto* telemetry = static_cast<StreamTelemetry*>(telemetry_pointer);
+  std::lock_guard<std::mutex> guard(telemetry->lock);
+  telemetry->decoder = GST_OBJECT_NAME(factory);
+}
+
+// The queue is full and (when leaky) has just dropped its oldest frame.
+void on_overrun(GstElement* /*queue*/, gpointer telemetry_pointer) {
+  auto* telemetry = static_cast<StreamTelemetry*>(telemetry_pointer);
+  if (!telemetry->leaky) return;
+  ++telemetry->frames_dropped;
+  if (telemetry->dropped_metric != nullptr) telemetry->dropped_metric->Increment();
+}
+
+GstPadProbeReturn count_frame(GstPad* /*pad*/, GstPadProbeInfo* /*info*/, gpointer telemetry_pointer) {
+  auto* telemetry = static_cast<StreamTelemetry*>(telemetry_pointer);
+  ++telemetry->frames;
+  if (telemetry->frames_metric != nullptr) telemetry->frames_metric->Increment();
+  telemetry->last_frame_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch())
+                                 .count();
+  return GST_PAD_PROBE_OK;
+}
+
+double pts_seconds(GstClockTime pts) { return GST_CLOCK_TIME_IS_VALID(pts) ? static_cast<double>(pts) / GST_SECOND : -1.0; }
+
+// The latest results, for the status page: read from the meta on their way into internvlpublish.
+GstPadProbeReturn remember_results(GstPad* /*pad*/, GstPadProbeInfo* info, gpointer telemetry_pointer) {
+  GstBuffer* buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+  GstInternVLResultMeta* meta = buffer != nullptr ? gst_buffer_get_internvl_result_meta(buffer) : nullptr;
+  if (meta == nullptr || meta->records == nullptr) return GST_PAD_PROBE_OK;
+  auto* telemetry = static_cast<StreamTelemetry*>(telemetry_pointer);
+  std::lock_guard<std::mutex> guard(telemetry->lock);
+  for (const auto& entry : meta->records->entries) {
+    if (entry.caption.has_value()) {
+      telemetry->caption = entry.caption->text;
+      telemetry->caption_pts_seconds = pts_seconds(entry.segment.first_pts);
+    } else if (!entry.classification.empty()) {
+      telemetry->labels = entry.classification;
+      telemetry->labels_pts_seconds = pts_seconds(entry.segment.last_pts);
+    }
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+void release_telemetry(gpointer holder) { delete static_cast<std::shared_ptr<StreamTelemetry>*>(holder); }
+
+// Keeps the telemetry alive as long as the pipeline: the probes and signals use a raw pointer.
+void attach_telemetry(GstElement* pipeline, const std::shared_ptr<StreamTelemetry>& telemetry) {
+  g_object_set_data_full(G_OBJECT(pipeline), "internvl-telemetry", new std::shared_ptr<StreamTelemetry>(telemetry),
+                         &release_telemetry);
+}
+
+std::string join_labels(const std::vector<std::string>& labels) {
+  std::string joined;
+  for (const auto& label : labels) joined += (joined.empty() ? "" : ";") + label;
+  return joined;
+}
+
+void set_engine_properties(GstElement* element, const SharedContexts& shared) {
+  g_object_set(element, "model", shared.model_dir.c_str(), nullptr);
+  gst_util_set_object_arg(G_OBJECT(element), "device", shared.device.c_str());
+  gst_util_set_object_arg(G_OBJECT(element), "dtype", shared.dtype.c_str());
+}
+
+GstClockTime to_clock_time(double seconds) { return static_cast<GstClockTime>(seconds * GST_SECOND); }
+
+GstElement* make_classify(const StreamConfig& stream, const SharedContexts& shared) {
+  const ClassifyConfig& c = stream.tasks.classify;
+  GstElement* classify = make({"internvlclassify", "the internvl plugin (this project)"}, "classify");
+  set_engine_properties(classify, shared);
+  gst_util_set_object_arg(G_OBJECT(classify), "mode", c.mode.c_str());
+  gst_util_set_object_arg(G_OBJECT(classify), "leaky", c.leaky.c_str());
+  g_object_set(classify, "stream-id", stream.id.c_str(), "interval", c.interval, "selection-fps", c.selection_fps,
+               "clip-frames", c.clip_frames, "top-k", c.top_k, "threshold", c.threshold, "max-latency",
+               static_cast<guint64>(to_clock_time(c.max_latency_seconds)), nullptr);
+  if (!c.templates_file.empty()) {
+    g_object_set(classify, "templates-file", c.templates_file.c_str(), nullptr);
+  } else {
+    g_object_set(classify, "prompt-template", c.prompt_template.c_str(), nullptr);
+  }
+  apply_labels(classify, c);
+  return classify;
+}
+
+GstElement* make_caption(const StreamConfig& stream, const SharedContexts& shared) {
+  const CaptionConfig& c = stream.tasks.caption;
+  GstElement* caption = make({"internvlcaption", "the internvl plugin (this project)"}, "caption");
+  set_engine_properties(caption, shared);
+  g_object_set(caption, "stream-id", stream.id.c_str(), "prompt", c.prompt.c_str(), "num-beams", c.num_beams,
+               "min-new-tokens", c.min_new_tokens, "max-new-tokens", c.max_new_tokens, "interval", c.interval,
+               "selection-fps", c.selection_fps, nullptr);
+  return caption;
+}
+
+GstElement* make_publish(const StreamConfig& stream, const SharedContexts& shared) {
+  GstElement* publish = make({"internvlpublish", "the internvl plugin (this project)"}, "publish");
+  const std::string source = redact_uri(stream.uri);
+  g_object_set(publish, "sensor-id", stream.id.c_str(), "source", source.c_str(), nullptr);
+  if (!shared.outputs.zmq.endpoint.empty()) {
+    g_object_set(publish, "endpoint", shared.outputs.zmq.endpoint.c_str(), "topic-prefix",
+                 shared.outputs.zmq.topic_prefix.c_str(), "send-hwm", shared.outputs.zmq.send_hwm, nullptr);
+  }
+  if (!shared.outputs.jsonl.path.empty()) {
+    g_object_set(publish, "file-path", shared.outputs.jsonl.path.c_str(), nullptr);
+  }
+  return publish;
+}
+
+DecodePolicy decode_policy(const StreamConfig& stream, const SharedContexts& shared) {
+  if (stream.decode == "cpu") return DecodePolicy::kCpuOnly;
+  if (stream.decode == "gpu") {
+    if (!any_nvidia_decoder()) {
+      throw std::runtime_error("stream '" + stream.id + "' asks for decode: gpu, but no NVIDIA decoder (nvcodec "
+                               "plugin of gstreamer1.0-plugins-bad, with a CUDA driver) is available; use "
+                               "decode: auto or cpu");
+    }
+    return DecodePolicy::kNvidiaOnly;
+  }
+  return shared.cuda && any_nvidia_decoder() ? DecodePolicy::kPreferNvidia : DecodePolicy::kCpuOnly;
+}
+
+}  // namespace
+
+bool uri_is_live(const std::string& uri) {
+  for (const char* scheme : {"rtsp", "rtsps", "rtspt", "rtmp", "rtmps", "srt", "udp", "rtp", "v4l2", "hls+live"}) {
+    if (has_prefix(uri, (std::string(scheme) + "://").c_str())) return true;
+  }
+  return false;
+}
+
+std::string redact_uri(const std::string& uri) {
+  const auto scheme_end = uri.find("://");
+  if (scheme_end == std::string::npos) return uri;
+  const auto authority = scheme_end + 3;
+  const auto path = uri.find('/', authority);
+  const auto at = uri.rfind('@', path == std::string::npos ? std::string::npos : path);
+  if (at == std::string::npos || at < authority) return uri;
+  return uri.substr(0, authority) + uri.substr(at + 1);
+}
+
+void apply_labels(GstElement* classify, const ClassifyConfig& config) {
+  if (!config.labels_file.empty()) {
+    g_object_set(classify, "labels-file", config.labels_file.c_str(), nullptr);
+  } else {
+    const std::string joined = join_labels(config.labels);
+    g_object_set(classify, "labels-file", nullptr, "labels", joined.c_str(), nullptr);
+  }
+}
+
+StreamPipeline build_stream_pipeline(const StreamConfig& stream, const SharedContexts& shared,
+                                     const std::shared_ptr<StreamTelemetry>& telemetry) {
+  const DecodePolicy policy = decode_policy(stream, shared);
+  StreamPipeline built;
+  built.pipeline = gst_pipeline_new(stream.id.c_str());
+  gst_object_ref_sink(built.pipeline);
+  try {
+    attach_telemetry(built.pipeline, telemetry);
+    GstElement* source = make({"uridecodebin", "gstreamer1.0-plugins-base"}, "source");
+    g_object_set(source, "uri", stream.uri.c_str(), nullptr);
+    built.queue = make({"queue", "gstreamer1.0-tools (core)"}, "decoded");
+    const bool live = uri_is_live(stream.uri);
+    telemetry->leaky = live;
+    // Time and bytes unbounded: the frame count alone bounds memory whatever the resolution.
+    g_object_set(built.queue, "max-size-buffers", shared.queue_max_buffers, "max-size-bytes", 0u, "max-size-time",
+                 static_cast<guint64>(0), nullptr);
+    if (live) gst_util_set_object_arg(G_OBJECT(built.queue), "leaky", "downstream");
+    GstElement* convert = make({"videoconvert", "gstreamer1.0-plugins-base"}, "convert");
+    std::vector<GstElement*> chain{built.queue, convert};
+    if (stream.tasks.classify.enabled) {
+      built.classify = make_classify(stream, shared);
+      chain.push_back(built.classify);
+    }
+    if (stream.tasks.caption.enabled) {
+      built.caption = make_caption(stream, shared);
+      chain.push_back(built.caption);
+    }
+    built.publish = make_publish(stream, shared);
+    chain.push_back(built.publish);
+    GstElement* sink = make({"fakesink", "gstreamer1.0-tools (core)"}, "sink");
+    g_object_set(sink, "sync", stream.realtime ? TRUE : FALSE, "async", FALSE, nullptr);
+    chain.push_back(sink);
+
+    gst_bin_add(GST_BIN(built.pipeline), source);
+    for (GstElement* element : chain) gst_bin_add(GST_BIN(built.pipeline), element);
+    for (size_t i = 0; i + 1 < chain.size(); ++i) {
+      if (!gst_element_link(chain[i], chain[i + 1])) {
+        throw std::runtime_error("cannot link " + std::string(GST_ELEMENT_NAME(chain[i])) + " to " +
+                                 GST_ELEMENT_NAME(chain[i + 1]));
+      }
+    }
+    g_signal_connect(source, "autoplug-select", G_CALLBACK(autoplug_select),
+                     GINT_TO_POINTER(static_cast<int>(policy)));
+    g_signal_connect(source, "pad-added", G_CALLBACK(on_pad_added), built.queue);
+    g_signal_connect(built.pipeline, "deep-element-added", G_CALLBACK(on_element_added), telemetry.get());
+    g_signal_connect(built.queue, "overrun", G_CALLBACK(on_overrun), telemetry.get());
+    GstPad* queue_sink = gst_element_get_static_pad(built.queue, "sink");
+    gst_pad_add_probe(queue_sink, GST_PAD_PROBE_TYPE_BUFFER, &count_frame, telemetry.get(), nullptr);
+    gst_object_unref(queue_sink);
+    GstPad* publish_sink = gst_element_get_static_pad(built.publish, "sink");
+    gst_pad_add_probe(publish_sink, GST_PAD_PROBE_TYPE_BUFFER, &remember_results, telemetry.get(), nullptr);
+    gst_object_unref(publish_sink);
+
+    for (GstContext* context : {shared.engine, shared.metrics, shared.sink_pool}) {
+      if (context != nullptr) gst_element_set_context(built.pipeline, context);
+    }
+  } catch (...) {
+    gst_object_unref(built.pipeline);
+    throw;
+  }
+  return built;
+}
+
+}  // namespace ivs::service

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: Apache-2.0
+// The GStreamer pipeline of one service stream (DESIGN.md §1):
+//   uridecodebin (decoder chosen by `decode`) ! queue (leaky when live) ! videoconvert
+//     ! internvlclassify ! internvlcaption ! internvlpublish ! fakesink
+// with the stream id on every element (metric labels, sensor_id) and the service's shared
+// engine, metrics hub and sink pool set on it as GstContexts.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <gst/gst.h>
+
+#include "pipeline/metrics_context.h"
+#include "pipeline/result_records.h"
+#include "pipeline/service/service_config.h"
+
+namespace ivs::service {
+
+/// What the service shares with every stream's pipeline.
+struct SharedContexts {
+  GstContext* engine = nullptr;     // "internvl.engine" (owned by the service)
+  GstContext* metrics = nullptr;    // "internvl.metrics"
+  GstContext* sink_pool = nullptr;  // "internvl.sinks"
+  std::string model_dir;            // the engine's key, repeated on the elements
+  std::string device;               // auto | cpu | cuda
+  std::string dtype;                // auto | fp32 | bf16 | fp16
+  bool cuda = false;                // the engine runs on CUDA (decode: auto picks GPU decoders)
+  OutputsConfig outputs;
+  unsigned queue_max_buffers = 8;
+};
+
+/// Counters and latest results written by the pipeline's streaming threads, read by the service.
+struct StreamTelemetry {
+  std::atomic<uint64_t> frames{0};          // decoded frames that reached the queue
+  std::atomic<uint64_t> frames_dropped{0};  // dropped by the leaky queue (inference behind)
+  std::atomic<int64_t> last_frame_ns{0};    // steady clock of the last decoded frame, 0: none yet
+  std::atomic<bool> leaky{false};           // counts queue overruns as drops only when leaking
+  prometheus::Counter* frames_metric = nullptr;   // internvl_frames_total{stream}
+  prometheus::Counter* dropped_metric = nullptr;  // internvl_frames_dropped_total{stream,reason="queue_full"}
+
+  std::mutex lock;  // guards the fields below
+  std::string decoder;                      // factory of the video decoder in use
+  std::vector<pipeline::ClassificationRecord> labels;  // latest classification, best first
+  std::string caption;                                  // latest caption
+  double labels_pts_seconds = -1.0;
+  double caption_pts_seconds = -1.0;
+};
+
+/// A built pipeline (in NULL state) and the elements the service talks to. Owns one reference
+/// to `pipeline`; the element pointers are borrowed from it.
+struct StreamPipeline {
+  GstElement* pipeline = nullptr;
+  GstElement* queue = nullptr;
+  GstElement* classify = nullptr;  // null when the task is disabled
+  GstElement* caption = nullptr;
+  GstElement* publish = nullptr;
+};
+
+/// Builds the pipeline of `stream`. The telemetry must outlive the pipeline (the service keeps
+/// it in a shared_ptr captured by the probes). Throws std::runtime_error naming what is missing
+/// (an element factory with its Debian package, decode: gpu without nvcodec).
+StreamPipeline build_stream_pipeline(const StreamConfig& stream, const SharedContexts& shared,
+                                     const std::shared_ptr<StreamTelemetry>& telemetry);
+
+/// Whether a URI is a live source before it is opened (rtsp, rtmp, srt, udp, v4l2, ...); the
+/// state change result (NO_PREROLL) confirms it for the rest.
+bool uri_is_live(const std::string& uri);
+
+/// The URI with any user:password@ removed, for logs, status and messages.
+std::string redact_uri(const std::string& uri);
+
+/// The labels of a classify config as the element takes them ("a;b;c"), and sets them (or the
+/// file) on a running internvlclassify.
+void apply_labels(GstElement* classify, const ClassifyConfig& config);
+
+}  // namespace ivs::service

@@ -1,0 +1,399 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "pipeline/service/supervisor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+namespace ivs::service {
+
+using Clock = std::chrono::steady_clock;
+
+double backoff_delay_seconds(double initial_seconds, double max_seconds, unsigned failures, double unit_random) {
+  const double exponent = std::min<double>(failures > 0 ? failures - 1 : 0, 62);
+  const double base = std::min(max_seconds, initial_seconds * std::pow(2.0, exponent));
+  return base * (0.5 + 0.5 * std::clamp(unit_random, 0.0, 1.0));
+}
+
+const char* stream_state_name(StreamState state) {
+  switch (state) {
+    case StreamState::kStarting: return "starting";
+    case StreamState::kRunning: return "running";
+    case StreamState::kBackoff: return "backoff";
+    case StreamState::kFinished: return "finished";
+  }
+  return "unknown";
+}
+
+namespace {
+
+double seconds_between(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
+std::chrono::milliseconds to_millis(double seconds) {
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000.0));
+}
+
+// "error from source: Could not open resource for reading. (gstfilesrc.c(...): ... No such file)"
+std::string describe_error(GstMessage* message) {
+  GError* error = nullptr;
+  gchar* debug = nullptr;
+  gst_message_parse_error(message, &error, &debug);
+  std::string text = std::string("error from ") + GST_OBJECT_NAME(GST_MESSAGE_SRC(message)) + ": " +
+                     (error != nullptr ? error->message : "unknown");
+  if (debug != nullptr) {
+    std::string detail = debug;
+    const auto colon = detail.rfind(":\n");  // GStreamer's debug text ends with the useful part
+    if (colon != std::string::npos) detail = detail.substr(colon + 2);
+    if (detail.size() > 300) detail = detail.substr(0, 300) + "...";
+    text += " (" + detail + ")";
+  }
+  g_clear_error(&error);
+  g_free(debug);
+  return text;
+}
+
+}  // namespace
+
+/// One stream for its whole life in the service, across restarts. Loop thread only.
+class Stream {
+ public:
+  struct Env {
+    const ServiceConfig& service;
+    const SharedContexts& shared;
+    pipeline::MetricsHub& metrics;
+    Reaper& reaper;
+    std::mt19937_64& random;
+  };
+
+  Stream(StreamConfig config, Env env)
+      : config_(std::move(config)), env_(env), telemetry_(std::make_shared<StreamTelemetry>()) {
+    telemetry_->frames_metric = &env_.metrics.metrics().frames(config_.id);
+    telemetry_->dropped_metric = &env_.metrics.metrics().frames_dropped(config_.id, "queue_full");
+    env_.metrics.metrics().stream_up(config_.id).Set(0);
+    env_.metrics.metrics().stream_restarts(config_.id);  // exported as 0 from the start
+  }
+
+  ~Stream() { take_down(false); }
+
+  const StreamConfig& config() const { return config_; }
+
+  void start(bool log = true) {
+    const Clock::time_point now = Clock::now();
+    started_at_ = now;
+    frames_at_start_ = telemetry_->frames;
+    try {
+      pipe_ = build_stream_pipeline(config_, env_.shared, telemetry_);
+    } catch (const std::exception& e) {
+      fail(e.what());
+      return;
+    }
+    GstBus* bus = gst_element_get_bus(pipe_.pipeline);
+    watch_ = gst_bus_add_watch(bus, &Stream::on_bus_message, this);
+    gst_object_unref(bus);
+    state_ = StreamState::kStarting;
+    live_ = uri_is_live(config_.uri);  // the queue was made leaky for these already
+    const GstStateChangeReturn result = gst_element_set_state(pipe_.pipeline, GST_STATE_PLAYING);
+    if (result == GST_STATE_CHANGE_FAILURE) {
+      fail(first_error_on_bus().value_or("the pipeline could not start"));
+      return;
+    }
+    if (result == GST_STATE_CHANGE_NO_PREROLL) mark_live();
+    if (!log) return;
+    g_message("stream %s: starting %s%s", config_.id.c_str(), redact_uri(config_.uri).c_str(),
+              live_ ? " (live)" : "");
+  }
+
+  void tick(Clock::time_point now) {
+    if (state_ == StreamState::kBackoff) {
+      if (now >= next_start_) {
+        ++restarts_;
+        env_.metrics.metrics().stream_restarts(config_.id).Increment();
+        start();
+      }
+      return;
+    }
+    update_fps(now);
+    if (state_ != StreamState::kStarting && state_ != StreamState::kRunning) return;
+    const uint64_t frames = telemetry_->frames;
+    if (state_ == StreamState::kStarting && frames > frames_at_start_) {
+      state_ = StreamState::kRunning;
+      running_since_ = now;
+      if (!live_ && pipeline_reports_live()) mark_live();  // e.g. a live HTTP stream
+      env_.metrics.metrics().stream_up(config_.id).Set(1);
+      g_message("stream %s: running%s%s", config_.id.c_str(), decoder().empty() ? "" : ", decoder ",
+                decoder().c_str());
+    }
+    if (state_ == StreamState::kRunning && failures_ > 0 &&
+        seconds_between(running_since_, now) >= std::max(1.0, env_.service.supervision.backoff_max_seconds)) {
+      failures_ = 0;  // healthy for as long as the longest wait: the next failure starts over
+    }
+    const int64_t last_frame_ns = telemetry_->last_frame_ns;
+    Clock::time_point last_activity = started_at_;
+    if (frames > frames_at_start_ && last_frame_ns > 0) {
+      last_activity = std::max(last_activity, Clock::time_point(std::chrono::nanoseconds(last_frame_ns)));
+    }
+    const double stall = stall_timeout_seconds();
+    if (seconds_between(last_activity, now) > stall) {
+      char text[96];
+      g_snprintf(text, sizeof text, "no frames for %.1f s (stall_timeout_seconds)", stall);
+      fail(text);
+    }
+  }
+
+  // Stops for good (removal, shutdown).
+  void retire(bool drain) {
+    take_down(drain && state_ == StreamState::kRunning);
+    state_ = StreamState::kFinished;
+    env_.metrics.metrics().stream_up(config_.id).Set(0);
+  }
+
+  void set_labels(const std::vector<std::string>& labels, const std::string& labels_file) {
+    config_.tasks.classify.labels = labels;
+    config_.tasks.classify.labels_file = labels_file;
+    if (pipe_.classify != nullptr) apply_labels(pipe_.classify, config_.tasks.classify);
+  }
+
+  StreamStatus status(Clock::time_point now) const {
+    StreamStatus s;
+    s.id = config_.id;
+    s.uri = redact_uri(config_.uri);
+    s.decode = config_.decode;
+    s.state = state_;
+    s.live = live_;
+    s.frames = telemetry_->frames;
+    s.frames_dropped = telemetry_->frames_dropped;
+    s.fps = fps_;
+    s.restarts = restarts_;
+    s.last_error = last_error_;
+    if (state_ == StreamState::kBackoff) s.restart_in_seconds = std::max(0.0, seconds_between(now, next_start_));
+    if (config_.tasks.classify.enabled) {
+      s.labels = config_.tasks.classify.labels;
+      s.labels_file = config_.tasks.classify.labels_file;
+    }
+    std::lock_guard<std::mutex> guard(telemetry_->lock);
+    s.decoder = telemetry_->decoder;
+    s.latest_labels = telemetry_->labels;
+    s.latest_caption = telemetry_->caption;
+    return s;
+  }
+
+ private:
+  static gboolean on_bus_message(GstBus* /*bus*/, GstMessage* message, gpointer self_pointer) {
+    auto* self = static_cast<Stream*>(self_pointer);
+    switch (GST_MESSAGE_TYPE(message)) {
+      case GST_MESSAGE_ERROR:
+        self->fail(describe_error(message));
+        return G_SOURCE_REMOVE;  // fail() removed the watch already; this keeps GLib consistent
+      case GST_MESSAGE_EOS:
+        return self->on_eos() ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+      case GST_MESSAGE_WARNING: {
+        GError* error = nullptr;
+        gst_message_parse_warning(message, &error, nullptr);
+        g_warning("stream %s: warning from %s: %s", self->config_.id.c_str(), GST_OBJECT_NAME(GST_MESSAGE_SRC(message)),
+                  error != nullptr ? error->message : "unknown");
+        g_clear_error(&error);
+        return G_SOURCE_CONTINUE;
+      }
+      default:
+        return G_SOURCE_CONTINUE;
+    }
+  }
+
+  // Returns whether the bus watch stays.
+  bool on_eos() {
+    const bool restart = config_.restart_on_eos.value_or(live_);
+    if (live_ && restart) {
+      fail("the live source ended (end of stream)");
+      return false;
+    }
+    take_down(false);  // everything went through: EOS reached the sink
+    if (restart) {  // a file played again: a restart, but not a failure; the stream stays up
+      g_debug("stream %s: end of file; playing it again (restart_on_eos)", config_.id.c_str());
+      const bool was_running = state_ == StreamState::kRunning;
+      ++restarts_;
+      env_.metrics.metrics().stream_restarts(config_.id).Increment();
+      start(false);
+      if (was_running && state_ == StreamState::kStarting) state_ = StreamState::kRunning;
+    } else {
+      env_.metrics.metrics().stream_up(config_.id).Set(0);
+      g_message("stream %s: end of stream; finished", config_.id.c_str());
+      state_ = StreamState::kFinished;
+    }
+    return false;
+  }
+
+  void fail(const std::string& reason) {
+    take_down(false);
+    env_.metrics.metrics().stream_up(config_.id).Set(0);
+    ++failures_;
+    const double delay = backoff_delay_seconds(env_.service.supervision.backoff_initial_seconds,
+                                               env_.service.supervision.backoff_max_seconds, failures_,
+                                               std::uniform_real_distribution<double>(0.0, 1.0)(env_.random));
+    next_start_ = Clock::now() + to_millis(delay);
+    state_ = StreamState::kBackoff;
+    last_error_ = reason;
+    g_warning("stream %s: %s; restarting in %.1f s (failure %u in a row)", config_.id.c_str(), reason.c_str(), delay,
+              failures_);
+  }
+
+  void take_down(bool drain) {
+    if (watch_ != 0) {
+      g_source_remove(watch_);
+      watch_ = 0;
+    }
+    if (pipe_.pipeline != nullptr) {
+      env_.reaper.retire(pipe_.pipeline, drain, to_millis(env_.service.supervision.shutdown_timeout_seconds));
+    }
+    pipe_ = StreamPipeline{};
+  }
+
+  void mark_live() {
+    live_ = true;
+    telemetry_->leaky = true;
+    gst_util_set_object_arg(G_OBJECT(pipe_.queue), "leaky", "downstream");
+  }
+
+  // A latency query answers whether any source of the running pipeline is live.
+  bool pipeline_reports_live() const {
+    GstQuery* query = gst_query_new_latency();
+    gboolean live = FALSE;
+    if (gst_element_query(pipe_.pipeline, query)) gst_query_parse_latency(query, &live, nullptr, nullptr);
+    gst_query_unref(query);
+    return live;
+  }
+
+  std::optional<std::string> first_error_on_bus() const {
+    GstBus* bus = gst_element_get_bus(pipe_.pipeline);
+    GstMessage* message = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+    gst_object_unref(bus);
+    if (message == nullptr) return std::nullopt;
+    std::string text = describe_error(message);
+    gst_message_unref(message);
+    return text;
+  }
+
+  void update_fps(Clock::time_point now) {
+    const double elapsed = seconds_between(fps_at_, now);
+    if (elapsed < 2.0) return;
+    const uint64_t frames = telemetry_->frames;
+    fps_ = fps_at_ == Clock::time_point{} ? 0.0 : static_cast<double>(frames - fps_frames_) / elapsed;
+    fps_frames_ = frames;
+    fps_at_ = now;
+  }
+
+  double stall_timeout_seconds() const {
+    return config_.stall_timeout_seconds > 0 ? config_.stall_timeout_seconds
+                                             : env_.service.supervision.stall_timeout_seconds;
+  }
+
+  std::string decoder() const {
+    std::lock_guard<std::mutex> guard(telemetry_->lock);
+    return telemetry_->decoder;
+  }
+
+  StreamConfig config_;
+  Env env_;
+  std::shared_ptr<StreamTelemetry> telemetry_;
+  StreamPipeline pipe_{};
+  guint watch_ = 0;
+  StreamState state_ = StreamState::kStarting;
+  bool live_ = false;
+  unsigned failures_ = 0;
+  uint64_t restarts_ = 0;
+  uint64_t frames_at_start_ = 0;
+  std::string last_error_;
+  Clock::time_point started_at_{};
+  Clock::time_point running_since_{};
+  Clock::time_point next_start_{};
+  Clock::time_point fps_at_{};
+  uint64_t fps_frames_ = 0;
+  double fps_ = 0.0;
+};
+
+Supervisor::Supervisor(const ServiceConfig& config, SharedContexts shared,
+                       std::shared_ptr<pipeline::MetricsHub> metrics)
+    : config_(config), shared_(std::move(shared)), metrics_(std::move(metrics)), random_(std::random_device{}()) {}
+
+Supervisor::~Supervisor() {
+  stop_all(false);
+  wait_for_teardowns();
+}
+
+size_t Supervisor::start_configured() {
+  size_t started = 0;
+  for (const auto& stream : config_.streams) {
+    if (!stream_in_shard(stream.id, config_.sharding)) {
+      g_message("stream %s: belongs to another shard (replicas %u, this is %u); not run here", stream.id.c_str(),
+                config_.sharding.replicas, config_.sharding.ordinal);
+      continue;
+    }
+    add(stream);
+    ++started;
+  }
+  return started;
+}
+
+void Supervisor::add(const StreamConfig& stream) {
+  if (streams_.count(stream.id) != 0) throw ConfigError("stream '" + stream.id + "' already exists");
+  if (!stream_in_shard(stream.id, config_.sharding)) {
+    throw ConfigError("stream '" + stream.id + "' belongs to another shard (replicas " +
+                      std::to_string(config_.sharding.replicas) + ", this replica is " +
+                      std::to_string(config_.sharding.ordinal) + ")");
+  }
+  auto created = std::make_unique<Stream>(stream, Stream::Env{config_, shared_, *metrics_, reaper_, random_});
+  Stream& started = *created;
+  streams_.emplace(stream.id, std::move(created));
+  started.start();
+}
+
+bool Supervisor::remove(const std::string& id) {
+  const auto found = streams_.find(id);
+  if (found == streams_.end()) return false;
+  found->second->retire(true);
+  streams_.erase(found);
+  g_message("stream %s: removed", id.c_str());
+  return true;
+}
+
+bool Supervisor::set_labels(const std::string& id, const std::vector<std::string>& labels,
+                            const std::string& labels_file) {
+  const auto found = streams_.find(id);
+  if (found == streams_.end()) return false;
+  if (!found->second->config().tasks.classify.enabled) {
+    throw ConfigError("stream '" + id + "' does not classify (tasks.classify.enabled is false)");
+  }
+  found->second->set_labels(labels, labels_file);
+  g_message("stream %s: label set replaced (%zu labels%s%s)", id.c_str(), labels.size(),
+            labels_file.empty() ? "" : ", file ", labels_file.c_str());
+  return true;
+}
+
+std::vector<StreamStatus> Supervisor::statuses() const {
+  std::vector<StreamStatus> all;
+  const auto now = Clock::now();
+  for (const auto& [id, stream] : streams_) all.push_back(stream->status(now));
+  return all;
+}
+
+std::optional<StreamStatus> Supervisor::status(const std::string& id) const {
+  const auto found = streams_.find(id);
+  if (found == streams_.end()) return std::nullopt;
+  return found->second->status(Clock::now());
+}
+
+void Supervisor::tick() {
+  const auto now = Clock::now();
+  for (auto& [id, stream] : streams_) stream->tick(now);
+  reaper_.join_finished();
+}
+
+void Supervisor::stop_all(bool drain) {
+  for (auto& [id, stream] : streams_) stream->retire(drain);
+  streams_.clear();
+}
+
+void Supervisor::wait_for_teardowns() { reaper_.join_all(); }
+
+}  // namespace ivs::service

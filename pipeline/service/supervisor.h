@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: Apache-2.0
+// Runs the service's streams, one GStreamer pipeline each, and keeps them running: a source
+// error, the end of a live source or `stall_timeout_seconds` without a frame takes that stream
+// down and restarts it after an exponential, jittered, bounded backoff; the other streams never
+// notice (each has its own pipeline, bus and teardown thread). internvl_stream_up and
+// internvl_stream_restarts_total say what happened.
+//
+// Threading: every method runs on the thread of the GLib main context the bus watches are
+// attached to (the service's main loop); the REST layer gets there with run_on_loop().
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "pipeline/metrics_context.h"
+#include "pipeline/service/reaper.h"
+#include "pipeline/service/service_config.h"
+#include "pipeline/service/stream_pipeline.h"
+
+namespace ivs::service {
+
+/// Delay before the next start after `failures` consecutive failures (>= 1):
+/// min(max, initial * 2^(failures - 1)), scaled by a factor in [0.5, 1] taken from
+/// `unit_random` (in [0, 1)) so that streams that failed together do not retry in lockstep.
+double backoff_delay_seconds(double initial_seconds, double max_seconds, unsigned failures, double unit_random);
+
+enum class StreamState {
+  kStarting,  // pipeline started, no frame yet
+  kRunning,   // frames flowing
+  kBackoff,   // down, restarting at next_start
+  kFinished,  // a file source ended (and is not restarted)
+};
+const char* stream_state_name(StreamState state);  // "starting", "running", "backoff", "finished"
+
+struct StreamStatus {
+  std::string id;
+  std::string uri;  // credentials removed
+  std::string decode;
+  std::string decoder;  // the video decoder in use, once known
+  StreamState state = StreamState::kStarting;
+  bool live = false;
+  uint64_t frames = 0;
+  uint64_t frames_dropped = 0;  // by the leaky queue
+  double fps = 0.0;             // decoded frames per second, last few seconds
+  uint64_t restarts = 0;
+  std::string last_error;
+  double restart_in_seconds = 0.0;  // kBackoff only
+  std::vector<std::string> labels;  // the label set (or the labels file)
+  std::string labels_file;
+  std::vector<pipeline::ClassificationRecord> latest_labels;
+  std::string latest_caption;
+};
+
+class Stream;
+
+class Supervisor {
+ public:
+  /// `shared` holds context references the caller keeps alive for the supervisor's lifetime.
+  Supervisor(const ServiceConfig& config, SharedContexts shared, std::shared_ptr<pipeline::MetricsHub> metrics);
+  ~Supervisor();
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+
+  /// Starts the configured streams of this shard; returns how many.
+  size_t start_configured();
+
+  /// Starts a new stream. Throws ConfigError when the id is taken or belongs to another shard.
+  void add(const StreamConfig& stream);
+  /// Stops and forgets a stream (its accepted results are still published). False: unknown id.
+  bool remove(const std::string& id);
+  /// Replaces a stream's label set, live (no restart). False: unknown id. Throws ConfigError
+  /// when the stream does not classify.
+  bool set_labels(const std::string& id, const std::vector<std::string>& labels, const std::string& labels_file);
+
+  std::vector<StreamStatus> statuses() const;
+  std::optional<StreamStatus> status(const std::string& id) const;
+  const ServiceConfig& config() const { return config_; }
+
+  /// Stall checks, restarts after backoff, fps; the service calls it every 250 ms.
+  void tick();
+
+  /// Takes every stream down; with `drain`, each gets EOS and up to
+  /// supervision.shutdown_timeout_seconds to publish what it accepted. Returns at once; the
+  /// teardowns run on the reaper's threads (wait_for_teardowns()).
+  void stop_all(bool drain);
+  void wait_for_teardowns();
+
+ private:
+  ServiceConfig config_;
+  SharedContexts shared_;
+  std::shared_ptr<pipeline::MetricsHub> metrics_;
+  Reaper reaper_;
+  std::mt19937_64 random_;
+  std::map<std::string, std::unique_ptr<Stream>> streams_;
+};
+
+}  // namespace ivs::service

@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: Apache-2.0
+// The service config: typed values and defaults, per-stream task overrides, environment
+// expansion, and an error that names file, key path and line for every kind of bad input.
+#include "pipeline/service/service_config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "tests/common/test_paths.h"
+
+namespace ivs::service {
+namespace {
+
+constexpr const char* kMinimal = R"(
+model: {path: /models/m}
+tasks:
+  classify: {labels: [a cat, a dog]}
+streams:
+  - {id: cam01, uri: "rtsp://10.0.0.5/s1"}
+)";
+
+ServiceConfig parse(const std::string& text, const std::string& base_dir = "/etc/internvl") {
+  return parse_service_config(text, "test.yaml", base_dir);
+}
+
+// The message of the ConfigError `text` raises.
+std::string error_of(const std::string& text) {
+  try {
+    parse(text);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(ServiceConfigTest, minimal_config_gets_the_documented_defaults) {
+  const ServiceConfig c = parse(kMinimal);
+  EXPECT_EQ(c.model.path, "/models/m");
+  EXPECT_EQ(c.model.device, "auto");
+  EXPECT_EQ(c.model.dtype, "auto");
+  EXPECT_EQ(c.model.batch_size, 16);
+  EXPECT_DOUBLE_EQ(c.model.batch_timeout_seconds, 0.01);
+  ASSERT_EQ(c.streams.size(), 1u);
+  const StreamConfig& s = c.streams[0];
+  EXPECT_EQ(s.id, "cam01");
+  EXPECT_EQ(s.decode, "auto");
+  EXPECT_FALSE(s.restart_on_eos.has_value());
+  EXPECT_TRUE(s.tasks.classify.enabled);
+  EXPECT_EQ(s.tasks.classify.mode, "c");
+  EXPECT_EQ(s.tasks.classify.prompt_template, "a photo of {}.");
+  EXPECT_EQ(s.tasks.classify.clip_frames, 8u);
+  EXPECT_EQ(s.tasks.classify.top_k, 5u);
+  EXPECT_FALSE(s.tasks.caption.enabled);
+  EXPECT_DOUBLE_EQ(s.tasks.caption.selection_fps, 0.2);
+  EXPECT_EQ(c.http.listen, "127.0.0.1:8080");
+  EXPECT_TRUE(c.http.auth_token.empty());
+  EXPECT_DOUBLE_EQ(c.supervision.stall_timeout_seconds, 10.0);
+  EXPECT_DOUBLE_EQ(c.supervision.backoff_initial_seconds, 1.0);
+  EXPECT_DOUBLE_EQ(c.supervision.backoff_max_seconds, 60.0);
+  EXPECT_EQ(c.sharding.replicas, 1u);
+  EXPECT_TRUE(c.outputs.zmq.endpoint.empty());
+}
+
+TEST(ServiceConfigTest, streams_inherit_tasks_and_override_them_key_by_key) {
+  const ServiceConfig c = parse(R"(
+streams:                      # before tasks in the file: inheritance does not depend on order
+  - {id: a, uri: /videos/a.mp4, realtime: true, restart_on_eos: true}
+  - id: b
+    uri: file:///videos/b.mp4
+    decode: cpu
+    stall_timeout_seconds: 3
+    tasks:
+      classify: {labels: [x, y], top_k: 2}
+      caption: {enabled: true, num_beams: 1}
+model: {path: m, device: cpu, dtype: fp32, batch_size: 4, batch_timeout_seconds: 0.5}
+tasks:
+  classify: {labels: [a cat, a dog], mode: g, selection_fps: 2.5, threshold: 0.1}
+outputs:
+  zmq: {endpoint: "bind:tcp://*:5555", topic_prefix: "site1/", send_hwm: 50}
+  jsonl: {path: out/results.jsonl}
+http: {listen: "0.0.0.0:0", auth_token: s3cret}
+)", "/etc/internvl");
+  EXPECT_EQ(c.model.path, "/etc/internvl/m");  // relative to the config's directory
+  EXPECT_EQ(c.outputs.jsonl.path, "/etc/internvl/out/results.jsonl");
+  EXPECT_EQ(c.outputs.zmq.topic_prefix, "site1/");
+  EXPECT_EQ(c.outputs.zmq.send_hwm, 50);
+  ASSERT_EQ(c.streams.size(), 2u);
+  const StreamConfig& a = c.streams[0];
+  EXPECT_EQ(a.uri, "file:///videos/a.mp4");  // an absolute path becomes a file URI
+  EXPECT_TRUE(a.realtime);
+  EXPECT_EQ(a.restart_on_eos, true);
+  EXPECT_EQ(a.tasks.classify.mode, "g");
+  EXPECT_EQ(a.tasks.classify.labels, (std::vector<std::string>{"a cat", "a dog"}));
+  EXPECT_DOUBLE_EQ(a.tasks.classify.selection_fps, 2.5);
+  const StreamConfig& b = c.streams[1];
+  EXPECT_EQ(b.decode, "cpu");
+  EXPECT_DOUBLE_EQ(b.stall_timeout_seconds, 3.0);
+  EXPECT_EQ(b.tasks.classify.labels, (std::vector<std::string>{"x", "y"}));
+  EXPECT_EQ(b.tasks.classify.top_k, 2u);
+  EXPECT_EQ(b.tasks.classify.mode, "g");                  // inherited
+  EXPECT_DOUBLE_EQ(b.tasks.classify.threshold, 0.1);      // inherited
+  EXPECT_TRUE(b.tasks.caption.enabled);
+  EXPECT_EQ(b.tasks.caption.num_beams, 1u);
+}
+
+TEST(ServiceConfigTest, unknown_keys_are_rejected_with_their_path_and_line) {
+  const std::string top = error_of(std::string(kMinimal) + "logging: {level: debug}\n");
+  EXPECT_NE(top.find("test.yaml: logging"), std::string::npos) << top;
+  EXPECT_NE(top.find("unknown key 'logging'"), std::string::npos) << top;
+  const std::string nested = error_of(R"(
+model: {path: /m}
+tasks: {classify: {labels: [a]}}
+streams:
+  - {id: a, uri: "rtsp://h/s"}
+  - id: b
+    uri: "rtsp://h/t"
+    decod: cpu
+)");
+  EXPECT_NE(nested.find("streams[1].decod (line 8)"), std::string::npos) << nested;
+  EXPECT_NE(nested.find("known here: id, uri, decode"), std::string::npos) << nested;
+  const std::string task = error_of("model: {path: /m}\ntasks: {classify: {label: [a]}}\n");
+  EXPECT_NE(task.find("tasks.classify.label"), std::string::npos) << task;
+}
+
+TEST(ServiceConfigTest, wrong_types_and_values_name_what_is_expected) {
+  EXPECT_NE(error_of("model: {path: /m, batch_size: many}").find("model.batch_size (line 1): expected an integer; got 'many'"),
+            std::string::npos);
+  EXPECT_NE(error_of("model: {path: /m, batch_size: 0}").find("in [1, 1024]"), std::string::npos);
+  EXPECT_NE(error_of("model: {path: /m, device: cuda:1}").find("expected one of auto, cpu, cuda; got 'cuda:1'"),
+            std::string::npos);
+  EXPECT_NE(error_of("model: {path: /m}\ntasks: {classify: {labels: [a], mode: x}}").find("expected one of c, g"),
+            std::string::npos);
+  EXPECT_NE(error_of("model: {path: /m}\ntasks: {classify: {labels: a b}}").find("expected a list of strings"),
+            std::string::npos);
+  EXPECT_NE(error_of("model: {path: /m}\ntasks: {caption: {enabled: maybe}}").find("expected true or false"),
+            std::string::npos);
+  EXPECT_NE(error_of("model: {path: /m}\nstreams: {id: a}").find("expected a list of streams"), std::string::npos);
+  EXPECT_NE(error_of("model: {path: /m}\nhttp: {listen: localhost}").find("expected host:port"), std::string::npos);
+  EXPECT_NE(error_of("model: {path: /m}\noutputs: {zmq: {endpoint: 'bind:nonsense'}}").find("outputs.zmq.endpoint"),
+            std::string::npos);
+  EXPECT_NE(error_of("tasks: {}").find("missing required key 'model'"), std::string::npos);
+  EXPECT_NE(error_of("- just\n- a list\n").find("expected a mapping"), std::string::npos);
+}
+
+TEST(ServiceConfigTest, malformed_yaml_names_line_and_column) {
+  const std::string message = error_of("model:\n  path: /m\n  device: [cpu\n");
+  EXPECT_NE(message.find("test.yaml: not valid YAML at line"), std::string::npos) << message;
+}
+
+TEST(ServiceConfigTest, streams_are_checked) {
+  const std::string base = "model: {path: /m}\ntasks: {classify: {labels: [a]}}\n";
+  EXPECT_NE(error_of(base + "streams: [{id: a, uri: 'rtsp://h/1'}, {id: a, uri: 'rtsp://h/2'}]")
+                .find("duplicate stream id 'a'"),
+            std::string::npos);
+  EXPECT_NE(error_of(base + "streams: [{id: 'cam 1', uri: 'rtsp://h/1'}]").find("must be 1-128 characters"),
+            std::string::npos);
+  EXPECT_NE(error_of(base + "streams: [{id: a, uri: 'videos/a.mp4'}]").find("expected a URI"), std::string::npos);
+  EXPECT_NE(error_of(base + "streams: [{id: a}]").find("missing required key 'uri'"), std::string::npos);
+  EXPECT_NE(error_of("model: {path: /m}\nstreams: [{id: a, uri: 'rtsp://h/1'}]").find("has no labels"),
+            std::string::npos);
+  EXPECT_NE(error_of(base + "streams: [{id: a, uri: 'rtsp://h/1', tasks: {classify: {enabled: false}}}]")
+                .find("neither classify nor caption"),
+            std::string::npos);
+}
+
+TEST(ServiceConfigTest, labels_are_checked_and_label_files_must_exist) {
+  EXPECT_NE(error_of("model: {path: /m}\ntasks: {classify: {labels: ['a;b']}}").find("contains ';'"),
+            std::string::npos);
+  EXPECT_NE(error_of("model: {path: /m}\ntasks: {classify: {labels: [a, a]}}").find("appears twice"),
+            std::string::npos);
+  EXPECT_NE(error_of("model: {path: /m}\ntasks: {classify: {labels: []}}").find("empty"), std::string::npos);
+  EXPECT_NE(error_of("model: {path: /m}\ntasks: {classify: {labels_file: no-such.txt}}")
+                .find("file '/etc/internvl/no-such.txt' does not exist"),
+            std::string::npos);
+  const auto dir = test::scratch_dir("service_config_labels");
+  std::ofstream(dir / "labels.txt") << "a cat\na dog\n";
+  const ServiceConfig c = parse_service_config(
+      "model: {path: /m}\ntasks: {classify: {labels_file: labels.txt}}\nstreams: [{id: a, uri: 'rtsp://h/1'}]\n",
+      "t.yaml", dir.string());
+  EXPECT_EQ(c.streams[0].tasks.classify.labels_file, (dir / "labels.txt").string());
+}
+
+TEST(ServiceConfigTest, environment_variables_expand_with_defaults) {
+  setenv("IVS_TEST_MODEL", "/models/from-env", 1);
+  setenv("IVS_TEST_EMPTY", "", 1);
+  unsetenv("IVS_TEST_UNSET");
+  const ServiceConfig c = parse(R"(
+model: {path: "${IVS_TEST_MODEL}", batch_size: "${IVS_TEST_UNSET:-8}"}
+http: {auth_token: "${IVS_TEST_EMPTY:-fallback}"}
+outputs: {jsonl: {path: "/tmp/$${IVS_TEST_UNSET}.jsonl"}}
+)");
+  EXPECT_EQ(c.model.path, "/models/from-env");
+  EXPECT_EQ(c.model.batch_size, 8);
+  EXPECT_EQ(c.http.auth_token, "fallback");  // set but empty takes the default, as in the shell
+  EXPECT_EQ(c.outputs.jsonl.path, "/tmp/${IVS_TEST_UNSET}.jsonl");  // $$ is a literal $
+  const std::string message = error_of("model: {path: '${IVS_TEST_UNSET}'}");
+  EXPECT_NE(message.find("environment variable 'IVS_TEST_UNSET' is not set"), std::string::npos) << message;
+  EXPECT_NE(error_of("model: {path: '${IVS_TEST_MODEL'}").find("unclosed"), std::string::npos);
+  EXPECT_EQ(expand_environment("cost: $$5 ${IVS_TEST_MODEL}", "x"), "cost: $5 /models/from-env");
+}
+
+TEST(ServiceConfigTest, missing_file_is_an_error_naming_it) {
+  try {
+    load_service_config("/nonexistent/internvl.yaml");
+    FAIL() << "loaded a missing file";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/internvl.yaml: cannot read the config file"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(ServiceConfigTest, a_rest_stream_body_is_parsed_like_a_config_entry) {
+  const ServiceConfig service = parse(kMinimal);
+  const StreamConfig s = parse_stream_config(
+      R"({"id": "cam09", "uri": "rtsp://h/9", "decode": "cpu", "tasks": {"classify": {"labels": ["a bus"]}}})",
+      service, "request body");
+  EXPECT_EQ(s.id, "cam09");
+  EXPECT_EQ(s.decode, "cpu");
+  EXPECT_EQ(s.tasks.classify.labels, std::vector<std::string>{"a bus"});
+  EXPECT_EQ(s.tasks.classify.top_k, 5u);
+  try {
+    parse_stream_config(R"({"id": "x", "uri": "rtsp://h/1", "colour": "red"})", service, "request body");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("request body: colour"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ServiceConfigTest, sharding_splits_streams_by_a_stable_hash) {
+  EXPECT_NE(error_of("model: {path: /m}\nsharding: {replicas: 2, ordinal: 2}").find("must be below replicas"),
+            std::string::npos);
+  // FNV-1a 64 of "cam01" is 0xe88cab3a98c1c1df (fixed by the algorithm): odd, so replica 1 of 2.
+  EXPECT_TRUE(stream_in_shard("cam01", {2, 1}));
+  EXPECT_FALSE(stream_in_shard("cam01", {2, 0}));
+  EXPECT_TRUE(stream_in_shard("anything", {1, 0}));
+  int per_shard[3] = {0, 0, 0};
+  for (int i = 0; i < 300; ++i) {
+    int owners = 0;
+    for (unsigned ordinal = 0; ordinal < 3; ++ordinal) {
+      if (stream_in_shard("cam" + std::to_string(i), {3, ordinal})) {
+        ++owners;
+        ++per_shard[ordinal];
+      }
+    }
+    EXPECT_EQ(owners, 1) << "cam" << i;  // exactly one replica runs each stream
+  }
+  for (int count : per_shard) EXPECT_GT(count, 60);  // and the split is not lopsided
+}
+
+}  // namespace
+}  // namespace ivs::service

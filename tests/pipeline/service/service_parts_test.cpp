@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: Apache-2.0
+// The service's small pure pieces: restart backoff, URI handling, the status page's escaping.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "pipeline/service/status_page.h"
+#include "pipeline/service/stream_pipeline.h"
+#include "pipeline/service/supervisor.h"
+
+namespace ivs::service {
+namespace {
+
+TEST(BackoffTest, doubles_per_failure_is_bounded_and_jittered_within_half) {
+  EXPECT_DOUBLE_EQ(backoff_delay_seconds(1, 60, 1, 1.0), 1.0);
+  EXPECT_DOUBLE_EQ(backoff_delay_seconds(1, 60, 2, 1.0), 2.0);
+  EXPECT_DOUBLE_EQ(backoff_delay_seconds(1, 60, 5, 1.0), 16.0);
+  EXPECT_DOUBLE_EQ(backoff_delay_seconds(1, 60, 7, 1.0), 60.0);    // 64 capped
+  EXPECT_DOUBLE_EQ(backoff_delay_seconds(1, 60, 1000, 1.0), 60.0);  // no overflow
+  EXPECT_DOUBLE_EQ(backoff_delay_seconds(1, 60, 5, 0.0), 8.0);      // jitter: half at least
+  for (double r = 0.0; r < 1.0; r += 0.05) {
+    const double delay = backoff_delay_seconds(0.5, 10, 3, r);
+    EXPECT_GE(delay, 1.0);
+    EXPECT_LE(delay, 2.0);
+  }
+}
+
+TEST(StreamUriTest, credentials_are_removed_for_display) {
+  EXPECT_EQ(redact_uri("rtsp://admin:pa55@10.0.0.5:554/stream1"), "rtsp://10.0.0.5:554/stream1");
+  EXPECT_EQ(redact_uri("rtsp://user@cam/s"), "rtsp://cam/s");
+  EXPECT_EQ(redact_uri("rtsp://10.0.0.5/path@odd"), "rtsp://10.0.0.5/path@odd");  // '@' in the path stays
+  EXPECT_EQ(redact_uri("file:///videos/a.mp4"), "file:///videos/a.mp4");
+}
+
+TEST(StreamUriTest, live_schemes_are_known_before_opening) {
+  EXPECT_TRUE(uri_is_live("rtsp://h/s"));
+  EXPECT_TRUE(uri_is_live("srt://h:9000"));
+  EXPECT_TRUE(uri_is_live("udp://0.0.0.0:5000"));
+  EXPECT_FALSE(uri_is_live("file:///a.mp4"));
+  EXPECT_FALSE(uri_is_live("https://example.com/a.mp4"));  // decided by NO_PREROLL when it plays
+}
+
+TEST(StatusPageTest, escapes_everything_a_camera_name_or_caption_could_inject) {
+  EXPECT_EQ(escape_html("<script>alert('x')</script> & \"q\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;");
+  StreamStatus status;
+  status.id = "cam01";
+  status.state = StreamState::kBackoff;
+  status.last_error = "<b>down</b>";
+  status.latest_caption = "a <cat>";
+  status.latest_labels = {{"a dog", 0, 0.75}};
+  const std::string page = render_status_page({status});
+  EXPECT_NE(page.find("data-stream=\"cam01\""), std::string::npos);
+  EXPECT_NE(page.find("backoff"), std::string::npos);
+  EXPECT_NE(page.find("&lt;b&gt;down&lt;/b&gt;"), std::string::npos);
+  EXPECT_NE(page.find("a &lt;cat&gt;"), std::string::npos);
+  EXPECT_NE(page.find("a dog 0.75"), std::string::npos);
+  EXPECT_EQ(page.find("<cat>"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ivs::service
