@@ -20,7 +20,8 @@ constexpr const char* kApiPrefix = "/api/v1/streams";
 constexpr std::chrono::seconds kLoopWait{10};
 
 HttpResponse json_response(int status, const Json& body) {
-  return {status, "application/json", body.dump(2) + "\n", {}};
+  // Replace, not throw, on invalid UTF-8 (a label file in another encoding, a GStreamer message).
+  return {status, "application/json", body.dump(2, ' ', false, Json::error_handler_t::replace) + "\n", {}};
 }
 
 HttpResponse error_response(int status, const std::string& message) {
@@ -80,18 +81,28 @@ bool run_on_loop(GMainContext* context, std::function<void()> work, std::chrono:
   };
   auto job = std::make_shared<Job>();
   job->work = std::move(work);
-  auto* holder = new std::shared_ptr<Job>(job);
-  g_main_context_invoke_full(
-      context, G_PRIORITY_DEFAULT,
+  // An idle source, never g_main_context_invoke: invoke runs the job right here when this
+  // thread can acquire the context, i.e. whenever the loop is not running (starting, shutting
+  // down), and the job would race the main thread. A source only runs inside the loop.
+  GSource* source = g_idle_source_new();
+  g_source_set_priority(source, G_PRIORITY_DEFAULT);
+  g_source_set_callback(
+      source,
       [](gpointer data) -> gboolean {
         auto& running = *static_cast<std::shared_ptr<Job>*>(data);
-        running->work();
+        try {
+          running->work();
+        } catch (const std::exception& e) {
+          g_warning("REST request failed on the main loop: %s", e.what());
+        }
         std::lock_guard<std::mutex> guard(running->lock);
         running->done = true;
         running->finished.notify_all();
         return G_SOURCE_REMOVE;
       },
-      holder, [](gpointer data) { delete static_cast<std::shared_ptr<Job>*>(data); });
+      new std::shared_ptr<Job>(job), [](gpointer data) { delete static_cast<std::shared_ptr<Job>*>(data); });
+  g_source_attach(source, context);
+  g_source_unref(source);
   std::unique_lock<std::mutex> guard(job->lock);
   return job->finished.wait_for(guard, timeout, [&] { return job->done; });
 }
@@ -106,9 +117,19 @@ RestApi::RestApi(Supervisor& supervisor, GMainContext* loop, std::shared_ptr<pip
 
 HttpResponse RestApi::on_loop(const std::function<HttpResponse()>& work) {
   if (health_.stopping) return error_response(503, "the service is shutting down");
-  auto response = std::make_shared<HttpResponse>();
-  if (!run_on_loop(loop_, [response, work] { *response = work(); }, kLoopWait)) {
-    return error_response(503, "the service did not answer within 10 s; try again");
+  auto response = std::make_shared<HttpResponse>(error_response(500, "the request failed; see the service log"));
+  const ServiceHealth* health = &health_;
+  const bool answered = run_on_loop(
+      loop_,
+      [response, work, health] {
+        // Checked again on the loop: a request queued just before SIGTERM must not start a
+        // stream after the drain began.
+        *response = health->stopping ? error_response(503, "the service is shutting down") : work();
+      },
+      kLoopWait);
+  if (!answered) {
+    return error_response(503, "the service did not answer within 10 s (busy starting a stream?); the request "
+                               "may still be applied: check GET /api/v1/streams before retrying");
   }
   return *response;
 }
@@ -180,7 +201,7 @@ HttpResponse RestApi::streams_request(const HttpRequest& request) {
       if (!body->is_object()) return error_response(400, "expected a JSON object with at least 'id' and 'uri'");
       return on_loop([this, text = request.body] {
         try {
-          const StreamConfig stream = parse_stream_config(text, supervisor_.config(), "request body");
+          const StreamConfig stream = parse_stream_config(text, supervisor_.config(), "request body", StreamSource::kRest);
           supervisor_.add(stream);
           return json_response(201, to_json(*supervisor_.status(stream.id)));
         } catch (const ConfigError& e) {
@@ -213,28 +234,21 @@ HttpResponse RestApi::streams_request(const HttpRequest& request) {
     const auto body = parse_json_body(request, error);
     if (!body) return error;
     std::vector<std::string> labels;
-    std::string labels_file;
     try {
-      if (!body->is_object() || (body->contains("labels") == body->contains("labels_file")) || body->size() != 1) {
-        return error_response(400, "expected {\"labels\": [\"a\", \"b\"]} or {\"labels_file\": \"/path\"}");
+      if (!body->is_object() || !body->contains("labels") || body->size() != 1) {
+        return error_response(400, "expected {\"labels\": [\"a\", \"b\"]} (label files are named in the config file, "
+                                   "not over REST)");
       }
-      if (body->contains("labels")) {
-        labels = body->at("labels").get<std::vector<std::string>>();
-        check_labels(labels, "labels");
-      } else {
-        labels_file = body->at("labels_file").get<std::string>();
-        if (!g_file_test(labels_file.c_str(), G_FILE_TEST_IS_REGULAR)) {
-          return error_response(400, "labels_file '" + labels_file + "' does not exist on the server");
-        }
-      }
+      labels = body->at("labels").get<std::vector<std::string>>();
+      check_labels(labels, "labels");
     } catch (const Json::exception& e) {
       return error_response(400, std::string("labels must be a list of strings: ") + e.what());
     } catch (const ConfigError& e) {
       return error_response(400, e.what());
     }
-    return on_loop([this, id, labels, labels_file] {
+    return on_loop([this, id, labels] {
       try {
-        if (!supervisor_.set_labels(id, labels, labels_file)) return error_response(404, "no stream '" + id + "'");
+        if (!supervisor_.set_labels(id, labels)) return error_response(404, "no stream '" + id + "'");
         return json_response(200, to_json(*supervisor_.status(id)));
       } catch (const ConfigError& e) {
         return error_response(409, e.what());

@@ -4,13 +4,15 @@
 //   GET    /api/v1/streams/{id}            one stream
 //   POST   /api/v1/streams                 add a stream (body: a `streams` entry as JSON)
 //   DELETE /api/v1/streams/{id}            remove a stream (its accepted results are published)
-//   PUT    /api/v1/streams/{id}/labels     replace the label set: {"labels": [...]} or {"labels_file": "..."}
+//   PUT    /api/v1/streams/{id}/labels     replace the label set: {"labels": [...]}
 //   GET    /health/live, /health/ready     liveness (main loop turning) and readiness (model loaded,
 //                                          not shutting down)
 //   GET    /metrics                        Prometheus text format
 //   GET    /                               a status page (HTML, refreshes itself)
 // Errors are JSON {"error": "...", "status": N}. With an auth token configured, POST, PUT and
-// DELETE need "Authorization: Bearer <token>".
+// DELETE need "Authorization: Bearer <token>". Request bodies never reach the server's
+// environment or files: ${VAR} is not expanded in them and labels_file / templates_file are
+// refused (label sets come inline).
 #pragma once
 
 #include <atomic>

@@ -28,6 +28,7 @@ struct Place {
   const std::string* origin;
   std::string path;
   int line = -1;
+  bool trusted = true;  // a config file (env expansion, files allowed), not a REST body
 
   std::string describe() const {
     std::string text = *origin + ": " + (path.empty() ? std::string("(top level)") : path);
@@ -36,10 +37,10 @@ struct Place {
   }
   [[noreturn]] void fail(const std::string& what) const { throw ConfigError(describe() + ": " + what); }
   Place child(const std::string& key, const YAML::Node& node) const {
-    return {origin, path.empty() ? key : path + "." + key, node.Mark().line};
+    return {origin, path.empty() ? key : path + "." + key, node.Mark().line, trusted};
   }
   Place item(size_t index, const YAML::Node& node) const {
-    return {origin, path + "[" + std::to_string(index) + "]", node.Mark().line};
+    return {origin, path + "[" + std::to_string(index) + "]", node.Mark().line, trusted};
   }
 };
 
@@ -52,7 +53,7 @@ std::string join(const std::vector<std::string>& words) {
 // The scalar's text with the environment expanded.
 std::string scalar_text(const YAML::Node& node, const Place& at) {
   if (!node.IsScalar()) at.fail("expected a single value, got a " + std::string(node.IsMap() ? "mapping" : "list"));
-  return expand_environment(node.Scalar(), at.describe());
+  return at.trusted ? expand_environment(node.Scalar(), at.describe()) : node.Scalar();
 }
 
 std::string read_string(const YAML::Node& node, const Place& at) {
@@ -160,6 +161,10 @@ std::string resolve_path(const std::string& path, const std::string& base_dir) {
   return (fs::path(base_dir) / path).lexically_normal().string();
 }
 
+void refuse_file_over_rest(const Place& at) {
+  if (!at.trusted) at.fail("files cannot be named over REST (they would be read on the server); give the labels inline");
+}
+
 void require_file(const std::string& path, const Place& at) {
   std::error_code error;
   if (!fs::is_regular_file(path, error)) at.fail("file '" + path + "' does not exist or is not a regular file");
@@ -175,6 +180,7 @@ void parse_classify(const YAML::Node& node, const Place& at, const std::string& 
     c.labels_file.clear();  // the nearer setting wins over an inherited file
   });
   map.optional("labels_file", [&](auto& v, auto& p) {
+    refuse_file_over_rest(p);
     c.labels_file = resolve_path(read_string(v, p), base_dir);
     require_file(c.labels_file, p);
   });
@@ -184,6 +190,7 @@ void parse_classify(const YAML::Node& node, const Place& at, const std::string& 
     c.templates_file.clear();
   });
   map.optional("templates_file", [&](auto& v, auto& p) {
+    refuse_file_over_rest(p);
     c.templates_file = resolve_path(read_string(v, p), base_dir);
     require_file(c.templates_file, p);
   });
@@ -270,7 +277,8 @@ std::string read_listen_address(const YAML::Node& node, const Place& at) {
   const std::string text = read_string(node, at);
   const auto colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == text.size() ||
-      text.find_first_not_of("0123456789", colon + 1) != std::string::npos) {
+      text.find_first_not_of("0123456789", colon + 1) != std::string::npos || text.size() - colon - 1 > 5 ||
+      std::stoul(text.substr(colon + 1)) > 65535) {
     at.fail("expected host:port such as 127.0.0.1:8080 (port 0 picks a free port); got '" + text + "'");
   }
   return text;
@@ -448,9 +456,9 @@ ServiceConfig load_service_config(const std::string& path) {
 }
 
 StreamConfig parse_stream_config(const std::string& text, const ServiceConfig& service,
-                                 const std::string& origin) {
+                                 const std::string& origin, StreamSource source) {
   const YAML::Node node = load_yaml(text, origin);
-  return parse_stream(node, Place{&origin, "", -1}, service);
+  return parse_stream(node, Place{&origin, "", -1, source == StreamSource::kConfigFile}, service);
 }
 
 }  // namespace ivs::service

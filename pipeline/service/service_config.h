@@ -126,10 +126,15 @@ ServiceConfig load_service_config(const std::string& path);
 ServiceConfig parse_service_config(const std::string& yaml, const std::string& origin,
                                    const std::string& base_dir);
 
+/// Where a stream definition comes from. REST bodies are untrusted: ${VAR} is left as written
+/// (no reading the server's environment) and labels_file / templates_file are refused (no
+/// reading the server's files).
+enum class StreamSource { kConfigFile, kRest };
+
 /// One stream given as JSON or YAML text (the REST body of POST /api/v1/streams): the keys of
 /// a `streams` entry, with the service's tasks as defaults. Throws ConfigError.
 StreamConfig parse_stream_config(const std::string& text, const ServiceConfig& service,
-                                 const std::string& origin);
+                                 const std::string& origin, StreamSource source);
 
 /// Checks a label set for internvlclassify (non-empty labels, no ';', which the element uses
 /// as its separator). Throws ConfigError naming `where`.

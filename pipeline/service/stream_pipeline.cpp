@@ -48,10 +48,10 @@ bool is_hardware_decoder(GstElementFactory* factory) {
          has_prefix(name, "va") || has_prefix(name, "v4l2") || has_prefix(name, "qsv") || has_prefix(name, "msdk");
 }
 
-// Whether an NVIDIA decoder can take `caps`.
+// Whether an NVIDIA decoder decodebin would autoplug (rank MARGINAL or more) can take `caps`.
 bool nvidia_decoder_for(GstCaps* caps) {
   GList* decoders = gst_element_factory_list_get_elements(
-      GST_ELEMENT_FACTORY_TYPE_DECODER | GST_ELEMENT_FACTORY_TYPE_MEDIA_VIDEO, GST_RANK_NONE);
+      GST_ELEMENT_FACTORY_TYPE_DECODER | GST_ELEMENT_FACTORY_TYPE_MEDIA_VIDEO, GST_RANK_MARGINAL);
   GList* matching = gst_element_factory_list_filter(decoders, caps, GST_PAD_SINK, FALSE);
   bool found = false;
   for (GList* item = matching; item != nullptr && !found; item = item->next) {
@@ -64,7 +64,7 @@ bool nvidia_decoder_for(GstCaps* caps) {
 
 bool any_nvidia_decoder() {
   GList* decoders = gst_element_factory_list_get_elements(
-      GST_ELEMENT_FACTORY_TYPE_DECODER | GST_ELEMENT_FACTORY_TYPE_MEDIA_VIDEO, GST_RANK_NONE);
+      GST_ELEMENT_FACTORY_TYPE_DECODER | GST_ELEMENT_FACTORY_TYPE_MEDIA_VIDEO, GST_RANK_MARGINAL);
   bool found = false;
   for (GList* item = decoders; item != nullptr && !found; item = item->next) {
     found = is_nvidia_decoder(GST_ELEMENT_FACTORY(item->data));
@@ -103,7 +103,13 @@ void on_pad_added(GstElement* /*decodebin*/, GstPad* pad, gpointer queue_pointer
   if (caps != nullptr) gst_caps_unref(caps);
   if (!video) return;
   GstPad* sink = gst_element_get_static_pad(GST_ELEMENT(queue_pointer), "sink");
-  if (!gst_pad_is_linked(sink)) gst_pad_link(pad, sink);
+  if (!gst_pad_is_linked(sink)) {
+    const GstPadLinkReturn linked = gst_pad_link(pad, sink);
+    if (linked != GST_PAD_LINK_OK) {
+      g_warning("%s: cannot link the decoded video (%s)", GST_ELEMENT_NAME(GST_ELEMENT_PARENT(queue_pointer)),
+                gst_pad_link_get_name(linked));
+    }
+  }
   gst_object_unref(sink);
 }
 
@@ -255,8 +261,9 @@ void apply_labels(GstElement* classify, const ClassifyConfig& config) {
   if (!config.labels_file.empty()) {
     g_object_set(classify, "labels-file", config.labels_file.c_str(), nullptr);
   } else {
+    // Labels first, then the file cleared: the element never sees neither.
     const std::string joined = join_labels(config.labels);
-    g_object_set(classify, "labels-file", nullptr, "labels", joined.c_str(), nullptr);
+    g_object_set(classify, "labels", joined.c_str(), "labels-file", nullptr, nullptr);
   }
 }
 
@@ -268,33 +275,36 @@ StreamPipeline build_stream_pipeline(const StreamConfig& stream, const SharedCon
   gst_object_ref_sink(built.pipeline);
   try {
     attach_telemetry(built.pipeline, telemetry);
-    GstElement* source = make({"uridecodebin", "gstreamer1.0-plugins-base"}, "source");
+    // Each element goes into the bin as soon as it exists, so a later failure frees it with it.
+    auto add = [&](GstElement* element) {
+      gst_bin_add(GST_BIN(built.pipeline), element);
+      return element;
+    };
+    GstElement* source = add(make({"uridecodebin", "gstreamer1.0-plugins-base"}, "source"));
     g_object_set(source, "uri", stream.uri.c_str(), nullptr);
-    built.queue = make({"queue", "gstreamer1.0-tools (core)"}, "decoded");
+    built.queue = add(make({"queue", "gstreamer1.0-tools (core)"}, "decoded"));
     const bool live = uri_is_live(stream.uri);
     telemetry->leaky = live;
     // Time and bytes unbounded: the frame count alone bounds memory whatever the resolution.
     g_object_set(built.queue, "max-size-buffers", shared.queue_max_buffers, "max-size-bytes", 0u, "max-size-time",
                  static_cast<guint64>(0), nullptr);
     if (live) gst_util_set_object_arg(G_OBJECT(built.queue), "leaky", "downstream");
-    GstElement* convert = make({"videoconvert", "gstreamer1.0-plugins-base"}, "convert");
+    GstElement* convert = add(make({"videoconvert", "gstreamer1.0-plugins-base"}, "convert"));
     std::vector<GstElement*> chain{built.queue, convert};
     if (stream.tasks.classify.enabled) {
-      built.classify = make_classify(stream, shared);
+      built.classify = add(make_classify(stream, shared));
       chain.push_back(built.classify);
     }
     if (stream.tasks.caption.enabled) {
-      built.caption = make_caption(stream, shared);
+      built.caption = add(make_caption(stream, shared));
       chain.push_back(built.caption);
     }
-    built.publish = make_publish(stream, shared);
+    built.publish = add(make_publish(stream, shared));
     chain.push_back(built.publish);
-    GstElement* sink = make({"fakesink", "gstreamer1.0-tools (core)"}, "sink");
+    GstElement* sink = add(make({"fakesink", "gstreamer1.0-tools (core)"}, "sink"));
     g_object_set(sink, "sync", stream.realtime ? TRUE : FALSE, "async", FALSE, nullptr);
     chain.push_back(sink);
 
-    gst_bin_add(GST_BIN(built.pipeline), source);
-    for (GstElement* element : chain) gst_bin_add(GST_BIN(built.pipeline), element);
     for (size_t i = 0; i + 1 < chain.size(); ++i) {
       if (!gst_element_link(chain[i], chain[i + 1])) {
         throw std::runtime_error("cannot link " + std::string(GST_ELEMENT_NAME(chain[i])) + " to " +

@@ -49,6 +49,10 @@ std::string describe_error(GstMessage* message) {
     if (detail.size() > 300) detail = detail.substr(0, 300) + "...";
     text += " (" + detail + ")";
   }
+  // Valid UTF-8 whatever the cut above or the file names inside did (the text goes into JSON).
+  gchar* valid = g_utf8_make_valid(text.c_str(), static_cast<gssize>(text.size()));
+  text = valid;
+  g_free(valid);
   g_clear_error(&error);
   g_free(debug);
   return text;
@@ -149,9 +153,9 @@ class Stream {
     env_.metrics.metrics().stream_up(config_.id).Set(0);
   }
 
-  void set_labels(const std::vector<std::string>& labels, const std::string& labels_file) {
+  void set_labels(const std::vector<std::string>& labels) {
     config_.tasks.classify.labels = labels;
-    config_.tasks.classify.labels_file = labels_file;
+    config_.tasks.classify.labels_file.clear();
     if (pipe_.classify != nullptr) apply_labels(pipe_.classify, config_.tasks.classify);
   }
 
@@ -206,6 +210,10 @@ class Stream {
     const bool restart = config_.restart_on_eos.value_or(live_);
     if (live_ && restart) {
       fail("the live source ended (end of stream)");
+      return false;
+    }
+    if (restart && telemetry_->frames == frames_at_start_) {  // would loop without pause
+      fail("end of stream without a single video frame");
       return false;
     }
     take_down(false);  // everything went through: EOS reached the sink
@@ -357,16 +365,14 @@ bool Supervisor::remove(const std::string& id) {
   return true;
 }
 
-bool Supervisor::set_labels(const std::string& id, const std::vector<std::string>& labels,
-                            const std::string& labels_file) {
+bool Supervisor::set_labels(const std::string& id, const std::vector<std::string>& labels) {
   const auto found = streams_.find(id);
   if (found == streams_.end()) return false;
   if (!found->second->config().tasks.classify.enabled) {
     throw ConfigError("stream '" + id + "' does not classify (tasks.classify.enabled is false)");
   }
-  found->second->set_labels(labels, labels_file);
-  g_message("stream %s: label set replaced (%zu labels%s%s)", id.c_str(), labels.size(),
-            labels_file.empty() ? "" : ", file ", labels_file.c_str());
+  found->second->set_labels(labels);
+  g_message("stream %s: label set replaced (%zu labels)", id.c_str(), labels.size());
   return true;
 }
 

@@ -76,7 +76,7 @@ class Supervisor {
   bool remove(const std::string& id);
   /// Replaces a stream's label set, live (no restart). False: unknown id. Throws ConfigError
   /// when the stream does not classify.
-  bool set_labels(const std::string& id, const std::vector<std::string>& labels, const std::string& labels_file);
+  bool set_labels(const std::string& id, const std::vector<std::string>& labels);
 
   std::vector<StreamStatus> statuses() const;
   std::optional<StreamStatus> status(const std::string& id) const;

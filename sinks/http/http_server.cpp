@@ -45,8 +45,16 @@ sockaddr_storage parse_address(const std::string& address) {
   if (const int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0 || !found) {
     throw_listen_error(address, gai_strerror(rc));
   }
+  // "localhost" resolves to ::1 first on many systems; clients and probes mostly use 127.0.0.1.
+  const addrinfo* chosen = found;
+  for (const addrinfo* candidate = found; candidate != nullptr; candidate = candidate->ai_next) {
+    if (candidate->ai_family == AF_INET) {
+      chosen = candidate;
+      break;
+    }
+  }
   sockaddr_storage storage{};
-  std::memcpy(&storage, found->ai_addr, found->ai_addrlen);
+  std::memcpy(&storage, chosen->ai_addr, chosen->ai_addrlen);
   freeaddrinfo(found);
   return storage;
 }

@@ -123,9 +123,12 @@ class Service:
         self.reader.start()
 
     def _read(self):
-        for line in self.proc.stdout:
-            with self.lock:
-                self.lines.append(line.rstrip("\n"))
+        with open(self.path[:-len(".yaml")] + ".log", "w") as saved:  # kept for a failed run
+            for line in self.proc.stdout:
+                saved.write(line)
+                saved.flush()
+                with self.lock:
+                    self.lines.append(line.rstrip("\n"))
 
     def log_text(self):
         with self.lock:
@@ -143,7 +146,7 @@ class Service:
         def ready():
             if self.proc.poll() is not None:
                 raise Failure(f"the service exited with {self.proc.returncode} while starting:{self.tail()}")
-            return self.find(r"(ready): ")
+            return self.find(r"(ready): \d+ of \d+ configured streams")
         wait_for(ready, timeout, "the service to be ready")
         self.http_port = int(self.find(r"on http://\S+ \(port (\d+)\)"))
         self.zmq_endpoint = self.find(r"publishing results on ZeroMQ (tcp://\S+)")
@@ -379,6 +382,9 @@ def scenario_streams(args, tiny, work):
             ("POST", "/api/v1/streams", b'[1, 2]', 400, "JSON object"),
             ("PUT", "/api/v1/streams/nope/labels", b'{"labels": ["a"]}', 404, "no stream 'nope'"),
             ("PUT", "/api/v1/streams/file-a/labels", b'{"labels": "a"}', 400, "list of strings"),
+            ("PUT", "/api/v1/streams/file-a/labels", b'{"labels_file": "/etc/passwd"}', 400, "not over REST"),
+            ("POST", "/api/v1/streams", b'{"id": "y", "uri": "rtsp://h/1", "tasks": {"classify": '
+                                        b'{"labels_file": "/etc/passwd"}}}', 400, "files cannot be named over REST"),
             ("DELETE", "/api/v1/streams/nope", None, 404, "no stream 'nope'"),
             ("GET", "/api/v2/whatever", None, 404, "no such path"),
             ("PATCH", "/api/v1/streams", None, 405, "use GET or POST"),

@@ -218,17 +218,50 @@ TEST(ServiceConfigTest, a_rest_stream_body_is_parsed_like_a_config_entry) {
   const ServiceConfig service = parse(kMinimal);
   const StreamConfig s = parse_stream_config(
       R"({"id": "cam09", "uri": "rtsp://h/9", "decode": "cpu", "tasks": {"classify": {"labels": ["a bus"]}}})",
-      service, "request body");
+      service, "request body", StreamSource::kRest);
   EXPECT_EQ(s.id, "cam09");
   EXPECT_EQ(s.decode, "cpu");
   EXPECT_EQ(s.tasks.classify.labels, std::vector<std::string>{"a bus"});
   EXPECT_EQ(s.tasks.classify.top_k, 5u);
   try {
-    parse_stream_config(R"({"id": "x", "uri": "rtsp://h/1", "colour": "red"})", service, "request body");
+    parse_stream_config(R"({"id": "x", "uri": "rtsp://h/1", "colour": "red"})", service, "request body",
+                        StreamSource::kRest);
     FAIL();
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("request body: colour"), std::string::npos) << e.what();
   }
+}
+
+TEST(ServiceConfigTest, a_rest_body_reads_neither_the_servers_environment_nor_its_files) {
+  const ServiceConfig service = parse(kMinimal);
+  setenv("IVS_TEST_SECRET", "hunter2", 1);
+  const StreamConfig s = parse_stream_config(
+      R"({"id": "x", "uri": "rtsp://h/1", "tasks": {"classify": {"labels": ["${IVS_TEST_SECRET}"]}}})", service,
+      "request body", StreamSource::kRest);
+  EXPECT_EQ(s.tasks.classify.labels, std::vector<std::string>{"${IVS_TEST_SECRET}"});  // as written
+  for (const char* key : {"labels_file", "templates_file"}) {
+    try {
+      parse_stream_config(std::string(R"({"id": "x", "uri": "rtsp://h/1", "tasks": {"classify": {")") + key +
+                              R"(": "/etc/passwd"}}})",
+                          service, "request body", StreamSource::kRest);
+      FAIL() << key << " was accepted over REST";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("files cannot be named over REST"), std::string::npos) << e.what();
+    }
+  }
+  // The same text from a config file is trusted.
+  const StreamConfig trusted = parse_stream_config(
+      R"({"id": "x", "uri": "rtsp://h/1", "tasks": {"classify": {"labels": ["${IVS_TEST_SECRET}"]}}})", service,
+      "config", StreamSource::kConfigFile);
+  EXPECT_EQ(trusted.tasks.classify.labels, std::vector<std::string>{"hunter2"});
+}
+
+TEST(ServiceConfigTest, listen_ports_are_range_checked) {
+  EXPECT_NE(error_of("model: {path: /m}\nhttp: {listen: '127.0.0.1:70000'}").find("expected host:port"),
+            std::string::npos);
+  EXPECT_NE(error_of("model: {path: /m}\nhttp: {listen: '127.0.0.1:99999999999999999999'}").find("expected host:port"),
+            std::string::npos);
+  EXPECT_EQ(parse("model: {path: /m}\nhttp: {listen: '[::1]:65535'}").http.listen, "[::1]:65535");
 }
 
 TEST(ServiceConfigTest, sharding_splits_streams_by_a_stable_hash) {
