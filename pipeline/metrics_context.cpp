@@ -116,8 +116,8 @@ bool handle_metrics_context_query(GstElement* element, GstQuery* query) {
   return true;
 }
 
-std::string metrics_stream_label(GstElement* element, const std::string& stream_id) {
-  if (!stream_id.empty()) return stream_id;
+std::string stream_name_of(GstElement* element, const std::string& configured) {
+  if (!configured.empty()) return configured;
   gchar* name = gst_object_get_name(GST_OBJECT(element));
   std::string label = name != nullptr ? name : "unnamed";
   g_free(name);

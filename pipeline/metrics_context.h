@@ -78,9 +78,10 @@ std::shared_ptr<MetricsHub> metrics_hub_in_context(const GstContext* context);
 std::shared_ptr<MetricsHub> acquire_metrics(GstElement* element, const std::string& address,
                                             const MetricsBuildInfo& info = {});
 
-/// The `stream` label an element records its metrics under: `stream_id` when the application set
-/// one (the service names every element of a stream after the stream), else the element's name.
-std::string metrics_stream_label(GstElement* element, const std::string& stream_id);
+/// The stream an element speaks for (the `stream` label of its metrics, internvlpublish's
+/// sensor_id): `configured` when the application set it (the service names every element of a
+/// stream after the stream), else the element's name.
+std::string stream_name_of(GstElement* element, const std::string& configured);
 
 /// Answers a GST_QUERY_CONTEXT of type "internvl.metrics" from `element`'s own context; returns
 /// whether it did. Elements call it from their pad query functions.

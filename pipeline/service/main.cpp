@@ -57,8 +57,7 @@ int validate(const std::string& path) {
 // The HTTP handler before the REST API exists (model loading) and after.
 class Dispatcher {
  public:
-  Dispatcher(std::shared_ptr<pipeline::MetricsHub> metrics, const service::ServiceHealth& health)
-      : metrics_(std::move(metrics)), health_(health) {}
+  explicit Dispatcher(std::shared_ptr<pipeline::MetricsHub> metrics) : metrics_(std::move(metrics)) {}
 
   void set_api(std::shared_ptr<service::RestApi> api) {
     std::lock_guard<std::mutex> guard(lock_);
@@ -74,12 +73,11 @@ class Dispatcher {
     if (api) return api->handle(request);
     if (request.path == "/health/live") return {200, "application/json", "{\"status\": \"live\"}\n", {}};
     if (request.path == "/metrics") return sinks::metrics_response(*metrics_->metrics().registry());
-    return {503, "application/json", "{\"error\": \"starting: the model is loading\", \"status\": 503}\n", {}};
+    return service::error_response(503, "starting: the model is loading");
   }
 
  private:
   std::shared_ptr<pipeline::MetricsHub> metrics_;
-  const service::ServiceHealth& health_;
   std::mutex lock_;
   std::shared_ptr<service::RestApi> api_;
 };
@@ -137,7 +135,7 @@ int run(const std::string& config_path) {
   const guint term = g_unix_signal_add(SIGTERM, &on_signal, &running);
   const guint interrupt = g_unix_signal_add(SIGINT, &on_signal, &running);
   auto metrics = std::make_shared<pipeline::MetricsHub>(pipeline::default_build_info(config.model.device));
-  Dispatcher dispatcher(metrics, health);
+  Dispatcher dispatcher(metrics);
   std::unique_ptr<sinks::HttpServer> http;
   try {
     http = std::make_unique<sinks::HttpServer>(

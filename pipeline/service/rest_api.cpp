@@ -24,9 +24,6 @@ HttpResponse json_response(int status, const Json& body) {
   return {status, "application/json", body.dump(2, ' ', false, Json::error_handler_t::replace) + "\n", {}};
 }
 
-HttpResponse error_response(int status, const std::string& message) {
-  return json_response(status, Json{{"error", message}, {"status", status}});
-}
 
 Json to_json(const StreamStatus& s) {
   Json latest = Json::array();
@@ -71,6 +68,10 @@ std::optional<Json> parse_json_body(const HttpRequest& request, HttpResponse& er
 }
 
 }  // namespace
+
+HttpResponse error_response(int status, const std::string& message) {
+  return json_response(status, Json{{"error", message}, {"status", status}});
+}
 
 bool run_on_loop(GMainContext* context, std::function<void()> work, std::chrono::milliseconds timeout) {
   struct Job {

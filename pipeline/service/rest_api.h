@@ -57,6 +57,9 @@ class RestApi {
   std::string auth_token_;
 };
 
+/// The JSON error every endpoint answers with: {"error": message, "status": status}.
+sinks::HttpResponse error_response(int status, const std::string& message);
+
 /// Runs `work` on the thread that owns `context` and waits at most `timeout` for it. False when
 /// it did not run in time (it may still run later: capture by value).
 bool run_on_loop(GMainContext* context, std::function<void()> work, std::chrono::milliseconds timeout);

@@ -48,27 +48,17 @@ bool is_hardware_decoder(GstElementFactory* factory) {
          has_prefix(name, "va") || has_prefix(name, "v4l2") || has_prefix(name, "qsv") || has_prefix(name, "msdk");
 }
 
-// Whether an NVIDIA decoder decodebin would autoplug (rank MARGINAL or more) can take `caps`.
-bool nvidia_decoder_for(GstCaps* caps) {
+// Whether an NVIDIA decoder that decodebin would autoplug (rank MARGINAL or more) exists, and,
+// given `caps`, takes them.
+bool nvidia_decoder_for(GstCaps* caps = nullptr) {
   GList* decoders = gst_element_factory_list_get_elements(
       GST_ELEMENT_FACTORY_TYPE_DECODER | GST_ELEMENT_FACTORY_TYPE_MEDIA_VIDEO, GST_RANK_MARGINAL);
-  GList* matching = gst_element_factory_list_filter(decoders, caps, GST_PAD_SINK, FALSE);
+  GList* matching = caps != nullptr ? gst_element_factory_list_filter(decoders, caps, GST_PAD_SINK, FALSE) : nullptr;
   bool found = false;
-  for (GList* item = matching; item != nullptr && !found; item = item->next) {
+  for (GList* item = caps != nullptr ? matching : decoders; item != nullptr && !found; item = item->next) {
     found = is_nvidia_decoder(GST_ELEMENT_FACTORY(item->data));
   }
   gst_plugin_feature_list_free(matching);
-  gst_plugin_feature_list_free(decoders);
-  return found;
-}
-
-bool any_nvidia_decoder() {
-  GList* decoders = gst_element_factory_list_get_elements(
-      GST_ELEMENT_FACTORY_TYPE_DECODER | GST_ELEMENT_FACTORY_TYPE_MEDIA_VIDEO, GST_RANK_MARGINAL);
-  bool found = false;
-  for (GList* item = decoders; item != nullptr && !found; item = item->next) {
-    found = is_nvidia_decoder(GST_ELEMENT_FACTORY(item->data));
-  }
   gst_plugin_feature_list_free(decoders);
   return found;
 }
@@ -228,14 +218,14 @@ GstElement* make_publish(const StreamConfig& stream, const SharedContexts& share
 DecodePolicy decode_policy(const StreamConfig& stream, const SharedContexts& shared) {
   if (stream.decode == "cpu") return DecodePolicy::kCpuOnly;
   if (stream.decode == "gpu") {
-    if (!any_nvidia_decoder()) {
+    if (!nvidia_decoder_for()) {
       throw std::runtime_error("stream '" + stream.id + "' asks for decode: gpu, but no NVIDIA decoder (nvcodec "
                                "plugin of gstreamer1.0-plugins-bad, with a CUDA driver) is available; use "
                                "decode: auto or cpu");
     }
     return DecodePolicy::kNvidiaOnly;
   }
-  return shared.cuda && any_nvidia_decoder() ? DecodePolicy::kPreferNvidia : DecodePolicy::kCpuOnly;
+  return shared.cuda && nvidia_decoder_for() ? DecodePolicy::kPreferNvidia : DecodePolicy::kCpuOnly;
 }
 
 }  // namespace

@@ -103,7 +103,7 @@ struct ClipSample {
 /// srcpad task (and in FLUSH_STOP while the task is stopped).
 struct ClassifyState {
   std::shared_ptr<pipeline::MetricsHub> metrics;  // the pipeline's; acquired before the engine
-  std::string stream;                             // the `stream` label (metrics_stream_label)
+  std::string stream;                             // the `stream` label (stream_name_of)
   bool count_frames = true;                       // false when the application counts internvl_frames_total
   std::shared_ptr<pipeline::Engine> engine;
   std::string model_name;

@@ -204,7 +204,7 @@ struct State {
   std::shared_ptr<ivs::pipeline::Engine> engine;
   ivs::pipeline::CaptionSettings caption;
   std::string element_name;
-  std::string stream;         // the `stream` metric label (metrics_stream_label)
+  std::string stream;         // the `stream` metric label (stream_name_of)
   bool count_frames = true;   // false when the application counts internvl_frames_total
   std::string model_name;
   ivs::pipeline::FrameSampler sampler;
@@ -805,7 +805,7 @@ static gboolean gst_internvl_caption_start(GstBaseTransform* trans) {
     gchar* name = gst_object_get_name(GST_OBJECT(self));
     auto state = std::make_unique<State>(std::move(engine), std::move(caption), name != nullptr ? name : "", sampling);
     g_free(name);
-    state->stream = ivs::pipeline::metrics_stream_label(GST_ELEMENT(self), settings.stream_id);
+    state->stream = ivs::pipeline::stream_name_of(GST_ELEMENT(self), settings.stream_id);
     state->count_frames = settings.stream_id.empty();
     {
       std::lock_guard<std::mutex> lock(self->priv->lock);

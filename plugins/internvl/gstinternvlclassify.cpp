@@ -358,7 +358,7 @@ static bool gst_internvl_classify_start(GstInternVLClassify* self) {
     state->leaky = s.leaky;
     state->clip_frames = s.clip_frames;
     state->engine = std::move(engine);
-    state->stream = ivs::pipeline::metrics_stream_label(GST_ELEMENT(self), s.stream_id);
+    state->stream = ivs::pipeline::stream_name_of(GST_ELEMENT(self), s.stream_id);
     state->count_frames = s.stream_id.empty();
     {
       std::lock_guard<std::mutex> guard(self->priv->lock);

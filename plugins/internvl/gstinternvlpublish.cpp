@@ -554,13 +554,7 @@ static gboolean gst_internvl_publish_start(GstBaseTransform* trans) {
   priv->counters.skipped = 0;
   try {
     auto state = std::make_unique<State>(GST_ELEMENT(self), &priv->counters);
-    if (settings.sensor_id.empty()) {
-      gchar* name = gst_object_get_name(GST_OBJECT(self));
-      state->stream.sensor_id = name != nullptr ? name : "internvlpublish";
-      g_free(name);
-    } else {
-      state->stream.sensor_id = settings.sensor_id;
-    }
+    state->stream.sensor_id = ivs::pipeline::stream_name_of(GST_ELEMENT(self), settings.sensor_id);
     state->stream.source = settings.source;
     state->include = settings.include;
     if (!open_sinks(self, settings, *state)) return FALSE;
