@@ -74,7 +74,7 @@ int render(const std::string& split_name, int count, int size, uint64_t seed, co
 
 int video(int scenes, double seconds, int fps, int size, uint64_t seed, const std::string& out_path,
           const std::string& timeline_path) {
-  SceneSampler train(seed, Split::kTrain, 0.0);
+  SceneSampler train(seed, Split::kTrain, 0.0, 0.0);
   SceneSampler held(seed, Split::kHeldOut);
   std::ofstream out(out_path, std::ios::binary);
   nlohmann::json timeline = nlohmann::json::array();

@@ -27,7 +27,14 @@ enum class Shape { kCircle, kSquare, kTriangle, kStar };
 inline constexpr int kShapeCount = 4;
 const char* shape_name(Shape shape);  // "circle", "square", "triangle", "star"
 
+/// Frames like GStreamer's videotestsrc draws them (pattern=smpte, snow, checkers-N), as measured
+/// from its RGB output, so that a test source gets a right answer too.
+enum class Pattern { kNone, kColourBars, kSnow, kCheckers };
+inline constexpr int kPatternCount = 3;  // not counting kNone
+
 struct Scene {
+  Pattern pattern = Pattern::kNone;  // a test pattern: no colours, no shape
+  int cell = 8;                      // checkers: square side in pixels; snow: seed of the noise
   bool plain = false;  // background only
   int background = 0;  // colour id
   int colour = 0;      // colour id of the shape (unused when plain)
@@ -37,11 +44,12 @@ struct Scene {
   double cy = 0.5;
 
   bool operator==(const Scene& other) const;
+  bool has_shape() const { return !plain && pattern == Pattern::kNone; }
 };
 
-/// "a red circle on a blue background", or "a plain green image".
+/// "a red circle on a blue background", "a plain green image", "a red and green checkerboard".
 std::string scene_caption(const Scene& scene);
-/// "a red circle", or "green" for a plain scene: the zero-shot label of the scene.
+/// "a red circle", "green" for a plain scene, "a checkerboard": the zero-shot label of the scene.
 std::string scene_label(const Scene& scene);
 
 /// Whether the scene's combination is kept out of training (about one in seven shape scenes;
@@ -56,7 +64,8 @@ enum class Split { kTrain, kHeldOut, kAll };
 /// Draws scenes from one split, deterministically from `seed`.
 class SceneSampler {
  public:
-  SceneSampler(uint64_t seed, Split split, double plain_fraction = 0.1);
+  /// Held-out draws are shape scenes only (plain colours and patterns are no combinations).
+  SceneSampler(uint64_t seed, Split split, double plain_fraction = 0.1, double pattern_fraction = 0.06);
   Scene next();
 
  private:
@@ -66,9 +75,11 @@ class SceneSampler {
   std::mt19937_64 random_;
   Split split_;
   double plain_fraction_;
+  double pattern_fraction_;
 };
 
-/// Every label of the shape scenes ("a red circle", ...) followed by every plain-colour label.
+/// Every label of the shape scenes ("a red circle", ...), then every plain-colour label, then the
+/// test patterns' labels.
 std::vector<std::string> all_scene_labels();
 
 }  // namespace ivs::train

@@ -40,9 +40,14 @@ TEST(SyntheticScenesTest, held_out_combinations_never_reach_training_which_still
   std::set<int> colours, backgrounds, shapes;
   std::set<std::tuple<int, int, int>> train_combos, held_combos;
   int plain = 0;
+  std::set<int> patterns;
   for (int i = 0; i < 5000; ++i) {
     const Scene t = train.next();
     ASSERT_FALSE(held_out(t));
+    if (t.pattern != Pattern::kNone) {
+      patterns.insert(static_cast<int>(t.pattern));
+      continue;
+    }
     if (t.plain) {
       ++plain;
       continue;
@@ -54,13 +59,14 @@ TEST(SyntheticScenesTest, held_out_combinations_never_reach_training_which_still
     train_combos.insert({t.colour, static_cast<int>(t.shape), t.background});
     const Scene h = held.next();
     ASSERT_TRUE(held_out(h));
-    ASSERT_FALSE(h.plain);
+    ASSERT_TRUE(h.has_shape());
     held_combos.insert({h.colour, static_cast<int>(h.shape), h.background});
   }
   const size_t n = scene_colours().size();
   EXPECT_EQ(colours.size(), n);
   EXPECT_EQ(backgrounds.size(), n);
   EXPECT_EQ(shapes.size(), static_cast<size_t>(kShapeCount));
+  EXPECT_EQ(patterns.size(), static_cast<size_t>(kPatternCount));
   EXPECT_GT(plain, 300);  // ~10 %
   EXPECT_LT(plain, 700);
   const size_t combos = n * (n - 1) * kShapeCount;
@@ -88,8 +94,12 @@ TEST(SyntheticScenesTest, captions_and_labels_follow_the_templates) {
   scene.colour = 0;
   scene.background = 4;
   EXPECT_EQ(scene_caption(scene), "a red triangle on an orange background");
+  scene.pattern = Pattern::kCheckers;
+  EXPECT_EQ(scene_caption(scene), "a red and green checkerboard");
+  EXPECT_EQ(scene_label(scene), "a checkerboard");
+  EXPECT_FALSE(held_out(scene));
   const auto labels = all_scene_labels();
-  EXPECT_EQ(labels.size(), scene_colours().size() * (kShapeCount + 1));
+  EXPECT_EQ(labels.size(), scene_colours().size() * (kShapeCount + 1) + kPatternCount);
   EXPECT_EQ(std::set<std::string>(labels.begin(), labels.end()).size(), labels.size());
 }
 
@@ -125,6 +135,46 @@ TEST(SyntheticScenesTest, pixels_show_the_shape_over_the_background) {
     EXPECT_EQ(other[(40 * w + 50) * 3], yellow.r) << shape_name(scene.shape);
   }
   EXPECT_THROW(render_scene(scene, 0, 10), std::invalid_argument);
+}
+
+// Pixel values and layout as videotestsrc's RGB output at 224x224 measured them (GStreamer 1.22).
+TEST(SyntheticScenesTest, test_patterns_look_like_videotestsrc) {
+  const int w = 224, h = 224;
+  auto pixel = [&](const std::vector<uint8_t>& rgb, int x, int y) {
+    const uint8_t* p = &rgb[(static_cast<size_t>(y) * w + x) * 3];
+    return std::make_tuple(int(p[0]), int(p[1]), int(p[2]));
+  };
+  Scene bars;
+  bars.pattern = Pattern::kColourBars;
+  const auto b = render_scene(bars, w, h);
+  EXPECT_EQ(pixel(b, 16, 50), std::make_tuple(255, 255, 255));   // white
+  EXPECT_EQ(pixel(b, 48, 50), std::make_tuple(255, 255, 0));     // yellow
+  EXPECT_EQ(pixel(b, 208, 50), std::make_tuple(0, 0, 255));      // blue
+  EXPECT_EQ(pixel(b, 16, 160), std::make_tuple(0, 0, 255));      // the reversed row
+  EXPECT_EQ(pixel(b, 48, 160), std::make_tuple(0, 0, 0));
+  EXPECT_EQ(pixel(b, 4, 200), std::make_tuple(0, 0, 128));       // -I
+  EXPECT_EQ(pixel(b, 100, 200), std::make_tuple(0, 128, 255));   // +Q
+  EXPECT_EQ(pixel(b, 156, 200), std::make_tuple(19, 19, 19));    // PLUGE
+  Scene checkers;
+  checkers.pattern = Pattern::kCheckers;
+  checkers.cell = 8;
+  const auto c = render_scene(checkers, w, h);
+  EXPECT_EQ(pixel(c, 0, 0), std::make_tuple(255, 0, 0));
+  EXPECT_EQ(pixel(c, 8, 0), std::make_tuple(0, 255, 0));
+  EXPECT_EQ(pixel(c, 8, 8), std::make_tuple(255, 0, 0));
+  Scene snow;
+  snow.pattern = Pattern::kSnow;
+  snow.cell = 5;
+  const auto n = render_scene(snow, w, h);
+  std::set<int> greys;
+  for (size_t i = 0; i < n.size(); i += 3) {
+    ASSERT_TRUE(n[i] == n[i + 1] && n[i] == n[i + 2]);
+    greys.insert(n[i]);
+  }
+  EXPECT_GT(greys.size(), 250u);  // uniform grey noise
+  EXPECT_EQ(n, render_scene(snow, w, h));
+  snow.cell = 6;
+  EXPECT_NE(n, render_scene(snow, w, h));
 }
 
 }  // namespace
