@@ -21,3 +21,17 @@ foreach(file tok/tokenizer.model model/model.safetensors model/config.json)
   endif()
 endforeach()
 message(STATUS "tokenizer and 3 training steps reproduced byte for byte")
+# The shipped demo model (model/demo) comes from this recipe: its tokenizer is the one built
+# above, byte for byte, and its config.json is what the trainer writes.
+foreach(pair "tok/tokenizer.model;tokenizer.model" "model/config.json;config.json"
+        "model/preprocessor_config.json;preprocessor_config.json")
+  list(GET pair 0 made)
+  list(GET pair 1 shipped)
+  file(SHA256 ${WORK}/a/${made} first)
+  file(SHA256 ${DEMO_MODEL}/${shipped} second)
+  if(NOT first STREQUAL second)
+    message(FATAL_ERROR "${DEMO_MODEL}/${shipped} is not what model/train/make_demo_model.sh makes "
+                        "(regenerate the demo model, see model/demo/README.md)")
+  endif()
+endforeach()
+message(STATUS "model/demo's tokenizer and configs match the recipe")
