@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
-"""What the end-to-end scripts (run_pipeline_e2e.py, run_service_e2e.py) share: the failure type,
-finding the tiny checkpoint the way the C++ tests do, and the JSON Schema validator."""
+"""What the end-to-end scripts (run_pipeline_e2e.py, run_service_e2e.py, run_semantic_e2e.py)
+share: the failure type, finding the tiny checkpoint the way the C++ tests do, the JSON Schema
+validator, and a ZeroMQ subscriber."""
 import os
 import sys
+import threading
 
 SKIP = 77  # CTest's SKIP_RETURN_CODE for these tests
 
@@ -33,3 +35,49 @@ def load_validator(validator_script, schema):
     sys.path.insert(0, os.path.dirname(os.path.abspath(validator_script)))
     import validate_messages  # exits 77 itself when python3-jsonschema is missing
     return validate_messages.load_validator(schema), validate_messages.line_errors
+
+
+class Subscriber:
+    """A ZeroMQ SUB socket collecting (topic, body) strings on a thread. It connects to `endpoint`,
+    or without one binds a free loopback port (`self.port`) for a publisher to connect to."""
+
+    def __init__(self, endpoint=None):
+        import zmq
+        self.zmq = zmq
+        self.context = zmq.Context()
+        self.socket = self.context.socket(zmq.SUB)
+        self.socket.setsockopt(zmq.SUBSCRIBE, b"")
+        self.socket.setsockopt(zmq.RCVTIMEO, 200)
+        if endpoint:
+            self.socket.connect(endpoint)
+            self.port = None
+        else:
+            self.port = self.socket.bind_to_random_port("tcp://127.0.0.1")
+        self.messages = []
+        self.lock = threading.Lock()
+        self.running = True
+        self.thread = threading.Thread(target=self._receive, daemon=True)
+        self.thread.start()
+
+    def _receive(self):
+        while self.running:
+            try:
+                topic, body = self.socket.recv_multipart()
+            except self.zmq.Again:
+                continue
+            with self.lock:
+                self.messages.append((topic.decode(), body.decode()))
+
+    def since(self, start):
+        with self.lock:
+            return list(self.messages[start:])
+
+    def count(self):
+        with self.lock:
+            return len(self.messages)
+
+    def close(self):
+        self.running = False
+        self.thread.join(timeout=5)
+        self.socket.close(linger=0)
+        self.context.term()

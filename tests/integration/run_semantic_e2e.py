@@ -23,13 +23,11 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import threading
 import time
 
-from e2e_common import SKIP, Failure, check
+from e2e_common import SKIP, Failure, Subscriber, check
 
 SECONDS_PER_SCENE = 1.5
 FPS = 10
@@ -63,39 +61,6 @@ def gst_launch(words, timeout=300):
     check(proc.returncode == 0, f"gst-launch failed ({proc.returncode}):\n{proc.stdout[-3000:]}")
 
 
-class Subscriber:
-    """A bound ZeroMQ SUB socket (the pipeline connects to it) collecting messages."""
-
-    def __init__(self):
-        import zmq
-        self.zmq = zmq
-        self.context = zmq.Context()
-        self.socket = self.context.socket(zmq.SUB)
-        self.socket.setsockopt(zmq.SUBSCRIBE, b"")
-        self.socket.setsockopt(zmq.RCVTIMEO, 200)
-        self.port = self.socket.bind_to_random_port("tcp://127.0.0.1")
-        self.messages = []
-        self.running = True
-        self.thread = threading.Thread(target=self._receive, daemon=True)
-        self.thread.start()
-
-    def _receive(self):
-        while self.running:
-            try:
-                _, body = self.socket.recv_multipart()
-            except self.zmq.Again:
-                continue
-            self.messages.append(json.loads(body))
-
-    def close(self):
-        time.sleep(0.5)
-        self.running = False
-        self.thread.join(timeout=5)
-        self.socket.close(linger=0)
-        self.context.term()
-        return self.messages
-
-
 def scene_at(timeline, seconds):
     for scene in timeline["scenes"]:
         if scene["start_time"] - 1e-6 <= seconds < scene["end_time"] - 1e-6:
@@ -117,7 +82,9 @@ def classify_and_caption(args, work, source_words, tag):
             "!", "internvlpublish", f"endpoint=connect:tcp://127.0.0.1:{sub.port}", f"file-path={results}",
             f"sensor-id={tag}", "!", "fakesink", "sync=true"])
     finally:
-        messages = sub.close()
+        time.sleep(0.5)  # the last messages in flight
+        messages = [json.loads(body) for _, body in sub.since(0)]
+        sub.close()
     with open(results) as f:
         written = [json.loads(line) for line in f]
     check(len(messages) == len(written), f"ZeroMQ delivered {len(messages)} messages, the file has {len(written)}")

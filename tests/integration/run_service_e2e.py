@@ -39,7 +39,7 @@ import time
 import urllib.error
 import urllib.request
 
-from e2e_common import SKIP, Failure, check, find_tiny, load_validator
+from e2e_common import SKIP, Failure, Subscriber, check, find_tiny, load_validator
 
 LABELS = ["red", "green", "blue", "stripes"]
 
@@ -207,47 +207,6 @@ class RtspCamera:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
-
-
-class Subscriber:
-    """A ZeroMQ SUB socket collecting (topic, message) pairs on a thread."""
-
-    def __init__(self, endpoint):
-        import zmq
-        self.zmq = zmq
-        self.context = zmq.Context()
-        self.socket = self.context.socket(zmq.SUB)
-        self.socket.setsockopt(zmq.SUBSCRIBE, b"")
-        self.socket.setsockopt(zmq.RCVTIMEO, 200)
-        self.socket.connect(endpoint)
-        self.messages = []
-        self.lock = threading.Lock()
-        self.running = True
-        self.thread = threading.Thread(target=self._receive, daemon=True)
-        self.thread.start()
-
-    def _receive(self):
-        while self.running:
-            try:
-                topic, body = self.socket.recv_multipart()
-            except self.zmq.Again:
-                continue
-            with self.lock:
-                self.messages.append((topic.decode(), body.decode()))
-
-    def since(self, start):
-        with self.lock:
-            return list(self.messages[start:])
-
-    def count(self):
-        with self.lock:
-            return len(self.messages)
-
-    def close(self):
-        self.running = False
-        self.thread.join(timeout=5)
-        self.socket.close(linger=0)
-        self.context.term()
 
 
 def base_config(tiny, streams, work, **extra):
