@@ -30,6 +30,9 @@ packages=(
   # tests: the JSON Schema check of sink messages (tests/sinks/validate_messages.py, run by
   # /usr/bin/python3) and a Python ZeroMQ subscriber for checking a live endpoint by hand
   python3-jsonschema python3-zmq
+  # tests/bench/eager_internvl.py: the PyTorch eager baseline of the GPU benchmark, checked here
+  # against the official outputs of the tiny fixture (uses the libtorch1.13 already installed)
+  python3-torch python3-numpy
   # service tests (tests/integration/run_service_e2e.py): a real Prometheus server scraping the
   # service (package prometheus, below) and headless Chromium loading its status page
   chromium

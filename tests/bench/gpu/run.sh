@@ -26,7 +26,7 @@ caption_batches=${INTERNVL_GPU_CAPTION_BATCHES:-1,8,64}
 iterations=${INTERNVL_GPU_ITERATIONS:-5}
 warmup=${INTERNVL_GPU_WARMUP:-2}
 peak=${INTERNVL_GPU_PEAK_TFLOPS:-989}  # H100/H200 SXM dense bf16, datasheet
-stages=${INTERNVL_GPU_STAGES:-context,build,bench,parity,tests}
+stages=${INTERNVL_GPU_STAGES:-context,build,bench,eager,parity,tests}
 deadline=$((SECONDS + ${INTERNVL_GPU_BUDGET_S:-570}))  # the device tool stops a call at 600 s
 jobs=$(nproc)
 bin=$build/bin/internvl
@@ -112,6 +112,15 @@ bench() {
   ((image_rc == 0 && caption_rc == 0))
 }
 
+# The PyTorch eager baseline (tests/bench/eager_internvl.py, the same math as the official HF
+# code): first its parity with the official outputs in the fixture, then the same tasks, batches,
+# shapes and dtype as the bench stage, with the image's PyTorch.
+eager() {
+  python3 tests/bench/eager_internvl.py check "$DEPS/shared/fixtures" || return 1
+  python3 tests/bench/eager_internvl.py bench --preset "$PRESET" --device "$DEVICE" --dtype "$DTYPE" \
+    --tasks c,g --batch "$BATCHES" --attention eager --seconds 2 >"$OUT_DIR/bench_eager.json"
+}
+
 # CUDA against CPU through the CLI's .npy dumps of the tiny fixture (the C++ tests run CPU only).
 parity() {
   local fixture=$DEPS/shared/fixtures/internvl-tiny images=() d
@@ -158,9 +167,14 @@ tests() {
 }
 
 summary() {
-  python3 - "$out/bench_image.json" "$out/bench_caption.json" <<'EOF'
+  python3 - "$out/bench_image.json" "$out/bench_caption.json" "$out/bench_eager.json" <<'EOF'
 import json, sys
-for path in sys.argv[1:]:
+def load(path):
+    try:
+        return json.load(open(path))
+    except Exception:
+        return None
+for path in sys.argv[1:3]:
     try:
         report = json.load(open(path))
     except Exception as e:  # an empty or partial file after a failed run
@@ -180,8 +194,32 @@ for path in sys.argv[1:]:
               f'{r["mfu_vs_matmul"]:8.3f}{(r["mfu_vs_peak"] or 0):8.3f}'
               f'{(f"{tok:9.0f}" if tok is not None else "        -")}'
               f'{"" if r["output_finite"] else "  non-finite"}')
+ours, captions, eager = (load(p) for p in sys.argv[1:])
+fps = {}
+if ours:
+    for r in ours["results"]:
+        fps[(r["task"], r["batch"])] = r["images_per_second"]
+eager_fps = {(r["task"], r["batch"]): r["images_per_s"] for r in (eager or {}).get("results", [])}
+if eager:
+    print(f'eager baseline: {eager["implementation"]}, {eager["device"]}/{eager["dtype"]}')
+    for key in sorted(eager_fps):
+        mine = fps.get(key)
+        ratio = f"{mine / eager_fps[key]:.2f}x" if mine else "na"
+        print(f"  {key[0]} batch {key[1]:4d}: eager {eager_fps[key]:9.2f} img/s, ours {mine or 0:9.2f}, ours/eager {ratio}")
+def best(task, table):
+    values = [v for (t, _), v in table.items() if t == task]
+    return max(values) if values else None
+def fmt(x, digits=1):
+    return "na" if x is None else f"{x:.{digits}f}"
+b1 = fps.get(("c", 1)) / eager_fps[("c", 1)] if fps.get(("c", 1)) and eager_fps.get(("c", 1)) else None
+best_ratio = best("c", fps) / best("c", eager_fps) if best("c", fps) and best("c", eager_fps) else None
+cap = max((r["images_per_second"] for r in captions["results"]), default=None) if captions else None
+gpu = ours["context"]["device"].replace(" ", "_") if ours else "na"
+print(f"summary: gpu={gpu} c_fps={fmt(best('c', fps))} g_fps={fmt(best('g', fps))} "
+      f"eager_ratio_b1={fmt(b1, 2)} eager_ratio_best={fmt(best_ratio, 2)} e2e_streams=na p95_ms=na "
+      f"captions_per_s={fmt(cap)}")
 EOF
-  for name in context build bench parity tests; do printf '%-8s %s\n' "$name" "${result[$name]:-not run}"; done
+  for name in context build bench eager parity tests; do printf '%-8s %s\n' "$name" "${result[$name]:-not run}"; done
 }
 
 main() {
@@ -190,6 +228,7 @@ main() {
   stage build 300 build_cli
   if [[ ! -x "$bin" ]]; then echo "no $bin: nothing to run"; summary; return 1; fi
   stage bench 240 bench
+  stage eager 120 eager
   stage parity 60 parity
   stage tests 300 tests
   summary | tee "$out/summary.txt"
