@@ -241,7 +241,9 @@ SceneSampler::SceneSampler(uint64_t seed, Split split, double plain_fraction, do
 
 uint64_t SceneSampler::below(uint64_t n) { return random_() % n; }  // bias < 2^-50 for small n
 
-double SceneSampler::unit() { return static_cast<double>(random_() >> 11) * 0x1.0p-53; }
+double unit_interval(std::mt19937_64& random) { return static_cast<double>(random() >> 11) * 0x1.0p-53; }
+
+double SceneSampler::unit() { return unit_interval(random_); }
 
 Scene SceneSampler::next() {
   const int colour_count = static_cast<int>(scene_colours().size());

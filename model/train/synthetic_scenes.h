@@ -59,6 +59,9 @@ bool held_out(const Scene& scene);
 /// RGB, row-major, `width * height * 3` bytes. Shape edges are anti-aliased (4x4 supersampling).
 std::vector<uint8_t> render_scene(const Scene& scene, int width, int height);
 
+/// Uniform in [0, 1) from the top 53 bits of one draw: the same on every standard library.
+double unit_interval(std::mt19937_64& random);
+
 enum class Split { kTrain, kHeldOut, kAll };
 
 /// Draws scenes from one split, deterministically from `seed`.

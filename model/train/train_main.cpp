@@ -131,8 +131,6 @@ Json processor_json(const model::ImageProcessorConfig& p) {
               {"feature_extractor_type", "CLIPFeatureExtractor"}};
 }
 
-double unit(std::mt19937_64& random) { return static_cast<double>(random() >> 11) * 0x1.0p-53; }  // [0, 1)
-
 // One scene as the elements would see it: rendered at a random size, then the real CLIP
 // preprocessing (shortest edge + crop as internvlclassify, or squash as internvlcaption). Shape
 // scenes are square (a crop must not cut the shape off, a squash must not bend it); test patterns
@@ -164,7 +162,7 @@ train::Scene first_lesson(train::Scene scene, int step, int curriculum_steps, st
   if (!scene.has_shape() || step >= curriculum_steps) return scene;
   const double hold = curriculum_steps / 4.0;
   const double share = step < hold ? 1.0 : 1.0 - (step - hold) / (curriculum_steps - hold);
-  if (unit(random) >= share) return scene;
+  if (train::unit_interval(random) >= share) return scene;
   scene.colour = kBlack;
   scene.background = kGreen;
   if (train::held_out(scene)) throw std::logic_error("first_lesson: the lesson's colour pair is held out");
@@ -196,7 +194,7 @@ struct TextSpec {
 };
 
 TextSpec text_for(const train::Scene& scene, double shape_fraction, std::mt19937_64& random) {
-  const double roll = unit(random);
+  const double roll = train::unit_interval(random);
   if (scene.has_shape() && roll < shape_fraction) {
     return {TextSpec::kShape, scene, prompt_for(std::string("a ") + train::shape_name(scene.shape))};
   }

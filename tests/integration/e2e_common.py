@@ -1,16 +1,48 @@
 # SPDX-License-Identifier: Apache-2.0
 """What the end-to-end scripts (run_pipeline_e2e.py, run_service_e2e.py, run_semantic_e2e.py)
 share: the failure type, finding the tiny checkpoint the way the C++ tests do, the JSON Schema
-validator, and a ZeroMQ subscriber."""
+validator, a ZeroMQ subscriber, and running one scenario in its own work folder."""
 import os
+import shutil
 import sys
 import threading
+import time
 
 SKIP = 77  # CTest's SKIP_RETURN_CODE for these tests
 
 
 class Failure(Exception):
     pass
+
+
+def log(text):
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+def zmq_missing():
+    """True (after saying so) when python3-zmq cannot be imported: the caller skips."""
+    try:
+        import zmq  # noqa: F401
+    except ImportError:
+        print("SKIPPED: python3-zmq is not installed (deploy/install-deps.sh installs it)")
+        return True
+    return False
+
+
+def run_scenario(name, run, work_root):
+    """Runs run(work) in a fresh folder work_root/name and says PASSED or FAILED with the reason;
+    returns the exit status (0 or 1)."""
+    work = os.path.join(work_root, name)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    started = time.monotonic()
+    try:
+        run(work)
+    except Failure as failure:
+        print(f"FAILED ({name}): {failure}")
+        return 1
+    log(f"PASSED ({name}) in {time.monotonic() - started:.1f} s")
+    return 0
 
 
 def check(condition, message):

@@ -22,20 +22,15 @@ The plugin comes from GST_PLUGIN_PATH (CTest points it at the build tree). Needs
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
 
-from e2e_common import SKIP, Failure, Subscriber, check
+from e2e_common import SKIP, Subscriber, check, log, run_scenario, zmq_missing
 
 SECONDS_PER_SCENE = 1.5
 FPS = 10
 SIZE = 224
-
-
-def log(text):
-    print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
 
 
 def make_scenes(tool, work, scenes=8):
@@ -217,23 +212,11 @@ def main():
     parser.add_argument("--work-dir", required=True)
     parser.add_argument("--min-caption-exact", type=float, default=0.75)
     args = parser.parse_args()
-    try:
-        import zmq  # noqa: F401
-    except ImportError:
-        print("SKIPPED: python3-zmq is not installed (deploy/install-deps.sh installs it)")
+    if zmq_missing():
         return SKIP
-    work = os.path.join(args.work_dir, args.scenario)
-    shutil.rmtree(work, ignore_errors=True)
-    os.makedirs(work)
-    started = time.monotonic()
-    try:
-        {"classify": scenario_classify, "fault-bgr": scenario_fault_bgr, "overlay": scenario_overlay,
-         "testsrc": scenario_testsrc}[args.scenario](args, work)
-    except Failure as failure:
-        print(f"FAILED ({args.scenario}): {failure}")
-        return 1
-    log(f"PASSED ({args.scenario}) in {time.monotonic() - started:.1f} s")
-    return 0
+    scenarios = {"classify": scenario_classify, "fault-bgr": scenario_fault_bgr, "overlay": scenario_overlay,
+                 "testsrc": scenario_testsrc}
+    return run_scenario(args.scenario, lambda work: scenarios[args.scenario](args, work), args.work_dir)
 
 
 if __name__ == "__main__":

@@ -39,13 +39,9 @@ import time
 import urllib.error
 import urllib.request
 
-from e2e_common import SKIP, Failure, Subscriber, check, find_tiny, load_validator
+from e2e_common import SKIP, Failure, Subscriber, check, find_tiny, load_validator, log, run_scenario, zmq_missing
 
 LABELS = ["red", "green", "blue", "stripes"]
-
-
-def log(text):
-    print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
 
 
 def wait_for(condition, timeout, what, interval=0.2):
@@ -596,24 +592,11 @@ def main():
         print("SKIPPED: the tiny checkpoint (fixtures/internvl-tiny) was not found; set INTERNVL_SHARED or "
               "INTERNVL_FIXTURES to the shared folder")
         return SKIP
-    try:
-        import zmq  # noqa: F401
-    except ImportError:
-        print("SKIPPED: python3-zmq is not installed (deploy/install-deps.sh installs it)")
+    if zmq_missing():
         return SKIP
-    work = os.path.join(args.work_dir, args.scenario)
-    shutil.rmtree(work, ignore_errors=True)
-    os.makedirs(work)
     scenarios = {"streams": scenario_streams, "prometheus": scenario_prometheus, "status-page": scenario_status_page,
                  "bad-input": scenario_bad_input, "soak": scenario_soak}
-    started = time.monotonic()
-    try:
-        scenarios[args.scenario](args, tiny, work)
-    except Failure as failure:
-        print(f"FAILED ({args.scenario}): {failure}")
-        return 1
-    log(f"PASSED ({args.scenario}) in {time.monotonic() - started:.1f} s")
-    return 0
+    return run_scenario(args.scenario, lambda work: scenarios[args.scenario](args, tiny, work), args.work_dir)
 
 
 if __name__ == "__main__":
