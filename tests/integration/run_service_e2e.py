@@ -356,7 +356,13 @@ def scenario_streams(args, tiny, work):
         log(f"unreachable stream: {nowhere['last_error']}")
         check(http.call("GET", "/health/ready")[0] == 200, "not ready after bad requests")
 
-        # Shutdown: exit 0, every accepted result published, every line valid.
+        # Shutdown: exit 0, every accepted result published, every line valid. SIGTERM goes out
+        # while the three streams run and results flow (right after a fresh one arrived), so the
+        # drain has work in flight: under load a stream can sit in a restart at that instant.
+        wait_for(lambda: all(http.streams()[s]["state"] == "running" for s in ("cam", "file-a", "file-b")), 60,
+                 "cam, file-a and file-b to be running before the shutdown")
+        before = sub.count()
+        wait_for(lambda: sub.count() > before, 30, "a fresh result before the shutdown", interval=0.02)
         published = sub.count()
         code = service.stop()
         check(code == 0, f"exit status {code} after SIGTERM:{service.tail()}")
