@@ -35,7 +35,8 @@ struct GeneratedCaption {
 
 /// Captions B images. `vision` is InternViT's last_hidden_state [B, N, Cv]; `prompt_ids` the
 /// tokenised prompt with BOS (Tokenizer::encode_prompt). Each image is decoded independently
-/// (its own beams), all of them in one batch. Call under NoGrad/Inference mode.
+/// (its own beams), all of them in one batch (a CaptionBatch admitting one group; use that class
+/// directly to add requests while others decode). Call under NoGrad/Inference mode.
 std::vector<GeneratedCaption> generate_captions(const InternVLModelImpl& model, const at::Tensor& vision,
                                                 const std::vector<int64_t>& prompt_ids,
                                                 const GenerationConfig& config);

@@ -34,6 +34,35 @@ void KVCache::select_rows(const at::Tensor& index) {
   for (auto& v : values) v = v.index_select(0, index);
 }
 
+void KVCache::trim_left(int64_t n) {
+  if (n == 0) return;
+  for (auto& k : keys) k = k.narrow(2, n, k.size(2) - n);
+  for (auto& v : values) v = v.narrow(2, n, v.size(2) - n);
+}
+
+KVCache KVCache::padded_left(int64_t n) const {
+  auto pad = [n](const at::Tensor& t) {
+    auto shape = t.sizes().vec();
+    shape[2] = n;
+    return at::cat({at::zeros(shape, t.options()), t}, 2);
+  };
+  KVCache out;
+  for (const auto& k : keys) out.keys.push_back(n == 0 ? k : pad(k));
+  for (const auto& v : values) out.values.push_back(n == 0 ? v : pad(v));
+  return out;
+}
+
+KVCache KVCache::concat_rows(const KVCache& a, const KVCache& b) {
+  TORCH_CHECK(a.keys.size() == b.keys.size() && a.length() == b.length(),
+              "KV caches of different layers or lengths cannot be concatenated");
+  KVCache out;
+  for (size_t i = 0; i < a.keys.size(); ++i) {
+    out.keys.push_back(at::cat({a.keys[i], b.keys[i]}, 0));
+    out.values.push_back(at::cat({a.values[i], b.values[i]}, 0));
+  }
+  return out;
+}
+
 LlamaAttentionImpl::LlamaAttentionImpl(const QLlamaConfig& config, const at::TensorOptions& options)
     : num_heads(config.num_attention_heads) {
   const int64_t h = config.hidden_size;

@@ -23,6 +23,12 @@ struct KVCache {
   int64_t length() const;
   /// Keeps rows `index` ([B'] int64) of every cached tensor (beam reordering / expansion).
   void select_rows(const at::Tensor& index);
+  /// Drops the first `n` positions of every cached tensor.
+  void trim_left(int64_t n);
+  /// This cache with `n` zero positions in front (left padding, to be masked out).
+  KVCache padded_left(int64_t n) const;
+  /// The rows of `a` followed by the rows of `b`; both hold the same number of positions.
+  static KVCache concat_rows(const KVCache& a, const KVCache& b);
 };
 
 /// How a forward pass lets positions see each other (see INTERNVL_MODEL.md §3.4).

@@ -62,4 +62,9 @@ model::InternVLModel random_small_model(uint64_t seed) {
   return m;
 }
 
+at::Tensor random_small_vision(int64_t batch, uint64_t seed) {
+  at::manual_seed(seed);
+  return at::randn({batch, 5, 16});
+}
+
 }  // namespace ivs::test

@@ -31,5 +31,7 @@ std::vector<model::RgbImage> tiny_images();
 /// tests that need a whole model but no reference values.
 model::InternVLConfig small_config();
 model::InternVLModel random_small_model(uint64_t seed);
+/// Random InternViT features [batch, 5, 16] for random_small_model (2x2 patches + class token).
+at::Tensor random_small_vision(int64_t batch, uint64_t seed);
 
 }  // namespace ivs::test

@@ -13,11 +13,6 @@ namespace {
 
 const std::vector<int64_t> kPrompt{1, 7, 9};
 
-at::Tensor random_vision(int64_t batch, uint64_t seed) {
-  at::manual_seed(seed);
-  return at::randn({batch, 5, 16});  // 28 px / 14 = 2x2 patches + class token, width 16
-}
-
 TEST(GenerationTest, respects_min_and_max_new_tokens) {
   c10::InferenceMode guard;
   auto model = test::random_small_model(11);
@@ -27,7 +22,7 @@ TEST(GenerationTest, respects_min_and_max_new_tokens) {
       config.num_beams = beams;
       config.min_new_tokens = min_new;
       config.max_new_tokens = max_new;
-      const auto captions = generate_captions(*model, random_vision(2, 3), kPrompt, config);
+      const auto captions = generate_captions(*model, test::random_small_vision(2, 3), kPrompt, config);
       ASSERT_EQ(captions.size(), 2u);
       for (const auto& c : captions) {
         ASSERT_FALSE(c.token_ids.empty());
@@ -46,7 +41,7 @@ TEST(GenerationTest, respects_min_and_max_new_tokens) {
 TEST(GenerationTest, batched_images_decode_as_if_alone) {
   c10::InferenceMode guard;
   auto model = test::random_small_model(12);
-  const auto vision = random_vision(3, 4);
+  const auto vision = test::random_small_vision(3, 4);
   for (int64_t beams : {1, 4}) {
     GenerationConfig config;
     config.num_beams = beams;
@@ -70,7 +65,7 @@ TEST(GenerationTest, beam_search_scores_at_least_as_well_as_greedy) {
   greedy.max_new_tokens = 5;  // fixed length: both scores are plain log-probability sums / 6
   GenerationConfig beams = greedy;
   beams.num_beams = 6;
-  const auto vision = random_vision(1, 5);
+  const auto vision = test::random_small_vision(1, 5);
   const auto g = generate_captions(*model, vision, kPrompt, greedy)[0];
   const auto b = generate_captions(*model, vision, kPrompt, beams)[0];
   EXPECT_GE(b.score, g.score / 6.0 - 1e-5);
@@ -80,13 +75,13 @@ TEST(GenerationTest, invalid_settings_are_rejected) {
   auto model = test::random_small_model(14);
   GenerationConfig bad;
   bad.min_new_tokens = 30;
-  EXPECT_THROW(generate_captions(*model, random_vision(1, 1), kPrompt, bad), InputError);
+  EXPECT_THROW(generate_captions(*model, test::random_small_vision(1, 1), kPrompt, bad), InputError);
   bad = GenerationConfig{};
   bad.num_beams = 0;
-  EXPECT_THROW(generate_captions(*model, random_vision(1, 1), kPrompt, bad), InputError);
+  EXPECT_THROW(generate_captions(*model, test::random_small_vision(1, 1), kPrompt, bad), InputError);
   bad = GenerationConfig{};
   bad.max_new_tokens = 5000;  // beyond max_position_embeddings
-  EXPECT_THROW(generate_captions(*model, random_vision(1, 1), kPrompt, bad), InputError);
+  EXPECT_THROW(generate_captions(*model, test::random_small_vision(1, 1), kPrompt, bad), InputError);
 }
 
 }  // namespace
