@@ -19,7 +19,8 @@ namespace ivs::pipeline {
 /// call). Batching rule: the oldest job decides the group; the consumer waits
 /// until batch_size jobs of that group are queued or until batch_timeout has
 /// passed since the oldest job arrived, then takes up to batch_size of them in
-/// arrival order. Thread-safe; one consumer.
+/// arrival order. A consumer running a continuing batch (captions) tops it up
+/// with take_more() between steps. Thread-safe; one consumer.
 template <class Job>
 class BatchQueue {
  public:
@@ -63,6 +64,18 @@ class BatchQueue {
     }
   }
 
+  /// Up to `max` queued jobs that may join a running batch of jobs like `like`, in arrival
+  /// order, without waiting. None while paused, and none when the oldest queued job may not
+  /// join: it goes first once the running batch is done, so that it never starves.
+  std::vector<Job> take_more(const Job& like, size_t max) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (max == 0 || jobs_.empty() || paused_ || !like.same_batch(jobs_.front())) return {};
+    std::vector<Job> batch;
+    take_matching(like, max, batch);
+    not_full_.notify_all();
+    return batch;
+  }
+
   /// Stops accepting; wakes blocked producers (kClosed) and the consumer. With
   /// `cancel`, the queued jobs are removed and returned (for the caller to
   /// fail) in the same step, so the consumer cannot start on them; otherwise it
@@ -103,17 +116,25 @@ class BatchQueue {
 
   std::vector<Job> take_group() {
     std::vector<Job> batch;
-    std::deque<Job> rest;
     batch.push_back(std::move(jobs_.front()));
-    for (size_t i = 1; i < jobs_.size(); ++i) {
-      if (batch.size() < batch_size_ && batch.front().same_batch(jobs_[i])) {
-        batch.push_back(std::move(jobs_[i]));
+    jobs_.pop_front();
+    take_matching(batch.front(), batch_size_ - 1, batch);
+    return batch;
+  }
+
+  // Moves up to `max` jobs that may share a batch with `like` into `batch`.
+  void take_matching(const Job& like, size_t max, std::vector<Job>& batch) {
+    std::deque<Job> rest;
+    size_t taken = 0;
+    for (auto& job : jobs_) {
+      if (taken < max && like.same_batch(job)) {
+        batch.push_back(std::move(job));
+        ++taken;
       } else {
-        rest.push_back(std::move(jobs_[i]));
+        rest.push_back(std::move(job));
       }
     }
     jobs_.swap(rest);
-    return batch;
   }
 
   const size_t capacity_;

@@ -15,6 +15,7 @@
 #include "model/internvl/placement.h"
 #include "pipeline/engine/batch_queue.h"
 #include "pipeline/engine/engine_inference.h"
+#include "pipeline/engine/task_worker.h"
 
 namespace ivs::pipeline {
 namespace {
@@ -24,10 +25,6 @@ using Clock = std::chrono::steady_clock;
 
 void log_to(const EngineOptions& options, EngineLogLevel level, const std::string& message) {
   if (options.log) options.log(level, message);
-}
-
-double seconds_between(Clock::time_point from, Clock::time_point to) {
-  return std::chrono::duration<double>(to - from).count();
 }
 
 struct EmbeddingJob {
@@ -48,209 +45,16 @@ struct CaptionJob {
   bool same_batch(const CaptionJob& other) const { return settings == other.settings; }
 };
 
-// The counters of one task; a mutex rather than atomics so that a snapshot is
-// consistent.
-class TaskCounters {
- public:
-  explicit TaskCounters(int64_t batch_size) {
-    stats_.batch_size_counts.assign(static_cast<size_t>(batch_size) + 1, 0);
-  }
-
-  void add_accepted() {
-    update([](TaskStats& s) { ++s.accepted; });
-  }
-  void add_dropped() {
-    update([](TaskStats& s) { ++s.dropped; });
-  }
-  void add_failed(uint64_t n) {
-    update([n](TaskStats& s) { s.failed += n; });
-  }
-
-  void add_batch(int64_t size, double seconds, bool failed) {
-    update([&](TaskStats& s) {
-      ++s.batches;
-      ++s.batch_size_counts[static_cast<size_t>(size)];
-      s.last_batch_size = size;
-      s.max_batch_size = std::max(s.max_batch_size, size);
-      s.inference_seconds += seconds;
-      (failed ? s.failed : s.completed) += static_cast<uint64_t>(size);
-    });
-  }
-
-  TaskStats snapshot(size_t depth) const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    TaskStats out = stats_;
-    out.queue_depth = depth;
-    return out;
-  }
-
- private:
-  template <class F>
-  void update(F&& f) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    f(stats_);
-  }
-
-  mutable std::mutex mutex_;
-  TaskStats stats_;
-};
-
-// One task's queue, worker thread and counters. `run` turns a batch of valid
-// jobs into one result per job (timing is filled in here) or throws, failing
-// the whole batch.
-template <class Job, class Result>
-class TaskWorker {
- public:
-  using Run = std::function<std::vector<Result>(const std::vector<Job>&)>;
-
-  TaskWorker(EngineTask task, const EngineOptions& options, size_t pixels_per_image, int threads,
-             Run run)
-      : task_(task),
-        options_(options),
-        pixels_per_image_(pixels_per_image),
-        threads_(threads),
-        run_(std::move(run)),
-        queue_(options.max_queue, static_cast<size_t>(options.batch_size), options.batch_timeout),
-        counters_(options.batch_size),
-        thread_([this] { loop(); }) {}
-
-  ~TaskWorker() { shutdown(Engine::ShutdownMode::kDrain); }
-
-  std::optional<std::future<Result>> submit(Job job, Admission admission) {
-    auto future = job.promise.get_future();
-    switch (queue_.push(job, admission == Admission::kWait)) {
-      case BatchQueue<Job>::Push::kAccepted:
-        counters_.add_accepted();
-        return future;
-      case BatchQueue<Job>::Push::kFull:
-        counters_.add_dropped();
-        return std::nullopt;
-      case BatchQueue<Job>::Push::kClosed:
-        break;
-    }
-    job.promise.set_exception(std::make_exception_ptr(stopped_error()));
-    return future;
-  }
-
-  void set_paused(bool paused) { queue_.set_paused(paused); }
-  TaskStats stats() const { return counters_.snapshot(queue_.depth()); }
-
-  // Called once at a time (Engine::shutdown serialises); later calls find
-  // nothing to do.
-  void shutdown(Engine::ShutdownMode mode) {
-    auto cancelled = queue_.close(mode == Engine::ShutdownMode::kCancel);
-    if (!cancelled.empty()) fail(std::move(cancelled), stopped_error());
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  EngineStopped stopped_error() const {
-    return EngineStopped(std::string("the InternVL engine was shut down; the ") +
-                         engine_task_name(task_) + " request was not run");
-  }
-
-  template <class E>
-  void fail(std::vector<Job> jobs, const E& error) {
-    counters_.add_failed(jobs.size());  // before the futures: a woken caller sees the count
-    for (auto& job : jobs) job.promise.set_exception(std::make_exception_ptr(error));
-  }
-
-  void loop() {
-    set_inference_threads(threads_);
-    c10::InferenceMode guard;  // no autograd bookkeeping for anything this thread runs
-    for (auto batch = queue_.pop_batch(); !batch.empty(); batch = queue_.pop_batch()) {
-      reject_wrong_sizes(batch);
-      if (!batch.empty()) run_batch(batch);
-    }
-  }
-
-  // A wrong-sized image fails alone, before the batch is assembled around it.
-  void reject_wrong_sizes(std::vector<Job>& batch) {
-    auto wrong = [&](const Job& job) { return job.pixels.size() != pixels_per_image_; };
-    const auto first_bad = std::stable_partition(batch.begin(), batch.end(),
-                                                 [&](const Job& job) { return !wrong(job); });
-    counters_.add_failed(static_cast<uint64_t>(batch.end() - first_bad));
-    for (auto it = first_bad; it != batch.end(); ++it) {
-      it->promise.set_exception(std::make_exception_ptr(
-          model::InputError("an image of " + std::to_string(it->pixels.size()) +
-                            " floats was submitted; the model takes 3 x H x W = " +
-                            std::to_string(pixels_per_image_))));
-    }
-    batch.erase(first_bad, batch.end());
-  }
-
-  // Counters are updated before any future completes, so a caller woken by its
-  // result sees its batch in stats().
-  void run_batch(std::vector<Job>& batch) {
-    const auto start = Clock::now();
-    BatchReport report;
-    report.task = task_;
-    report.batch_size = static_cast<int64_t>(batch.size());
-    for (const auto& job : batch)
-      report.queue_seconds.push_back(seconds_between(job.enqueued, start));
-    std::vector<Result> results;
-    std::exception_ptr error;
-    try {
-      results = run_(batch);
-      if (results.size() != batch.size())
-        throw std::logic_error("the model returned too few results");
-    } catch (const std::exception& e) {
-      error = std::current_exception();
-      log_failure(batch.size(), e.what());
-    } catch (...) {
-      error = std::current_exception();
-      log_failure(batch.size(), "unknown exception");
-    }
-    report.inference_seconds = seconds_between(start, Clock::now());
-    report.failed = error != nullptr;
-    counters_.add_batch(report.batch_size, report.inference_seconds, report.failed);
-    for (size_t i = 0; i < batch.size(); ++i) {
-      if (error) {
-        batch[i].promise.set_exception(error);
-        continue;
-      }
-      results[i].timing = {report.queue_seconds[i], report.inference_seconds, 0.0,
-                           report.batch_size};
-      batch[i].promise.set_value(std::move(results[i]));
-    }
-    notify(report);
-  }
-
-  void log_failure(size_t batch_size, const char* what) const {
-    log_to(options_, EngineLogLevel::kWarning,
-           std::string(engine_task_name(task_)) + " batch of " + std::to_string(batch_size) +
-               " failed: " + what);
-  }
-
-  void notify(const BatchReport& report) {
-    if (!options_.batch_observer) return;
-    try {
-      options_.batch_observer(report);
-    } catch (const std::exception& e) {  // an observer bug must not stop the worker
-      log_to(options_, EngineLogLevel::kError, std::string("batch observer threw: ") + e.what());
-    }
-  }
-
-  const EngineTask task_;
-  const EngineOptions& options_;  // owned by the Engine, which outlives its workers
-  const size_t pixels_per_image_;
-  const int threads_;
-  const Run run_;
-  BatchQueue<Job> queue_;
-  TaskCounters counters_;
-  std::thread thread_;  // last: starts once everything above exists
-};
-
 int worker_threads(const EngineOptions& options) {
   if (options.intra_op_threads > 0) return options.intra_op_threads;
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency() / 2));
 }
 
 template <class Job>
-PixelBatch pixels_of(const std::vector<Job>& batch) {
+PixelBatch pixels_of(const std::vector<const Job*>& batch) {
   PixelBatch out;
   out.reserve(batch.size());
-  for (const auto& job : batch) out.push_back(&job.pixels);
+  for (const auto* job : batch) out.push_back(&job->pixels);
   return out;
 }
 
@@ -300,19 +104,30 @@ void Engine::Impl::start_workers() {
       static_cast<size_t>(3 * model->processor.crop_height * model->processor.crop_width);
   const int threads = worker_threads(options);
   const auto* loaded = model.get();
+  TaskModel<EmbeddingJob, EmbeddingResult> embed;
+  embed.admit = [loaded](const std::vector<const EmbeddingJob*>& batch,
+                         const std::vector<uint64_t>& tickets) {
+    const auto rows = run_embedding_batch(*loaded, pixels_of(batch), batch.front()->mode);
+    std::vector<std::pair<uint64_t, EmbeddingResult>> out(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      out[i].first = tickets[i];
+      out[i].second.embedding = std::move(rows[i]);
+    }
+    return out;
+  };
   embeddings = std::make_unique<TaskWorker<EmbeddingJob, EmbeddingResult>>(
-      EngineTask::kEmbedding, options, pixels, threads,
-      [loaded](const std::vector<EmbeddingJob>& batch) {
-        const auto rows = run_embedding_batch(*loaded, pixels_of(batch), batch.front().mode);
-        std::vector<EmbeddingResult> out(rows.size());
-        for (size_t i = 0; i < rows.size(); ++i) out[i].embedding = std::move(rows[i]);
-        return out;
-      });
+      EngineTask::kEmbedding, options, pixels, threads, std::move(embed));
+  // The runner is used on the caption worker's thread only.
+  auto runner = std::make_shared<CaptionRunner>(*loaded);
+  TaskModel<CaptionJob, CaptionResult> caption;
+  caption.admit = [runner](const std::vector<const CaptionJob*>& batch,
+                           const std::vector<uint64_t>& tickets) {
+    runner->admit(pixels_of(batch), batch.front()->settings, tickets);
+    return std::vector<std::pair<uint64_t, CaptionResult>>{};
+  };
+  caption.step = [runner] { return runner->step(); };
   captions = std::make_unique<TaskWorker<CaptionJob, CaptionResult>>(
-      EngineTask::kCaption, options, pixels, threads,
-      [loaded](const std::vector<CaptionJob>& batch) {
-        return run_caption_batch(*loaded, pixels_of(batch), batch.front().settings);
-      });
+      EngineTask::kCaption, options, pixels, threads, std::move(caption));
 }
 
 bool EngineKey::operator==(const EngineKey& other) const {

@@ -41,18 +41,22 @@ enum class EngineLogLevel { kDebug, kInfo, kWarning, kError };
 enum class EngineTask { kEmbedding, kCaption };
 const char* engine_task_name(EngineTask task);  // "embedding" / "caption"
 
-/// What happened in one batch, reported to EngineOptions::batch_observer
-/// (metrics).
+/// What happened in one batch (requests admitted together), reported to
+/// EngineOptions::batch_observer (metrics) when its last request completes.
+/// Captions decode continuously: a batch's requests share the decoding steps
+/// with earlier and later batches and leave one by one as they finish.
 struct BatchReport {
   EngineTask task = EngineTask::kEmbedding;
   int64_t batch_size = 0;
-  double inference_seconds = 0.0;
+  double inference_seconds = 0.0;     // admission to the last request's completion
   std::vector<double> queue_seconds;  // one per request of the batch
-  bool failed = false;                // the whole batch completed with an exception
+  bool failed = false;                // some request of it completed with an exception
 };
 
 struct EngineOptions {
-  int64_t batch_size = 16;  // most requests run together in one model call
+  /// Most requests run together in one model call; for captions also the most
+  /// requests decoding together (later ones join as earlier ones finish).
+  int64_t batch_size = 16;
   /// How long the worker waits, after the oldest queued request arrived, for a
   /// full batch.
   std::chrono::nanoseconds batch_timeout = std::chrono::milliseconds(10);
@@ -116,12 +120,12 @@ struct TaskStats {
   uint64_t dropped = 0;        // refused by Admission::kDropIfFull
   uint64_t completed = 0;      // futures given a value
   uint64_t failed = 0;         // futures given an exception
-  uint64_t batches = 0;        // model calls
+  uint64_t batches = 0;        // batches (requests admitted together) completed
   uint64_t queue_depth = 0;    // requests waiting now
   int64_t max_batch_size = 0;  // largest batch so far
   int64_t last_batch_size = 0;
   std::vector<uint64_t> batch_size_counts;  // [n] = batches of n requests, n <= batch_size
-  double inference_seconds = 0.0;           // sum over batches
+  double inference_seconds = 0.0;           // sum over batches (BatchReport's)
 };
 
 struct EngineStats {

@@ -2,10 +2,12 @@
 #include "pipeline/engine/engine_inference.h"
 
 #include <cstring>
+#include <stdexcept>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include "model/internvl/caption_batch.h"
 #include "model/internvl/generation.h"
 #include "model/internvl/loaded_model.h"
 
@@ -54,27 +56,49 @@ std::vector<std::vector<float>> run_embedding_batch(const model::LoadedModel& mo
   return out;
 }
 
-std::vector<CaptionResult> run_caption_batch(const model::LoadedModel& model,
-                                             const PixelBatch& images,
-                                             const CaptionSettings& settings) {
-  const auto& internvl = model.full_model();
-  const auto& tokenizer = model.text_tokenizer();
-  const auto prompt_ids = tokenizer.encode_prompt(settings.prompt);
-  const auto vision = internvl.vision_features(stack_pixels(model, images));  // [B, N, Cv]
-  const auto captions =
-      model::generate_captions(internvl, vision, prompt_ids, generation_config(settings));
-  std::vector<CaptionResult> out;
-  out.reserve(captions.size());
-  for (const auto& c : captions) {
-    CaptionResult r;
-    r.token_ids = c.token_ids;
-    r.text = tokenizer.decode(c.token_ids);
-    r.num_input_tokens = static_cast<int64_t>(prompt_ids.size());
-    r.score = c.score;
-    out.push_back(std::move(r));
+CaptionRunner::CaptionRunner(const model::LoadedModel& model) : model_(model) {}
+
+CaptionRunner::~CaptionRunner() = default;
+
+void CaptionRunner::admit(const PixelBatch& images, const CaptionSettings& settings,
+                          const std::vector<uint64_t>& tickets) {
+  if (batch_ && batch_->live() > 0 && !(settings == settings_)) {
+    throw std::logic_error("captions with other settings cannot join a running decoding batch");
   }
+  if (!batch_ || !(settings == settings_)) {
+    const auto& internvl = model_.full_model();
+    batch_ = std::make_unique<model::CaptionBatch>(
+        internvl, model_.text_tokenizer().encode_prompt(settings.prompt), generation_config(settings));
+    settings_ = settings;
+  }
+  const auto vision = model_.full_model().vision_features(stack_pixels(model_, images));
+  const auto ids = batch_->admit(vision);
+  for (size_t i = 0; i < ids.size(); ++i) tickets_[ids[i]] = tickets[i];
+}
+
+StepOutcome<CaptionResult> CaptionRunner::step() {
+  StepOutcome<CaptionResult> out;
+  if (!batch_) return out;
+  try {
+    batch_->step();
+  } catch (...) {
+    out.error = std::current_exception();  // the batch dropped its live requests
+  }
+  const auto& tokenizer = model_.text_tokenizer();
+  for (auto& [id, caption] : batch_->take_finished()) {
+    CaptionResult r;
+    r.text = tokenizer.decode(caption.token_ids);
+    r.token_ids = std::move(caption.token_ids);
+    r.num_input_tokens = static_cast<int64_t>(batch_->prompt_ids().size());
+    r.score = caption.score;
+    out.finished.emplace_back(tickets_.at(id), std::move(r));
+    tickets_.erase(id);
+  }
+  if (out.error) tickets_.clear();
   return out;
 }
+
+size_t CaptionRunner::live() const { return tickets_.size(); }
 
 void validate_caption_settings(const CaptionSettings& settings) {
   generation_config(settings).validate();

@@ -4,9 +4,18 @@
 // batching code stays model-agnostic.
 #pragma once
 
+#include <cstdint>
+#include <exception>
+#include <map>
+#include <memory>
+#include <utility>
 #include <vector>
 
 #include "pipeline/engine/engine.h"
+
+namespace ivs::model {
+class CaptionBatch;
+}  // namespace ivs::model
 
 namespace ivs::pipeline {
 
@@ -20,11 +29,39 @@ using PixelBatch = std::vector<const std::vector<float>*>;
 std::vector<std::vector<float>> run_embedding_batch(const model::LoadedModel& model,
                                                     const PixelBatch& images, EmbeddingMode mode);
 
-/// Captions (timing left empty), one per image, in order. Call under
-/// c10::InferenceMode.
-std::vector<CaptionResult> run_caption_batch(const model::LoadedModel& model,
-                                             const PixelBatch& images,
-                                             const CaptionSettings& settings);
+/// What a continuing task's step hands back: the requests (by ticket) that finished, and the
+/// error that ended every other live request when the model failed during the step.
+template <class Result>
+struct StepOutcome {
+  std::vector<std::pair<uint64_t, Result>> finished;
+  std::exception_ptr error;
+};
+
+/// Continuous caption decoding (model::CaptionBatch): admit() prefills a group while earlier
+/// requests decode; step() advances every live request by one token. Requests sharing a decoding
+/// batch share their settings. Call under c10::InferenceMode, from one thread.
+class CaptionRunner {
+ public:
+  explicit CaptionRunner(const model::LoadedModel& model);
+  ~CaptionRunner();
+  CaptionRunner(const CaptionRunner&) = delete;
+  CaptionRunner& operator=(const CaptionRunner&) = delete;
+
+  /// Starts one caption per image. `settings` must equal those of the live requests (when there
+  /// are any). Throws when the prefill fails; the group is then not admitted and the live
+  /// requests go on.
+  void admit(const PixelBatch& images, const CaptionSettings& settings,
+             const std::vector<uint64_t>& tickets);
+  /// One decode step for every live request; results carry no timing (the worker's).
+  StepOutcome<CaptionResult> step();
+  size_t live() const;
+
+ private:
+  const model::LoadedModel& model_;
+  CaptionSettings settings_;
+  std::unique_ptr<model::CaptionBatch> batch_;
+  std::map<int64_t, uint64_t> tickets_;  // CaptionBatch request id -> worker ticket
+};
 
 /// Throws model::InputError when `settings` are out of range
 /// (model::GenerationConfig rules).
