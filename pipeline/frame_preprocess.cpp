@@ -6,6 +6,8 @@
 #include <string>
 #include <utility>
 
+#include "model/cuda/nv12_plan.h"
+
 namespace ivs::pipeline {
 
 namespace {
@@ -130,6 +132,31 @@ model::RgbImage FramePreprocessor::convert_yuv(const GstVideoFrame& frame) {
 
 std::vector<float> FramePreprocessor::preprocess(const GstVideoFrame& frame) {
   return model::preprocess_image(to_rgb(frame), config_, mode_);
+}
+
+model::cuda::YuvMatrix yuv_matrix_for(const GstVideoInfo& info) {
+  using model::cuda::YuvStandard;
+  const GstVideoColorimetry& c = info.colorimetry;
+  YuvStandard standard = YuvStandard::kBt601;
+  if (c.matrix == GST_VIDEO_COLOR_MATRIX_BT709) standard = YuvStandard::kBt709;
+  if (c.matrix == GST_VIDEO_COLOR_MATRIX_BT2020) standard = YuvStandard::kBt2020;
+  const bool cosited = (info.chroma_site & GST_VIDEO_CHROMA_SITE_H_COSITED) != 0;
+  return model::cuda::make_yuv_matrix(standard, c.range == GST_VIDEO_COLOR_RANGE_0_255, cosited);
+}
+
+model::cuda::Nv12View nv12_view(const GstVideoFrame& frame) {
+  if (GST_VIDEO_FRAME_FORMAT(&frame) != GST_VIDEO_FORMAT_NV12) {
+    throw std::invalid_argument(std::string("an NV12 frame was expected, got ") +
+                                gst_video_format_to_string(GST_VIDEO_FRAME_FORMAT(&frame)));
+  }
+  model::cuda::Nv12View view;
+  view.y = static_cast<const uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&frame, 0));
+  view.uv = static_cast<const uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&frame, 1));
+  view.y_pitch = GST_VIDEO_FRAME_PLANE_STRIDE(&frame, 0);
+  view.uv_pitch = GST_VIDEO_FRAME_PLANE_STRIDE(&frame, 1);
+  view.width = GST_VIDEO_FRAME_WIDTH(&frame);
+  view.height = GST_VIDEO_FRAME_HEIGHT(&frame);
+  return view;
 }
 
 }  // namespace ivs::pipeline

@@ -10,6 +10,7 @@
 
 #include "model/common/clip_image_processor.h"
 #include "model/common/image.h"
+#include "model/cuda/nv12_pixels.h"
 
 namespace ivs::pipeline {
 
@@ -59,5 +60,13 @@ class FramePreprocessor {
   GstVideoInfo converter_out_{};  // RGB, same size
   GstBuffer* scratch_ = nullptr;  // the converter's RGB output, reused
 };
+
+/// The Y'CbCr -> RGB conversion of a YUV stream's colorimetry (matrix, range, chroma siting), as
+/// GstVideoConverter applies it, for the GPU preprocessing (model/cuda/).
+model::cuda::YuvMatrix yuv_matrix_for(const GstVideoInfo& info);
+
+/// The planes of a mapped NV12 frame (system memory, or CUDA memory mapped with GST_MAP_CUDA).
+/// Throws std::invalid_argument for another format.
+model::cuda::Nv12View nv12_view(const GstVideoFrame& frame);
 
 }  // namespace ivs::pipeline

@@ -169,25 +169,9 @@ ImageProcessorConfig ImageProcessorConfig::from_json_file(const std::string& pat
 
 namespace {
 
-// transformers' get_resize_output_image_size(default_to_square=False): the short side becomes
-// `shortest_edge`, the long side int(shortest_edge * long / short), truncated.
 RgbImage resize_shortest_edge(const RgbImage& image, const ImageProcessorConfig& config) {
-  if (config.resize_height > 0 && config.resize_width > 0) {
-    return resize_bicubic_pil(image, config.resize_width, config.resize_height);
-  }
-  const int edge = config.shortest_edge;
-  const bool portrait = image.width <= image.height;
-  const int short_side = portrait ? image.width : image.height;
-  const int long_side = portrait ? image.height : image.width;
-  const int new_long = static_cast<int>(static_cast<double>(edge) * long_side / short_side);
-  return portrait ? resize_bicubic_pil(image, edge, new_long)
-                  : resize_bicubic_pil(image, new_long, edge);
-}
-
-// Where crop row/column 0 falls in the image: floor((size - crop) / 2) when cropping; when
-// padding, transformers puts the image (crop - size) / 2 pixels in, i.e. a negative offset.
-int crop_offset(int size, int crop) {
-  return size >= crop ? (size - crop) / 2 : -((crop - size) / 2);
+  const auto [width, height] = resized_size(image.width, image.height, config);
+  return resize_bicubic_pil(image, width, height);
 }
 
 RgbImage center_crop(const RgbImage& image, int crop_height, int crop_width) {
@@ -233,6 +217,22 @@ std::vector<float> to_normalized_chw(const RgbImage& image, const ImageProcessor
 }
 
 }  // namespace
+
+std::pair<int, int> resized_size(int width, int height, const ImageProcessorConfig& config) {
+  if (config.resize_height > 0 && config.resize_width > 0) {
+    return {config.resize_width, config.resize_height};
+  }
+  const int edge = config.shortest_edge;
+  const bool portrait = width <= height;
+  const int short_side = portrait ? width : height;
+  const int long_side = portrait ? height : width;
+  const int new_long = static_cast<int>(static_cast<double>(edge) * long_side / short_side);
+  return portrait ? std::pair<int, int>{edge, new_long} : std::pair<int, int>{new_long, edge};
+}
+
+int crop_offset(int size, int crop) {
+  return size >= crop ? (size - crop) / 2 : -((crop - size) / 2);
+}
 
 std::vector<float> preprocess_image(const RgbImage& image, const ImageProcessorConfig& config,
                                     ResizeMode mode) {

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model/common/image.h"
@@ -49,5 +50,15 @@ struct ImageProcessorConfig {
 /// do_center_crop false the result is 3 x the resized height x width instead.
 std::vector<float> preprocess_image(const RgbImage& image, const ImageProcessorConfig& config,
                                     ResizeMode mode = ResizeMode::kShortestEdgeCrop);
+
+/// The (width, height) kShortestEdgeCrop resizes a width x height image to, as transformers'
+/// get_resize_output_image_size(default_to_square=False): the short side becomes shortest_edge,
+/// the long side int(shortest_edge * long / short), truncated; or resize_width x resize_height.
+std::pair<int, int> resized_size(int width, int height, const ImageProcessorConfig& config);
+
+/// Where crop row/column 0 falls in an axis of `size` samples: floor((size - crop) / 2) when
+/// cropping; when padding, transformers puts the image (crop - size) / 2 samples in, i.e. a
+/// negative offset.
+int crop_offset(int size, int crop);
 
 }  // namespace ivs::model

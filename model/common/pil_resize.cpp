@@ -17,8 +17,7 @@ namespace ivs::model {
 namespace {
 
 constexpr int kChannels = 3;
-// 32 bits minus 8 for the pixel value minus 2 for the kernel's overshoot above 1.
-constexpr int kPrecisionBits = 32 - 8 - 2;
+constexpr int kPrecisionBits = kPilPrecisionBits;
 constexpr int32_t kHalf = int32_t{1} << (kPrecisionBits - 1);
 constexpr double kBicubicSupport = 2.0;
 constexpr double kBicubicA = -0.5;
@@ -36,25 +35,19 @@ uint8_t clip_to_u8(int32_t accumulator) {
   return static_cast<uint8_t>(accumulator >> kPrecisionBits);
 }
 
-// For each output position along one axis: the input range it reads and its fixed-point weights.
-struct AxisCoefficients {
-  int taps = 0;                  // row stride of `weights`: the widest possible input range
-  std::vector<int> first;        // [out] first input index read
-  std::vector<int> count;        // [out] number of input indices read
-  std::vector<int32_t> weights;  // [out * taps] 22-bit fixed point
-};
-
 int32_t to_fixed_point(double weight) {
   const double scaled = weight * (1 << kPrecisionBits);
   return static_cast<int32_t>(weight < 0 ? scaled - 0.5 : scaled + 0.5);
 }
 
-AxisCoefficients precompute_axis(int in_size, int out_size) {
+}  // namespace
+
+PilAxis pil_bicubic_axis(int in_size, int out_size) {
   const double scale = static_cast<double>(in_size) / out_size;
   const double filterscale = std::max(scale, 1.0);
   const double support = kBicubicSupport * filterscale;
   const double inverse_filterscale = 1.0 / filterscale;
-  AxisCoefficients axis;
+  PilAxis axis;
   axis.taps = static_cast<int>(std::ceil(support)) * 2 + 1;
   axis.first.resize(out_size);
   axis.count.resize(out_size);
@@ -80,9 +73,11 @@ AxisCoefficients precompute_axis(int in_size, int out_size) {
   return axis;
 }
 
+namespace {
+
 // Resamples rows [row_begin, row_end) of `in` horizontally to `axis.first.size()` columns.
 RgbImage resample_horizontal(const RgbImage& in, int row_begin, int row_end,
-                             const AxisCoefficients& axis) {
+                             const PilAxis& axis) {
   RgbImage out;
   out.width = static_cast<int>(axis.first.size());
   out.height = row_end - row_begin;
@@ -109,7 +104,7 @@ RgbImage resample_horizontal(const RgbImage& in, int row_begin, int row_end,
 
 // Resamples `in` vertically; `in` row 0 is input row `row_offset` of the axis coordinates.
 // Integer sums are exact, so accumulating whole rows (cache-friendly) gives Pillow's values.
-RgbImage resample_vertical(const RgbImage& in, int row_offset, const AxisCoefficients& axis) {
+RgbImage resample_vertical(const RgbImage& in, int row_offset, const PilAxis& axis) {
   RgbImage out;
   out.width = in.width;
   out.height = static_cast<int>(axis.first.size());
@@ -152,15 +147,15 @@ RgbImage resize_bicubic_pil(const RgbImage& image, int width, int height) {
   const bool vertical = height != image.height;
   if (!horizontal && !vertical) return image;
   if (!vertical) {
-    return resample_horizontal(image, 0, image.height, precompute_axis(image.width, width));
+    return resample_horizontal(image, 0, image.height, pil_bicubic_axis(image.width, width));
   }
-  const AxisCoefficients rows = precompute_axis(image.height, height);
+  const PilAxis rows = pil_bicubic_axis(image.height, height);
   if (!horizontal) return resample_vertical(image, 0, rows);
   // Like Pillow, the horizontal pass only produces the input rows the vertical pass will read.
   const int row_begin = rows.first.front();
   const int row_end = rows.first.back() + rows.count.back();
   const RgbImage narrowed =
-      resample_horizontal(image, row_begin, row_end, precompute_axis(image.width, width));
+      resample_horizontal(image, row_begin, row_end, pil_bicubic_axis(image.width, width));
   return resample_vertical(narrowed, row_begin, rows);
 }
 

@@ -1,9 +1,29 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <cstdint>
+#include <vector>
+
 #include "model/common/image.h"
 
 namespace ivs::model {
+
+/// Fraction bits of Pillow's fixed-point resampling weights (32 - 8 pixel bits - 2 overshoot).
+inline constexpr int kPilPrecisionBits = 22;
+
+/// Pillow's bicubic resampling along one axis: for each output position, the input range it
+/// reads and its fixed-point weights. Pixels are sum(p[first + t] * weights[i * taps + t]) plus
+/// one half, shifted right by kPilPrecisionBits and clipped to 0..255. Shared by the CPU resize
+/// and the GPU preprocessing (model/cuda/), so both use the very same coefficients.
+struct PilAxis {
+  int taps = 0;                  // row stride of `weights`: the widest possible input range
+  std::vector<int> first;        // [out] first input index read
+  std::vector<int> count;        // [out] number of input indices read
+  std::vector<int32_t> weights;  // [out * taps]
+};
+
+/// The coefficients for resizing `in_size` samples to `out_size` (both positive).
+PilAxis pil_bicubic_axis(int in_size, int out_size);
 
 /// Resizes like Pillow's Image.resize(size, Image.BICUBIC) on an 8-bit RGB image (Pillow 9.x
 /// ImagingResample, reducing_gap=None): separable antialiased bicubic (a = -0.5) whose support

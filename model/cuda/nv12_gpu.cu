@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "model/cuda/nv12_gpu.h"
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace ivs::model::cuda {
+namespace {
+
+void check(cudaError_t status, const char* what) {
+  if (status != cudaSuccess) {
+    throw std::runtime_error(std::string("NV12 preprocessing on the GPU: ") + what + " failed: " +
+                             cudaGetErrorName(status) + " (" + cudaGetErrorString(status) + ")");
+  }
+}
+
+__global__ void horizontal_kernel(Nv12View frame, YuvMatrix matrix, PlanView plan, uint8_t* rows) {
+  const int column = blockIdx.x * blockDim.x + threadIdx.x;
+  const int row = blockIdx.y * blockDim.y + threadIdx.y;
+  if (column >= plan.columns.outputs || row >= plan.source_rows) return;
+  horizontal_pixel(frame, matrix, plan, plan.source_row0 + row, column,
+                   rows + (static_cast<long>(row) * plan.columns.outputs + column) * 3);
+}
+
+__device__ inline void store(float* out, long i, float v) { out[i] = v; }
+__device__ inline void store(__nv_bfloat16* out, long i, float v) { out[i] = __float2bfloat16_rn(v); }
+
+template <class T>
+__global__ void vertical_kernel(const uint8_t* rows, PlanView plan, T* out) {
+  const int x = blockIdx.x * blockDim.x + threadIdx.x;
+  const int y = blockIdx.y * blockDim.y + threadIdx.y;
+  const int c = blockIdx.z;
+  if (x >= plan.crop_width || y >= plan.crop_height) return;
+  store(out, (static_cast<long>(c) * plan.crop_height + y) * plan.crop_width + x,
+        model_value(rows, plan, c, y, x));
+}
+
+unsigned blocks(int n, int per_block) { return static_cast<unsigned>((n + per_block - 1) / per_block); }
+
+}  // namespace
+
+bool cuda_device_available() {
+  int count = 0;
+  return cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
+}
+
+Nv12GpuPreprocessor::Nv12GpuPreprocessor(const Nv12Plan& plan)
+    : width_(plan.width()), height_(plan.height()) {
+  const auto& host = plan.host_arrays();
+  const size_t bytes = host.size() * sizeof(int32_t);
+  check(cudaMalloc(reinterpret_cast<void**>(&arrays_), bytes), "allocating the plan");
+  try {
+    check(cudaMemcpy(arrays_, host.data(), bytes, cudaMemcpyHostToDevice), "uploading the plan");
+    check(cudaMalloc(reinterpret_cast<void**>(&scratch_), plan.scratch_bytes()),
+          "allocating the scratch rows");
+  } catch (...) {
+    cudaFree(arrays_);
+    throw;
+  }
+  plan_ = plan.view_at(arrays_);
+}
+
+Nv12GpuPreprocessor::~Nv12GpuPreprocessor() {
+  cudaFree(scratch_);
+  cudaFree(arrays_);
+}
+
+void Nv12GpuPreprocessor::run(const Nv12View& frame, const YuvMatrix& matrix, void* out,
+                              Output type, void* stream) {
+  if (frame.width != width_ || frame.height != height_) {
+    throw std::runtime_error("NV12 preprocessing on the GPU: a " + std::to_string(frame.width) +
+                             "x" + std::to_string(frame.height) + " frame for a plan made for " +
+                             std::to_string(width_) + "x" + std::to_string(height_));
+  }
+  auto s = static_cast<cudaStream_t>(stream);
+  const dim3 threads(32, 8);
+  horizontal_kernel<<<dim3(blocks(plan_.columns.outputs, 32), blocks(plan_.source_rows, 8)), threads, 0,
+                      s>>>(frame, matrix, plan_, scratch_);
+  const dim3 grid(blocks(plan_.crop_width, 32), blocks(plan_.crop_height, 8), 3);
+  if (type == Output::kFloat32) {
+    vertical_kernel<<<grid, threads, 0, s>>>(scratch_, plan_, static_cast<float*>(out));
+  } else {
+    vertical_kernel<<<grid, threads, 0, s>>>(scratch_, plan_, static_cast<__nv_bfloat16*>(out));
+  }
+  check(cudaGetLastError(), "launching the kernels");
+}
+
+}  // namespace ivs::model::cuda
