@@ -18,6 +18,23 @@ LinearImpl::LinearImpl(int64_t in_features, int64_t out_features, bool with_bias
 
 at::Tensor LinearImpl::forward(const at::Tensor& x) const { return at::linear(x, weight, bias); }
 
+at::Tensor fuse_linear_weights(const std::vector<Linear>& parts) {
+  at::NoGradGuard no_grad;
+  std::vector<at::Tensor> weights;
+  for (const auto& part : parts) {
+    TORCH_CHECK(!part->bias.defined(), "only bias-free projections are fused");
+    weights.push_back(part->weight);
+  }
+  auto fused = at::cat(weights, 0);
+  int64_t row = 0;
+  for (const auto& part : parts) {
+    const auto rows = part->weight.size(0);
+    part->weight.set_data(fused.narrow(0, row, rows));  // the registered parameter is this tensor
+    row += rows;
+  }
+  return fused;
+}
+
 RMSNormImpl::RMSNormImpl(int64_t dim, double eps_, const at::TensorOptions& options) : eps(eps_) {
   weight = register_parameter("weight", at::empty({dim}, options));
 }

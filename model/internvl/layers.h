@@ -5,6 +5,7 @@
 #pragma once
 
 #include <optional>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/TensorOptions.h>
@@ -23,6 +24,13 @@ class LinearImpl : public torch::nn::Module {
   at::Tensor bias;    // [out] or undefined
 };
 TORCH_MODULE(Linear);
+
+/// Makes the weights of `parts` (bias-free Linears reading the same input) views into one
+/// [sum of outputs, in] matrix and returns it, so that one matrix product computes them all
+/// (split its result along the last dimension): fewer, larger GEMMs, one kernel launch instead of
+/// several. Parameter names, shapes and values stay as they are; only their storage is shared.
+/// For inference, after loading (training keeps separate parameters).
+at::Tensor fuse_linear_weights(const std::vector<Linear>& parts);
 
 /// RMSNorm as InternViT and LLaMA define it: statistics in float32, result cast back to the
 /// input dtype, then scaled by `weight`. No bias, no mean subtraction.

@@ -87,6 +87,7 @@ LoadedModel load_model(const std::string& dir, const Placement& placement) {
     m.internvl->qllama->model->embed_tokens->weight.copy_(m.internvl->qllama->lm_head->weight);
   }
   freeze_for_inference(*m.internvl);
+  m.internvl->qllama->model->fuse_projections();
   return m;
 }
 

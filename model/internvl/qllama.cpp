@@ -75,9 +75,16 @@ LlamaAttentionImpl::LlamaAttentionImpl(const QLlamaConfig& config, const at::Ten
 at::Tensor LlamaAttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos,
                                        const at::Tensor& sin, const std::optional<at::Tensor>& allowed,
                                        at::Tensor* cache_k, at::Tensor* cache_v) const {
-  auto q = apply_rope(split_heads(q_proj->forward(x), num_heads), cos, sin);
-  auto k = apply_rope(split_heads(k_proj->forward(x), num_heads), cos, sin);
-  auto v = split_heads(v_proj->forward(x), num_heads);
+  at::Tensor q, k, v;
+  if (qkv_weight.defined()) {
+    const auto qkv = at::linear(x, qkv_weight).chunk(3, -1);
+    q = qkv[0], k = qkv[1], v = qkv[2];
+  } else {
+    q = q_proj->forward(x), k = k_proj->forward(x), v = v_proj->forward(x);
+  }
+  q = apply_rope(split_heads(q, num_heads), cos, sin);
+  k = apply_rope(split_heads(k, num_heads), cos, sin);
+  v = split_heads(v, num_heads);
   if (cache_k != nullptr) {
     if (cache_k->defined()) {
       k = at::cat({*cache_k, k}, 2);
@@ -104,8 +111,13 @@ LlamaCrossAttentionImpl::LlamaCrossAttentionImpl(const QLlamaConfig& config, int
 at::Tensor LlamaCrossAttentionImpl::forward(const at::Tensor& queries, const at::Tensor& vision) const {
   const auto q = split_heads(q_proj->forward(norm1->forward(queries)), num_heads);
   const auto vn = norm2->forward(vision);
-  auto k = split_heads(k_proj->forward(vn), num_heads);
-  auto v = split_heads(v_proj->forward(vn), num_heads);
+  at::Tensor k, v;
+  if (kv_weight.defined()) {
+    const auto kv = at::linear(vn, kv_weight).chunk(2, -1);
+    k = split_heads(kv[0], num_heads), v = split_heads(kv[1], num_heads);
+  } else {
+    k = split_heads(k_proj->forward(vn), num_heads), v = split_heads(v_proj->forward(vn), num_heads);
+  }
   if (k.size(0) != q.size(0)) {  // one image shared by several rows (beams)
     const auto repeat = q.size(0) / k.size(0);
     k = k.repeat_interleave(repeat, 0);
@@ -122,7 +134,25 @@ LlamaMLPImpl::LlamaMLPImpl(const QLlamaConfig& config, const at::TensorOptions& 
 }
 
 at::Tensor LlamaMLPImpl::forward(const at::Tensor& x) const {
+  if (gate_up_weight.defined()) {
+    const auto gate_up = at::linear(x, gate_up_weight).chunk(2, -1);
+    return down_proj->forward(at::silu(gate_up[0]) * gate_up[1]);
+  }
   return down_proj->forward(at::silu(gate_proj->forward(x)) * up_proj->forward(x));
+}
+
+void LlamaAttentionImpl::fuse_projections() { qkv_weight = fuse_linear_weights({q_proj, k_proj, v_proj}); }
+
+void LlamaCrossAttentionImpl::fuse_projections() { kv_weight = fuse_linear_weights({k_proj, v_proj}); }
+
+void LlamaMLPImpl::fuse_projections() { gate_up_weight = fuse_linear_weights({gate_proj, up_proj}); }
+
+void QLlamaModelImpl::fuse_projections() {
+  for (auto* layer : layer_ptrs) {
+    layer->self_attn->fuse_projections();
+    if (layer->cross_attn) layer->cross_attn->fuse_projections();
+    layer->mlp->fuse_projections();
+  }
 }
 
 LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const QLlamaConfig& config, bool with_cross_attention,

@@ -47,7 +47,11 @@ class LlamaAttentionImpl : public torch::nn::Module {
                      const std::optional<at::Tensor>& allowed, at::Tensor* cache_k,
                      at::Tensor* cache_v) const;
 
+  /// One [3H, H] product for q, k and v from now on (fuse_linear_weights).
+  void fuse_projections();
+
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};  // [H, H]
+  at::Tensor qkv_weight;  // [3H, H] once fused: views of it are q/k/v_proj's weights
   int64_t num_heads;
 };
 TORCH_MODULE(LlamaAttention);
@@ -58,10 +62,13 @@ class LlamaCrossAttentionImpl : public torch::nn::Module {
   LlamaCrossAttentionImpl(const QLlamaConfig& config, int64_t vision_width,
                           const at::TensorOptions& options);
   at::Tensor forward(const at::Tensor& queries, const at::Tensor& vision) const;
+  /// One [2H, Cv] product for k and v from now on.
+  void fuse_projections();
 
   Linear q_proj{nullptr};   // [H, H]
   Linear k_proj{nullptr};   // [H, Cv]
   Linear v_proj{nullptr};   // [H, Cv]
+  at::Tensor kv_weight;     // [2H, Cv] once fused
   Linear o_proj{nullptr};   // [H, H]
   RMSNorm norm1{nullptr};   // [H], on the queries
   RMSNorm norm2{nullptr};   // [Cv], on the vision tokens
@@ -73,8 +80,11 @@ class LlamaMLPImpl : public torch::nn::Module {
  public:
   LlamaMLPImpl(const QLlamaConfig& config, const at::TensorOptions& options);
   at::Tensor forward(const at::Tensor& x) const;  // down(silu(gate(x)) * up(x))
+  /// One [2I, H] product for gate and up from now on.
+  void fuse_projections();
 
   Linear gate_proj{nullptr}, up_proj{nullptr};  // [I, H]
+  at::Tensor gate_up_weight;                    // [2I, H] once fused
   Linear down_proj{nullptr};                    // [H, I]
 };
 TORCH_MODULE(LlamaMLP);
@@ -104,6 +114,10 @@ class QLlamaModelImpl : public torch::nn::Module {
   /// positions too and appends this step's keys and values. Callers keep positions below
   /// config.max_position_embeddings (checked on the host there, to avoid a device sync here).
   at::Tensor forward(const QLlamaInputs& inputs, KVCache* cache = nullptr) const;
+  /// Fuses the projections that read one input in every layer (self-attention q/k/v,
+  /// cross-attention k/v, MLP gate/up) for inference. Results equal the unfused ones up to
+  /// floating-point summation order.
+  void fuse_projections();
 
   Embedding embed_tokens{nullptr};  // [V, H]
   torch::nn::ModuleList layers;

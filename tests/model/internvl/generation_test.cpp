@@ -71,6 +71,39 @@ TEST(GenerationTest, beam_search_scores_at_least_as_well_as_greedy) {
   EXPECT_GE(b.score, g.score / 6.0 - 1e-5);
 }
 
+// Fusing QLLaMA's projections (one product for q/k/v, cross k/v, gate/up) keeps every
+// parameter's name and value, makes them views of the fused matrices, and changes nothing but
+// summation order.
+TEST(GenerationTest, fused_projections_share_the_weights_and_give_the_same_captions) {
+  c10::InferenceMode guard;
+  auto model = test::random_small_model(15);
+  const auto vision = test::random_small_vision(2, 9);
+  GenerationConfig config;
+  config.num_beams = 3;
+  config.min_new_tokens = 1;
+  config.max_new_tokens = 6;
+  const auto hidden_before = model->image_query_hidden(vision);
+  const auto before = generate_captions(*model, vision, kPrompt, config);
+  const auto k_before = model->qllama->model->layer_ptrs[0]->self_attn->k_proj->weight.clone();
+  const auto parameters_before = model->named_parameters().size();
+
+  model->qllama->model->fuse_projections();
+  const auto& attn = model->qllama->model->layer_ptrs[0]->self_attn;
+  ASSERT_TRUE(attn->qkv_weight.defined());
+  EXPECT_TRUE(at::equal(attn->k_proj->weight, k_before));
+  const auto registered = model->named_parameters()["qllama.model.layers.0.self_attn.k_proj.weight"];
+  EXPECT_EQ(registered.data_ptr(), attn->qkv_weight[attn->qkv_weight.size(0) / 3].data_ptr())
+      << "the registered parameter must be the view, not a stale copy";
+  EXPECT_EQ(model->named_parameters().size(), parameters_before);
+
+  EXPECT_TRUE(at::allclose(model->image_query_hidden(vision), hidden_before, 1e-5, 1e-6));
+  const auto after = generate_captions(*model, vision, kPrompt, config);
+  for (size_t i = 0; i < before.size(); ++i) {
+    EXPECT_EQ(after[i].token_ids, before[i].token_ids);
+    EXPECT_NEAR(after[i].score, before[i].score, 1e-5);
+  }
+}
+
 TEST(GenerationTest, invalid_settings_are_rejected) {
   auto model = test::random_small_model(14);
   GenerationConfig bad;
