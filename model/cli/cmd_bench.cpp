@@ -19,6 +19,7 @@
 #include <c10/core/InferenceMode.h>
 #include <torch/cuda.h>
 
+#include "model/cli/bench.h"
 #include "model/cli/commands.h"
 #include "model/cli/model_options.h"
 #include "model/common/errors.h"
@@ -31,45 +32,6 @@ namespace ivs::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// "English caption:" with BOS (INTERNVL_MODEL.md §7); presets have no tokenizer.
-const std::vector<int64_t> kCaptionPromptIds = {1, 4223, 5777, 683, 29901};
-
-struct BenchOptions {
-  ModelOptions model;        // --model, --device, --dtype, --json
-  bool model_given = false;  // --model on the command line (not only $INTERNVL_MODEL_DIR)
-  bool tasks_given = false;  // --tasks on the command line
-  std::string preset;        // tiny | full; empty: --model when set, else by device
-  std::string batches;       // empty: "1,8" on CPU, "1,8,64" on CUDA
-  std::string tasks = "c,g,caption";
-  int iterations = 10;
-  int warmup = 2;
-  model::GenerationConfig generation;
-  double peak_tflops = 0.0;  // 0: not given
-  int64_t matmul_size = 0;   // 0: 4096 on CUDA, 1024 on CPU
-  uint64_t seed = 0;
-};
-
-// The model under test, from a preset with random weights or from a checkpoint.
-struct BenchModel {
-  std::string source;  // "preset:tiny", "preset:full" or the checkpoint directory
-  model::InternVLConfig config;
-  model::Placement placement;
-  model::InternVLModel internvl{nullptr};  // absent for vision-only checkpoints
-  model::InternVisionModel vision{nullptr};
-  std::vector<int64_t> prompt_ids = kCaptionPromptIds;
-};
-
-// One task at one batch size: wall time of each timed call and the work it did.
-struct Measurement {
-  std::string task;
-  int64_t batch = 0;
-  std::vector<double> seconds;  // per call of `batch` images
-  double flops_per_image = 0.0;
-  bool output_finite = true;     // random weights can overflow; flagged, not hidden
-  int64_t generated_tokens = 0;  // captioning: over the batch, EOS included
-  int64_t decode_steps = 0;      // captioning: lower bound from the longest caption
-};
 
 struct MatmulBaseline {
   int64_t size = 0;
@@ -106,8 +68,8 @@ std::vector<std::string> parse_tasks(const std::string& text) {
   const auto tasks = split_list(text);
   if (tasks.empty()) throw model::InputError("--tasks is empty");
   for (const auto& t : tasks) {
-    if (t != "vit" && t != "c" && t != "g" && t != "caption") {
-      throw model::InputError("unknown task '" + t + "': use vit, c, g and caption");
+    if (t != "vit" && t != "c" && t != "g" && t != "caption" && t != "caption-streams") {
+      throw model::InputError("unknown task '" + t + "': use vit, c, g, caption and caption-streams");
     }
   }
   return tasks;
@@ -122,29 +84,6 @@ void require_full_model(const std::vector<std::string>& tasks, bool vision_only)
   }
 }
 
-void synchronize(const c10::Device& device) {
-  if (device.is_cuda()) torch::cuda::synchronize(device.has_index() ? device.index() : -1);
-}
-
-double elapsed_seconds(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// Runs `fn` `warmup` times untimed, then `iterations` times, each timed between device syncs.
-template <typename F>
-std::vector<double> time_calls(F&& fn, int warmup, int iterations, const c10::Device& device) {
-  for (int i = 0; i < warmup; ++i) fn();
-  synchronize(device);
-  std::vector<double> seconds;
-  for (int i = 0; i < iterations; ++i) {
-    const auto start = Clock::now();
-    fn();
-    synchronize(device);
-    seconds.push_back(elapsed_seconds(start));
-  }
-  return seconds;
-}
-
 // Nearest-rank percentile of unsorted samples (q in [0, 1]).
 double percentile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
@@ -156,10 +95,6 @@ double mean(const std::vector<double>& v) {
   double sum = 0.0;
   for (double x : v) sum += x;
   return sum / static_cast<double>(v.size());
-}
-
-at::TensorOptions tensor_options(const model::Placement& p) {
-  return at::TensorOptions().device(p.device).dtype(p.dtype);
 }
 
 // The achievable dense rate here: an n^3 product on random data in the model's dtype, repeated
@@ -181,7 +116,8 @@ MatmulBaseline measure_matmul(const model::Placement& p, int64_t n) {
   return m;
 }
 
-BenchModel build_preset(const std::string& name, const model::Placement& placement, uint64_t seed) {
+BenchModel build_preset(const std::string& name, const model::Placement& placement, uint64_t seed,
+                        bool fuse) {
   if (name != "tiny" && name != "full") throw model::InputError("--preset must be tiny or full");
   BenchModel m;
   m.source = "preset:" + name;
@@ -194,6 +130,7 @@ BenchModel build_preset(const std::string& name, const model::Placement& placeme
   m.internvl = model::InternVLModel(m.config, tensor_options(placement));
   model::init_random_parameters(*m.internvl, seed);
   m.internvl->eval();
+  if (fuse) m.internvl->qllama->model->fuse_projections();  // as load_model does
   m.vision = m.internvl->vision_model;
   return m;
 }
@@ -212,12 +149,6 @@ BenchModel load_checkpoint_model(const ModelOptions& options) {
   m.vision = loaded.internvl->vision_model;
   m.prompt_ids = loaded.text_tokenizer().encode_prompt("English caption:");
   return m;
-}
-
-// Random, not zero, inputs: some kernels run faster on zeros than on real data.
-at::Tensor random_pixels(const BenchModel& m, int64_t batch) {
-  const int64_t size = m.config.image_size();
-  return at::randn({batch, 3, size, size}, tensor_options(m.placement));
 }
 
 Measurement bench_image_task(const BenchModel& m, const std::string& task, int64_t batch,
@@ -241,34 +172,6 @@ Measurement bench_image_task(const BenchModel& m, const std::string& task, int64
                       : task == "c" ? model::image_c_flops(c)
                                     : model::image_g_flops(c);
   r.output_finite = out.defined() && at::isfinite(out).all().item<bool>();
-  return r;
-}
-
-// Captions from random pixels; the ViT runs inside the timed call, as a caption request would.
-Measurement bench_captions(const BenchModel& m, int64_t batch, const BenchOptions& o) {
-  const auto pixels = random_pixels(m, batch);
-  std::vector<model::GeneratedCaption> captions;
-  auto run = [&] {
-    captions = model::generate_captions(*m.internvl, m.internvl->vision_features(pixels),
-                                        m.prompt_ids, o.generation);
-  };
-  Measurement r;
-  r.task = "caption";
-  r.batch = batch;
-  r.seconds = time_calls(run, o.warmup, o.iterations, m.placement.device);
-  int64_t longest = 0;
-  for (const auto& caption : captions) {
-    const auto n = static_cast<int64_t>(caption.token_ids.size());
-    r.generated_tokens += n;
-    longest = std::max(longest, n);
-    r.output_finite = r.output_finite && std::isfinite(caption.score);
-  }
-  // The first token comes from the prefill logits; each later one needs a decode step. Beam
-  // search can run on after the winner ended, so this is a lower bound on the work done.
-  r.decode_steps = std::max<int64_t>(0, longest - 1);
-  const auto prompt = static_cast<int64_t>(m.prompt_ids.size());
-  r.flops_per_image =
-      model::caption_flops(m.config, prompt, r.decode_steps, o.generation.num_beams);
   return r;
 }
 
@@ -311,7 +214,7 @@ nlohmann::json row_json(const Measurement& r, const Row& row) {
       {"mfu_vs_peak", optional_json(row.mfu_peak)},
       {"speedup_vs_batch1", optional_json(row.speedup_vs_batch1)},
       {"output_finite", r.output_finite}};
-  if (r.task == "caption") {
+  if (r.task == "caption" || r.task == "caption-streams") {
     j["captions_per_second"] = row.images_per_second;
     j["generated_tokens"] = r.generated_tokens;
     j["generated_tokens_per_second"] = row.tokens_per_second;
@@ -353,6 +256,7 @@ nlohmann::json context_json(const BenchModel& m, const BenchOptions& o,
           {"peak_tflops",
            o.peak_tflops > 0.0 ? nlohmann::json(o.peak_tflops) : nlohmann::json(nullptr)},
           {"warmup", o.warmup},
+          {"fused_projections", !o.unfused},
           {"num_beams", o.generation.num_beams},
           {"max_new_tokens", o.generation.max_new_tokens}};
 }
@@ -387,7 +291,7 @@ void print_table(const BenchModel& m, const BenchOptions& o, const MatmulBaselin
                 row.ms_p50, row.ms_p95, r.flops_per_image / 1e9, row.achieved_tflops,
                 row.mfu_matmul, optional_text(row.mfu_peak, 3).c_str(),
                 optional_text(row.speedup_vs_batch1, 2).c_str(),
-                r.task == "caption" ? fixed(row.tokens_per_second, 1).c_str() : "-",
+                r.task.rfind("caption", 0) == 0 ? fixed(row.tokens_per_second, 1).c_str() : "-",
                 r.output_finite ? "" : "  (non-finite output)");
   }
   std::fflush(stdout);
@@ -397,12 +301,15 @@ BenchModel build_model(const BenchOptions& o) {
   if (!o.preset.empty() && o.model_given) {
     throw model::InputError("give either --preset or --model, not both");
   }
-  if (o.preset.empty() && !o.model.model_dir.empty()) return load_checkpoint_model(o.model);
+  if (o.preset.empty() && !o.model.model_dir.empty()) {
+    if (o.unfused) throw model::InputError("--unfused applies to --preset models; checkpoints load fused");
+    return load_checkpoint_model(o.model);
+  }
   const auto placement = model::Placement::resolve(o.model.device, o.model.dtype);
   model::use_all_cores_for_inference();
   std::string preset = o.preset;
   if (preset.empty()) preset = placement.device.is_cuda() ? "full" : "tiny";
-  return build_preset(preset, placement, o.seed);
+  return build_preset(preset, placement, o.seed, !o.unfused);
 }
 
 void run(BenchOptions o) {
@@ -429,8 +336,9 @@ void run(BenchOptions o) {
     double batch1_rate = 0.0;
     for (int64_t batch : batches) {
       if (!o.model.json) std::cerr << "internvl bench: " << task << " batch " << batch << std::endl;
-      measured.push_back(task == "caption" ? bench_captions(m, batch, o)
-                                           : bench_image_task(m, task, batch, o));
+      measured.push_back(task == "caption"           ? bench_captions(m, batch, o)
+                         : task == "caption-streams" ? bench_caption_streams(m, batch, o)
+                                                     : bench_image_task(m, task, batch, o));
       rows.push_back(summarize(measured.back(), base, o.peak_tflops, batch1_rate));
       if (batch == 1) batch1_rate = rows.back().images_per_second;
     }
@@ -442,6 +350,24 @@ void run(BenchOptions o) {
 }
 
 }  // namespace
+
+void synchronize(const c10::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.has_index() ? device.index() : -1);
+}
+
+double elapsed_seconds(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+at::TensorOptions tensor_options(const model::Placement& p) {
+  return at::TensorOptions().device(p.device).dtype(p.dtype);
+}
+
+// Random, not zero, inputs: some kernels run faster on zeros than on real data.
+at::Tensor random_pixels(const BenchModel& m, int64_t batch) {
+  const int64_t size = m.config.image_size();
+  return at::randn({batch, 3, size, size}, tensor_options(m.placement));
+}
 
 void add_bench_command(CLI::App& app) {
   auto o = std::make_shared<BenchOptions>();
@@ -458,7 +384,9 @@ void add_bench_command(CLI::App& app) {
                   "Batch sizes, comma-separated (default 1,8 on CPU, "
                   "1,8,64 on CUDA)");
   cmd->add_option("--tasks", o->tasks,
-                  "Comma-separated: vit (InternViT alone), c, g, caption; default "
+                  "Comma-separated: vit (InternViT alone), c, g, caption (whole "
+                  "batches), caption-streams (--batch = concurrent streams, each "
+                  "keeping one request in a continuously batched decode); default "
                   "vit for a vision-only checkpoint")
       ->capture_default_str();
   cmd->add_option("--iterations", o->iterations, "Timed calls per task and batch")
@@ -475,6 +403,9 @@ void add_bench_command(CLI::App& app) {
                   "CUDA, 1024 on CPU)");
   cmd->add_option("--seed", o->seed, "Seed of the random weights and inputs")
       ->capture_default_str();
+  cmd->add_flag("--unfused", o->unfused,
+                "Presets: keep QLLaMA's q/k/v, cross k/v and gate/up projections as separate "
+                "matrix products (the baseline of the fused ones)");
   cmd->callback([o, cmd] {
     o->model_given = cmd->count("--model") > 0;
     o->tasks_given = cmd->count("--tasks") > 0;

@@ -23,6 +23,7 @@ dtype=${INTERNVL_GPU_DTYPE:-bf16}
 batches=${INTERNVL_GPU_BATCHES:-1,8,64,256}
 # Caption batch 256 x 5 beams would hold ~80 GB of KV cache beside 28 GB of weights: opt in.
 caption_batches=${INTERNVL_GPU_CAPTION_BATCHES:-1,8,64}
+caption_streams=${INTERNVL_GPU_CAPTION_STREAMS:-1,8,32}
 iterations=${INTERNVL_GPU_ITERATIONS:-5}
 warmup=${INTERNVL_GPU_WARMUP:-2}
 peak=${INTERNVL_GPU_PEAK_TFLOPS:-989}  # H100/H200 SXM dense bf16, datasheet
@@ -64,7 +65,7 @@ setup_env() {
   TORCH_PREFIX=${TORCH_PREFIX:-$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)' 2>/dev/null)}
   export PKG_CONFIG_BIN CUDA_ROOT TORCH_PREFIX PATH=$CUDA_ROOT/bin:$PATH
   export OUT_DIR=$out BUILD_DIR=$build DEPS=$deps JOBS=$jobs BIN=$bin
-  export DEVICE=$device PRESET=$preset DTYPE=$dtype BATCHES=$batches CAPTION_BATCHES=$caption_batches
+  export DEVICE=$device PRESET=$preset DTYPE=$dtype BATCHES=$batches CAPTION_BATCHES=$caption_batches CAPTION_STREAMS=$caption_streams
   export ITERATIONS=$iterations WARMUP=$warmup PEAK=$peak
 }
 
@@ -109,7 +110,10 @@ bench() {
   local image_rc=$?
   "$BIN" "${common[@]}" --tasks caption --batch "$CAPTION_BATCHES" >"$OUT_DIR/bench_caption.json"
   local caption_rc=$?
-  ((image_rc == 0 && caption_rc == 0))
+  # Concurrent streams, continuously batched (CaptionBatch): the issue's captions/s at 1, 8, 32.
+  "$BIN" "${common[@]}" --tasks caption-streams --batch "$CAPTION_STREAMS" >"$OUT_DIR/bench_streams.json"
+  local streams_rc=$?
+  ((image_rc == 0 && caption_rc == 0 && streams_rc == 0))
 }
 
 # The PyTorch eager baseline (tests/bench/eager_internvl.py, the same math as the official HF
@@ -167,14 +171,14 @@ tests() {
 }
 
 summary() {
-  python3 - "$out/bench_image.json" "$out/bench_caption.json" "$out/bench_eager.json" <<'EOF'
+  python3 - "$out/bench_image.json" "$out/bench_caption.json" "$out/bench_streams.json" "$out/bench_eager.json" <<'EOF'
 import json, sys
 def load(path):
     try:
         return json.load(open(path))
     except Exception:
         return None
-for path in sys.argv[1:3]:
+for path in sys.argv[1:4]:
     try:
         report = json.load(open(path))
     except Exception as e:  # an empty or partial file after a failed run
@@ -184,17 +188,17 @@ for path in sys.argv[1:3]:
     print(f'{c["model"]} on {c["device"]}/{c["dtype"]}, LibTorch {c["torch_version"]}, '
           f'{c["cores"]} cores; baseline {b["matmul_size"]}^3 matmul {b["matmul_tflops"]:.1f} '
           f'TFLOP/s; peak {c["peak_tflops"]} TFLOP/s')
-    print(f'{"task":8s}{"batch":>6s}{"img/s":>10s}{"ms/img":>9s}{"p50":>9s}{"p95":>9s}'
+    print(f'{"task":16s}{"batch":>6s}{"img/s":>10s}{"ms/img":>9s}{"p50":>9s}{"p95":>9s}'
           f'{"TFLOP/s":>9s}{"MFU(mm)":>8s}{"MFU(pk)":>8s}{"tok/s":>9s}')
     for r in report["results"]:
         ms = r["ms_per_image"]
         tok = r.get("generated_tokens_per_second")
-        print(f'{r["task"]:8s}{r["batch"]:6d}{r["images_per_second"]:10.2f}{ms["mean"]:9.2f}'
+        print(f'{r["task"]:16s}{r["batch"]:6d}{r["images_per_second"]:10.2f}{ms["mean"]:9.2f}'
               f'{ms["p50"]:9.2f}{ms["p95"]:9.2f}{r["achieved_tflops"]:9.1f}'
               f'{r["mfu_vs_matmul"]:8.3f}{(r["mfu_vs_peak"] or 0):8.3f}'
               f'{(f"{tok:9.0f}" if tok is not None else "        -")}'
               f'{"" if r["output_finite"] else "  non-finite"}')
-ours, captions, eager = (load(p) for p in sys.argv[1:])
+ours, captions, streams, eager = (load(p) for p in sys.argv[1:])
 fps = {}
 if ours:
     for r in ours["results"]:
@@ -213,7 +217,8 @@ def fmt(x, digits=1):
     return "na" if x is None else f"{x:.{digits}f}"
 b1 = fps.get(("c", 1)) / eager_fps[("c", 1)] if fps.get(("c", 1)) and eager_fps.get(("c", 1)) else None
 best_ratio = best("c", fps) / best("c", eager_fps) if best("c", fps) and best("c", eager_fps) else None
-cap = max((r["images_per_second"] for r in captions["results"]), default=None) if captions else None
+cap = max((r["images_per_second"] for report in (captions, streams) if report
+           for r in report["results"]), default=None)
 gpu = ours["context"]["device"].replace(" ", "_") if ours else "na"
 print(f"summary: gpu={gpu} c_fps={fmt(best('c', fps))} g_fps={fmt(best('g', fps))} "
       f"eager_ratio_b1={fmt(b1, 2)} eager_ratio_best={fmt(best_ratio, 2)} e2e_streams=na p95_ms=na "
