@@ -75,8 +75,21 @@ struct Continuation {
   std::vector<int64_t> sources;
   std::vector<int64_t> tokens;
   std::vector<float> scores;
-  std::vector<Request> requests;  // the survivors, in row order
+  std::vector<int64_t> kept_requests;  // the survivors' indices in the old request order
+  std::vector<Request> requests;       // the survivors, in row order
 };
+
+// `rows` rows of zeros shaped like `like`'s tensors (left padding of new rows' suffixes).
+KVCache zero_rows(const KVCache& like, int64_t rows) {
+  KVCache out;
+  for (const auto& k : like.keys) {
+    auto shape = k.sizes().vec();
+    shape[0] = rows;
+    out.keys.push_back(at::zeros(shape, k.options()));
+    out.values.push_back(at::zeros(shape, k.options()));
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -86,10 +99,12 @@ struct CaptionBatch::Impl {
         prompt_ids(std::move(ids)),
         config(c),
         eos(m.config.qllama_config.eos_token_id),
-        beams(c.num_beams) {}
+        beams(c.num_beams) {
+    cache.beams = beams;
+  }
 
   at::Tensor prefill(const at::Tensor& vision, KVCache& group_cache) const;
-  void merge(KVCache group_cache, at::Tensor group_logits, std::vector<Request> added);
+  void merge(KVCache group_prefix, at::Tensor group_logits, std::vector<Request> added);
   at::Tensor logprobs() const;
   Continuation choose_greedy(const at::Tensor& logp);
   Continuation choose_beams(const at::Tensor& logp);
@@ -107,9 +122,10 @@ struct CaptionBatch::Impl {
   std::vector<Request> requests;  // row order
   at::Tensor logits;              // [R, V]: next-token logits of every row
   at::Tensor beam_scores;         // [R] float32 (beam search)
-  // [R, H, S, D] per layer. Requests admitted at different times hold different lengths, so
-  // every row is left-padded to the longest: row r's own positions are columns [start[r], S).
-  KVCache cache;
+  // The prompt prefix once per request, the generated tokens per row. Requests admitted at
+  // different times have generated different numbers of tokens, so every row's suffix is
+  // left-padded to the longest: row r's own tokens are suffix columns [start[r], G).
+  BeamKVCache cache;
   std::vector<int64_t> start;
   std::vector<std::pair<int64_t, GeneratedCaption>> finished;
   int64_t next_id = 0;
@@ -136,34 +152,35 @@ at::Tensor CaptionBatch::Impl::prefill(const at::Tensor& vision, KVCache& group_
 
 // Adds prefilled requests behind the live ones. Builds every new tensor before touching the
 // batch, so a failure (out of memory) leaves it as it was.
-void CaptionBatch::Impl::merge(KVCache group_cache, at::Tensor group_logits,
+void CaptionBatch::Impl::merge(KVCache group_prefix, at::Tensor group_logits,
                                std::vector<Request> added) {
   const auto rows = group_logits.size(0);
   std::vector<float> initial(static_cast<size_t>(rows), kInactiveBeamScore);
   for (int64_t r = 0; r < rows; r += beams) initial[static_cast<size_t>(r)] = 0.0f;
   auto group_scores = at::tensor(initial, group_logits.options().dtype(at::kFloat));
   if (requests.empty()) {
-    cache = std::move(group_cache);
+    cache.prefix = std::move(group_prefix);
+    cache.suffix = KVCache{};
     start.assign(static_cast<size_t>(rows), 0);
     logits = std::move(group_logits);
     beam_scores = std::move(group_scores);
     requests = std::move(added);
     return;
   }
-  const auto width = cache.length(), group_width = group_cache.length();
-  const auto live_pad = std::max<int64_t>(0, group_width - width);
-  const auto group_pad = std::max<int64_t>(0, width - group_width);
-  auto merged = KVCache::concat_rows(cache.padded_left(live_pad), group_cache.padded_left(group_pad));
+  const auto width = cache.suffix.length();  // the new rows' suffixes are all padding
+  auto prefix = KVCache::concat_rows(cache.prefix, group_prefix);
+  auto suffix = width == 0 ? cache.suffix
+                           : KVCache::concat_rows(cache.suffix, zero_rows(cache.suffix, rows));
   auto merged_logits = at::cat({logits, group_logits}, 0);
   auto merged_scores = at::cat({beam_scores, group_scores}, 0);
   requests.reserve(requests.size() + added.size());
   start.reserve(start.size() + static_cast<size_t>(rows));
   // Room is reserved above: nothing below allocates, so the batch changes all at once or not.
-  cache = std::move(merged);
+  cache.prefix = std::move(prefix);
+  cache.suffix = std::move(suffix);
   logits = std::move(merged_logits);
   beam_scores = std::move(merged_scores);
-  for (auto& s : start) s += live_pad;
-  start.insert(start.end(), static_cast<size_t>(rows), group_pad);
+  start.insert(start.end(), static_cast<size_t>(rows), width);
   for (auto& request : added) requests.push_back(std::move(request));
 }
 
@@ -201,6 +218,7 @@ Continuation CaptionBatch::Impl::choose_greedy(const at::Tensor& logp) {
     }
     next.sources.push_back(static_cast<int64_t>(i));
     next.tokens.push_back(token);
+    next.kept_requests.push_back(static_cast<int64_t>(i));
     next.requests.push_back(std::move(request));
   }
   return next;
@@ -245,6 +263,7 @@ Continuation CaptionBatch::Impl::choose_beams(const at::Tensor& logp) {
       continue;
     }
     next.scores.insert(next.scores.end(), chosen_scores.begin(), chosen_scores.end());
+    next.kept_requests.push_back(i);
     next.requests.push_back(std::move(request));
   }
   return next;
@@ -264,48 +283,54 @@ void CaptionBatch::Impl::finish_beams(Request& request, const std::vector<float>
   finished.emplace_back(request.id, std::move(caption));
 }
 
-// Keeps the surviving rows (beam reordering and finished requests in one gather) and drops the
-// padding columns that no surviving row needs.
+// Keeps the surviving rows (beam reordering and finished requests in one gather of the short
+// suffixes; the prefixes move only when a request left) and drops the padding columns that no
+// surviving row needs.
 void CaptionBatch::Impl::continue_with(Continuation next) {
   if (next.requests.empty()) {
     clear();
     return;
   }
   const auto device_long = logits.options().dtype(at::kLong);
-  cache.select_rows(at::tensor(next.sources, device_long));
+  cache.suffix.select_rows(at::tensor(next.sources, device_long));
+  if (next.kept_requests.size() < requests.size()) {
+    cache.prefix.select_rows(at::tensor(next.kept_requests, device_long));
+  }
   std::vector<int64_t> kept_start;
   kept_start.reserve(next.sources.size());
   for (auto row : next.sources) kept_start.push_back(start[static_cast<size_t>(row)]);
   const auto unused = *std::min_element(kept_start.begin(), kept_start.end());
   for (auto& s : kept_start) s -= unused;
-  cache.trim_left(unused);
+  cache.suffix.trim_left(unused);
   start = std::move(kept_start);
   if (beams > 1) beam_scores = at::tensor(next.scores, logits.options().dtype(at::kFloat));
   requests = std::move(next.requests);
   decode(next.tokens);
 }
 
-// One token per row at each row's own next position, attending over its cached positions.
+// One token per row at each row's own next position, attending over its request's prefix and
+// its own generated tokens.
 void CaptionBatch::Impl::decode(const std::vector<int64_t>& tokens) {
   const auto rows = static_cast<int64_t>(tokens.size());
-  const auto width = cache.length();
+  const auto width = cache.suffix.length();
   const auto options = logits.options().dtype(at::kLong);
   const auto row_start = at::tensor(start, options).view({rows, 1});
-  QLlamaInputs inputs;
+  QLlamaDecodeInputs inputs;
   inputs.inputs_embeds =
       model.qllama->model->embed_tokens->forward(at::tensor(tokens, options).view({rows, 1}));
-  inputs.position_ids = width - row_start;
+  inputs.position_ids = cache.prefix.length() + width - row_start;
   if (std::any_of(start.begin(), start.end(), [](int64_t s) { return s > 0; })) {
-    inputs.allowed = (at::arange(width + 1, options).view({1, width + 1}) >= row_start)
-                         .view({rows, 1, 1, width + 1});
+    inputs.suffix_allowed = (at::arange(width + 1, options).view({1, width + 1}) >= row_start)
+                                .view({rows, 1, 1, width + 1});
   }
-  const auto hidden = model.qllama->model->forward(inputs, &cache);
+  const auto hidden = model.qllama->model->decode(inputs, cache);
   logits = model.qllama->lm_head->forward(hidden.select(1, 0));
 }
 
 void CaptionBatch::Impl::clear() {
   requests.clear();
-  cache = KVCache{};
+  cache.prefix = KVCache{};
+  cache.suffix = KVCache{};
   start.clear();
   logits = at::Tensor();
   beam_scores = at::Tensor();
@@ -333,12 +358,10 @@ std::vector<int64_t> CaptionBatch::admit(const at::Tensor& vision) {
   TORCH_CHECK(vision.device() == m.model.query_tokens.device(), "vision features on ",
               vision.device(), " but the model is on ", m.model.query_tokens.device());
   const auto b = vision.size(0);
-  KVCache group_cache;
-  auto first = m.prefill(vision, group_cache);
-  if (m.beams > 1) {  // every beam starts from the first step; beam 0 alone is live
-    group_cache.select_rows(at::arange(b, first.options().dtype(at::kLong)).repeat_interleave(m.beams));
-    first = first.repeat_interleave(m.beams, 0);
-  }
+  KVCache group_prefix;
+  auto first = m.prefill(vision, group_prefix);
+  // Every beam starts from the first step (beam 0 alone is live); they share the prefix.
+  if (m.beams > 1) first = first.repeat_interleave(m.beams, 0);
   std::vector<Request> added;
   std::vector<int64_t> ids;
   for (int64_t i = 0; i < b; ++i) {
@@ -347,7 +370,7 @@ std::vector<int64_t> CaptionBatch::admit(const at::Tensor& vision) {
                             std::vector<std::vector<int64_t>>(static_cast<size_t>(m.beams)),
                             BeamHypotheses(m.beams, m.config.length_penalty), 0.0});
   }
-  m.merge(std::move(group_cache), std::move(first), std::move(added));
+  m.merge(std::move(group_prefix), std::move(first), std::move(added));
   m.next_id += b;
   return ids;
 }

@@ -3,7 +3,9 @@
 // one batch. admit() prefills a group of new images in one pass over [queries ; prompt]; step()
 // chooses the next token of every live beam of every request and runs one decode pass for all of
 // them, whichever step each request is at. A request leaves as soon as it is finished, and decodes
-// exactly as it would alone (generate_captions is this class run on one group).
+// exactly as it would alone (generate_captions is this class run on one group). The KV cache keeps
+// each request's prefix (query tokens + prompt) once for all its beams (BeamKVCache): beam
+// reordering moves only the generated tokens' keys and values.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "model/internvl/qllama.h"
 
+#include <array>
+#include <cmath>
+#include <limits>
+
 #include <ATen/ATen.h>
 
 namespace ivs::model {
@@ -30,26 +34,20 @@ std::pair<at::Tensor, at::Tensor> rope_tables(int64_t positions, int64_t head_di
 int64_t KVCache::length() const { return keys.empty() || !keys[0].defined() ? 0 : keys[0].size(2); }
 
 void KVCache::select_rows(const at::Tensor& index) {
-  for (auto& k : keys) k = k.index_select(0, index);
-  for (auto& v : values) v = v.index_select(0, index);
+  for (auto* part : {&keys, &values}) {
+    for (auto& t : *part) {
+      if (t.defined()) t = t.index_select(0, index);
+    }
+  }
 }
 
 void KVCache::trim_left(int64_t n) {
   if (n == 0) return;
-  for (auto& k : keys) k = k.narrow(2, n, k.size(2) - n);
-  for (auto& v : values) v = v.narrow(2, n, v.size(2) - n);
-}
-
-KVCache KVCache::padded_left(int64_t n) const {
-  auto pad = [n](const at::Tensor& t) {
-    auto shape = t.sizes().vec();
-    shape[2] = n;
-    return at::cat({at::zeros(shape, t.options()), t}, 2);
-  };
-  KVCache out;
-  for (const auto& k : keys) out.keys.push_back(n == 0 ? k : pad(k));
-  for (const auto& v : values) out.values.push_back(n == 0 ? v : pad(v));
-  return out;
+  for (auto* part : {&keys, &values}) {
+    for (auto& t : *part) {
+      if (t.defined()) t = t.narrow(2, n, t.size(2) - n);
+    }
+  }
 }
 
 KVCache KVCache::concat_rows(const KVCache& a, const KVCache& b) {
@@ -57,11 +55,45 @@ KVCache KVCache::concat_rows(const KVCache& a, const KVCache& b) {
               "KV caches of different layers or lengths cannot be concatenated");
   KVCache out;
   for (size_t i = 0; i < a.keys.size(); ++i) {
-    out.keys.push_back(at::cat({a.keys[i], b.keys[i]}, 0));
-    out.values.push_back(at::cat({a.values[i], b.values[i]}, 0));
+    const bool empty = !a.keys[i].defined();  // equal lengths: both empty or both not
+    out.keys.push_back(empty ? a.keys[i] : at::cat({a.keys[i], b.keys[i]}, 0));
+    out.values.push_back(empty ? a.values[i] : at::cat({a.values[i], b.values[i]}, 0));
   }
   return out;
 }
+
+namespace {
+
+// q [rows, H, 1, D] attends over its request's prefix [rows / beams, H, T, D] and its own suffix
+// [rows, H, S, D] with one softmax over both: attention over the concatenated keys, computed as
+// the reference does (scores from model-dtype products, softmax in float32) without building
+// the concatenation. The beams of a request are the query positions of one prefix product.
+at::Tensor prefix_suffix_attention(const at::Tensor& q, const at::Tensor& prefix_k,
+                                   const at::Tensor& prefix_v, const at::Tensor& suffix_k,
+                                   const at::Tensor& suffix_v,
+                                   const std::optional<at::Tensor>& suffix_allowed, int64_t beams) {
+  const auto rows = q.size(0), heads = q.size(1), d = q.size(3), t = prefix_k.size(2);
+  const auto requests = rows / beams;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+  const auto grouped = q.reshape({requests, beams, heads, d}).transpose(1, 2);  // [R, H, beams, D]
+  const auto prefix_scores = (at::matmul(grouped, prefix_k.transpose(-2, -1)).to(at::kFloat) * scale)
+                                 .transpose(1, 2)
+                                 .reshape({rows, heads, 1, t});
+  auto suffix_scores = at::matmul(q, suffix_k.transpose(-2, -1)).to(at::kFloat) * scale;
+  if (suffix_allowed) {
+    suffix_scores = suffix_scores.masked_fill(suffix_allowed->logical_not(),
+                                              std::numeric_limits<float>::lowest());
+  }
+  const auto weights =
+      at::softmax(at::cat({prefix_scores, suffix_scores}, -1), -1).to(prefix_v.scalar_type());
+  const auto prefix_weights =
+      weights.narrow(-1, 0, t).reshape({requests, beams, heads, t}).transpose(1, 2);
+  const auto from_prefix =
+      at::matmul(prefix_weights, prefix_v).transpose(1, 2).reshape({rows, heads, 1, d});
+  return from_prefix + at::matmul(weights.narrow(-1, t, suffix_k.size(2)), suffix_v);
+}
+
+}  // namespace
 
 LlamaAttentionImpl::LlamaAttentionImpl(const QLlamaConfig& config, const at::TensorOptions& options)
     : num_heads(config.num_attention_heads) {
@@ -72,9 +104,8 @@ LlamaAttentionImpl::LlamaAttentionImpl(const QLlamaConfig& config, const at::Ten
   o_proj = register_module("o_proj", Linear(h, h, false, options));
 }
 
-at::Tensor LlamaAttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos,
-                                       const at::Tensor& sin, const std::optional<at::Tensor>& allowed,
-                                       at::Tensor* cache_k, at::Tensor* cache_v) const {
+std::array<at::Tensor, 3> LlamaAttentionImpl::project(const at::Tensor& x, const at::Tensor& cos,
+                                                      const at::Tensor& sin) const {
   at::Tensor q, k, v;
   if (qkv_weight.defined()) {
     const auto qkv = at::linear(x, qkv_weight).chunk(3, -1);
@@ -82,9 +113,27 @@ at::Tensor LlamaAttentionImpl::forward(const at::Tensor& x, const at::Tensor& co
   } else {
     q = q_proj->forward(x), k = k_proj->forward(x), v = v_proj->forward(x);
   }
-  q = apply_rope(split_heads(q, num_heads), cos, sin);
-  k = apply_rope(split_heads(k, num_heads), cos, sin);
-  v = split_heads(v, num_heads);
+  return {apply_rope(split_heads(q, num_heads), cos, sin),
+          apply_rope(split_heads(k, num_heads), cos, sin), split_heads(v, num_heads)};
+}
+
+at::Tensor LlamaAttentionImpl::decode(const at::Tensor& x, const at::Tensor& cos,
+                                      const at::Tensor& sin, const at::Tensor& prefix_k,
+                                      const at::Tensor& prefix_v, at::Tensor& suffix_k,
+                                      at::Tensor& suffix_v,
+                                      const std::optional<at::Tensor>& suffix_allowed,
+                                      int64_t beams) const {
+  auto [q, k, v] = project(x, cos, sin);
+  suffix_k = suffix_k.defined() ? at::cat({suffix_k, k}, 2) : k;
+  suffix_v = suffix_v.defined() ? at::cat({suffix_v, v}, 2) : v;
+  return o_proj->forward(merge_heads(
+      prefix_suffix_attention(q, prefix_k, prefix_v, suffix_k, suffix_v, suffix_allowed, beams)));
+}
+
+at::Tensor LlamaAttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos,
+                                       const at::Tensor& sin, const std::optional<at::Tensor>& allowed,
+                                       at::Tensor* cache_k, at::Tensor* cache_v) const {
+  auto [q, k, v] = project(x, cos, sin);
   if (cache_k != nullptr) {
     if (cache_k->defined()) {
       k = at::cat({*cache_k, k}, 2);
@@ -184,6 +233,16 @@ at::Tensor LlamaDecoderLayerImpl::forward(const at::Tensor& x, const at::Tensor&
   return h + mlp->forward(post_attention_layernorm->forward(h));
 }
 
+at::Tensor LlamaDecoderLayerImpl::decode(const at::Tensor& x, const at::Tensor& cos,
+                                         const at::Tensor& sin, const QLlamaDecodeInputs& inputs,
+                                         BeamKVCache& cache, size_t layer) const {
+  const auto h = x + self_attn->decode(input_layernorm->forward(x), cos, sin,
+                                       cache.prefix.keys[layer], cache.prefix.values[layer],
+                                       cache.suffix.keys[layer], cache.suffix.values[layer],
+                                       inputs.suffix_allowed, cache.beams);
+  return h + mlp->forward(post_attention_layernorm->forward(h));
+}
+
 QLlamaModelImpl::QLlamaModelImpl(const QLlamaConfig& config_, int64_t vision_width,
                                  int64_t num_query_token, const at::TensorOptions& options)
     : config(config_) {
@@ -217,6 +276,17 @@ at::Tensor QLlamaModelImpl::forward(const QLlamaInputs& inputs, KVCache* cache) 
     h = layer_ptrs[i]->forward(
         h, cos, sin, inputs, cache ? &cache->keys[i] : nullptr, cache ? &cache->values[i] : nullptr);
   }
+  return norm->forward(h);
+}
+
+at::Tensor QLlamaModelImpl::decode(const QLlamaDecodeInputs& inputs, BeamKVCache& cache) const {
+  TORCH_CHECK(cache.prefix.keys.size() == layer_ptrs.size(), "decode needs a prefilled prefix cache");
+  const auto cos = at::embedding(rope_cos, inputs.position_ids).unsqueeze(1);
+  const auto sin = at::embedding(rope_sin, inputs.position_ids).unsqueeze(1);
+  cache.suffix.keys.resize(layer_ptrs.size());
+  cache.suffix.values.resize(layer_ptrs.size());
+  auto h = inputs.inputs_embeds;
+  for (size_t i = 0; i < layer_ptrs.size(); ++i) h = layer_ptrs[i]->decode(h, cos, sin, inputs, cache, i);
   return norm->forward(h);
 }
 

@@ -4,6 +4,8 @@
 // Module and parameter names equal the checkpoint keys under "qllama.".
 #pragma once
 
+#include <array>
+#include <optional>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -25,10 +27,26 @@ struct KVCache {
   void select_rows(const at::Tensor& index);
   /// Drops the first `n` positions of every cached tensor.
   void trim_left(int64_t n);
-  /// This cache with `n` zero positions in front (left padding, to be masked out).
-  KVCache padded_left(int64_t n) const;
-  /// The rows of `a` followed by the rows of `b`; both hold the same number of positions.
+  /// The rows of `a` followed by the rows of `b`; both hold the same number of positions
+  /// (tensors of an empty cache are undefined and stay so).
   static KVCache concat_rows(const KVCache& a, const KVCache& b);
+};
+
+/// The cache of beam-search decoding, where every beam of a request continues the same prefix
+/// (query tokens + prompt): the prefix is kept once per request, only the generated tokens per
+/// beam row. Beam reordering then moves the short suffix alone, and the prefix takes 1/beams of
+/// the memory it would take per row.
+struct BeamKVCache {
+  KVCache prefix;  // [requests, H, T, D] per layer, T equal for all requests
+  KVCache suffix;  // [requests * beams, H, G, D] per layer; G = 0: empty (undefined tensors)
+  int64_t beams = 1;
+};
+
+/// One decode token per beam row (see QLlamaModelImpl::decode).
+struct QLlamaDecodeInputs {
+  at::Tensor inputs_embeds;  // [rows, 1, H], rows = requests * beams, beams of a request adjacent
+  at::Tensor position_ids;   // [rows, 1] int64
+  std::optional<at::Tensor> suffix_allowed;  // bool [rows, 1, 1, G + 1]; nullopt = all
 };
 
 /// How a forward pass lets positions see each other (see INTERNVL_MODEL.md §3.4).
@@ -47,12 +65,23 @@ class LlamaAttentionImpl : public torch::nn::Module {
                      const std::optional<at::Tensor>& allowed, at::Tensor* cache_k,
                      at::Tensor* cache_v) const;
 
+  /// One token per row attending over its request's prefix and its own suffix (to which this
+  /// step's key and value are appended). x [rows, 1, H]; prefix_k/v [rows / beams, H, T, D].
+  at::Tensor decode(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                    const at::Tensor& prefix_k, const at::Tensor& prefix_v, at::Tensor& suffix_k,
+                    at::Tensor& suffix_v, const std::optional<at::Tensor>& suffix_allowed,
+                    int64_t beams) const;
   /// One [3H, H] product for q, k and v from now on (fuse_linear_weights).
   void fuse_projections();
 
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};  // [H, H]
   at::Tensor qkv_weight;  // [3H, H] once fused: views of it are q/k/v_proj's weights
   int64_t num_heads;
+
+ private:
+  // q, k (both after RoPE) and v, split into heads: [B, heads, T, D].
+  std::array<at::Tensor, 3> project(const at::Tensor& x, const at::Tensor& cos,
+                                    const at::Tensor& sin) const;
 };
 TORCH_MODULE(LlamaAttention);
 
@@ -95,6 +124,9 @@ class LlamaDecoderLayerImpl : public torch::nn::Module {
                         int64_t num_query_token, const at::TensorOptions& options);
   at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
                      const QLlamaInputs& inputs, at::Tensor* cache_k, at::Tensor* cache_v) const;
+  /// A decode step (no cross-attention: it only touches query-token positions).
+  at::Tensor decode(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                    const QLlamaDecodeInputs& inputs, BeamKVCache& cache, size_t layer) const;
 
   LlamaAttention self_attn{nullptr};
   LlamaCrossAttention cross_attn{nullptr};  // only in layers i % frequency == 0
@@ -114,6 +146,9 @@ class QLlamaModelImpl : public torch::nn::Module {
   /// positions too and appends this step's keys and values. Callers keep positions below
   /// config.max_position_embeddings (checked on the host there, to avoid a device sync here).
   at::Tensor forward(const QLlamaInputs& inputs, KVCache* cache = nullptr) const;
+  /// One decode step for beam rows over a BeamKVCache (appends this step's keys and values to
+  /// its suffix): [rows, 1, H], final-normed. Equal to forward() over the concatenated cache.
+  at::Tensor decode(const QLlamaDecodeInputs& inputs, BeamKVCache& cache) const;
   /// Fuses the projections that read one input in every layer (self-attention q/k/v,
   /// cross-attention k/v, MLP gate/up) for inference. Results equal the unfused ones up to
   /// floating-point summation order.

@@ -104,6 +104,38 @@ TEST(GenerationTest, fused_projections_share_the_weights_and_give_the_same_capti
   }
 }
 
+// Decoding over a BeamKVCache (the prefix once per request, a suffix per beam row) computes what
+// a forward pass over the whole cache, the prefix copied into every row, computes.
+TEST(GenerationTest, beam_cache_decode_equals_a_forward_over_the_whole_cache) {
+  c10::InferenceMode guard;
+  auto model = test::random_small_model(16);
+  const auto& qllama = *model->qllama->model;
+  const int64_t requests = 2, beams = 3, rows = requests * beams, prefix_length = 5;
+  const auto width = qllama.config.hidden_size;
+  at::manual_seed(17);
+  QLlamaInputs prefill;
+  prefill.inputs_embeds = at::randn({requests, prefix_length, width});
+  prefill.position_ids = at::arange(prefix_length).unsqueeze(0).expand({requests, prefix_length});
+  BeamKVCache shared;
+  shared.beams = beams;
+  qllama.forward(prefill, &shared.prefix);
+  KVCache whole = shared.prefix;  // the reference: the prefix in every beam row
+  whole.select_rows(at::arange(requests).repeat_interleave(beams));
+  for (int64_t step = 0; step < 3; ++step) {
+    QLlamaDecodeInputs decode;
+    decode.inputs_embeds = at::randn({rows, 1, width});
+    decode.position_ids = at::full({rows, 1}, prefix_length + step, at::kLong);
+    QLlamaInputs forward;
+    forward.inputs_embeds = decode.inputs_embeds;
+    forward.position_ids = decode.position_ids;
+    const auto expected = qllama.forward(forward, &whole);
+    const auto got = qllama.decode(decode, shared);
+    EXPECT_TRUE(at::allclose(got, expected, 1e-5, 1e-6)) << "step " << step;
+  }
+  EXPECT_EQ(shared.prefix.keys[0].size(0), requests) << "the prefix is kept once per request";
+  EXPECT_EQ(shared.suffix.length(), 3);
+}
+
 TEST(GenerationTest, invalid_settings_are_rejected) {
   auto model = test::random_small_model(14);
   GenerationConfig bad;
