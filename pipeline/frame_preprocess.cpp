@@ -140,8 +140,10 @@ model::cuda::YuvMatrix yuv_matrix_for(const GstVideoInfo& info) {
   YuvStandard standard = YuvStandard::kBt601;
   if (c.matrix == GST_VIDEO_COLOR_MATRIX_BT709) standard = YuvStandard::kBt709;
   if (c.matrix == GST_VIDEO_COLOR_MATRIX_BT2020) standard = YuvStandard::kBt2020;
-  const bool cosited = (info.chroma_site & GST_VIDEO_CHROMA_SITE_H_COSITED) != 0;
-  return model::cuda::make_yuv_matrix(standard, c.range == GST_VIDEO_COLOR_RANGE_0_255, cosited);
+  const bool h_cosited = (info.chroma_site & GST_VIDEO_CHROMA_SITE_H_COSITED) != 0;
+  const bool v_cosited = (info.chroma_site & GST_VIDEO_CHROMA_SITE_V_COSITED) != 0;
+  return model::cuda::make_yuv_matrix(standard, c.range == GST_VIDEO_COLOR_RANGE_0_255, h_cosited,
+                                      v_cosited);
 }
 
 model::cuda::Nv12View nv12_view(const GstVideoFrame& frame) {

@@ -231,7 +231,7 @@ std::pair<int, int> resized_size(int width, int height, const ImageProcessorConf
 }
 
 int crop_offset(int size, int crop) {
-  return size >= crop ? (size - crop) / 2 : -((crop - size) / 2);
+  return size >= crop ? (size - crop) / 2 : -((crop - size + 1) / 2);
 }
 
 std::vector<float> preprocess_image(const RgbImage& image, const ImageProcessorConfig& config,

@@ -46,8 +46,8 @@ struct ImageProcessorConfig {
 /// float32, then (x - mean) / std in float32. kSquash resizes straight to crop size with the
 /// same filter and skips the crop (do_resize and do_center_crop are not consulted).
 /// With kShortestEdgeCrop: an image smaller than the crop is padded with zero pixels (before
-/// rescaling), placed at ((crop - H) / 2, (crop - W) / 2) as transformers' center_crop does; with
-/// do_center_crop false the result is 3 x the resized height x width instead.
+/// rescaling), placed at (ceil((crop - H) / 2), ceil((crop - W) / 2)) as transformers' center_crop
+/// does; with do_center_crop false the result is 3 x the resized height x width instead.
 std::vector<float> preprocess_image(const RgbImage& image, const ImageProcessorConfig& config,
                                     ResizeMode mode = ResizeMode::kShortestEdgeCrop);
 
@@ -57,8 +57,8 @@ std::vector<float> preprocess_image(const RgbImage& image, const ImageProcessorC
 std::pair<int, int> resized_size(int width, int height, const ImageProcessorConfig& config);
 
 /// Where crop row/column 0 falls in an axis of `size` samples: floor((size - crop) / 2) when
-/// cropping; when padding, transformers puts the image (crop - size) / 2 samples in, i.e. a
-/// negative offset.
+/// cropping; when padding, transformers' center_crop puts the image ceil((crop - size) / 2)
+/// samples in, i.e. a negative offset.
 int crop_offset(int size, int crop);
 
 }  // namespace ivs::model

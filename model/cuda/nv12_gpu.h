@@ -15,7 +15,9 @@ namespace ivs::model::cuda {
 bool cuda_device_available();
 
 /// One plan's coefficients on the current device plus the scratch rows of its horizontal pass.
-/// Not thread-safe: one per streaming thread or batch slot writer.
+/// Not thread-safe, and tied to one CUDA stream: run() on another stream before the previous one
+/// finished would overwrite scratch rows still being read. The frame must stay mapped until the
+/// stream has passed the kernels.
 class Nv12GpuPreprocessor {
  public:
   enum class Output { kFloat32, kBFloat16 };

@@ -36,7 +36,8 @@ struct YuvMatrix {
   float luma_offset = 0.0f;
   float chroma_scale = 1.0f;
   float r_cr = 0.0f, g_cb = 0.0f, g_cr = 0.0f, b_cb = 0.0f;
-  bool chroma_cosited = true;  // horizontally on even luma columns (MPEG-2/H.264); else centred
+  bool chroma_cosited = true;     // horizontally on even luma columns (MPEG-2/H.264); else centred
+  bool chroma_v_cosited = false;  // vertically on even luma rows; else between rows
 };
 
 /// Pillow resampling coefficients of one axis, restricted to the outputs the crop keeps.
@@ -76,36 +77,42 @@ INTERNVL_HOST_DEVICE inline uint8_t round_to_u8(float v) {
   return r <= 0.0f ? uint8_t{0} : (r >= 255.0f ? uint8_t{255} : static_cast<uint8_t>(r));
 }
 
-// Chroma sample (channel 0 = Cb, 1 = Cr) at luma (x, y), linearly interpolated: vertically the
-// 4:2:0 chroma sits between luma rows 2k and 2k+1 (weights 3/4 and 1/4); horizontally on even
-// columns (cosited: odd columns average two samples) or between columns (3/4, 1/4).
-INTERNVL_HOST_DEVICE inline float chroma_at(const Nv12View& f, bool cosited, int x, int y, int channel) {
-  const int cw = (f.width + 1) / 2, ch = (f.height + 1) / 2;
-  const int ky = y >> 1, ky2 = clamp_int((y & 1) ? ky + 1 : ky - 1, 0, ch - 1);
-  int kx = x >> 1, kx2 = kx;
-  float wx = 1.0f;  // weight of column kx
-  if (cosited) {
-    if (x & 1) {
-      kx2 = clamp_int(kx + 1, 0, cw - 1);
-      wx = 0.5f;
-    }
-  } else {
-    kx2 = clamp_int((x & 1) ? kx + 1 : kx - 1, 0, cw - 1);
-    wx = 0.75f;
-  }
-  const uint8_t* row = f.uv + static_cast<long>(ky) * f.uv_pitch;
-  const uint8_t* row2 = f.uv + static_cast<long>(ky2) * f.uv_pitch;
-  const float near_row = wx * row[2 * kx + channel] + (1.0f - wx) * row[2 * kx2 + channel];
-  const float far_row = wx * row2[2 * kx + channel] + (1.0f - wx) * row2[2 * kx2 + channel];
-  return 0.75f * near_row + 0.25f * far_row;
+// Along one axis of 4:2:0 chroma: luma index i reads chroma samples k and k2 with weight w on k.
+// Cosited samples sit on even luma positions (odd ones average two); centred ones sit between
+// positions 2k and 2k+1 (weights 3/4 and 1/4).
+struct ChromaTaps {
+  int k, k2;
+  float w;
+};
+
+INTERNVL_HOST_DEVICE inline ChromaTaps chroma_taps(int i, int samples, bool cosited) {
+  const int k = i >> 1;
+  if (cosited) return (i & 1) ? ChromaTaps{k, clamp_int(k + 1, 0, samples - 1), 0.5f} : ChromaTaps{k, k, 1.0f};
+  return ChromaTaps{k, clamp_int((i & 1) ? k + 1 : k - 1, 0, samples - 1), 0.75f};
+}
+
+// Chroma sample (channel 0 = Cb, 1 = Cr) at luma (x, y), linearly interpolated (GstVideoConverter's
+// default chroma resampler) for the stream's chroma siting. Vertically cosited chroma is repeated
+// on rows 2k and 2k+1 instead: GStreamer 1.22's vertical cosited resampler is a placeholder that
+// does exactly that (video-chroma.c, "IMPLEMENT ME"), and the CPU path is the reference.
+INTERNVL_HOST_DEVICE inline float chroma_at(const Nv12View& f, const YuvMatrix& m, int x, int y,
+                                            int channel) {
+  const ChromaTaps h = chroma_taps(x, (f.width + 1) / 2, m.chroma_cosited);
+  const ChromaTaps v = m.chroma_v_cosited ? ChromaTaps{y >> 1, y >> 1, 1.0f}
+                                          : chroma_taps(y, (f.height + 1) / 2, false);
+  const uint8_t* row = f.uv + static_cast<long>(v.k) * f.uv_pitch;
+  const uint8_t* row2 = f.uv + static_cast<long>(v.k2) * f.uv_pitch;
+  const float near_row = h.w * row[2 * h.k + channel] + (1.0f - h.w) * row[2 * h.k2 + channel];
+  const float far_row = h.w * row2[2 * h.k + channel] + (1.0f - h.w) * row2[2 * h.k2 + channel];
+  return v.w * near_row + (1.0f - v.w) * far_row;
 }
 
 /// The 8-bit RGB of luma pixel (x, y).
 INTERNVL_HOST_DEVICE inline void nv12_rgb(const Nv12View& f, const YuvMatrix& m, int x, int y,
                                           uint8_t rgb[3]) {
   const float luma = m.luma_scale * (static_cast<float>(f.y[static_cast<long>(y) * f.y_pitch + x]) - m.luma_offset);
-  const float cb = m.chroma_scale * (chroma_at(f, m.chroma_cosited, x, y, 0) - 128.0f);
-  const float cr = m.chroma_scale * (chroma_at(f, m.chroma_cosited, x, y, 1) - 128.0f);
+  const float cb = m.chroma_scale * (chroma_at(f, m, x, y, 0) - 128.0f);
+  const float cr = m.chroma_scale * (chroma_at(f, m, x, y, 1) - 128.0f);
   rgb[0] = round_to_u8(luma + m.r_cr * cr);
   rgb[1] = round_to_u8(luma + m.g_cb * cb + m.g_cr * cr);
   rgb[2] = round_to_u8(luma + m.b_cb * cb);

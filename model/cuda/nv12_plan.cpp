@@ -32,7 +32,8 @@ AxisSlice append_slice(const PilAxis& axis, int begin, int n, AxisView& view,
 
 }  // namespace
 
-YuvMatrix make_yuv_matrix(YuvStandard standard, bool full_range, bool chroma_cosited) {
+YuvMatrix make_yuv_matrix(YuvStandard standard, bool full_range, bool chroma_cosited,
+                          bool chroma_v_cosited) {
   double kr = 0.299, kb = 0.114;  // BT.601
   if (standard == YuvStandard::kBt709) kr = 0.2126, kb = 0.0722;
   if (standard == YuvStandard::kBt2020) kr = 0.2627, kb = 0.0593;
@@ -46,6 +47,7 @@ YuvMatrix make_yuv_matrix(YuvStandard standard, bool full_range, bool chroma_cos
   m.g_cr = static_cast<float>(-2.0 * kr * (1.0 - kr) / kg);
   m.b_cb = static_cast<float>(2.0 * (1.0 - kb));
   m.chroma_cosited = chroma_cosited;
+  m.chroma_v_cosited = chroma_v_cosited;
   return m;
 }
 

@@ -16,8 +16,10 @@ namespace ivs::model::cuda {
 
 enum class YuvStandard { kBt601, kBt709, kBt2020 };
 
-/// The matrix for a colorimetry; limited range unless `full_range`.
-YuvMatrix make_yuv_matrix(YuvStandard standard, bool full_range, bool chroma_cosited);
+/// The matrix for a colorimetry; limited range unless `full_range`; chroma siting horizontally
+/// and vertically cosited with even luma samples, or centred between them.
+YuvMatrix make_yuv_matrix(YuvStandard standard, bool full_range, bool chroma_cosited,
+                          bool chroma_v_cosited = false);
 
 /// The preprocessing of width x height frames into model pixels, as preprocess_image does it
 /// with `mode`. Owns the coefficient arrays; view() points at them.

@@ -29,7 +29,9 @@ TORCH_MODULE(Linear);
 /// [sum of outputs, in] matrix and returns it, so that one matrix product computes them all
 /// (split its result along the last dimension): fewer, larger GEMMs, one kernel launch instead of
 /// several. Parameter names, shapes and values stay as they are; only their storage is shared.
-/// For inference, after loading (training keeps separate parameters).
+/// For inference, after loading and as the last step: the fused matrix is not a registered
+/// parameter, so a later module->to(...) or set_data would leave it behind (training keeps
+/// separate parameters).
 at::Tensor fuse_linear_weights(const std::vector<Linear>& parts);
 
 /// RMSNorm as InternViT and LLaMA define it: statistics in float32, result cast back to the

@@ -70,8 +70,7 @@ class BatchQueue {
   std::vector<Job> take_more(const Job& like, size_t max) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (max == 0 || jobs_.empty() || paused_ || !like.same_batch(jobs_.front())) return {};
-    std::vector<Job> batch;
-    take_matching(like, max, batch);
+    auto batch = take_matching(like, max);
     not_full_.notify_all();
     return batch;
   }
@@ -115,26 +114,31 @@ class BatchQueue {
   }
 
   std::vector<Job> take_group() {
-    std::vector<Job> batch;
-    batch.push_back(std::move(jobs_.front()));
+    Job first = std::move(jobs_.front());
     jobs_.pop_front();
-    take_matching(batch.front(), batch_size_ - 1, batch);
+    // `first` stays put while the others are taken: `like` must not live in the vector that
+    // take_matching grows (a reallocation would leave it dangling).
+    auto others = take_matching(first, batch_size_ - 1);
+    std::vector<Job> batch;
+    batch.reserve(others.size() + 1);
+    batch.push_back(std::move(first));
+    for (auto& job : others) batch.push_back(std::move(job));
     return batch;
   }
 
-  // Moves up to `max` jobs that may share a batch with `like` into `batch`.
-  void take_matching(const Job& like, size_t max, std::vector<Job>& batch) {
+  // Removes and returns up to `max` jobs that may share a batch with `like`, in arrival order.
+  std::vector<Job> take_matching(const Job& like, size_t max) {
+    std::vector<Job> taken;
     std::deque<Job> rest;
-    size_t taken = 0;
     for (auto& job : jobs_) {
-      if (taken < max && like.same_batch(job)) {
-        batch.push_back(std::move(job));
-        ++taken;
+      if (taken.size() < max && like.same_batch(job)) {
+        taken.push_back(std::move(job));
       } else {
         rest.push_back(std::move(job));
       }
     }
     jobs_.swap(rest);
+    return taken;
   }
 
   const size_t capacity_;

@@ -126,6 +126,7 @@ void Engine::Impl::start_workers() {
     return std::vector<std::pair<uint64_t, CaptionResult>>{};
   };
   caption.step = [runner] { return runner->step(); };
+  caption.abort = [runner] { runner->abort(); };
   captions = std::make_unique<TaskWorker<CaptionJob, CaptionResult>>(
       EngineTask::kCaption, options, pixels, threads, std::move(caption));
 }

@@ -26,7 +26,9 @@ at::Tensor stack_pixels(const model::LoadedModel& model, const PixelBatch& image
     std::memcpy(batch[static_cast<int64_t>(i)].data_ptr<float>(), images[i]->data(),
                 images[i]->size() * sizeof(float));
   }
-  return batch.to(model.placement.device, model.placement.dtype, /*non_blocking=*/cuda);
+  // Copy the float32 batch as it is, then convert on the device: .to(device, bf16) would convert
+  // on the host into a new pageable tensor first and lose the asynchronous copy.
+  return batch.to(model.placement.device, at::kFloat, /*non_blocking=*/cuda).to(model.placement.dtype);
 }
 
 model::EmbeddingMode to_model(EmbeddingMode mode) {
@@ -90,16 +92,27 @@ StepOutcome<CaptionResult> CaptionRunner::step() {
   }
   const auto& tokenizer = model_.text_tokenizer();
   for (auto& [id, caption] : batch_->take_finished()) {
-    CaptionResult r;
-    r.text = tokenizer.decode(caption.token_ids);
-    r.token_ids = std::move(caption.token_ids);
-    r.num_input_tokens = static_cast<int64_t>(batch_->prompt_ids().size());
-    r.score = caption.score;
-    out.finished.emplace_back(tickets_.at(id), std::move(r));
-    tickets_.erase(id);
+    const auto ticket = tickets_.find(id);
+    if (ticket == tickets_.end()) continue;  // not ours any more (aborted)
+    try {
+      CaptionResult r;
+      r.text = tokenizer.decode(caption.token_ids);
+      r.token_ids = std::move(caption.token_ids);
+      r.num_input_tokens = static_cast<int64_t>(batch_->prompt_ids().size());
+      r.score = caption.score;
+      out.finished.emplace_back(ticket->second, std::move(r));
+    } catch (...) {
+      out.failed.emplace_back(ticket->second, std::current_exception());
+    }
+    tickets_.erase(ticket);
   }
   if (out.error) tickets_.clear();
   return out;
+}
+
+void CaptionRunner::abort() {
+  batch_.reset();
+  tickets_.clear();
 }
 
 size_t CaptionRunner::live() const { return tickets_.size(); }

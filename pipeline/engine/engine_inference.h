@@ -29,11 +29,12 @@ using PixelBatch = std::vector<const std::vector<float>*>;
 std::vector<std::vector<float>> run_embedding_batch(const model::LoadedModel& model,
                                                     const PixelBatch& images, EmbeddingMode mode);
 
-/// What a continuing task's step hands back: the requests (by ticket) that finished, and the
-/// error that ended every other live request when the model failed during the step.
+/// What a continuing task's step hands back: the requests (by ticket) that finished, those that
+/// failed alone, and the error that ended every other live request when the model failed.
 template <class Result>
 struct StepOutcome {
   std::vector<std::pair<uint64_t, Result>> finished;
+  std::vector<std::pair<uint64_t, std::exception_ptr>> failed;
   std::exception_ptr error;
 };
 
@@ -52,8 +53,11 @@ class CaptionRunner {
   /// requests go on.
   void admit(const PixelBatch& images, const CaptionSettings& settings,
              const std::vector<uint64_t>& tickets);
-  /// One decode step for every live request; results carry no timing (the worker's).
+  /// One decode step for every live request; results carry no timing (the worker's). Does not
+  /// throw: a caption that cannot be decoded to text fails alone, a model failure fails all.
   StepOutcome<CaptionResult> step();
+  /// Forgets every live request (the worker fails them).
+  void abort();
   size_t live() const;
 
  private:

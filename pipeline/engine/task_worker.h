@@ -18,6 +18,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -42,8 +43,11 @@ struct TaskModel {
   std::function<std::vector<std::pair<uint64_t, Result>>(const std::vector<const Job*>&,
                                                          const std::vector<uint64_t>&)>
       admit;
-  /// Advances the live jobs by one step; null for tasks that finish in admit.
+  /// Advances the live jobs by one step; null for tasks that finish in admit. Should not throw
+  /// (report failures in the outcome); if it does, `abort` is called and every live job fails.
   std::function<StepOutcome<Result>()> step;
+  /// Drops every live job on the model side (after step threw).
+  std::function<void()> abort;
 };
 
 // The counters of one task; a mutex rather than atomics so that a snapshot is
@@ -239,15 +243,28 @@ class TaskWorker {
   }
 
   void advance() {
-    auto step = model_.step();
+    StepOutcome<Result> step;
+    try {
+      step = model_.step();
+    } catch (...) {  // a thrown step must not end the worker thread: the live jobs fail instead
+      step = StepOutcome<Result>{};
+      step.error = std::current_exception();
+      if (model_.abort) model_.abort();
+    }
     std::vector<Outcome> outcomes;
-    for (auto& [ticket, result] : step.finished) outcomes.push_back({ticket, std::move(result), nullptr});
+    std::set<uint64_t> answered;
+    for (auto& [ticket, result] : step.finished) {
+      answered.insert(ticket);
+      outcomes.push_back({ticket, std::move(result), nullptr});
+    }
+    for (auto& [ticket, error] : step.failed) {
+      answered.insert(ticket);
+      outcomes.push_back({ticket, std::nullopt, error});
+    }
     if (step.error) {  // every job still live is lost
-      log_failure(live_.size() - outcomes.size(), describe(step.error).c_str());
+      log_failure(live_.size() - answered.size(), describe(step.error).c_str());
       for (const auto& [ticket, live] : live_) {
-        const bool finished = std::any_of(step.finished.begin(), step.finished.end(),
-                                          [&](const auto& f) { return f.first == ticket; });
-        if (!finished) outcomes.push_back({ticket, std::nullopt, step.error});
+        if (answered.count(ticket) == 0) outcomes.push_back({ticket, std::nullopt, step.error});
       }
     }
     complete(std::move(outcomes));

@@ -375,8 +375,9 @@ static void gst_internvl_caption_class_init(GstInternVLCaptionClass* klass) {
   g_object_class_install_property(
       gobject_class, PROP_BATCH_SIZE,
       g_param_spec_uint("batch-size", "Batch size",
-                        "Most caption requests the engine runs together (applies when this element creates "
-                        "the engine; a shared engine keeps its own)",
+                        "Most caption requests the engine decodes together; new ones join between decode "
+                        "steps as others finish (applies when this element creates the engine; a shared "
+                        "engine keeps its own)",
                         1, kMaxBatchSize, kDefaultBatchSize, ready));
   g_object_class_install_property(
       gobject_class, PROP_BATCH_TIMEOUT,

@@ -79,10 +79,12 @@ GstBuffer* packed_buffer(const RgbImage& image, const std::string& name, GstVide
 
 // The RGB picture converted to a YUV format by GStreamer's own converter (what a decoder or
 // videoconvert upstream would hand the element).
-GstBuffer* yuv_buffer(const RgbImage& image, GstVideoFormat format, GstVideoInfo* info) {
+GstBuffer* yuv_buffer(const RgbImage& image, GstVideoFormat format, GstVideoInfo* info,
+                      GstVideoChromaSite site = GST_VIDEO_CHROMA_SITE_UNKNOWN) {
   GstVideoInfo rgb_info;
   GstBuffer* rgb = packed_buffer(image, "RGB", &rgb_info);
   EXPECT_TRUE(gst_video_info_set_format(info, format, image.width, image.height));
+  if (site != GST_VIDEO_CHROMA_SITE_UNKNOWN) info->chroma_site = site;
   GstBuffer* out = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(info), nullptr);
   GstVideoFrame in_frame;
   GstVideoFrame out_frame;
@@ -265,7 +267,7 @@ LevelDiff level_diff(const std::vector<float>& a, const std::vector<float>& b,
 
 // The GPU arithmetic converts Y'CbCr exactly (float matrix, linear chroma upsampling), while the
 // CPU path goes through GstVideoConverter's 8-bit fixed-point matrix, itself a few levels off.
-// Measured here (8-bit levels before normalisation, max/mean over pixels): GPU vs CPU path 6/2.0
+// Measured here (8-bit levels before normalisation, max/mean over pixels): GPU vs CPU path 6/1.9
 // to 6/2.4 on every picture; against the RGB picture the NV12 was made from, the GPU arithmetic
 // is closer on average than the CPU path (1080p smooth: 1.14 vs 3.49; hard edges: 4.37 vs 5.48).
 // The issue asked for <= 2 levels against the CPU path; that bound measures GStreamer's 8-bit
@@ -278,18 +280,24 @@ TEST_F(FramePreprocessTest, gpu_nv12_arithmetic_is_as_close_to_the_source_as_the
     RgbImage image;
     ivs::model::ImageProcessorConfig config;
     ivs::model::ResizeMode mode;
+    GstVideoChromaSite site = GST_VIDEO_CHROMA_SITE_UNKNOWN;  // the format's default
   };
   const ivs::model::ImageProcessorConfig internvl;  // 224, the real checkpoints' processor
+  const auto crop = ivs::model::ResizeMode::kShortestEdgeCrop;
   const std::vector<Case> cases{
-      {"1080p smooth", test_image(1920, 1080), internvl, ivs::model::ResizeMode::kShortestEdgeCrop},
-      {"VGA hard edges", hard_edged_image(640, 480), internvl, ivs::model::ResizeMode::kShortestEdgeCrop},
+      {"1080p smooth", test_image(1920, 1080), internvl, crop},
+      {"VGA hard edges", hard_edged_image(640, 480), internvl, crop},
       {"VGA hard edges squashed", hard_edged_image(640, 480), internvl, ivs::model::ResizeMode::kSquash},
-      {"odd size portrait", hard_edged_image(101, 157), small_config(), ivs::model::ResizeMode::kShortestEdgeCrop},
+      {"odd size portrait", hard_edged_image(101, 157), small_config(), crop},
+      {"VGA hard edges, MPEG-2 siting", hard_edged_image(640, 480), internvl, crop,
+       GST_VIDEO_CHROMA_SITE_MPEG2},
+      {"VGA hard edges, cosited", hard_edged_image(640, 480), internvl, crop,
+       GST_VIDEO_CHROMA_SITE_COSITED},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
     GstVideoInfo info;
-    GstBuffer* buffer = yuv_buffer(c.image, GST_VIDEO_FORMAT_NV12, &info);
+    GstBuffer* buffer = yuv_buffer(c.image, GST_VIDEO_FORMAT_NV12, &info, c.site);
     FramePreprocessor preprocessor(c.config, c.mode);
     const auto source = ivs::model::preprocess_image(c.image, c.config, c.mode);
     const auto cpu = run(preprocessor, buffer, &info);

@@ -244,7 +244,8 @@ TEST(ClipImageProcessorTest, pads_images_smaller_than_the_crop_with_zeros) {
   RgbImage image{3, 2, std::vector<uint8_t>(3 * 2 * 3, 255)};
   ImageProcessorConfig config;
   config.do_resize = false;
-  config.crop_height = 5;  // 3 rows of padding: 1 above, 2 below, as transformers places it
+  config.crop_height = 5;  // 3 rows of padding: 2 above (ceil(3 / 2)), 1 below, as transformers'
+                           // center_crop places it
   config.crop_width = 7;   // 4 columns: 2 left, 2 right
   config.do_normalize = false;
   const auto out = preprocess_image(image, config);
@@ -252,7 +253,7 @@ TEST(ClipImageProcessorTest, pads_images_smaller_than_the_crop_with_zeros) {
   for (int c = 0; c < 3; ++c) {
     for (int y = 0; y < 5; ++y) {
       for (int x = 0; x < 7; ++x) {
-        const bool inside = y >= 1 && y < 3 && x >= 2 && x < 5;
+        const bool inside = y >= 2 && y < 4 && x >= 2 && x < 5;
         EXPECT_EQ(out[(c * 5 + y) * 7 + x], inside ? 1.0f : 0.0f) << c << "," << y << "," << x;
       }
     }

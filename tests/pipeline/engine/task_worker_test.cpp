@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -24,13 +25,19 @@ struct FakeResult {
 struct FakeJob {
   std::vector<float> pixels{0.0f};
   int name = 0;
-  int key = 0;    // jobs of equal keys may share a batch
+  // Jobs of equal keys may share a batch. A string longer than any small-string buffer, as
+  // caption prompts are: comparing against a job that moved away reads freed memory.
+  std::string key;
   int steps = 1;  // decode steps the job takes
   std::promise<FakeResult> promise;
   std::chrono::steady_clock::time_point enqueued;
 
   bool same_batch(const FakeJob& other) const { return key == other.key; }
 };
+
+std::string key_of(int key) { return "a batching key longer than a small string " + std::to_string(key); }
+
+enum class StepEnd { kOk, kError, kThrow };  // how a scripted step ends
 
 // Records admissions; every step waits for the test's permit.
 class ScriptedModel {
@@ -49,16 +56,33 @@ class ScriptedModel {
       return std::vector<std::pair<uint64_t, FakeResult>>{};
     };
     m.step = [this] { return step(); };
+    m.abort = [this] {
+      std::lock_guard<std::mutex> lock(mutex_);
+      live_.clear();
+      ++aborts_;
+    };
     return m;
   }
 
   // Lets one step run once the worker waits for it.
-  void permit_step(bool fail = false) {
+  void permit_step(StepEnd end = StepEnd::kOk) {
     std::unique_lock<std::mutex> lock(mutex_);
     changed_.wait(lock, [&] { return waiting_; });
     waiting_ = false;
     permits_ = 1;
-    fail_next_ = fail;
+    end_next_ = end;
+    changed_.notify_all();
+  }
+
+  int aborts() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return aborts_;
+  }
+
+  // From now on steps run without permits (so that a failing test ends instead of hanging).
+  void run_freely() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    free_ = true;
     changed_.notify_all();
   }
 
@@ -82,7 +106,7 @@ class ScriptedModel {
     std::unique_lock<std::mutex> lock(mutex_);
     waiting_ = true;
     changed_.notify_all();
-    changed_.wait(lock, [&] { return permits_ > 0; });
+    changed_.wait(lock, [&] { return permits_ > 0 || free_; });
     permits_ = 0;
     StepOutcome<FakeResult> out;
     for (auto it = live_.begin(); it != live_.end();) {
@@ -93,7 +117,8 @@ class ScriptedModel {
       out.finished.emplace_back(it->first, FakeResult{it->second.first, {}});
       it = live_.erase(it);
     }
-    if (fail_next_) {
+    if (end_next_ == StepEnd::kThrow) throw std::runtime_error("a bug in the model code");
+    if (end_next_ == StepEnd::kError) {
       out.error = std::make_exception_ptr(std::runtime_error("device lost"));
       live_.clear();
     }
@@ -104,7 +129,9 @@ class ScriptedModel {
   std::condition_variable changed_;
   bool waiting_ = false;
   int permits_ = 0;
-  bool fail_next_ = false;
+  StepEnd end_next_ = StepEnd::kOk;
+  bool free_ = false;
+  int aborts_ = 0;
   std::map<uint64_t, std::pair<int, int>> live_;  // ticket -> (name, steps left)
   std::vector<Admission> admitted_;
 };
@@ -117,10 +144,12 @@ EngineOptions options() {
 
 class TaskWorkerTest : public ::testing::Test {
  protected:
+  ~TaskWorkerTest() override { model.run_freely(); }  // the worker drains before it is gone
+
   std::future<FakeResult> submit(int name, int key, int steps) {
     FakeJob job;
     job.name = name;
-    job.key = key;
+    job.key = key_of(key);
     job.steps = steps;
     return *worker.submit(std::move(job), Admission::kWait);
   }
@@ -174,8 +203,8 @@ TEST_F(TaskWorkerTest, a_failed_step_fails_the_live_jobs_keeps_finished_ones_and
   auto a = submit(1, 0, 1);
   model.wait_for_step();
   auto b = submit(2, 0, 5);
-  model.permit_step();        // a done; b joins
-  model.permit_step(true);    // the model fails: b is lost
+  model.permit_step();                 // a done; b joins
+  model.permit_step(StepEnd::kError);  // the model fails: b is lost
   ASSERT_TRUE(completes(a) && completes(b));
   EXPECT_EQ(a.get().name, 1);
   EXPECT_THROW(b.get(), std::runtime_error);
@@ -186,6 +215,35 @@ TEST_F(TaskWorkerTest, a_failed_step_fails_the_live_jobs_keeps_finished_ones_and
   const auto stats = worker.stats();
   EXPECT_EQ(stats.completed, 2u);
   EXPECT_EQ(stats.failed, 1u);
+}
+
+// A step that throws (a bug, not a reported failure) fails the live jobs and the worker goes on;
+// the model is told to drop them.
+TEST_F(TaskWorkerTest, a_throwing_step_fails_the_live_jobs_and_the_worker_goes_on) {
+  auto a = submit(1, 0, 5);
+  model.wait_for_step();
+  model.permit_step(StepEnd::kThrow);
+  ASSERT_TRUE(completes(a));
+  EXPECT_THROW(a.get(), std::runtime_error);
+  EXPECT_EQ(model.aborts(), 1);
+  auto b = submit(2, 0, 1);
+  model.permit_step();
+  ASSERT_TRUE(completes(b));
+  EXPECT_EQ(b.get().name, 2);
+}
+
+// Jobs queued together are taken together, up to batch-size, whatever their keys' storage.
+TEST_F(TaskWorkerTest, queued_jobs_of_one_key_are_admitted_as_one_batch) {
+  worker.set_paused(true);
+  std::vector<std::future<FakeResult>> futures;
+  for (int name = 1; name <= 6; ++name) futures.push_back(submit(name, 0, 1));
+  worker.set_paused(false);
+  model.wait_for_step();
+  const auto admitted = model.admitted();
+  ASSERT_EQ(admitted.size(), 1u);
+  EXPECT_EQ(admitted[0].names, (std::vector<int>{1, 2, 3, 4})) << "one batch of batch-size jobs";
+  model.run_freely();
+  for (auto& f : futures) ASSERT_TRUE(completes(f));
 }
 
 }  // namespace
