@@ -82,6 +82,11 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
                    : at::scaled_dot_product_attention(q, k, v);
   }
 #endif
+  return at::matmul(at::softmax(attention_scores(q, k, allowed), -1).to(v.scalar_type()), v);
+}
+
+at::Tensor attention_scores(const at::Tensor& q, const at::Tensor& k,
+                            const std::optional<at::Tensor>& allowed) {
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   auto scores = at::matmul(q, k.transpose(-2, -1)).to(at::kFloat) * scale;
   if (allowed.has_value()) {
@@ -89,7 +94,7 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
     // reference's clamp to finfo.min does.
     scores = scores.masked_fill(allowed->logical_not(), std::numeric_limits<float>::lowest());
   }
-  return at::matmul(at::softmax(scores, -1).to(v.scalar_type()), v);
+  return scores;
 }
 
 }  // namespace ivs::model

@@ -76,6 +76,12 @@ TORCH_MODULE(Embedding);
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                      const std::optional<at::Tensor>& allowed = std::nullopt);
 
+/// The float32 scores of attention()'s explicit path: q kᵀ in the inputs' dtype, then float32
+/// times 1/sqrt(D), positions not `allowed` set to the lowest finite float. For attention that
+/// splits its keys (QLLaMA's beam decoding) and must score them exactly as attention() does.
+at::Tensor attention_scores(const at::Tensor& q, const at::Tensor& k,
+                            const std::optional<at::Tensor>& allowed = std::nullopt);
+
 /// [B, T, H*D] -> [B, H, T, D]
 at::Tensor split_heads(const at::Tensor& x, int64_t num_heads);
 

@@ -2,8 +2,6 @@
 #include "model/internvl/qllama.h"
 
 #include <array>
-#include <cmath>
-#include <limits>
 
 #include <ATen/ATen.h>
 
@@ -74,16 +72,10 @@ at::Tensor prefix_suffix_attention(const at::Tensor& q, const at::Tensor& prefix
                                    const std::optional<at::Tensor>& suffix_allowed, int64_t beams) {
   const auto rows = q.size(0), heads = q.size(1), d = q.size(3), t = prefix_k.size(2);
   const auto requests = rows / beams;
-  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
   const auto grouped = q.reshape({requests, beams, heads, d}).transpose(1, 2);  // [R, H, beams, D]
-  const auto prefix_scores = (at::matmul(grouped, prefix_k.transpose(-2, -1)).to(at::kFloat) * scale)
-                                 .transpose(1, 2)
-                                 .reshape({rows, heads, 1, t});
-  auto suffix_scores = at::matmul(q, suffix_k.transpose(-2, -1)).to(at::kFloat) * scale;
-  if (suffix_allowed) {
-    suffix_scores = suffix_scores.masked_fill(suffix_allowed->logical_not(),
-                                              std::numeric_limits<float>::lowest());
-  }
+  const auto prefix_scores =
+      attention_scores(grouped, prefix_k).transpose(1, 2).reshape({rows, heads, 1, t});
+  const auto suffix_scores = attention_scores(q, suffix_k, suffix_allowed);
   const auto weights =
       at::softmax(at::cat({prefix_scores, suffix_scores}, -1), -1).to(prefix_v.scalar_type());
   const auto prefix_weights =

@@ -8,12 +8,9 @@
 #include <thread>
 #include <utility>
 
-#include <c10/core/InferenceMode.h>
-
 #include "model/common/errors.h"
 #include "model/internvl/loaded_model.h"
 #include "model/internvl/placement.h"
-#include "pipeline/engine/batch_queue.h"
 #include "pipeline/engine/engine_inference.h"
 #include "pipeline/engine/task_worker.h"
 

@@ -71,13 +71,13 @@ void CaptionRunner::admit(const PixelBatch& images, const CaptionSettings& setti
   if (batch_ && batch_->live() > 0 && !(settings == settings_)) {
     throw std::logic_error("captions with other settings cannot join a running decoding batch");
   }
+  const auto& internvl = model_.full_model();
   if (!batch_ || !(settings == settings_)) {
-    const auto& internvl = model_.full_model();
     batch_ = std::make_unique<model::CaptionBatch>(
         internvl, model_.text_tokenizer().encode_prompt(settings.prompt), generation_config(settings));
     settings_ = settings;
   }
-  const auto vision = model_.full_model().vision_features(stack_pixels(model_, images));
+  const auto vision = internvl.vision_features(stack_pixels(model_, images));
   const auto ids = batch_->admit(vision);
   for (size_t i = 0; i < ids.size(); ++i) tickets_[ids[i]] = tickets[i];
 }

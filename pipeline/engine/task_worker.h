@@ -18,7 +18,6 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -221,25 +220,28 @@ class TaskWorker {
       for (auto& [ticket, result] : model_.admit(jobs, tickets)) {
         outcomes.push_back({ticket, std::move(result), nullptr});
       }
-    } catch (const std::exception& e) {
-      log_failure(tickets.size(), e.what());
-      for (auto ticket : tickets) outcomes.push_back({ticket, std::nullopt, std::current_exception()});
     } catch (...) {
-      log_failure(tickets.size(), "unknown exception");
-      for (auto ticket : tickets) outcomes.push_back({ticket, std::nullopt, std::current_exception()});
+      const auto error = std::current_exception();
+      log_failure(tickets.size(), describe(error).c_str());
+      fail_unanswered(tickets, outcomes, error);
     }
-    if (!model_.step && outcomes.size() < tickets.size()) fail_unanswered(tickets, outcomes);
+    if (!model_.step) {  // a task without steps must answer every job in admit
+      fail_unanswered(tickets, outcomes,
+                      std::make_exception_ptr(std::logic_error("the model returned too few results")));
+    }
     complete(std::move(outcomes));
   }
 
-  // A task without steps must answer every job in admit.
-  static void fail_unanswered(const std::vector<uint64_t>& tickets, std::vector<Outcome>& outcomes) {
-    const auto error = std::make_exception_ptr(std::logic_error("the model returned too few results"));
+  // Fails with `error` every ticket of `tickets` that no outcome answers yet; returns how many.
+  static size_t fail_unanswered(const std::vector<uint64_t>& tickets, std::vector<Outcome>& outcomes,
+                                const std::exception_ptr& error) {
+    const size_t answered = outcomes.size();
     for (auto ticket : tickets) {
-      const bool answered = std::any_of(outcomes.begin(), outcomes.end(),
-                                        [&](const Outcome& o) { return o.ticket == ticket; });
-      if (!answered) outcomes.push_back({ticket, std::nullopt, error});
+      const bool done = std::any_of(outcomes.begin(), outcomes.begin() + answered,
+                                    [&](const Outcome& o) { return o.ticket == ticket; });
+      if (!done) outcomes.push_back({ticket, std::nullopt, error});
     }
+    return outcomes.size() - answered;
   }
 
   void advance() {
@@ -252,20 +254,13 @@ class TaskWorker {
       if (model_.abort) model_.abort();
     }
     std::vector<Outcome> outcomes;
-    std::set<uint64_t> answered;
-    for (auto& [ticket, result] : step.finished) {
-      answered.insert(ticket);
-      outcomes.push_back({ticket, std::move(result), nullptr});
-    }
-    for (auto& [ticket, error] : step.failed) {
-      answered.insert(ticket);
-      outcomes.push_back({ticket, std::nullopt, error});
-    }
+    for (auto& [ticket, result] : step.finished) outcomes.push_back({ticket, std::move(result), nullptr});
+    for (auto& [ticket, error] : step.failed) outcomes.push_back({ticket, std::nullopt, error});
     if (step.error) {  // every job still live is lost
-      log_failure(live_.size() - answered.size(), describe(step.error).c_str());
-      for (const auto& [ticket, live] : live_) {
-        if (answered.count(ticket) == 0) outcomes.push_back({ticket, std::nullopt, step.error});
-      }
+      std::vector<uint64_t> live_tickets;
+      for (const auto& entry : live_) live_tickets.push_back(entry.first);
+      const auto lost = fail_unanswered(live_tickets, outcomes, step.error);
+      log_failure(lost, describe(step.error).c_str());
     }
     complete(std::move(outcomes));
   }
