@@ -263,12 +263,17 @@ class Stream {
     gst_util_set_object_arg(G_OBJECT(pipe_.queue), "leaky", "downstream");
   }
 
-  // A latency query answers whether any source of the running pipeline is live.
+  // Whether the source is live: a latency query upstream of the queue (the decoded stream). Not
+  // one on the pipeline: that goes to the sink, and a sink that syncs to the clock (a realtime
+  // file) answers "live" whatever its source, which made a paced file's end a live source's
+  // failure (backoff) instead of a restart.
   bool pipeline_reports_live() const {
+    GstPad* decoded = gst_element_get_static_pad(pipe_.queue, "sink");
     GstQuery* query = gst_query_new_latency();
     gboolean live = FALSE;
-    if (gst_element_query(pipe_.pipeline, query)) gst_query_parse_latency(query, &live, nullptr, nullptr);
+    if (gst_pad_peer_query(decoded, query)) gst_query_parse_latency(query, &live, nullptr, nullptr);
     gst_query_unref(query);
+    gst_object_unref(decoded);
     return live;
   }
 

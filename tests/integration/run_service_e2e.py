@@ -356,6 +356,14 @@ def scenario_streams(args, tiny, work):
         log(f"unreachable stream: {nowhere['last_error']}")
         check(http.call("GET", "/health/ready")[0] == 200, "not ready after bad requests")
 
+        # A paced (realtime) file is not a live source: its end is a restart (restart_on_eos), not
+        # a failure with a backoff. The files are 2 s long and have looped by now.
+        for name, s in http.streams().items():
+            if name.startswith("file-"):
+                check(not s["live"] and s["restarts"] >= 1 and not s["last_error"],
+                      f"{name} after looping: live {s['live']}, restarts {s['restarts']}, "
+                      f"last_error {s['last_error']!r}")
+
         # Shutdown: exit 0, every accepted result published, every line valid. SIGTERM goes out
         # while the three streams run and results flow (right after a fresh one arrived), so the
         # drain has work in flight: under load a stream can sit in a restart at that instant.
