@@ -47,6 +47,13 @@ bool cuda_device_available() {
   return cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
 }
 
+void use_cuda_device(int device) { check(cudaSetDevice(device), "selecting the CUDA device"); }
+
+void synchronize_default_stream(int device) {
+  use_cuda_device(device);
+  check(cudaStreamSynchronize(nullptr), "waiting for the NV12 preprocessing");
+}
+
 Nv12GpuPreprocessor::Nv12GpuPreprocessor(const Nv12Plan& plan)
     : width_(plan.width()), height_(plan.height()) {
   const auto& host = plan.host_arrays();

@@ -14,6 +14,13 @@ namespace ivs::model::cuda {
 /// Whether the CUDA runtime sees a device (tests skip without one).
 bool cuda_device_available();
 
+/// Makes `device` the calling thread's current CUDA device (cudaSetDevice). Throws
+/// std::runtime_error naming the CUDA error.
+void use_cuda_device(int device);
+
+/// Waits until the default stream of `device` has finished its work. Throws as above.
+void synchronize_default_stream(int device);
+
 /// One plan's coefficients on the current device plus the scratch rows of its horizontal pass.
 /// Not thread-safe, and tied to one CUDA stream: run() on another stream before the previous one
 /// finished would overwrite scratch rows still being read. The frame must stay mapped until the

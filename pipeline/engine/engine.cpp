@@ -12,6 +12,7 @@
 #include "model/internvl/loaded_model.h"
 #include "model/internvl/placement.h"
 #include "pipeline/engine/engine_inference.h"
+#include "pipeline/engine/nv12_stager.h"
 #include "pipeline/engine/task_worker.h"
 
 namespace ivs::pipeline {
@@ -24,8 +25,11 @@ void log_to(const EngineOptions& options, EngineLogLevel level, const std::strin
   if (options.log) options.log(level, message);
 }
 
+// A job holds pixels or an NV12 picture; the picture is mutable because the batch drops its
+// keepalive once preprocessed, while the job itself waits for its result.
 struct EmbeddingJob {
   std::vector<float> pixels;
+  mutable std::optional<Nv12Picture> nv12;
   EmbeddingMode mode = EmbeddingMode::kC;
   std::promise<EmbeddingResult> promise;
   Clock::time_point enqueued;
@@ -35,6 +39,7 @@ struct EmbeddingJob {
 
 struct CaptionJob {
   std::vector<float> pixels;
+  mutable std::optional<Nv12Picture> nv12;
   CaptionSettings settings;
   std::promise<CaptionResult> promise;
   Clock::time_point enqueued;
@@ -51,7 +56,9 @@ template <class Job>
 PixelBatch pixels_of(const std::vector<const Job*>& batch) {
   PixelBatch out;
   out.reserve(batch.size());
-  for (const auto* job : batch) out.push_back(&job->pixels);
+  for (const auto* job : batch) {
+    out.push_back(job->nv12 ? BatchImage{nullptr, &*job->nv12} : BatchImage{&job->pixels, nullptr});
+  }
   return out;
 }
 
@@ -102,9 +109,12 @@ void Engine::Impl::start_workers() {
   const int threads = worker_threads(options);
   const auto* loaded = model.get();
   TaskModel<EmbeddingJob, EmbeddingResult> embed;
-  embed.admit = [loaded](const std::vector<const EmbeddingJob*>& batch,
-                         const std::vector<uint64_t>& tickets) {
-    const auto rows = run_embedding_batch(*loaded, pixels_of(batch), batch.front()->mode);
+  // The stager is used on the embedding worker's thread only.
+  auto stager = std::make_shared<Nv12Stager>(loaded->processor, model::ResizeMode::kShortestEdgeCrop,
+                                             cuda_index(*loaded));
+  embed.admit = [loaded, stager](const std::vector<const EmbeddingJob*>& batch,
+                                 const std::vector<uint64_t>& tickets) {
+    const auto rows = run_embedding_batch(*loaded, *stager, pixels_of(batch), batch.front()->mode);
     std::vector<std::pair<uint64_t, EmbeddingResult>> out(rows.size());
     for (size_t i = 0; i < rows.size(); ++i) {
       out[i].first = tickets[i];
@@ -198,6 +208,41 @@ std::optional<std::future<EmbeddingResult>> Engine::submit_embedding(std::vector
   job.mode = mode;
   return impl_->embeddings->submit(std::move(job), admission);
 }
+
+std::optional<std::future<EmbeddingResult>> Engine::submit_embedding(Nv12Picture picture,
+                                                                     EmbeddingMode mode,
+                                                                     Admission admission) {
+  check_picture(picture);
+  EmbeddingJob job;
+  job.nv12 = std::move(picture);
+  job.mode = mode;
+  return impl_->embeddings->submit(std::move(job), admission);
+}
+
+std::optional<std::future<CaptionResult>> Engine::submit_caption(Nv12Picture picture,
+                                                                 const CaptionSettings& settings,
+                                                                 Admission admission) {
+  validate_caption_settings(settings);
+  check_picture(picture);
+  CaptionJob job;
+  job.nv12 = std::move(picture);
+  job.settings = settings;
+  return impl_->captions->submit(std::move(job), admission);
+}
+
+void Engine::check_picture(const Nv12Picture& picture) const {
+  check_nv12_picture(picture);
+  if (picture.cuda_memory && !takes_cuda_memory()) {
+    throw model::InputError(
+        "an NV12 picture in CUDA memory was submitted to the engine on " + impl_->key.device +
+        (nv12_kernels_built() ? "" : " of a build without the CUDA kernels (INTERNVL_WITH_CUDA)") +
+        "; download it to system memory first (cudadownload) or run the model on CUDA");
+  }
+}
+
+bool Engine::takes_cuda_memory() const { return nv12_kernels_built() && cuda_device() >= 0; }
+
+int Engine::cuda_device() const { return cuda_index(*impl_->model); }
 
 std::optional<std::future<CaptionResult>> Engine::submit_caption(std::vector<float> pixels,
                                                                  const CaptionSettings& settings,

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "model/common/clip_image_processor.h"
+#include "model/cuda/nv12_pixels.h"
 #include "pipeline/engine/label_scorer.h"
 #include "pipeline/result_records.h"
 
@@ -101,6 +102,20 @@ struct CaptionSettings {
   bool operator==(const CaptionSettings& other) const;
 };
 
+/// An NV12 picture that the engine preprocesses itself while it assembles a batch, with the
+/// model/cuda/ arithmetic (colour conversion, Pillow's bicubic resize, crop, normalisation): on
+/// the GPU straight from CUDA memory (NVDEC output, no copy through the host), or on the CPU from
+/// host memory. Embeddings resize the shortest edge and centre-crop, as the checkpoint's image
+/// processor does; captions squash to the crop size, as the caption element does.
+struct Nv12Picture {
+  model::cuda::Nv12View planes;  // width, height and pitches in bytes; both dimensions even
+  model::cuda::YuvMatrix matrix;
+  bool cuda_memory = false;  // the planes are device memory of the engine's CUDA device
+  /// Keeps the planes valid (e.g. a mapped GstBuffer). The engine drops it as soon as the picture
+  /// is preprocessed, before the model runs: decoders' buffer pools are small.
+  std::shared_ptr<void> keepalive;
+};
+
 struct EmbeddingResult {
   std::vector<float> embedding;  // [E], L2-normalised float32 (InternVL-C or -G)
   TimingRecord timing;           // queue, inference and batch size; latency is the caller's
@@ -180,11 +195,28 @@ class Engine {
                                                                EmbeddingMode mode,
                                                                Admission admission);
 
+  /// Queues one NV12 picture for an embedding; as above. Throws model::InputError at once for
+  /// CUDA memory on an engine that is not on a CUDA device (or a build without the CUDA
+  /// kernels), or for an empty or odd-sized picture.
+  std::optional<std::future<EmbeddingResult>> submit_embedding(Nv12Picture picture,
+                                                               EmbeddingMode mode,
+                                                               Admission admission);
+
   /// Queues one image for a caption; as submit_embedding. Throws
   /// model::InputError at once when `settings` are out of range.
   std::optional<std::future<CaptionResult>> submit_caption(std::vector<float> pixels,
                                                            const CaptionSettings& settings,
                                                            Admission admission);
+  /// Queues one NV12 picture for a caption; as the NV12 submit_embedding.
+  std::optional<std::future<CaptionResult>> submit_caption(Nv12Picture picture,
+                                                           const CaptionSettings& settings,
+                                                           Admission admission);
+
+  /// Whether submits may hand over NV12 pictures in CUDA memory: the model is on a CUDA device
+  /// and this build has the CUDA kernels.
+  bool takes_cuda_memory() const;
+  /// The CUDA device index of the model; -1 on the CPU.
+  int cuda_device() const;
 
   /// The scorer for a label set, computed on the calling thread (the text
   /// tower) the first time and shared while anyone holds it: the same pointer
@@ -212,6 +244,8 @@ class Engine {
   struct Impl;  // defined in engine.cpp
 
  private:
+  void check_picture(const Nv12Picture& picture) const;
+
   explicit Engine(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

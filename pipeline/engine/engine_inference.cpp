@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "pipeline/engine/engine_inference.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -10,25 +11,57 @@
 #include "model/internvl/caption_batch.h"
 #include "model/internvl/generation.h"
 #include "model/internvl/loaded_model.h"
+#include "pipeline/engine/nv12_stager.h"
 
 namespace ivs::pipeline {
 namespace {
 
-// [B, 3, H, W] on the model's device and dtype.
-at::Tensor stack_pixels(const model::LoadedModel& model, const PixelBatch& images) {
+// [B, 3, H, W] on the model's device and dtype. NV12 pictures in host memory are preprocessed
+// into the host batch, those in CUDA memory into the device batch (no host copy); each keepalive
+// goes once its picture has been read.
+at::Tensor stack_pixels(const model::LoadedModel& model, Nv12Stager& stager, const PixelBatch& images) {
   const int64_t h = model.processor.crop_height, w = model.processor.crop_width;
-  // On CUDA the host batch is page-locked (PyTorch's caching host allocator reuses it) so that
-  // the copy below is asynchronous instead of a staged synchronous copy from pageable memory.
-  const bool cuda = model.placement.device.is_cuda();
-  auto batch = at::empty({static_cast<int64_t>(images.size()), 3, h, w},
-                         at::TensorOptions().dtype(at::kFloat).pinned_memory(cuda));
-  for (size_t i = 0; i < images.size(); ++i) {
-    std::memcpy(batch[static_cast<int64_t>(i)].data_ptr<float>(), images[i]->data(),
-                images[i]->size() * sizeof(float));
+  const auto count = static_cast<int64_t>(images.size());
+  const auto& device = model.placement.device;
+  const bool cuda = device.is_cuda();
+  const bool all_on_device = std::all_of(images.begin(), images.end(), [](const BatchImage& image) {
+    return image.nv12 != nullptr && image.nv12->cuda_memory;
+  });
+  at::Tensor batch;
+  if (all_on_device) {
+    batch = at::empty({count, 3, h, w}, at::TensorOptions().dtype(at::kFloat).device(device));
+  } else {
+    // On CUDA the host batch is page-locked (PyTorch's caching host allocator reuses it) so that
+    // the copy below is asynchronous instead of a staged synchronous copy from pageable memory.
+    auto host = at::empty({count, 3, h, w}, at::TensorOptions().dtype(at::kFloat).pinned_memory(cuda));
+    for (int64_t i = 0; i < count; ++i) {
+      const auto& image = images[static_cast<size_t>(i)];
+      float* row = host[i].data_ptr<float>();
+      if (image.pixels != nullptr) {
+        std::memcpy(row, image.pixels->data(), image.pixels->size() * sizeof(float));
+      } else if (!image.nv12->cuda_memory) {
+        stager.to_host(*image.nv12, row);
+        image.nv12->keepalive.reset();
+      }
+    }
+    // Copy the float32 batch as it is, then convert on the device: .to(device, bf16) would
+    // convert on the host into a new pageable tensor first and lose the asynchronous copy.
+    batch = host.to(device, at::kFloat, /*non_blocking=*/cuda);
   }
-  // Copy the float32 batch as it is, then convert on the device: .to(device, bf16) would convert
-  // on the host into a new pageable tensor first and lose the asynchronous copy.
-  return batch.to(model.placement.device, at::kFloat, /*non_blocking=*/cuda).to(model.placement.dtype);
+  bool on_device = false;
+  for (int64_t i = 0; i < count; ++i) {
+    const auto& image = images[static_cast<size_t>(i)];
+    if (image.nv12 == nullptr || !image.nv12->cuda_memory) continue;
+    stager.to_device(*image.nv12, batch[i].data_ptr<float>());
+    on_device = true;
+  }
+  if (on_device) {
+    stager.wait_for_device();
+    for (const auto& image : images) {
+      if (image.nv12 != nullptr) image.nv12->keepalive.reset();
+    }
+  }
+  return batch.to(model.placement.dtype);
 }
 
 model::EmbeddingMode to_model(EmbeddingMode mode) {
@@ -46,11 +79,16 @@ model::GenerationConfig generation_config(const CaptionSettings& settings) {
 
 }  // namespace
 
-std::vector<std::vector<float>> run_embedding_batch(const model::LoadedModel& model,
+int cuda_index(const model::LoadedModel& model) {
+  const auto& device = model.placement.device;
+  return device.is_cuda() ? std::max<int>(0, device.index()) : -1;
+}
+
+std::vector<std::vector<float>> run_embedding_batch(const model::LoadedModel& model, Nv12Stager& stager,
                                                     const PixelBatch& images, EmbeddingMode mode) {
   const auto& internvl = model.full_model();
   const auto embeds =
-      model::l2_normalize(internvl.encode_image(stack_pixels(model, images), to_model(mode)))
+      model::l2_normalize(internvl.encode_image(stack_pixels(model, stager, images), to_model(mode)))
           .to(at::kCPU, at::kFloat)
           .contiguous();  // [B, E]
   std::vector<std::vector<float>> out(images.size());
@@ -62,7 +100,9 @@ std::vector<std::vector<float>> run_embedding_batch(const model::LoadedModel& mo
   return out;
 }
 
-CaptionRunner::CaptionRunner(const model::LoadedModel& model) : model_(model) {}
+CaptionRunner::CaptionRunner(const model::LoadedModel& model)
+    : model_(model),
+      stager_(std::make_unique<Nv12Stager>(model.processor, model::ResizeMode::kSquash, cuda_index(model))) {}
 
 CaptionRunner::~CaptionRunner() = default;
 
@@ -77,7 +117,7 @@ void CaptionRunner::admit(const PixelBatch& images, const CaptionSettings& setti
         internvl, model_.text_tokenizer().encode_prompt(settings.prompt), generation_config(settings));
     settings_ = settings;
   }
-  const auto vision = internvl.vision_features(stack_pixels(model_, images));
+  const auto vision = internvl.vision_features(stack_pixels(model_, *stager_, images));
   const auto ids = batch_->admit(vision);
   for (size_t i = 0; i < ids.size(); ++i) tickets_[ids[i]] = tickets[i];
 }

@@ -19,14 +19,21 @@ class CaptionBatch;
 
 namespace ivs::pipeline {
 
-/// Images of one batch: each 3 x H x W floats (checked by the caller), borrowed
-/// for the call.
-using PixelBatch = std::vector<const std::vector<float>*>;
+class Nv12Stager;
 
-/// L2-normalised float32 embeddings, one per image, in order. Call under
-/// c10::InferenceMode. Throws model::InputError for a vision-only checkpoint,
-/// or whatever the model throws.
-std::vector<std::vector<float>> run_embedding_batch(const model::LoadedModel& model,
+/// One image of a batch, borrowed for the call: preprocessed pixels (3 x H x W floats, checked
+/// by the caller) or an NV12 picture (checked at submit), whose keepalive the call drops once the
+/// picture is preprocessed.
+struct BatchImage {
+  const std::vector<float>* pixels = nullptr;
+  Nv12Picture* nv12 = nullptr;
+};
+using PixelBatch = std::vector<BatchImage>;
+
+/// L2-normalised float32 embeddings, one per image, in order; `stager` preprocesses the NV12
+/// pictures. Call under c10::InferenceMode. Throws model::InputError for a vision-only
+/// checkpoint, or whatever the model throws.
+std::vector<std::vector<float>> run_embedding_batch(const model::LoadedModel& model, Nv12Stager& stager,
                                                     const PixelBatch& images, EmbeddingMode mode);
 
 /// What a continuing task's step hands back: the requests (by ticket) that finished, those that
@@ -43,6 +50,7 @@ struct StepOutcome {
 /// batch share their settings. Call under c10::InferenceMode, from one thread.
 class CaptionRunner {
  public:
+  /// NV12 pictures are squashed to the crop size, as the caption element's preprocessing.
   explicit CaptionRunner(const model::LoadedModel& model);
   ~CaptionRunner();
   CaptionRunner(const CaptionRunner&) = delete;
@@ -62,6 +70,7 @@ class CaptionRunner {
 
  private:
   const model::LoadedModel& model_;
+  std::unique_ptr<Nv12Stager> stager_;
   CaptionSettings settings_;
   std::unique_ptr<model::CaptionBatch> batch_;
   std::map<int64_t, uint64_t> tickets_;  // CaptionBatch request id -> worker ticket
@@ -70,6 +79,9 @@ class CaptionRunner {
 /// Throws model::InputError when `settings` are out of range
 /// (model::GenerationConfig rules).
 void validate_caption_settings(const CaptionSettings& settings);
+
+/// The model's CUDA device index (0 for "cuda"), or -1 on the CPU.
+int cuda_index(const model::LoadedModel& model);
 
 /// Sets the calling thread's LibTorch intra-op threads (OpenMP keeps the count
 /// per thread).

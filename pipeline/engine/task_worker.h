@@ -187,7 +187,8 @@ class TaskWorker {
 
   // A wrong-sized image fails alone, before the batch is assembled around it.
   void reject_wrong_sizes(std::vector<Job>& batch) {
-    auto right = [&](const Job& job) { return job.pixels.size() == pixels_per_image_; };
+    // An NV12 picture was checked at submit; the engine preprocesses it to the right size.
+    auto right = [&](const Job& job) { return job.nv12 || job.pixels.size() == pixels_per_image_; };
     const auto first_bad = std::stable_partition(batch.begin(), batch.end(), right);
     counters_.add_done(0, static_cast<uint64_t>(batch.end() - first_bad));
     for (auto it = first_bad; it != batch.end(); ++it) {

@@ -24,6 +24,7 @@ struct FakeResult {
 
 struct FakeJob {
   std::vector<float> pixels{0.0f};
+  bool nv12 = false;  // the engine's jobs may carry an NV12 picture instead of pixels
   int name = 0;
   // Jobs of equal keys may share a batch. A string longer than any small-string buffer, as
   // caption prompts are: comparing against a job that moved away reads freed memory.
