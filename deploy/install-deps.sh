@@ -19,6 +19,9 @@ packages=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-base-apps gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x
   fonts-dejavu-core libgstrtspserver-1.0-dev gstreamer1.0-rtsp
+  # NVDEC frames in place (memory:CUDAMemory): GStreamer's CUDA library headers (gstreamer-cuda-1.0;
+  # the package drags in OpenCV's headers too, about 66 packages, under a minute to install)
+  libgstreamer-plugins-bad1.0-dev
   # caption overlay: Pango + Cairo text rendering
   libpango1.0-dev libcairo2-dev
   # sinks and service

@@ -54,6 +54,25 @@ void synchronize_default_stream(int device) {
   check(cudaStreamSynchronize(nullptr), "waiting for the NV12 preprocessing");
 }
 
+void* primary_cuda_context(int device) {
+  use_cuda_device(device);
+  check(cudaFree(nullptr), "initialising the CUDA context");  // makes the primary context current
+  using GetCurrent = int (*)(void**);  // CUresult cuCtxGetCurrent(CUcontext*)
+  void* entry = nullptr;
+  cudaDriverEntryPointQueryResult found = cudaDriverEntryPointSymbolNotFound;
+  check(cudaGetDriverEntryPointByVersion("cuCtxGetCurrent", &entry, 12000, cudaEnableDefault, &found),
+        "finding cuCtxGetCurrent");
+  if (found != cudaDriverEntryPointSuccess || entry == nullptr) {
+    throw std::runtime_error("NV12 preprocessing on the GPU: the CUDA driver has no cuCtxGetCurrent");
+  }
+  void* context = nullptr;
+  if (reinterpret_cast<GetCurrent>(entry)(&context) != 0 || context == nullptr) {
+    throw std::runtime_error("NV12 preprocessing on the GPU: no current CUDA context on device " +
+                             std::to_string(device));
+  }
+  return context;
+}
+
 Nv12GpuPreprocessor::Nv12GpuPreprocessor(const Nv12Plan& plan)
     : width_(plan.width()), height_(plan.height()) {
   const auto& host = plan.host_arrays();

@@ -21,6 +21,12 @@ void use_cuda_device(int device);
 /// Waits until the default stream of `device` has finished its work. Throws as above.
 void synchronize_default_stream(int device);
 
+/// The primary context of `device` (a CUcontext): the one the CUDA runtime, LibTorch and these
+/// kernels use, initialised if need be. Decoders must allocate their frames in it for the kernels
+/// to read them in place. Read through the runtime's driver entry points, so nothing links
+/// libcuda. Throws std::runtime_error naming the CUDA error.
+void* primary_cuda_context(int device);
+
 /// One plan's coefficients on the current device plus the scratch rows of its horizontal pass.
 /// Not thread-safe, and tied to one CUDA stream: run() on another stream before the previous one
 /// finished would overwrite scratch rows still being read. The frame must stay mapped until the

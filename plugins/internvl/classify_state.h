@@ -116,6 +116,7 @@ struct ClassifyState {
   pipeline::FramePreprocessor preprocessor;
   GstVideoInfo info{};
   bool have_info = false;
+  bool cuda_memory = false;  // frames are NV12 in CUDA memory: the engine preprocesses them in place
   std::optional<bool> live;  // asked upstream at the first buffer after start / flush
   std::shared_ptr<const pipeline::LabelScorer> scorer;
   uint64_t scorer_generation = 0;

@@ -59,6 +59,7 @@
 #include "pipeline/engine/engine_context.h"
 #include "pipeline/metrics_context.h"
 #include "classify_state.h"  // metrics_batch_observer, record_queue_depth
+#include "cuda_memory.h"
 #include "pipeline/frame_preprocess.h"
 #include "pipeline/frame_sampler.h"
 #include "pipeline/result_meta.h"
@@ -80,10 +81,10 @@
 GST_DEBUG_CATEGORY_STATIC(gst_internvl_caption_debug);
 #define GST_CAT_DEFAULT gst_internvl_caption_debug
 
-static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
-    "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(IVS_FRAME_PREPROCESS_FORMATS)));
-static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
-    "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(IVS_FRAME_PREPROCESS_FORMATS)));
+static GstStaticPadTemplate sink_template =
+    GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS(IVS_FRAME_CAPS));
+static GstStaticPadTemplate src_template =
+    GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS(IVS_FRAME_CAPS));
 
 /// Where the engine runs; the nick is the engine key's device string. Element-specific type names
 /// (internvlclassify registers its own), same values and nicks.
@@ -211,6 +212,7 @@ struct State {
   ivs::pipeline::FramePreprocessor preprocessor;
   GstVideoInfo info{};
   bool have_info = false;
+  bool cuda_memory = false;  // frames are NV12 in CUDA memory: the engine preprocesses them in place
   std::optional<bool> live;  // from an upstream latency query on the first frame
   std::deque<InFlight> in_flight;
   std::deque<GstBuffer*> output;  // frames ready to push, oldest first (see generate_output)
@@ -287,6 +289,7 @@ struct GstInternVLCaptionPrivate {
   std::unique_ptr<State> state;
   Counters counters;
   std::shared_ptr<ivs::pipeline::MetricsHub> metrics;  // under lock; set in start(), for metrics-port
+  ivs::plugins::CudaFramePolicy cuda;                  // CUDA memory in negotiation (pad queries)
 };
 
 struct _GstInternVLCaption {
@@ -461,6 +464,7 @@ static void gst_internvl_caption_set_property(GObject* object, guint prop_id, co
     }
     case PROP_DEVICE:
       s.device = g_value_get_enum(value);
+      self->priv->cuda.set_device_property(enum_nick(GST_TYPE_INTERNVL_CAPTION_DEVICE, s.device));
       break;
     case PROP_DTYPE:
       s.dtype = g_value_get_enum(value);
@@ -663,8 +667,17 @@ static void submit_frame(GstInternVLCaption* self, State& state, GstBuffer* buff
   request.segment.last_pts = GST_BUFFER_PTS(buffer);
   request.segment.first_frame = frame_number;
   request.segment.last_frame = frame_number;
-  std::vector<float> pixels;
-  {
+  std::optional<std::future<ivs::pipeline::CaptionResult>> future;
+  if (state.cuda_memory) {
+    // NVDEC frames stay where they are: the engine preprocesses the mapped planes on the GPU.
+    auto picture = ivs::plugins::map_cuda_nv12(buffer, state.info, state.engine->cuda_device());
+    if (!picture) {
+      count_failure(self, request, "could not map the frame for reading");
+      return;
+    }
+    future = state.engine->submit_caption(std::move(*picture), state.caption, ivs::pipeline::Admission::kDropIfFull);
+  } else {
+    std::vector<float> pixels;
     GstVideoFrame frame;
     if (!gst_video_frame_map(&frame, &state.info, buffer, GST_MAP_READ)) {
       count_failure(self, request, "could not map the frame for reading");
@@ -678,8 +691,8 @@ static void submit_frame(GstInternVLCaption* self, State& state, GstBuffer* buff
       return;
     }
     gst_video_frame_unmap(&frame);
+    future = state.engine->submit_caption(std::move(pixels), state.caption, ivs::pipeline::Admission::kDropIfFull);
   }
-  auto future = state.engine->submit_caption(std::move(pixels), state.caption, ivs::pipeline::Admission::kDropIfFull);
   ivs::plugins::record_queue_depth(*state.metrics, *state.engine);
   if (!future) {
     ++self->priv->counters.dropped;
@@ -813,6 +826,7 @@ static gboolean gst_internvl_caption_start(GstBaseTransform* trans) {
       self->priv->metrics = metrics;
     }
     state->metrics = std::move(metrics);
+    self->priv->cuda.set_engine(state->engine.get());
     GST_INFO_OBJECT(self, "captioning with %s (%s/%s), prompt \"%s\", %u beams, %u..%u new tokens",
                     state->model_name.c_str(), key.device.c_str(), key.dtype.c_str(), settings.prompt.c_str(),
                     settings.num_beams, settings.min_new_tokens, settings.max_new_tokens);
@@ -838,6 +852,7 @@ static gboolean gst_internvl_caption_set_caps(GstBaseTransform* trans, GstCaps* 
   }
   state->info = info;
   state->have_info = true;
+  state->cuda_memory = ivs::plugins::caps_have_cuda_memory(incaps);
   state->preprocessor.reset();
   GST_DEBUG_OBJECT(self, "frames %dx%d %s", GST_VIDEO_INFO_WIDTH(&info), GST_VIDEO_INFO_HEIGHT(&info),
                    gst_video_format_to_string(GST_VIDEO_INFO_FORMAT(&info)));
@@ -925,17 +940,22 @@ static gboolean gst_internvl_caption_sink_event(GstBaseTransform* trans, GstEven
 }
 
 static gboolean gst_internvl_caption_query(GstBaseTransform* trans, GstPadDirection direction, GstQuery* query) {
+  auto* self = GST_INTERNVL_CAPTION(trans);
   if (GST_QUERY_TYPE(query) == GST_QUERY_CONTEXT &&
       (ivs::pipeline::handle_engine_context_query(GST_ELEMENT(trans), query) ||
        ivs::pipeline::handle_metrics_context_query(GST_ELEMENT(trans), query))) {
     return TRUE;
   }
-  return GST_BASE_TRANSFORM_CLASS(parent_class)->query(trans, direction, query);
+  if (ivs::plugins::handle_cuda_query(GST_ELEMENT(trans), query, self->priv->cuda)) return TRUE;
+  const gboolean ok = GST_BASE_TRANSFORM_CLASS(parent_class)->query(trans, direction, query);
+  if (ok) ivs::plugins::filter_caps_result(query, self->priv->cuda);
+  return ok;
 }
 
 static gboolean gst_internvl_caption_stop(GstBaseTransform* trans) {
   auto* self = GST_INTERNVL_CAPTION(trans);
   // Captions still running are abandoned (the engine finishes them; nobody reads them).
+  self->priv->cuda.set_engine(nullptr);
   self->priv->state.reset();
   std::lock_guard<std::mutex> lock(self->priv->lock);
   self->priv->metrics.reset();

@@ -41,6 +41,7 @@
 #include <gst/video/video.h>
 
 #include "classify_state.h"
+#include "cuda_memory.h"
 #include "pipeline/engine/engine_context.h"
 #include "pipeline/metrics_context.h"
 #include "pipeline/result_meta.h"
@@ -54,11 +55,12 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 GST_DEBUG_CATEGORY_STATIC(gst_internvl_classify_debug);
 #define GST_CAT_DEFAULT gst_internvl_classify_debug
 
-#define CLASSIFY_CAPS GST_VIDEO_CAPS_MAKE(IVS_FRAME_PREPROCESS_FORMATS)
+#define CLASSIFY_CAPS IVS_FRAME_CAPS
 
 static GstStaticPadTemplate sink_template =
     GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS(CLASSIFY_CAPS));
@@ -128,6 +130,7 @@ struct GstInternVLClassifyPrivate {
   std::atomic<guint64> samples_dropped{0};
   std::atomic<guint64> results_late{0};
   std::shared_ptr<ivs::pipeline::MetricsHub> metrics;  // under lock; set in start(), for metrics-port
+  ivs::plugins::CudaFramePolicy cuda;                  // CUDA memory in negotiation (pad queries)
 };
 
 struct _GstInternVLClassify {
@@ -273,7 +276,10 @@ static void gst_internvl_classify_set_property(GObject* object, guint id, const 
     case PROP_MODEL: s.model = string_or_empty(value); break;
     case PROP_METRICS_ADDRESS: s.metrics_address = string_or_empty(value); break;
     case PROP_STREAM_ID: s.stream_id = string_or_empty(value); break;
-    case PROP_DEVICE: s.device = g_value_get_enum(value); break;
+    case PROP_DEVICE:
+      s.device = g_value_get_enum(value);
+      priv->cuda.set_device_property(ivs::plugins::engine_key(s).device);
+      break;
     case PROP_DTYPE: s.dtype = g_value_get_enum(value); break;
     case PROP_MODE: s.mode_g = g_value_get_enum(value) == 1; break;
     case PROP_LABELS: s.labels = string_or_empty(value); ++s.label_generation; break;
@@ -365,6 +371,7 @@ static bool gst_internvl_classify_start(GstInternVLClassify* self) {
       self->priv->metrics = metrics;
     }
     state->metrics = std::move(metrics);
+    self->priv->cuda.set_engine(state->engine.get());
     self->priv->state = std::move(state);
     GST_INFO_OBJECT(self, "classifying with %s, %zu labels", self->priv->state->model_name.c_str(), labels.size());
     return true;
@@ -384,6 +391,7 @@ static GstStateChangeReturn gst_internvl_classify_change_state(GstElement* eleme
       GST_ELEMENT_CLASS(gst_internvl_classify_parent_class)->change_state(element, transition);
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY ||
       (transition == GST_STATE_CHANGE_READY_TO_PAUSED && ret == GST_STATE_CHANGE_FAILURE)) {
+    self->priv->cuda.set_engine(nullptr);
     self->priv->state.reset();  // pads are inactive: no streaming thread or task uses it
     std::lock_guard<std::mutex> guard(self->priv->lock);
     self->priv->metrics.reset();
@@ -441,24 +449,33 @@ static void submit_sample(GstInternVLClassify* self, ClassifyState* state, Pendi
   update_scorer(self, state);
   if (!state->live) state->live = upstream_is_live(self);
   const bool drop = state->leaky == Leaky::kYes || (state->leaky == Leaky::kAuto && *state->live);
-  GstVideoFrame frame;
-  if (!gst_video_frame_map(&frame, &state->info, item.buffer, GST_MAP_READ)) {
+  const auto admission = drop ? ivs::pipeline::Admission::kDropIfFull : ivs::pipeline::Admission::kWait;
+  auto not_mapped = [&] {
     GST_WARNING_OBJECT(self, "cannot map frame %" G_GUINT64_FORMAT ", not classified", item.frame_number);
     self->priv->samples_dropped++;
     state->metrics->metrics().frames_dropped(state->stream, "failed").Increment();
-    return;
-  }
-  bool mapped = true;
+  };
   bool failed = false;
   try {
-    auto pixels = state->preprocessor.preprocess(frame);
-    gst_video_frame_unmap(&frame);
-    mapped = false;
-    item.result = state->engine->submit_embedding(std::move(pixels), state->mode,
-                                                  drop ? ivs::pipeline::Admission::kDropIfFull
-                                                       : ivs::pipeline::Admission::kWait);
+    if (state->cuda_memory) {
+      // NVDEC frames stay where they are: the engine preprocesses the mapped planes on the GPU.
+      auto picture = ivs::plugins::map_cuda_nv12(item.buffer, state->info, state->engine->cuda_device());
+      if (!picture) return not_mapped();
+      item.result = state->engine->submit_embedding(std::move(*picture), state->mode, admission);
+    } else {
+      GstVideoFrame frame;
+      if (!gst_video_frame_map(&frame, &state->info, item.buffer, GST_MAP_READ)) return not_mapped();
+      std::vector<float> pixels;
+      try {
+        pixels = state->preprocessor.preprocess(frame);
+      } catch (...) {
+        gst_video_frame_unmap(&frame);
+        throw;
+      }
+      gst_video_frame_unmap(&frame);
+      item.result = state->engine->submit_embedding(std::move(pixels), state->mode, admission);
+    }
   } catch (const std::exception& e) {
-    if (mapped) gst_video_frame_unmap(&frame);
     failed = true;
     GST_WARNING_OBJECT(self, "frame %" G_GUINT64_FORMAT " not classified: %s", item.frame_number, e.what());
   }
@@ -567,6 +584,7 @@ static gboolean gst_internvl_classify_sink_event(GstPad* pad, GstObject* parent,
       }
       state->info = info;
       state->have_info = true;
+      state->cuda_memory = ivs::plugins::caps_have_cuda_memory(caps);
       break;
     }
     default:
@@ -582,6 +600,7 @@ static gboolean gst_internvl_classify_sink_query(GstPad* pad, GstObject* parent,
   auto* self = GST_INTERNVL_CLASSIFY(parent);
   if (ivs::pipeline::handle_engine_context_query(GST_ELEMENT(self), query)) return TRUE;
   if (ivs::pipeline::handle_metrics_context_query(GST_ELEMENT(self), query)) return TRUE;
+  if (ivs::plugins::handle_cuda_query(GST_ELEMENT(self), query, self->priv->cuda)) return TRUE;
   if (GST_QUERY_TYPE(query) == GST_QUERY_ACCEPT_CAPS) {
     GstCaps* caps = nullptr;
     gst_query_parse_accept_caps(query, &caps);
@@ -598,7 +617,9 @@ static gboolean gst_internvl_classify_sink_query(GstPad* pad, GstObject* parent,
     gst_query_set_accept_caps_result(query, ok);
     return TRUE;
   }
-  return gst_pad_query_default(pad, parent, query);
+  const gboolean ok = gst_pad_query_default(pad, parent, query);
+  if (ok) ivs::plugins::filter_caps_result(query, self->priv->cuda);
+  return ok;
 }
 
 static gboolean gst_internvl_classify_src_query(GstPad* pad, GstObject* parent, GstQuery* query) {
@@ -619,7 +640,9 @@ static gboolean gst_internvl_classify_src_query(GstPad* pad, GstObject* parent, 
     gst_query_set_latency(query, live, min + ours, GST_CLOCK_TIME_IS_VALID(max) ? max + ours : max);
     return TRUE;
   }
-  return gst_pad_query_default(pad, parent, query);
+  const gboolean ok = gst_pad_query_default(pad, parent, query);
+  if (ok) ivs::plugins::filter_caps_result(query, self->priv->cuda);
+  return ok;
 }
 
 // srcpad task: the head of the FIFO leaves when its result is ready or its deadline passed.

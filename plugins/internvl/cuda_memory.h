@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: Apache-2.0
+// NVDEC frames in place: NV12 in CUDA memory (caps feature memory:CUDAMemory) handed to the Engine
+// as an Nv12Picture on the device, with no copy through the host. Built with GStreamer's CUDA
+// library (gstreamer-cuda-1.0, Debian's libgstreamer-plugins-bad1.0-dev) and the CUDA kernels;
+// without them IVS_HAVE_GST_CUDA is 0, the pad templates offer system memory only and the
+// functions below answer "no".
+//
+// The decoder and the engine must share one CUDA context: an element answers the decoder's
+// "gst.cuda.context" query with a GstCudaContext that wraps the primary context of the engine's
+// device (the one LibTorch and our kernels use). A frame from another context (an application set
+// its own) is downloaded instead, so it is still read correctly.
+#pragma once
+
+#include <gst/gst.h>
+#include <gst/video/video.h>
+
+#include <atomic>
+#include <optional>
+#include <string>
+
+#include "pipeline/engine/engine.h"
+#include "pipeline/frame_preprocess.h"
+
+#ifndef IVS_HAVE_GST_CUDA
+#define IVS_HAVE_GST_CUDA 0
+#endif
+
+/// The caps an InternVL element's pads take: NV12 in CUDA memory first (preferred, where this
+/// build reads it), then the system-memory formats of FramePreprocessor.
+#if IVS_HAVE_GST_CUDA
+#define IVS_FRAME_CAPS                                                   \
+  GST_VIDEO_CAPS_MAKE_WITH_FEATURES("memory:CUDAMemory", "NV12") "; " \
+  GST_VIDEO_CAPS_MAKE(IVS_FRAME_PREPROCESS_FORMATS)
+#else
+#define IVS_FRAME_CAPS GST_VIDEO_CAPS_MAKE(IVS_FRAME_PREPROCESS_FORMATS)
+#endif
+
+namespace ivs::plugins {
+
+/// The caps feature of NVDEC's output: "memory:CUDAMemory".
+inline constexpr const char* kCudaMemoryFeature = "memory:CUDAMemory";
+
+/// Whether any structure of `caps` has the CUDA memory feature.
+bool caps_have_cuda_memory(const GstCaps* caps);
+
+/// `caps` without its CUDA memory structures (the structures an engine that cannot read CUDA
+/// memory must not offer). Takes ownership of `caps`; transfer full.
+GstCaps* caps_without_cuda_memory(GstCaps* caps);
+
+/// The CUDA device an element's `device` property names: 0 for "auto" and "cuda", N for
+/// "cuda:N", -1 for "cpu" (or anything else).
+int cuda_device_of(const std::string& device_property);
+
+/// Answers a "gst.cuda.context" context query with the primary context of `device` (see the
+/// file comment). False for another query, for device -1, and where CUDA is unusable (no build
+/// support, no driver, no device), so that the decoder makes its own context as usual.
+bool handle_cuda_context_query(GstElement* element, GstQuery* query, int device);
+
+/// The NV12 frame in `buffer` (CUDA memory, caps `info`) as a picture for the engine on
+/// `device`: its planes in place when the memory belongs to the device's primary context, else
+/// downloaded to host memory. The picture keeps the buffer mapped until the engine drops it.
+/// nullopt when the buffer cannot be mapped.
+std::optional<pipeline::Nv12Picture> map_cuda_nv12(GstBuffer* buffer, const GstVideoInfo& info, int device);
+
+/// Whether an element takes CUDA memory while it negotiates: before its engine exists (READY) the
+/// device property decides (anything but "cpu" may), afterwards whether the engine takes CUDA
+/// memory (it is on CUDA and this build has the kernels). Thread-safe: pad queries read it.
+class CudaFramePolicy {
+ public:
+  void set_device_property(const std::string& device) { property_ = cuda_device_of(device); }
+  /// The element's engine once started; null once stopped.
+  void set_engine(const pipeline::Engine* engine) {
+    engine_ = engine == nullptr ? kNoEngine : (engine->takes_cuda_memory() ? engine->cuda_device() : -1);
+  }
+  /// The CUDA device the frames should be on; -1 when the element takes system memory only.
+  int device() const {
+    const int engine = engine_;
+    return engine != kNoEngine ? engine : (IVS_HAVE_GST_CUDA ? property_.load() : -1);
+  }
+  bool takes_cuda_memory() const { return device() >= 0; }
+  /// `caps` less CUDA memory when the element does not take it. Takes ownership; transfer full.
+  GstCaps* filter(GstCaps* caps) const { return takes_cuda_memory() ? caps : caps_without_cuda_memory(caps); }
+
+ private:
+  static constexpr int kNoEngine = -2;
+  std::atomic<int> property_{0};  // "auto"
+  std::atomic<int> engine_{kNoEngine};
+};
+
+/// The CUDA part of an element's pad queries, before the default handling: answers
+/// "gst.cuda.context" (handle_cuda_context_query on the policy's device) and refuses CUDA memory
+/// in ACCEPT_CAPS when the policy does not take it. True when the query was answered here.
+bool handle_cuda_query(GstElement* element, GstQuery* query, const CudaFramePolicy& policy);
+
+/// After the default handling of a CAPS query: drops CUDA memory from its result when the policy
+/// does not take it. Other queries are left alone.
+void filter_caps_result(GstQuery* query, const CudaFramePolicy& policy);
+
+}  // namespace ivs::plugins
