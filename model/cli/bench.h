@@ -15,6 +15,7 @@
 #include "model/cli/model_options.h"
 #include "model/internvl/generation.h"
 #include "model/internvl/intern_vit.h"
+#include "model/internvl/join_policy.h"
 #include "model/internvl/internvl.h"
 #include "model/internvl/placement.h"
 
@@ -39,6 +40,7 @@ struct BenchOptions {
   int64_t matmul_size = 0;   // 0: 4096 on CUDA, 1024 on CPU
   uint64_t seed = 0;
   bool unfused = false;  // presets only: keep q/k/v, k/v and gate/up as separate products (A/B)
+  model::JoinPolicy join;  // caption-streams: when finished streams' next requests join
 };
 
 // The model under test, from a preset with random weights or from a checkpoint.
@@ -60,6 +62,7 @@ struct Measurement {
   bool output_finite = true;     // random weights can overflow; flagged, not hidden
   int64_t generated_tokens = 0;  // captioning: over the batch, EOS included
   int64_t decode_steps = 0;      // captioning: lower bound from the longest caption
+  std::vector<double> request_seconds;  // caption-streams: each timed request, arrival to caption
 };
 
 void synchronize(const c10::Device& device);
@@ -87,9 +90,10 @@ std::vector<double> time_calls(F&& fn, int warmup, int iterations, const c10::De
 /// request would.
 Measurement bench_captions(const BenchModel& m, int64_t batch, const BenchOptions& o);
 
-/// `streams` clients that each keep one caption request outstanding (a finished one is replaced
-/// at the next decode step), decoded by one continuously batched CaptionBatch. A "call" is the
-/// time in which `streams` captions complete in steady state, so images/s = captions/s.
+/// `streams` clients that each keep one caption request outstanding (a finished one asks again at
+/// once; its next request joins the decode when `o.join` says), decoded by one continuously
+/// batched CaptionBatch. A "call" is the time in which `streams` captions complete in steady
+/// state, so images/s = captions/s.
 Measurement bench_caption_streams(const BenchModel& m, int64_t streams, const BenchOptions& o);
 
 }  // namespace ivs::cli

@@ -3,6 +3,8 @@
 // batched streams (CaptionBatch), both from random pixels with the ViT inside the timing.
 #include <algorithm>
 #include <cmath>
+#include <deque>
+#include <map>
 
 #include <ATen/ATen.h>
 
@@ -53,22 +55,38 @@ Measurement bench_caption_streams(const BenchModel& m, int64_t streams, const Be
   Measurement r;
   r.task = "caption-streams";
   r.batch = streams;
-  int64_t completed = 0, tokens = 0;
+  int64_t completed = 0, tokens = 0, steps_waited = 0;
+  bool timed = false;
+  std::deque<Clock::time_point> waiting(static_cast<size_t>(streams), Clock::now());  // arrivals
+  std::map<int64_t, Clock::time_point> arrived;  // live request -> its arrival
   auto run_until = [&](int64_t target) {
     while (completed < target) {
-      const auto missing = streams - batch.live();
-      if (missing > 0) batch.admit(m.internvl->vision_features(pixels.narrow(0, 0, missing)));
+      const auto live = static_cast<int64_t>(batch.live());
+      const auto ready = static_cast<int64_t>(waiting.size());
+      if (ready > 0 && ready >= o.join.min_joining(live, streams - live, steps_waited)) {
+        for (const auto id : batch.admit(m.internvl->vision_features(pixels.narrow(0, 0, ready)))) {
+          arrived[id] = waiting.front();
+          waiting.pop_front();
+        }
+        steps_waited = 0;
+      }
       batch.step();
+      if (!waiting.empty()) ++steps_waited;
+      const auto now = Clock::now();  // take_finished reads the tokens: the device is done
       for (const auto& [id, caption] : batch.take_finished()) {
         ++completed;
         tokens += static_cast<int64_t>(caption.token_ids.size());
         r.output_finite = r.output_finite && std::isfinite(caption.score);
+        if (timed) r.request_seconds.push_back(std::chrono::duration<double>(now - arrived.at(id)).count());
+        arrived.erase(id);
+        waiting.push_back(now);  // the stream asks again at once
       }
     }
   };
   run_until(o.warmup * streams);
   synchronize(m.placement.device);
   const int64_t completed_before = completed, tokens_before = tokens;
+  timed = true;
   for (int i = 0; i < o.iterations; ++i) {
     const auto start = Clock::now();
     run_until(completed + streams);

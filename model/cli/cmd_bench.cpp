@@ -220,6 +220,11 @@ nlohmann::json row_json(const Measurement& r, const Row& row) {
     j["generated_tokens_per_second"] = row.tokens_per_second;
     j["decode_steps"] = r.decode_steps;
   }
+  if (!r.request_seconds.empty()) {
+    j["request_ms"] = {{"p50", 1e3 * percentile(r.request_seconds, 0.5)},
+                       {"p95", 1e3 * percentile(r.request_seconds, 0.95)},
+                       {"count", r.request_seconds.size()}};
+  }
   return j;
 }
 
@@ -257,6 +262,8 @@ nlohmann::json context_json(const BenchModel& m, const BenchOptions& o,
            o.peak_tflops > 0.0 ? nlohmann::json(o.peak_tflops) : nlohmann::json(nullptr)},
           {"warmup", o.warmup},
           {"fused_projections", !o.unfused},
+          {"join", {{"waiting_served_ratio", o.join.waiting_served_ratio},
+                    {"max_waiting_steps", o.join.max_waiting_steps}}},
           {"num_beams", o.generation.num_beams},
           {"max_new_tokens", o.generation.max_new_tokens}};
 }
@@ -293,6 +300,14 @@ void print_table(const BenchModel& m, const BenchOptions& o, const MatmulBaselin
                 optional_text(row.speedup_vs_batch1, 2).c_str(),
                 r.task.rfind("caption", 0) == 0 ? fixed(row.tokens_per_second, 1).c_str() : "-",
                 r.output_finite ? "" : "  (non-finite output)");
+  }
+  for (const auto& r : measured) {
+    if (r.request_seconds.empty()) continue;
+    std::printf("%s %lld: request latency p50 %.1f ms, p95 %.1f ms over %zu requests (join ratio %g, "
+                "after %lld steps)\n",
+                r.task.c_str(), static_cast<long long>(r.batch), 1e3 * percentile(r.request_seconds, 0.5),
+                1e3 * percentile(r.request_seconds, 0.95), r.request_seconds.size(),
+                o.join.waiting_served_ratio, static_cast<long long>(o.join.max_waiting_steps));
   }
   std::fflush(stdout);
 }
@@ -403,6 +418,15 @@ void add_bench_command(CLI::App& app) {
                   "CUDA, 1024 on CPU)");
   cmd->add_option("--seed", o->seed, "Seed of the random weights and inputs")
       ->capture_default_str();
+  cmd->add_option("--join-ratio", o->join.waiting_served_ratio,
+                  "caption-streams: waiting requests join the running decode once they number this "
+                  "many times the live ones (0: at every step)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--join-after-steps", o->join.max_waiting_steps,
+                  "caption-streams: ... or once they have waited this many decode steps")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--unfused", o->unfused,
                 "Presets: keep QLLaMA's q/k/v, cross k/v and gate/up projections as separate "
                 "matrix products (the baseline of the fused ones)");

@@ -4,6 +4,7 @@
 // (no LibTorch, no model).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -65,11 +66,17 @@ class BatchQueue {
   }
 
   /// Up to `max` queued jobs that may join a running batch of jobs like `like`, in arrival
-  /// order, without waiting. None while paused, and none when the oldest queued job may not
-  /// join: it goes first once the running batch is done, so that it never starves.
-  std::vector<Job> take_more(const Job& like, size_t max) {
+  /// order, without waiting; none unless at least `min` may (model::JoinPolicy). None while
+  /// paused, and none when the oldest queued job may not join: it goes first once the running
+  /// batch is done, so that it never starves.
+  std::vector<Job> take_more(const Job& like, size_t max, size_t min = 1) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (max == 0 || jobs_.empty() || paused_ || !like.same_batch(jobs_.front())) return {};
+    if (min > 1 && static_cast<size_t>(std::count_if(jobs_.begin(), jobs_.end(), [&](const Job& job) {
+                     return like.same_batch(job);
+                   })) < min) {
+      return {};
+    }
     auto batch = take_matching(like, max);
     not_full_.notify_all();
     return batch;

@@ -18,6 +18,7 @@
 
 #include "model/common/clip_image_processor.h"
 #include "model/cuda/nv12_pixels.h"
+#include "model/internvl/join_policy.h"
 #include "pipeline/engine/label_scorer.h"
 #include "pipeline/result_records.h"
 
@@ -62,6 +63,9 @@ struct EngineOptions {
   /// full batch.
   std::chrono::nanoseconds batch_timeout = std::chrono::milliseconds(10);
   size_t max_queue = 64;  // queued requests per task (embedding, caption) before admission acts
+  /// When queued captions join the running decode (default: at every step, lowest latency; a
+  /// waiting_served_ratio trades their latency for bigger, cheaper prefills).
+  model::JoinPolicy caption_join;
   /// LibTorch intra-op threads of each worker thread; 0 = hardware_concurrency
   /// / 2 (at least 1): two workers may run at once, and on a 2-core CPU 1
   /// thread each leaves room for decode (ENVIRONMENT.md §1.6: extra BLAS
@@ -73,8 +77,8 @@ struct EngineOptions {
   /// Called on the worker thread after every batch; same rules as `log`.
   std::function<void(const BatchReport&)> batch_observer;
 
-  /// Throws model::ConfigError on a non-positive batch_size or max_queue, or a
-  /// negative timeout.
+  /// Throws model::ConfigError on a non-positive batch_size or max_queue, a
+  /// negative timeout, or a negative join ratio or non-positive join steps.
   void validate() const;
 };
 

@@ -171,13 +171,23 @@ class TaskWorker {
     set_inference_threads(threads_);
     c10::InferenceMode guard;  // no autograd bookkeeping for anything this thread runs
     for (;;) {
-      auto group = live_.empty() ? queue_.pop_batch()
-                                 : queue_.take_more(live_.begin()->second.job, free_slots());
+      auto group = live_.empty() ? queue_.pop_batch() : take_joining();
       if (group.empty() && live_.empty()) return;  // closed and drained
       reject_wrong_sizes(group);
       if (!group.empty()) admit(std::move(group));
       if (!live_.empty()) advance();
     }
+  }
+
+  // Queued jobs that join the running batch now (options_.caption_join decides how many make it
+  // worth pausing the live ones for their prefill).
+  std::vector<Job> take_joining() {
+    const auto live = static_cast<int64_t>(live_.size());
+    const auto free = static_cast<int64_t>(free_slots());
+    const auto min = options_.caption_join.min_joining(live, free, steps_waited_);
+    auto group = queue_.take_more(live_.begin()->second.job, static_cast<size_t>(free), static_cast<size_t>(min));
+    if (!group.empty()) steps_waited_ = 0;
+    return group;
   }
 
   size_t free_slots() const {
@@ -246,6 +256,7 @@ class TaskWorker {
   }
 
   void advance() {
+    if (queue_.depth() > 0) ++steps_waited_;  // decode steps run while jobs wait to join
     StepOutcome<Result> step;
     try {
       step = model_.step();
@@ -342,6 +353,7 @@ class TaskWorker {
   // Worker thread only:
   std::map<uint64_t, Live> live_;  // admitted, not yet completed
   std::map<uint64_t, Group> groups_;
+  int64_t steps_waited_ = 0;  // decode steps since queued jobs last joined
   uint64_t next_ticket_ = 0;
   uint64_t next_group_ = 0;
   std::thread thread_;  // last: starts once everything above exists

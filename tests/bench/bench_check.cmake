@@ -46,6 +46,27 @@ function(expect_value expected)
   endif()
 endfunction()
 
+# With -DCHECK_STREAMS=ON the report is of `--tasks caption-streams --batch 2,4 --join-ratio 1
+# --join-after-steps 3`: the join policy in the context, captions and request latencies per row.
+if(CHECK_STREAMS)
+  expect_value(1.0 context join waiting_served_ratio)
+  expect_value(3 context join max_waiting_steps)
+  set(index 0)
+  foreach(batch 2 4)
+    expect_value(caption-streams results ${index} task)
+    expect_value(${batch} results ${index} batch)
+    foreach(key captions_per_second generated_tokens_per_second)
+      expect_positive(results ${index} ${key})
+    endforeach()
+    foreach(stat p50 p95 count)
+      expect_positive(results ${index} request_ms ${stat})
+    endforeach()
+    math(EXPR index "${index} + 1")
+  endforeach()
+  message(STATUS "bench caption-streams report complete")
+  return()
+endif()
+
 # The context: what ran where, and the baseline measured in the same run.
 expect_value("preset:tiny" context model)
 expect_value("cpu" context device)

@@ -113,6 +113,11 @@ bench() {
   # Concurrent streams, continuously batched (CaptionBatch): the captions/s at 1, 8, 32.
   "$BIN" "${common[@]}" --tasks caption-streams --batch "$CAPTION_STREAMS" >"$OUT_DIR/bench_streams.json"
   local streams_rc=$?
+  # A/B of the caption join policy at the most streams: newcomers wait to join in groups of at
+  # least as many as are live (or 8 steps). No gain on the 2-core CPU (demo model, 8 and 32
+  # streams: within noise); on the GPU a lone newcomer's ViT + prefill idles more of the device.
+  "$BIN" "${common[@]}" --tasks caption-streams --batch "${CAPTION_STREAMS##*,}" --join-ratio 1 \
+    >"$OUT_DIR/bench_streams_join.json" || echo "caption join A/B failed (not counted)"
   ((image_rc == 0 && caption_rc == 0 && streams_rc == 0))
 }
 

@@ -145,6 +145,8 @@ EngineOptions options() {
 
 class TaskWorkerTest : public ::testing::Test {
  protected:
+  explicit TaskWorkerTest(EngineOptions o = options())
+      : opts(std::move(o)), worker{EngineTask::kCaption, opts, 1, 1, model.model()} {}
   ~TaskWorkerTest() override { model.run_freely(); }  // the worker drains before it is gone
 
   std::future<FakeResult> submit(int name, int key, int steps) {
@@ -156,8 +158,8 @@ class TaskWorkerTest : public ::testing::Test {
   }
 
   ScriptedModel model;  // outlives the worker
-  const EngineOptions opts = options();
-  TaskWorker<FakeJob, FakeResult> worker{EngineTask::kCaption, opts, 1, 1, model.model()};
+  const EngineOptions opts;
+  TaskWorker<FakeJob, FakeResult> worker;
 };
 
 TEST_F(TaskWorkerTest, a_job_queued_while_others_decode_joins_at_the_next_step) {
@@ -245,6 +247,52 @@ TEST_F(TaskWorkerTest, queued_jobs_of_one_key_are_admitted_as_one_batch) {
   EXPECT_EQ(admitted[0].names, (std::vector<int>{1, 2, 3, 4})) << "one batch of batch-size jobs";
   model.run_freely();
   for (auto& f : futures) ASSERT_TRUE(completes(f));
+}
+
+EngineOptions join_options() {
+  auto o = options();
+  o.batch_size = 8;
+  o.caption_join.waiting_served_ratio = 1.0;
+  o.caption_join.max_waiting_steps = 3;
+  return o;
+}
+
+class JoinPolicyTest : public TaskWorkerTest {
+ protected:
+  JoinPolicyTest() : TaskWorkerTest(join_options()) {}
+
+  // Lets one step run and waits until the worker is in the next one (joins decided).
+  size_t step_then_count_admissions() {
+    model.permit_step();
+    model.wait_for_step();
+    return model.admitted().size();
+  }
+};
+
+// Waiting jobs join once they number ratio x live (here 1 x live), or after max_waiting_steps
+// decode steps however few they are.
+TEST_F(JoinPolicyTest, waiting_jobs_join_in_groups_or_after_the_step_limit) {
+  auto a = submit(1, 0, 50);
+  model.wait_for_step();
+  auto b = submit(2, 0, 50);  // 1 waiting >= 1 x 1 live: joins at the next step
+  ASSERT_EQ(step_then_count_admissions(), 2u);
+  auto c = submit(3, 0, 50);  // 1 waiting < 1 x 2 live: waits for company or 3 steps
+  EXPECT_EQ(step_then_count_admissions(), 2u);
+  EXPECT_EQ(step_then_count_admissions(), 2u);
+  EXPECT_EQ(step_then_count_admissions(), 2u);
+  ASSERT_EQ(step_then_count_admissions(), 3u) << "c joins after waiting 3 decode steps";
+  auto d = submit(4, 0, 1);
+  auto e = submit(5, 0, 1);
+  auto f = submit(6, 0, 1);  // 3 waiting >= 1 x 3 live: they join together at once
+  ASSERT_EQ(step_then_count_admissions(), 4u);
+  const auto admitted = model.admitted();
+  EXPECT_EQ(admitted[1].names, std::vector<int>{2});
+  EXPECT_EQ(admitted[2].names, std::vector<int>{3});
+  EXPECT_EQ(admitted[2].live_before, 2);
+  EXPECT_EQ(admitted[3].names, (std::vector<int>{4, 5, 6}));
+  EXPECT_EQ(admitted[3].live_before, 3);
+  model.run_freely();
+  for (auto* future : {&a, &b, &c, &d, &e, &f}) ASSERT_TRUE(completes(*future));
 }
 
 }  // namespace
