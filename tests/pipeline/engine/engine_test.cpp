@@ -2,6 +2,7 @@
 #include "pipeline/engine/engine.h"
 
 #include <atomic>
+#include <cmath>
 #include <thread>
 
 #include <ATen/ATen.h>
@@ -368,6 +369,12 @@ TEST(EngineTest, canonical_keys_resolve_aliases_and_options_are_validated) {
   options.batch_size = 0;
   EXPECT_THROW(options.validate(), model::ConfigError);
   EXPECT_THROW(Engine::create(tiny_engine_key(), options), model::ConfigError);
+  for (auto [ratio, steps] : {std::pair<double, int64_t>{-0.5, 8}, {1.0, 0}, {std::nan(""), 8}}) {
+    auto join = small_options();
+    join.caption_join.waiting_served_ratio = ratio;
+    join.caption_join.max_waiting_steps = steps;
+    EXPECT_THROW(join.validate(), model::ConfigError) << ratio << " " << steps;
+  }
   EXPECT_THROW(Engine::create({"/nonexistent/model", "cpu", "fp32"}, small_options()),
                model::ConfigError);
 }
