@@ -8,9 +8,11 @@
 #include <string>
 #include <vector>
 
-#include <gst/gst.h>
-
 namespace ivs::pipeline {
+
+/// "No time": GStreamer's GST_CLOCK_TIME_NONE, spelt without GStreamer so that the engine builds
+/// where GStreamer is absent (INTERNVL_WITH_GSTREAMER=OFF). Times are GstClockTime nanoseconds.
+inline constexpr uint64_t kNoClockTime = ~uint64_t{0};
 
 struct ClassificationRecord {
   std::string label;        // "playing guitar"
@@ -27,8 +29,8 @@ struct CaptionRecord {
 
 /// Which frames a result describes (stream time and frame numbers).
 struct SegmentRecord {
-  GstClockTime first_pts = GST_CLOCK_TIME_NONE;
-  GstClockTime last_pts = GST_CLOCK_TIME_NONE;
+  uint64_t first_pts = kNoClockTime;  // GstClockTime
+  uint64_t last_pts = kNoClockTime;
   uint64_t first_frame = 0;
   uint64_t last_frame = 0;
 };

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 # The GPU benchmark machine has LibTorch but no GStreamer, ZeroMQ or prometheus-cpp. The model
-# core (model/: core, CLI, benchmark) must configure there with INTERNVL_WITH_GSTREAMER=OFF; this
+# core (model/: core, CLI, benchmark; pipeline/engine/: the engine core) must configure there with INTERNVL_WITH_GSTREAMER=OFF; this
 # test hides every pkg-config package but the model's own and configures it.
 # Usage: configure_model_core.sh SOURCE_DIR WORK_DIR
 set -euo pipefail
@@ -24,4 +24,8 @@ if grep -E '^(gstinternvl|ivs_pipeline|ivs_sinks|internvl-streamd)' "$work/targe
   exit 1
 fi
 grep -q '^internvl:' "$work/targets.txt" || { echo "FAILED: no internvl CLI target"; exit 1; }
+# The engine core and its tests build there too, so the GPU machine runs the engine on the GPU.
+for target in ivs_engine_core engine_tests; do
+  grep -qE "^(lib)?$target(\.a)?:" "$work/targets.txt" || { echo "FAILED: no $target target"; exit 1; }
+done
 echo "PASSED: the model core configures without GStreamer, ZeroMQ and prometheus-cpp"

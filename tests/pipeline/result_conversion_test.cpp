@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "pipeline/result_conversion.h"
 
+#include <gst/gst.h>
+
 #include <gtest/gtest.h>
 
 #include <chrono>

@@ -6,10 +6,16 @@
 #include <cstdint>
 #include <memory>
 #include <random>
+#include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#if INTERNVL_TEST_CUDA
+#include <cuda_runtime.h>
+#endif
 
 #include "model/common/errors.h"
 #include "model/cuda/nv12_plan.h"
@@ -156,6 +162,63 @@ TEST(Nv12InputTest, unusable_pictures_are_refused_at_submit_with_the_reason) {
   narrow.planes.y_pitch = 32;
   expect_refused(narrow, "narrower than its width");
   EXPECT_EQ(engine->stats().embedding.accepted, 0u);
+}
+
+#if INTERNVL_TEST_CUDA
+// The planes of a HostNv12 copied to device memory, freed with the last reference.
+std::shared_ptr<uint8_t> to_device(const std::vector<uint8_t>& host) {
+  void* device = nullptr;
+  if (cudaMalloc(&device, host.size()) != cudaSuccess) throw std::runtime_error("cudaMalloc failed");
+  std::shared_ptr<uint8_t> owned(static_cast<uint8_t*>(device), [](uint8_t* p) { cudaFree(p); });
+  if (cudaMemcpy(device, host.data(), host.size(), cudaMemcpyHostToDevice) != cudaSuccess) {
+    throw std::runtime_error("cudaMemcpy failed");
+  }
+  return owned;
+}
+#endif
+
+// On a GPU with a CUDA LibTorch: NV12 pictures in CUDA memory (as NVDEC hands them out) go through
+// the kernels straight into the device batch, and give what the same pictures give from host
+// memory through the CPU twin (the kernels compute bit for bit what it computes). Skips elsewhere.
+TEST(Nv12InputTest, pictures_in_cuda_memory_equal_the_same_pictures_in_host_memory) {
+#if !INTERNVL_TEST_CUDA
+  GTEST_SKIP() << "built without the CUDA kernels (INTERNVL_WITH_CUDA)";
+#else
+  INTERNVL_REQUIRE_PATH(test::internvl_tiny_dir() / "config.json");
+  std::shared_ptr<Engine> engine;
+  try {
+    engine = Engine::create({test::internvl_tiny_dir().string(), "cuda", "fp32"}, small_options());
+  } catch (const std::exception& e) {
+    GTEST_SKIP() << "no CUDA engine on this machine: " << e.what();
+  }
+  ASSERT_TRUE(engine->takes_cuda_memory());
+  const HostNv12 frame(1920, 1080, 7);
+  auto y = to_device(frame.y), uv = to_device(frame.uv);
+  auto device_picture = [&] {
+    auto p = frame.picture();
+    p.planes.y = y.get();
+    p.planes.uv = uv.get();
+    p.cuda_memory = true;
+    p.keepalive = std::make_shared<std::pair<std::shared_ptr<uint8_t>, std::shared_ptr<uint8_t>>>(y, uv);
+    return p;
+  };
+  engine->pause();
+  auto on_device = *engine->submit_embedding(device_picture(), EmbeddingMode::kC, Admission::kWait);
+  auto on_host = *engine->submit_embedding(frame.picture(), EmbeddingMode::kC, Admission::kWait);
+  engine->resume();
+  ASSERT_TRUE(completes(on_device) && completes(on_host));
+  const auto a = on_device.get(), b = on_host.get();
+  EXPECT_EQ(a.timing.batch_size, 2);
+  EXPECT_LT(max_abs_diff(a.embedding, b.embedding), 1e-5f);
+  CaptionSettings settings;
+  settings.num_beams = 2;
+  settings.min_new_tokens = settings.max_new_tokens = 5;
+  auto caption_device = *engine->submit_caption(device_picture(), settings, Admission::kWait);
+  auto caption_host = *engine->submit_caption(frame.picture(), settings, Admission::kWait);
+  ASSERT_TRUE(completes(caption_device) && completes(caption_host));
+  EXPECT_EQ(caption_device.get().token_ids, caption_host.get().token_ids);
+  EXPECT_EQ(y.use_count(), 1) << "the engine still holds a device picture";
+#endif
 }
 
 }  // namespace
