@@ -54,20 +54,36 @@ void synchronize_default_stream(int device) {
   check(cudaStreamSynchronize(nullptr), "waiting for the NV12 preprocessing");
 }
 
-void* primary_cuda_context(int device) {
-  use_cuda_device(device);
-  check(cudaFree(nullptr), "initialising the CUDA context");  // makes the primary context current
-  using GetCurrent = int (*)(void**);  // CUresult cuCtxGetCurrent(CUcontext*)
-  void* entry = nullptr;
+namespace {
+
+// A CUDA driver function, found through the runtime (nothing links libcuda).
+void* driver_function(const char* name) {
+  void* function = nullptr;
   cudaDriverEntryPointQueryResult found = cudaDriverEntryPointSymbolNotFound;
-  check(cudaGetDriverEntryPointByVersion("cuCtxGetCurrent", &entry, 12000, cudaEnableDefault, &found),
-        "finding cuCtxGetCurrent");
-  if (found != cudaDriverEntryPointSuccess || entry == nullptr) {
-    throw std::runtime_error("NV12 preprocessing on the GPU: the CUDA driver has no cuCtxGetCurrent");
+  check(cudaGetDriverEntryPointByVersion(name, &function, 12000, cudaEnableDefault, &found), name);
+  if (found != cudaDriverEntryPointSuccess || function == nullptr) {
+    throw std::runtime_error(std::string("NV12 preprocessing on the GPU: the CUDA driver has no ") + name);
   }
+  return function;
+}
+
+}  // namespace
+
+void* primary_cuda_context(int device) {
+  int count = 0;
+  check(cudaGetDeviceCount(&count), "counting the CUDA devices");  // also initialises the driver
+  if (device < 0 || device >= count) {
+    throw std::runtime_error("NV12 preprocessing on the GPU: no CUDA device " + std::to_string(device) + " (" +
+                             std::to_string(count) + " present)");
+  }
+  using DeviceGet = int (*)(int*, int);             // CUresult cuDeviceGet(CUdevice*, int)
+  using PrimaryRetain = int (*)(void**, int);       // CUresult cuDevicePrimaryCtxRetain(CUcontext*, CUdevice)
+  int handle = 0;
   void* context = nullptr;
-  if (reinterpret_cast<GetCurrent>(entry)(&context) != 0 || context == nullptr) {
-    throw std::runtime_error("NV12 preprocessing on the GPU: no current CUDA context on device " +
+  if (reinterpret_cast<DeviceGet>(driver_function("cuDeviceGet"))(&handle, device) != 0 ||
+      reinterpret_cast<PrimaryRetain>(driver_function("cuDevicePrimaryCtxRetain"))(&context, handle) != 0 ||
+      context == nullptr) {
+    throw std::runtime_error("NV12 preprocessing on the GPU: cannot retain the primary context of CUDA device " +
                              std::to_string(device));
   }
   return context;

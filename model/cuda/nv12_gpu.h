@@ -22,9 +22,10 @@ void use_cuda_device(int device);
 void synchronize_default_stream(int device);
 
 /// The primary context of `device` (a CUcontext): the one the CUDA runtime, LibTorch and these
-/// kernels use, initialised if need be. Decoders must allocate their frames in it for the kernels
-/// to read them in place. Read through the runtime's driver entry points, so nothing links
-/// libcuda. Throws std::runtime_error naming the CUDA error.
+/// kernels use. Decoders must allocate their frames in it for the kernels to read them in place.
+/// Retained (created if need be) and never released, and not made current on the calling thread,
+/// whose CUDA state stays as it was. Read through the runtime's driver entry points, so nothing
+/// links libcuda. Throws std::runtime_error naming the CUDA error.
 void* primary_cuda_context(int device);
 
 /// One plan's coefficients on the current device plus the scratch rows of its horizontal pass.

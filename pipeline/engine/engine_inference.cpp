@@ -48,12 +48,26 @@ at::Tensor stack_pixels(const model::LoadedModel& model, Nv12Stager& stager, con
     // convert on the host into a new pageable tensor first and lose the asynchronous copy.
     batch = host.to(device, at::kFloat, /*non_blocking=*/cuda);
   }
+  // The kernels run on the CUDA default stream, LibTorch's current stream on the worker threads
+  // (nothing in the engine sets another), so they are ordered after the copy above and before
+  // the model. A picture must not go back to its decoder before they have read it, not even when
+  // a later launch throws.
   bool on_device = false;
-  for (int64_t i = 0; i < count; ++i) {
-    const auto& image = images[static_cast<size_t>(i)];
-    if (image.nv12 == nullptr || !image.nv12->cuda_memory) continue;
-    stager.to_device(*image.nv12, batch[i].data_ptr<float>());
-    on_device = true;
+  try {
+    for (int64_t i = 0; i < count; ++i) {
+      const auto& image = images[static_cast<size_t>(i)];
+      if (image.nv12 == nullptr || !image.nv12->cuda_memory) continue;
+      on_device = true;
+      stager.to_device(*image.nv12, batch[i].data_ptr<float>());
+    }
+  } catch (...) {
+    if (on_device) {
+      try {
+        stager.wait_for_device();
+      } catch (...) {  // the launch error is the one to report
+      }
+    }
+    throw;
   }
   if (on_device) {
     stager.wait_for_device();

@@ -64,6 +64,21 @@ std::optional<pipeline::Nv12Picture> map_picture(GstBuffer* buffer, const GstVid
 
 }  // namespace
 
+bool nv12_picture_caps(const GstCaps* caps, const GstVideoInfo& info) {
+  return caps_have_cuda_memory(caps) && GST_VIDEO_INFO_FORMAT(&info) == GST_VIDEO_FORMAT_NV12 &&
+         GST_VIDEO_INFO_WIDTH(&info) % 2 == 0 && GST_VIDEO_INFO_HEIGHT(&info) % 2 == 0;
+}
+
+void CudaFramePolicy::set_device_property(const std::string& device) {
+  // As the engine will resolve it: "auto" is the CPU where LibTorch has no CUDA, so no GPU
+  // context is made for a decoder whose frames the engine could not read.
+  try {
+    property_ = cuda_device_of(pipeline::Engine::canonical_key({".", device, "auto"}).device);
+  } catch (const std::exception&) {
+    property_ = -1;
+  }
+}
+
 int cuda_device_of(const std::string& device_property) {
   if (device_property == "auto" || device_property == "cuda") return 0;
   if (device_property.rfind("cuda:", 0) != 0) return -1;
@@ -136,13 +151,17 @@ bool handle_cuda_context_query(GstElement* element, GstQuery* query, int device)
 
 std::optional<pipeline::Nv12Picture> map_cuda_nv12(GstBuffer* buffer, const GstVideoInfo& info, int device) {
   GstMemory* memory = gst_buffer_n_memory(buffer) > 0 ? gst_buffer_peek_memory(buffer, 0) : nullptr;
-  GstCudaContext* shared = device >= 0 ? shared_cuda_context(device) : nullptr;
-  const bool in_place = memory != nullptr && shared != nullptr && gst_is_cuda_memory(memory) &&
-                        gst_cuda_context_get_handle(GST_CUDA_MEMORY_CAST(memory)->context) ==
-                            gst_cuda_context_get_handle(shared);
-  if (!in_place || gst_buffer_get_video_meta(buffer) != nullptr) return map_picture(buffer, info, in_place);
-  // No video meta: the planes lie as the CUDA memory's own layout says (pitched allocations),
-  // not as the caps' default strides would have them.
+  const bool cuda = memory != nullptr && gst_is_cuda_memory(memory);
+  GstCudaContext* shared = cuda && device >= 0 ? shared_cuda_context(device) : nullptr;
+  const bool in_place = shared != nullptr && gst_cuda_context_get_handle(GST_CUDA_MEMORY_CAST(memory)->context) ==
+                                                 gst_cuda_context_get_handle(shared);
+#if GST_CHECK_VERSION(1, 24, 0)
+  // From 1.24 a CUDA memory carries the stream that wrote it, and mapping does not wait for it.
+  if (in_place) gst_cuda_memory_sync(GST_CUDA_MEMORY_CAST(memory));
+#endif
+  if (!cuda || gst_buffer_get_video_meta(buffer) != nullptr) return map_picture(buffer, info, in_place);
+  // No video meta: the planes lie as the CUDA memory's own layout says (pitched allocations; its
+  // download keeps that layout), not as the caps' default strides would have them.
   GstVideoInfo layout = info;
   const GstVideoInfo& allocated = GST_CUDA_MEMORY_CAST(memory)->info;
   for (guint plane = 0; plane < GST_VIDEO_INFO_N_PLANES(&layout); ++plane) {
@@ -150,7 +169,7 @@ std::optional<pipeline::Nv12Picture> map_cuda_nv12(GstBuffer* buffer, const GstV
     layout.offset[plane] = allocated.offset[plane];
   }
   layout.size = allocated.size;
-  return map_picture(buffer, layout, true);
+  return map_picture(buffer, layout, in_place);
 }
 
 #else

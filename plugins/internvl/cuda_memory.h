@@ -56,6 +56,10 @@ int cuda_device_of(const std::string& device_property);
 /// support, no driver, no device), so that the decoder makes its own context as usual.
 bool handle_cuda_context_query(GstElement* element, GstQuery* query, int device);
 
+/// Whether frames of these caps go to the engine as Nv12Picture: NV12 in CUDA memory of even
+/// size (4:2:0 of odd sizes is downloaded and converted like system memory instead).
+bool nv12_picture_caps(const GstCaps* caps, const GstVideoInfo& info);
+
 /// The NV12 frame in `buffer` (CUDA memory, caps `info`) as a picture for the engine on
 /// `device`: its planes in place when the memory belongs to the device's primary context, else
 /// downloaded to host memory. The picture keeps the buffer mapped until the engine drops it.
@@ -67,7 +71,8 @@ std::optional<pipeline::Nv12Picture> map_cuda_nv12(GstBuffer* buffer, const GstV
 /// memory (it is on CUDA and this build has the kernels). Thread-safe: pad queries read it.
 class CudaFramePolicy {
  public:
-  void set_device_property(const std::string& device) { property_ = cuda_device_of(device); }
+  /// The element's device property ("auto", "cpu", "cuda"); call at init and on every change.
+  void set_device_property(const std::string& device);
   /// The element's engine once started; null once stopped.
   void set_engine(const pipeline::Engine* engine) {
     engine_ = engine == nullptr ? kNoEngine : (engine->takes_cuda_memory() ? engine->cuda_device() : -1);
@@ -83,7 +88,7 @@ class CudaFramePolicy {
 
  private:
   static constexpr int kNoEngine = -2;
-  std::atomic<int> property_{0};  // "auto"
+  std::atomic<int> property_{-1};
   std::atomic<int> engine_{kNoEngine};
 };
 

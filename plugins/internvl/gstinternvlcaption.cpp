@@ -438,6 +438,7 @@ static void gst_internvl_caption_class_init(GstInternVLCaptionClass* klass) {
 static void gst_internvl_caption_init(GstInternVLCaption* self) {
   self->priv = new GstInternVLCaptionPrivate();
   self->priv->settings.device = enum_auto(GST_TYPE_INTERNVL_CAPTION_DEVICE);
+  self->priv->cuda.set_device_property(enum_nick(GST_TYPE_INTERNVL_CAPTION_DEVICE, self->priv->settings.device));
   self->priv->settings.dtype = enum_auto(GST_TYPE_INTERNVL_CAPTION_DTYPE);
   // Metadata only: frames are never written, but the buffer must be writable for the meta.
   gst_base_transform_set_in_place(GST_BASE_TRANSFORM(self), TRUE);
@@ -852,7 +853,7 @@ static gboolean gst_internvl_caption_set_caps(GstBaseTransform* trans, GstCaps* 
   }
   state->info = info;
   state->have_info = true;
-  state->cuda_memory = ivs::plugins::caps_have_cuda_memory(incaps);
+  state->cuda_memory = ivs::plugins::nv12_picture_caps(incaps, info);
   state->preprocessor.reset();
   GST_DEBUG_OBJECT(self, "frames %dx%d %s", GST_VIDEO_INFO_WIDTH(&info), GST_VIDEO_INFO_HEIGHT(&info),
                    gst_video_format_to_string(GST_VIDEO_INFO_FORMAT(&info)));

@@ -244,6 +244,7 @@ static void gst_internvl_classify_class_init(GstInternVLClassifyClass* klass) {
 
 static void gst_internvl_classify_init(GstInternVLClassify* self) {
   self->priv = new GstInternVLClassifyPrivate();
+  self->priv->cuda.set_device_property(ivs::plugins::engine_key(self->priv->settings).device);
   self->sinkpad = gst_pad_new_from_static_template(&sink_template, "sink");
   gst_pad_set_chain_function(self->sinkpad, GST_DEBUG_FUNCPTR(gst_internvl_classify_chain));
   gst_pad_set_event_function(self->sinkpad, GST_DEBUG_FUNCPTR(gst_internvl_classify_sink_event));
@@ -584,7 +585,7 @@ static gboolean gst_internvl_classify_sink_event(GstPad* pad, GstObject* parent,
       }
       state->info = info;
       state->have_info = true;
-      state->cuda_memory = ivs::plugins::caps_have_cuda_memory(caps);
+      state->cuda_memory = ivs::plugins::nv12_picture_caps(caps, info);
       break;
     }
     default:

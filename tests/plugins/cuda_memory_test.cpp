@@ -14,6 +14,7 @@
 #include "cuda_memory.h"
 #include "gstinternvlcaption.h"
 #include "gstinternvlclassify.h"
+#include "pipeline/engine/engine.h"
 #include "tests/common/test_paths.h"
 
 namespace {
@@ -91,10 +92,12 @@ TEST(CudaMemoryTest, device_cpu_or_a_cpu_engine_leaves_cuda_memory_out_of_negoti
     EXPECT_FALSE(sink_accepts(cpu, kCudaCaps));
     EXPECT_TRUE(sink_accepts(cpu, kSystemCaps));
     gst_object_unref(cpu);
+    // "auto" as the engine will resolve it: the CPU where LibTorch has no CUDA (as here).
     GstElement* automatic = make(factory, 0);
-    EXPECT_EQ(sink_caps_offer_cuda(automatic), IVS_HAVE_GST_CUDA != 0);
-    // Started: this LibTorch is CPU-only, so "auto" is a CPU engine, which cannot read CUDA
-    // memory: nvh264dec must download (or decodebin pick a system-memory decoder).
+    const bool auto_is_cuda = ivs::pipeline::Engine::canonical_key({".", "auto", "auto"}).device != "cpu";
+    EXPECT_EQ(sink_caps_offer_cuda(automatic), IVS_HAVE_GST_CUDA != 0 && auto_is_cuda);
+    // Started on a CPU engine, which cannot read CUDA memory: nvh264dec must download (or
+    // decodebin pick a system-memory decoder).
     GstHarness* h = gst_harness_new_with_element(automatic, "sink", "src");
     gst_harness_play(h);
     EXPECT_FALSE(sink_caps_offer_cuda(automatic));
@@ -131,6 +134,23 @@ TEST(CudaMemoryTest, the_cuda_context_query_is_answered_only_where_a_gpu_is) {
   gst_query_unref(cpu);
   gst_object_unref(sink);
   gst_object_unref(e);
+}
+
+TEST(CudaMemoryTest, only_even_sized_nv12_in_cuda_memory_goes_to_the_engine_in_place) {
+  register_elements();
+  auto in_place = [](const char* caps_string) {
+    GstCaps* caps = gst_caps_from_string(caps_string);
+    GstVideoInfo info;
+    EXPECT_TRUE(gst_video_info_from_caps(&info, caps)) << caps_string;
+    const bool result = ivs::plugins::nv12_picture_caps(caps, info);
+    gst_caps_unref(caps);
+    return result;
+  };
+  EXPECT_TRUE(in_place(kCudaCaps));
+  EXPECT_FALSE(in_place(kSystemCaps));
+  // 4:2:0 of an odd size is downloaded and converted like system memory instead.
+  EXPECT_FALSE(in_place("video/x-raw(memory:CUDAMemory),format=NV12,width=63,height=48,framerate=30/1"));
+  EXPECT_FALSE(in_place("video/x-raw(memory:CUDAMemory),format=NV12,width=64,height=45,framerate=30/1"));
 }
 
 TEST(CudaMemoryTest, helpers_parse_devices_and_strip_cuda_structures) {
