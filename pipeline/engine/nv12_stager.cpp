@@ -38,8 +38,17 @@ Nv12Stager::~Nv12Stager() = default;
 const model::cuda::Nv12Plan& Nv12Stager::plan_for(int width, int height) {
   const auto key = std::make_pair(width, height);
   auto it = plans_.find(key);
-  if (it == plans_.end()) it = plans_.emplace(key, model::cuda::Nv12Plan(width, height, config_, mode_)).first;
+  if (it == plans_.end()) {
+    if (plans_.size() >= kMaxSizes) forget_plans();
+    it = plans_.emplace(key, model::cuda::Nv12Plan(width, height, config_, mode_)).first;
+  }
   return it->second;
+}
+
+void Nv12Stager::forget_plans() {
+  wait_for_device();  // a queued kernel may still read its plan's coefficients
+  gpu_.clear();
+  plans_.clear();
 }
 
 void Nv12Stager::to_host(const Nv12Picture& picture, float* out) {

@@ -44,8 +44,14 @@ class Nv12Stager {
   /// Waits until the queued preprocessing has read its pictures (their keepalives may then go).
   void wait_for_device();
 
+  /// Frame sizes with a plan kept (at most kMaxSizes: a shared engine may see many streams of
+  /// many sizes; past that the plans start over, each rebuilt when next needed).
+  size_t sizes_kept() const { return plans_.size(); }
+  static constexpr size_t kMaxSizes = 16;
+
  private:
   const model::cuda::Nv12Plan& plan_for(int width, int height);
+  void forget_plans();
 
   model::ImageProcessorConfig config_;
   model::ResizeMode mode_;

@@ -96,23 +96,6 @@ void filter_caps_result(GstQuery* query, const CudaFramePolicy& policy) {
   gst_caps_unref(filtered);
 }
 
-bool handle_cuda_query(GstElement* element, GstQuery* query, const CudaFramePolicy& policy) {
-  switch (GST_QUERY_TYPE(query)) {
-    case GST_QUERY_CONTEXT:
-      return handle_cuda_context_query(element, query, policy.device());
-    case GST_QUERY_ACCEPT_CAPS: {
-      GstCaps* caps = nullptr;
-      gst_query_parse_accept_caps(query, &caps);
-      if (!caps_have_cuda_memory(caps) || policy.takes_cuda_memory()) return false;
-      GST_DEBUG_OBJECT(element, "refusing CUDA memory: the engine is not on a CUDA device");
-      gst_query_set_accept_caps_result(query, FALSE);
-      return true;
-    }
-    default:
-      return false;
-  }
-}
-
 #if IVS_HAVE_GST_CUDA
 
 namespace {

@@ -83,6 +83,8 @@ class CudaFramePolicy {
     return engine != kNoEngine ? engine : (IVS_HAVE_GST_CUDA ? property_.load() : -1);
   }
   bool takes_cuda_memory() const { return device() >= 0; }
+  /// Whether accept-caps must refuse `caps`: CUDA memory the element does not take.
+  bool refuses(const GstCaps* caps) const { return caps_have_cuda_memory(caps) && !takes_cuda_memory(); }
   /// `caps` less CUDA memory when the element does not take it. Takes ownership; transfer full.
   GstCaps* filter(GstCaps* caps) const { return takes_cuda_memory() ? caps : caps_without_cuda_memory(caps); }
 
@@ -91,11 +93,6 @@ class CudaFramePolicy {
   std::atomic<int> property_{-1};
   std::atomic<int> engine_{kNoEngine};
 };
-
-/// The CUDA part of an element's pad queries, before the default handling: answers
-/// "gst.cuda.context" (handle_cuda_context_query on the policy's device) and refuses CUDA memory
-/// in ACCEPT_CAPS when the policy does not take it. True when the query was answered here.
-bool handle_cuda_query(GstElement* element, GstQuery* query, const CudaFramePolicy& policy);
 
 /// After the default handling of a CAPS query: drops CUDA memory from its result when the policy
 /// does not take it. Other queries are left alone.

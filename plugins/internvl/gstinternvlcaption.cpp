@@ -947,7 +947,17 @@ static gboolean gst_internvl_caption_query(GstBaseTransform* trans, GstPadDirect
        ivs::pipeline::handle_metrics_context_query(GST_ELEMENT(trans), query))) {
     return TRUE;
   }
-  if (ivs::plugins::handle_cuda_query(GST_ELEMENT(trans), query, self->priv->cuda)) return TRUE;
+  if (ivs::plugins::handle_cuda_context_query(GST_ELEMENT(trans), query, self->priv->cuda.device())) return TRUE;
+  if (GST_QUERY_TYPE(query) == GST_QUERY_ACCEPT_CAPS) {
+    GstCaps* caps = nullptr;
+    gst_query_parse_accept_caps(query, &caps);
+    if (self->priv->cuda.refuses(caps)) {
+      GST_WARNING_OBJECT(self, "refusing %" GST_PTR_FORMAT ": NV12 in CUDA memory only with the model on CUDA "
+                         "(put cudadownload before internvlcaption, or set device=cuda)", caps);
+      gst_query_set_accept_caps_result(query, FALSE);
+      return TRUE;
+    }
+  }
   const gboolean ok = GST_BASE_TRANSFORM_CLASS(parent_class)->query(trans, direction, query);
   if (ok) ivs::plugins::filter_caps_result(query, self->priv->cuda);
   return ok;

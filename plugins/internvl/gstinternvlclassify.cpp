@@ -511,11 +511,14 @@ static GstFlowReturn gst_internvl_classify_chain(GstPad*, GstObject* parent, Gst
     return GST_FLOW_FLUSHING;
   }
   if (!state->have_info) {
+    const bool cuda = state->rejected_caps.find(ivs::plugins::kCudaMemoryFeature) != std::string::npos;
     GST_ELEMENT_ERROR(self, CORE, NEGOTIATION,
                       ("internvlclassify accepts raw video in system memory in the formats "
-                       IVS_FRAME_PREPROCESS_FORMATS "; got %s",
+                       IVS_FRAME_PREPROCESS_FORMATS "%s; got %s",
+                       self->priv->cuda.takes_cuda_memory() ? ", or NV12 in CUDA memory" : "",
                        state->rejected_caps.empty() ? "no caps" : state->rejected_caps.c_str()),
-                      ("put videoconvert before internvlclassify"));
+                      ("%s", cuda ? "put cudadownload before internvlclassify, or run the model on CUDA (device=cuda)"
+                                  : "put videoconvert before internvlclassify"));
     gst_buffer_unref(buffer);
     return GST_FLOW_NOT_NEGOTIATED;
   }
@@ -601,18 +604,19 @@ static gboolean gst_internvl_classify_sink_query(GstPad* pad, GstObject* parent,
   auto* self = GST_INTERNVL_CLASSIFY(parent);
   if (ivs::pipeline::handle_engine_context_query(GST_ELEMENT(self), query)) return TRUE;
   if (ivs::pipeline::handle_metrics_context_query(GST_ELEMENT(self), query)) return TRUE;
-  if (ivs::plugins::handle_cuda_query(GST_ELEMENT(self), query, self->priv->cuda)) return TRUE;
+  if (ivs::plugins::handle_cuda_context_query(GST_ELEMENT(self), query, self->priv->cuda.device())) return TRUE;
   if (GST_QUERY_TYPE(query) == GST_QUERY_ACCEPT_CAPS) {
     GstCaps* caps = nullptr;
     gst_query_parse_accept_caps(query, &caps);
     GstCaps* templ = gst_pad_get_pad_template_caps(pad);
-    gboolean ok = gst_caps_is_subset(caps, templ);
+    gboolean ok = gst_caps_is_subset(caps, templ) && !self->priv->cuda.refuses(caps);
     gst_caps_unref(templ);
     if (ok) ok = gst_pad_peer_query_accept_caps(self->srcpad, caps);
     if (!ok && self->priv->state) {
       gchar* text = gst_caps_to_string(caps);
       self->priv->state->rejected_caps = text;
-      GST_WARNING_OBJECT(self, "refusing caps %s: supported are " CLASSIFY_CAPS, text);
+      GST_WARNING_OBJECT(self, "refusing caps %s: supported are " CLASSIFY_CAPS "%s", text,
+                         self->priv->cuda.refuses(caps) ? " (CUDA memory only with the model on CUDA)" : "");
       g_free(text);
     }
     gst_query_set_accept_caps_result(query, ok);

@@ -164,6 +164,22 @@ TEST(Nv12InputTest, unusable_pictures_are_refused_at_submit_with_the_reason) {
   EXPECT_EQ(engine->stats().embedding.accepted, 0u);
 }
 
+// A shared engine may see streams of many frame sizes: the stager keeps a bounded number of
+// plans and still preprocesses every size exactly.
+TEST(Nv12InputTest, the_stager_keeps_a_bounded_number_of_frame_sizes) {
+  model::ImageProcessorConfig config;  // 224 x 224, CLIP normalisation
+  Nv12Stager stager(config, model::ResizeMode::kShortestEdgeCrop, -1);
+  std::vector<float> out(3 * 224 * 224);
+  for (int size = 0; size < 20; ++size) {
+    const HostNv12 frame(64 + 2 * size, 48, static_cast<uint32_t>(10 + size));
+    stager.to_host(frame.picture(), out.data());
+    const model::cuda::Nv12Plan plan(frame.width, frame.height, config, model::ResizeMode::kShortestEdgeCrop);
+    EXPECT_EQ(out, model::cuda::preprocess_nv12_on_host(frame.view(), frame.picture().matrix, plan)) << size;
+    EXPECT_LE(stager.sizes_kept(), Nv12Stager::kMaxSizes);
+  }
+  EXPECT_GE(stager.sizes_kept(), 1u);
+}
+
 #if INTERNVL_TEST_CUDA
 // The planes of a HostNv12 copied to device memory, freed with the last reference.
 std::shared_ptr<uint8_t> to_device(const std::vector<uint8_t>& host) {
