@@ -72,7 +72,7 @@ Measurement bench_caption_streams(const BenchModel& m, int64_t streams, const Be
       }
       batch.step();
       if (!waiting.empty()) ++steps_waited;
-      const auto now = Clock::now();  // take_finished reads the tokens: the device is done
+      const auto now = Clock::now();  // step() read the chosen tokens back: the device is done
       for (const auto& [id, caption] : batch.take_finished()) {
         ++completed;
         tokens += static_cast<int64_t>(caption.token_ids.size());

@@ -422,7 +422,7 @@ void add_bench_command(CLI::App& app) {
                   "caption-streams: waiting requests join the running decode once they number this "
                   "many times the live ones (0: at every step)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0.0, 1e6));
   cmd->add_option("--join-after-steps", o->join.max_waiting_steps,
                   "caption-streams: ... or once they have waited this many decode steps")
       ->capture_default_str()

@@ -12,7 +12,7 @@ namespace {
 
 void check(cudaError_t status, const char* what) {
   if (status != cudaSuccess) {
-    throw std::runtime_error(std::string("NV12 preprocessing on the GPU: ") + what + " failed: " +
+    throw std::runtime_error(std::string("CUDA: ") + what + " failed: " +
                              cudaGetErrorName(status) + " (" + cudaGetErrorString(status) + ")");
   }
 }
@@ -62,7 +62,7 @@ void* driver_function(const char* name) {
   cudaDriverEntryPointQueryResult found = cudaDriverEntryPointSymbolNotFound;
   check(cudaGetDriverEntryPointByVersion(name, &function, 12000, cudaEnableDefault, &found), name);
   if (found != cudaDriverEntryPointSuccess || function == nullptr) {
-    throw std::runtime_error(std::string("NV12 preprocessing on the GPU: the CUDA driver has no ") + name);
+    throw std::runtime_error(std::string("CUDA: the driver has no ") + name);
   }
   return function;
 }
@@ -73,8 +73,8 @@ void* primary_cuda_context(int device) {
   int count = 0;
   check(cudaGetDeviceCount(&count), "counting the CUDA devices");  // also initialises the driver
   if (device < 0 || device >= count) {
-    throw std::runtime_error("NV12 preprocessing on the GPU: no CUDA device " + std::to_string(device) + " (" +
-                             std::to_string(count) + " present)");
+    throw std::runtime_error("CUDA: no device " + std::to_string(device) + " (" + std::to_string(count) +
+                             " present)");
   }
   using DeviceGet = int (*)(int*, int);             // CUresult cuDeviceGet(CUdevice*, int)
   using PrimaryRetain = int (*)(void**, int);       // CUresult cuDevicePrimaryCtxRetain(CUcontext*, CUdevice)
@@ -83,8 +83,7 @@ void* primary_cuda_context(int device) {
   if (reinterpret_cast<DeviceGet>(driver_function("cuDeviceGet"))(&handle, device) != 0 ||
       reinterpret_cast<PrimaryRetain>(driver_function("cuDevicePrimaryCtxRetain"))(&context, handle) != 0 ||
       context == nullptr) {
-    throw std::runtime_error("NV12 preprocessing on the GPU: cannot retain the primary context of CUDA device " +
-                             std::to_string(device));
+    throw std::runtime_error("CUDA: cannot retain the primary context of device " + std::to_string(device));
   }
   return context;
 }
@@ -93,9 +92,9 @@ Nv12GpuPreprocessor::Nv12GpuPreprocessor(const Nv12Plan& plan)
     : width_(plan.width()), height_(plan.height()) {
   const auto& host = plan.host_arrays();
   const size_t bytes = host.size() * sizeof(int32_t);
-  check(cudaMalloc(reinterpret_cast<void**>(&arrays_), bytes), "allocating the plan");
+  check(cudaMalloc(reinterpret_cast<void**>(&arrays_), bytes), "allocating the NV12 preprocessing plan");
   try {
-    check(cudaMemcpy(arrays_, host.data(), bytes, cudaMemcpyHostToDevice), "uploading the plan");
+    check(cudaMemcpy(arrays_, host.data(), bytes, cudaMemcpyHostToDevice), "uploading the NV12 preprocessing plan");
     check(cudaMalloc(reinterpret_cast<void**>(&scratch_), plan.scratch_bytes()),
           "allocating the scratch rows");
   } catch (...) {
@@ -127,7 +126,7 @@ void Nv12GpuPreprocessor::run(const Nv12View& frame, const YuvMatrix& matrix, vo
   } else {
     vertical_kernel<<<grid, threads, 0, s>>>(scratch_, plan_, static_cast<__nv_bfloat16*>(out));
   }
-  check(cudaGetLastError(), "launching the kernels");
+  check(cudaGetLastError(), "launching the NV12 preprocessing kernels");
 }
 
 }  // namespace ivs::model::cuda

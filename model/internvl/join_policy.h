@@ -22,9 +22,10 @@ struct JoinPolicy {
   /// The fewest waiting requests that join now, given `live` requests decoding, `free_slots` and
   /// the decode steps run since requests started waiting. Always 1 when nothing is live.
   int64_t min_joining(int64_t live, int64_t free_slots, int64_t steps_waited) const {
-    if (live == 0 || steps_waited >= max_waiting_steps || waiting_served_ratio <= 0.0) return 1;
-    const auto wanted = static_cast<int64_t>(std::ceil(waiting_served_ratio * static_cast<double>(live)));
-    return std::clamp<int64_t>(wanted, 1, std::max<int64_t>(1, free_slots));
+    if (live == 0 || steps_waited >= max_waiting_steps || !(waiting_served_ratio > 0.0)) return 1;
+    // Clamped in double first: a huge (or infinite) ratio must not overflow the conversion.
+    const double cap = static_cast<double>(std::max<int64_t>(1, free_slots));
+    return static_cast<int64_t>(std::min(cap, std::ceil(waiting_served_ratio * static_cast<double>(live))));
   }
 };
 

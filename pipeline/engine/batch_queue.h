@@ -71,15 +71,17 @@ class BatchQueue {
   /// batch is done, so that it never starves.
   std::vector<Job> take_more(const Job& like, size_t max, size_t min = 1) {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (max == 0 || jobs_.empty() || paused_ || !like.same_batch(jobs_.front())) return {};
-    if (min > 1 && static_cast<size_t>(std::count_if(jobs_.begin(), jobs_.end(), [&](const Job& job) {
-                     return like.same_batch(job);
-                   })) < min) {
-      return {};
-    }
+    if (max == 0 || joinable_locked(like) < std::max<size_t>(min, 1)) return {};
     auto batch = take_matching(like, max);
     not_full_.notify_all();
     return batch;
+  }
+
+  /// How many queued jobs take_more() could give a running batch of jobs like `like` (0 while
+  /// paused or while the oldest may not join).
+  size_t joinable(const Job& like) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return joinable_locked(like);
   }
 
   /// Stops accepting; wakes blocked producers (kClosed) and the consumer. With
@@ -131,6 +133,12 @@ class BatchQueue {
     batch.push_back(std::move(first));
     for (auto& job : others) batch.push_back(std::move(job));
     return batch;
+  }
+
+  size_t joinable_locked(const Job& like) const {
+    if (jobs_.empty() || paused_ || !like.same_batch(jobs_.front())) return 0;
+    return static_cast<size_t>(
+        std::count_if(jobs_.begin(), jobs_.end(), [&](const Job& job) { return like.same_batch(job); }));
   }
 
   // Removes and returns up to `max` jobs that may share a batch with `like`, in arrival order.

@@ -2,6 +2,7 @@
 #include "pipeline/engine/engine.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -161,7 +162,8 @@ void EngineOptions::validate() const {
     throw model::ConfigError("engine batch-timeout must not be negative");
   if (intra_op_threads < 0)
     throw model::ConfigError("engine intra-op threads must not be negative");
-  if (!(caption_join.waiting_served_ratio >= 0.0) || caption_join.max_waiting_steps < 1)
+  if (!std::isfinite(caption_join.waiting_served_ratio) || caption_join.waiting_served_ratio < 0.0 ||
+      caption_join.max_waiting_steps < 1)
     throw model::ConfigError("engine caption join: the ratio must not be negative and the steps at least 1");
 }
 

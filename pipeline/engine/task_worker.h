@@ -185,9 +185,7 @@ class TaskWorker {
     const auto live = static_cast<int64_t>(live_.size());
     const auto free = static_cast<int64_t>(free_slots());
     const auto min = options_.caption_join.min_joining(live, free, steps_waited_);
-    auto group = queue_.take_more(live_.begin()->second.job, static_cast<size_t>(free), static_cast<size_t>(min));
-    if (!group.empty()) steps_waited_ = 0;
-    return group;
+    return queue_.take_more(live_.begin()->second.job, static_cast<size_t>(free), static_cast<size_t>(min));
   }
 
   size_t free_slots() const {
@@ -211,6 +209,7 @@ class TaskWorker {
   }
 
   void admit(std::vector<Job> batch) {
+    steps_waited_ = 0;  // whoever waited has joined
     const auto now = Clock::now();
     const auto group_id = next_group_++;
     Group& group = groups_[group_id];
@@ -256,7 +255,8 @@ class TaskWorker {
   }
 
   void advance() {
-    if (queue_.depth() > 0) ++steps_waited_;  // decode steps run while jobs wait to join
+    // Decode steps run while jobs that may join wait (model::JoinPolicy::max_waiting_steps).
+    if (queue_.joinable(live_.begin()->second.job) > 0) ++steps_waited_;
     StepOutcome<Result> step;
     try {
       step = model_.step();

@@ -124,7 +124,7 @@ class Stream {
     if (state_ == StreamState::kStarting && frames > frames_at_start_) {
       state_ = StreamState::kRunning;
       running_since_ = now;
-      if (!live_ && pipeline_reports_live()) mark_live();  // e.g. a live HTTP stream
+      if (!live_ && source_is_live()) mark_live();  // e.g. a live HTTP stream
       env_.metrics.metrics().stream_up(config_.id).Set(1);
       g_message("stream %s: running%s%s", config_.id.c_str(), decoder().empty() ? "" : ", decoder ",
                 decoder().c_str());
@@ -267,7 +267,7 @@ class Stream {
   // one on the pipeline: that goes to the sink, and a sink that syncs to the clock (a realtime
   // file) answers "live" whatever its source, which made a paced file's end a live source's
   // failure (backoff) instead of a restart.
-  bool pipeline_reports_live() const {
+  bool source_is_live() const {
     GstPad* decoded = gst_element_get_static_pad(pipe_.queue, "sink");
     GstQuery* query = gst_query_new_latency();
     gboolean live = FALSE;

@@ -5,6 +5,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
+
+#include "pipeline/context_lookup.h"
 
 #if IVS_HAVE_GST_CUDA
 #define GST_USE_UNSTABLE_API  // gstreamer-cuda-1.0 is an "unstable" library in 1.22
@@ -16,7 +19,21 @@
 #include "model/cuda/nv12_gpu.h"
 #endif
 
+GST_DEBUG_CATEGORY_STATIC(ivs_cuda_memory_debug);
+#define GST_CAT_DEFAULT ivs_cuda_memory_debug
+
 namespace ivs::plugins {
+namespace {
+
+void init_debug_category() {
+  static const bool done = [] {
+    GST_DEBUG_CATEGORY_INIT(ivs_cuda_memory_debug, "internvlcuda", 0, "InternVL NV12 frames in CUDA memory");
+    return true;
+  }();
+  (void)done;
+}
+
+}  // namespace
 
 bool caps_have_cuda_memory(const GstCaps* caps) {
   for (guint i = 0; caps != nullptr && i < gst_caps_get_size(caps); ++i) {
@@ -87,6 +104,29 @@ int cuda_device_of(const std::string& device_property) {
   return end != nullptr && *end == '\0' && index >= 0 ? static_cast<int>(index) : -1;
 }
 
+FrameInput frame_input(GstBuffer* buffer, const GstVideoInfo& info, bool nv12_picture, int device,
+                       pipeline::FramePreprocessor& preprocessor) {
+  if (nv12_picture) {
+    auto picture = map_cuda_nv12(buffer, info, device);
+    if (!picture) throw std::runtime_error("could not map the frame for reading");
+    return std::move(*picture);
+  }
+  const GstVideoInfo layout = frame_layout(buffer, info);
+  GstVideoFrame frame;
+  if (!gst_video_frame_map(&frame, &layout, buffer, GST_MAP_READ)) {
+    throw std::runtime_error("could not map the frame for reading");
+  }
+  std::vector<float> pixels;
+  try {
+    pixels = preprocessor.preprocess(frame);
+  } catch (...) {
+    gst_video_frame_unmap(&frame);
+    throw;
+  }
+  gst_video_frame_unmap(&frame);
+  return pixels;
+}
+
 void filter_caps_result(GstQuery* query, const CudaFramePolicy& policy) {
   GstCaps* caps = nullptr;
   if (GST_QUERY_TYPE(query) == GST_QUERY_CAPS) gst_query_parse_caps_result(query, &caps);
@@ -100,9 +140,13 @@ void filter_caps_result(GstQuery* query, const CudaFramePolicy& policy) {
 
 namespace {
 
-// One wrapped primary context per device for the process (like the engines): every element and
-// decoder on that device shares it. Null where CUDA is unusable; that answer is cached too.
+// One wrapped primary context per device for the process, deliberately global: the primary
+// context itself is one per device and process (it is what LibTorch and every engine on the
+// device use), so every element and decoder on that device must share this one object. Null
+// where CUDA is unusable (no driver or device); that answer is kept too, as CUDA does not appear
+// later in a running process.
 GstCudaContext* shared_cuda_context(int device) {
+  init_debug_category();
   static std::mutex lock;
   static std::map<int, GstCudaContext*> contexts;
   std::lock_guard<std::mutex> guard(lock);
@@ -142,7 +186,12 @@ std::optional<pipeline::Nv12Picture> map_cuda_nv12(GstBuffer* buffer, const GstV
   // From 1.24 a CUDA memory carries the stream that wrote it, and mapping does not wait for it.
   if (in_place) gst_cuda_memory_sync(GST_CUDA_MEMORY_CAST(memory));
 #endif
-  if (!cuda || gst_buffer_get_video_meta(buffer) != nullptr) return map_picture(buffer, info, in_place);
+  return map_picture(buffer, frame_layout(buffer, info), in_place);
+}
+
+GstVideoInfo frame_layout(GstBuffer* buffer, const GstVideoInfo& info) {
+  GstMemory* memory = gst_buffer_n_memory(buffer) > 0 ? gst_buffer_peek_memory(buffer, 0) : nullptr;
+  if (memory == nullptr || !gst_is_cuda_memory(memory) || gst_buffer_get_video_meta(buffer) != nullptr) return info;
   // No video meta: the planes lie as the CUDA memory's own layout says (pitched allocations; its
   // download keeps that layout), not as the caps' default strides would have them.
   GstVideoInfo layout = info;
@@ -152,7 +201,12 @@ std::optional<pipeline::Nv12Picture> map_cuda_nv12(GstBuffer* buffer, const GstV
     layout.offset[plane] = allocated.offset[plane];
   }
   layout.size = allocated.size;
-  return map_picture(buffer, layout, in_place);
+  return layout;
+}
+
+void announce_cuda_context(GstElement* element, int device) {
+  GstCudaContext* context = device >= 0 ? shared_cuda_context(device) : nullptr;
+  if (context != nullptr) pipeline::announce_context(element, gst_context_new_cuda_context(context));
 }
 
 #else
@@ -162,6 +216,10 @@ bool handle_cuda_context_query(GstElement* /*element*/, GstQuery* /*query*/, int
 std::optional<pipeline::Nv12Picture> map_cuda_nv12(GstBuffer* buffer, const GstVideoInfo& info, int /*device*/) {
   return map_picture(buffer, info, false);  // no CUDA caps are offered: system memory
 }
+
+GstVideoInfo frame_layout(GstBuffer* /*buffer*/, const GstVideoInfo& info) { return info; }
+
+void announce_cuda_context(GstElement* /*element*/, int /*device*/) {}
 
 #endif
 

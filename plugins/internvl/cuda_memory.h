@@ -17,6 +17,8 @@
 #include <atomic>
 #include <optional>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include "pipeline/engine/engine.h"
 #include "pipeline/frame_preprocess.h"
@@ -56,6 +58,23 @@ int cuda_device_of(const std::string& device_property);
 /// support, no driver, no device), so that the decoder makes its own context as usual.
 bool handle_cuda_context_query(GstElement* element, GstQuery* query, int device);
 
+/// The layout of `buffer`'s planes: `info`, or for CUDA memory without a video meta the memory's
+/// own pitches and offsets (pitched allocations).
+GstVideoInfo frame_layout(GstBuffer* buffer, const GstVideoInfo& info);
+
+/// Posts the CUDA context of `device` (see the file comment) for the pipeline to cache, so that
+/// decoders added later (by decodebin, before their pads are linked to this element) use it too.
+/// Nothing where CUDA is unusable. Call once the engine is known to take CUDA memory.
+void announce_cuda_context(GstElement* element, int device);
+
+/// One sampled frame as the engine takes it: NV12 in CUDA memory of even size (see
+/// nv12_picture_caps) as an Nv12Picture, in place when it is in the engine's CUDA context; any
+/// other frame (CUDA memory then downloaded) as pixels from `preprocessor`. Throws
+/// std::runtime_error when the frame cannot be mapped, and whatever preprocessing throws.
+using FrameInput = std::variant<pipeline::Nv12Picture, std::vector<float>>;
+FrameInput frame_input(GstBuffer* buffer, const GstVideoInfo& info, bool nv12_picture, int device,
+                       pipeline::FramePreprocessor& preprocessor);
+
 /// Whether frames of these caps go to the engine as Nv12Picture: NV12 in CUDA memory of even
 /// size (4:2:0 of odd sizes is downloaded and converted like system memory instead).
 bool nv12_picture_caps(const GstCaps* caps, const GstVideoInfo& info);
@@ -67,8 +86,9 @@ bool nv12_picture_caps(const GstCaps* caps, const GstVideoInfo& info);
 std::optional<pipeline::Nv12Picture> map_cuda_nv12(GstBuffer* buffer, const GstVideoInfo& info, int device);
 
 /// Whether an element takes CUDA memory while it negotiates: before its engine exists (READY) the
-/// device property decides (anything but "cpu" may), afterwards whether the engine takes CUDA
-/// memory (it is on CUDA and this build has the kernels). Thread-safe: pad queries read it.
+/// device property as the engine will resolve it decides ("cpu", and "auto" without a CUDA
+/// LibTorch, do not), afterwards whether the engine takes CUDA memory (it is on CUDA and this
+/// build has the kernels). Thread-safe: pad queries read it.
 class CudaFramePolicy {
  public:
   /// The element's device property ("auto", "cpu", "cuda"); call at init and on every change.
@@ -85,8 +105,6 @@ class CudaFramePolicy {
   bool takes_cuda_memory() const { return device() >= 0; }
   /// Whether accept-caps must refuse `caps`: CUDA memory the element does not take.
   bool refuses(const GstCaps* caps) const { return caps_have_cuda_memory(caps) && !takes_cuda_memory(); }
-  /// `caps` less CUDA memory when the element does not take it. Takes ownership; transfer full.
-  GstCaps* filter(GstCaps* caps) const { return takes_cuda_memory() ? caps : caps_without_cuda_memory(caps); }
 
  private:
   static constexpr int kNoEngine = -2;

@@ -76,6 +76,7 @@
 #include <string>
 #include <system_error>
 #include <utility>
+#include <variant>
 #include <vector>
 
 GST_DEBUG_CATEGORY_STATIC(gst_internvl_caption_debug);
@@ -669,30 +670,19 @@ static void submit_frame(GstInternVLCaption* self, State& state, GstBuffer* buff
   request.segment.first_frame = frame_number;
   request.segment.last_frame = frame_number;
   std::optional<std::future<ivs::pipeline::CaptionResult>> future;
-  if (state.cuda_memory) {
-    // NVDEC frames stay where they are: the engine preprocesses the mapped planes on the GPU.
-    auto picture = ivs::plugins::map_cuda_nv12(buffer, state.info, state.engine->cuda_device());
-    if (!picture) {
-      count_failure(self, request, "could not map the frame for reading");
-      return;
-    }
-    future = state.engine->submit_caption(std::move(*picture), state.caption, ivs::pipeline::Admission::kDropIfFull);
-  } else {
-    std::vector<float> pixels;
-    GstVideoFrame frame;
-    if (!gst_video_frame_map(&frame, &state.info, buffer, GST_MAP_READ)) {
-      count_failure(self, request, "could not map the frame for reading");
-      return;
-    }
-    try {
-      pixels = state.preprocessor.preprocess(frame);
-    } catch (const std::exception& e) {
-      gst_video_frame_unmap(&frame);
-      count_failure(self, request, e.what());
-      return;
-    }
-    gst_video_frame_unmap(&frame);
-    future = state.engine->submit_caption(std::move(pixels), state.caption, ivs::pipeline::Admission::kDropIfFull);
+  try {
+    // NV12 in CUDA memory stays where it is (the engine preprocesses it on the GPU); anything
+    // else is preprocessed here, on the streaming thread.
+    auto input = ivs::plugins::frame_input(buffer, state.info, state.cuda_memory, state.engine->cuda_device(),
+                                           state.preprocessor);
+    future = std::visit(
+        [&](auto&& in) {
+          return state.engine->submit_caption(std::move(in), state.caption, ivs::pipeline::Admission::kDropIfFull);
+        },
+        std::move(input));
+  } catch (const std::exception& e) {
+    count_failure(self, request, e.what());
+    return;
   }
   ivs::plugins::record_queue_depth(*state.metrics, *state.engine);
   if (!future) {
@@ -828,6 +818,7 @@ static gboolean gst_internvl_caption_start(GstBaseTransform* trans) {
     }
     state->metrics = std::move(metrics);
     self->priv->cuda.set_engine(state->engine.get());
+    ivs::plugins::announce_cuda_context(GST_ELEMENT(self), self->priv->cuda.device());
     GST_INFO_OBJECT(self, "captioning with %s (%s/%s), prompt \"%s\", %u beams, %u..%u new tokens",
                     state->model_name.c_str(), key.device.c_str(), key.dtype.c_str(), settings.prompt.c_str(),
                     settings.num_beams, settings.min_new_tokens, settings.max_new_tokens);

@@ -55,6 +55,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 GST_DEBUG_CATEGORY_STATIC(gst_internvl_classify_debug);
@@ -373,6 +374,7 @@ static bool gst_internvl_classify_start(GstInternVLClassify* self) {
     }
     state->metrics = std::move(metrics);
     self->priv->cuda.set_engine(state->engine.get());
+    ivs::plugins::announce_cuda_context(GST_ELEMENT(self), self->priv->cuda.device());
     self->priv->state = std::move(state);
     GST_INFO_OBJECT(self, "classifying with %s, %zu labels", self->priv->state->model_name.c_str(), labels.size());
     return true;
@@ -451,31 +453,15 @@ static void submit_sample(GstInternVLClassify* self, ClassifyState* state, Pendi
   if (!state->live) state->live = upstream_is_live(self);
   const bool drop = state->leaky == Leaky::kYes || (state->leaky == Leaky::kAuto && *state->live);
   const auto admission = drop ? ivs::pipeline::Admission::kDropIfFull : ivs::pipeline::Admission::kWait;
-  auto not_mapped = [&] {
-    GST_WARNING_OBJECT(self, "cannot map frame %" G_GUINT64_FORMAT ", not classified", item.frame_number);
-    self->priv->samples_dropped++;
-    state->metrics->metrics().frames_dropped(state->stream, "failed").Increment();
-  };
   bool failed = false;
   try {
-    if (state->cuda_memory) {
-      // NVDEC frames stay where they are: the engine preprocesses the mapped planes on the GPU.
-      auto picture = ivs::plugins::map_cuda_nv12(item.buffer, state->info, state->engine->cuda_device());
-      if (!picture) return not_mapped();
-      item.result = state->engine->submit_embedding(std::move(*picture), state->mode, admission);
-    } else {
-      GstVideoFrame frame;
-      if (!gst_video_frame_map(&frame, &state->info, item.buffer, GST_MAP_READ)) return not_mapped();
-      std::vector<float> pixels;
-      try {
-        pixels = state->preprocessor.preprocess(frame);
-      } catch (...) {
-        gst_video_frame_unmap(&frame);
-        throw;
-      }
-      gst_video_frame_unmap(&frame);
-      item.result = state->engine->submit_embedding(std::move(pixels), state->mode, admission);
-    }
+    // NV12 in CUDA memory stays where it is (the engine preprocesses it on the GPU); anything
+    // else is preprocessed here, on the streaming thread.
+    auto input = ivs::plugins::frame_input(item.buffer, state->info, state->cuda_memory, state->engine->cuda_device(),
+                                           state->preprocessor);
+    item.result = std::visit(
+        [&](auto&& in) { return state->engine->submit_embedding(std::move(in), state->mode, admission); },
+        std::move(input));
   } catch (const std::exception& e) {
     failed = true;
     GST_WARNING_OBJECT(self, "frame %" G_GUINT64_FORMAT " not classified: %s", item.frame_number, e.what());
@@ -511,7 +497,8 @@ static GstFlowReturn gst_internvl_classify_chain(GstPad*, GstObject* parent, Gst
     return GST_FLOW_FLUSHING;
   }
   if (!state->have_info) {
-    const bool cuda = state->rejected_caps.find(ivs::plugins::kCudaMemoryFeature) != std::string::npos;
+    const bool cuda = state->rejected_caps.find(ivs::plugins::kCudaMemoryFeature) != std::string::npos &&
+                      !self->priv->cuda.takes_cuda_memory();
     GST_ELEMENT_ERROR(self, CORE, NEGOTIATION,
                       ("internvlclassify accepts raw video in system memory in the formats "
                        IVS_FRAME_PREPROCESS_FORMATS "%s; got %s",

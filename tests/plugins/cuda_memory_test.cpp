@@ -12,6 +12,12 @@
 #include <string>
 
 #include "cuda_memory.h"
+#if IVS_HAVE_GST_CUDA
+#define GST_USE_UNSTABLE_API
+#include <gst/cuda/gstcudacontext.h>
+
+#include "model/cuda/nv12_gpu.h"
+#endif
 #include "gstinternvlcaption.h"
 #include "gstinternvlclassify.h"
 #include "pipeline/engine/engine.h"
@@ -96,18 +102,20 @@ TEST(CudaMemoryTest, device_cpu_or_a_cpu_engine_leaves_cuda_memory_out_of_negoti
     GstElement* automatic = make(factory, 0);
     const bool auto_is_cuda = ivs::pipeline::Engine::canonical_key({".", "auto", "auto"}).device != "cpu";
     EXPECT_EQ(sink_caps_offer_cuda(automatic), IVS_HAVE_GST_CUDA != 0 && auto_is_cuda);
+    gst_object_unref(automatic);
     // Started on a CPU engine, which cannot read CUDA memory: nvh264dec must download (or
     // decodebin pick a system-memory decoder).
-    GstHarness* h = gst_harness_new_with_element(automatic, "sink", "src");
+    GstElement* started = make(factory, 1);
+    GstHarness* h = gst_harness_new_with_element(started, "sink", "src");
     gst_harness_play(h);
-    EXPECT_FALSE(sink_caps_offer_cuda(automatic));
-    EXPECT_FALSE(sink_accepts(automatic, kCudaCaps));
-    EXPECT_TRUE(sink_accepts(automatic, kSystemCaps));
+    EXPECT_FALSE(sink_caps_offer_cuda(started));
+    EXPECT_FALSE(sink_accepts(started, kCudaCaps));
+    EXPECT_TRUE(sink_accepts(started, kSystemCaps));
     gst_harness_set_src_caps_str(h, kCudaCaps);
     GstBuffer* frame = gst_buffer_new_allocate(nullptr, 64 * 48 * 3 / 2, nullptr);
     EXPECT_EQ(gst_harness_push(h, frame), GST_FLOW_NOT_NEGOTIATED);
     gst_harness_teardown(h);
-    gst_object_unref(automatic);
+    gst_object_unref(started);
   }
 }
 
@@ -119,11 +127,25 @@ TEST(CudaMemoryTest, the_cuda_context_query_is_answered_only_where_a_gpu_is) {
   const bool answered = gst_pad_query(sink, query);
   GstContext* context = nullptr;
   gst_query_parse_context(query, &context);
-  // With a GPU (and this build's CUDA support) the answer wraps the device's primary context;
-  // without one the decoder makes its own context as usual.
-  const bool gpu = IVS_HAVE_GST_CUDA != 0 && ivs::plugins::handle_cuda_context_query(e, query, 0);
+  // With a GPU the engine would use (this build's CUDA support, a CUDA LibTorch) the answer wraps
+  // the device's primary context; elsewhere the decoder makes its own context as usual.
+  const bool auto_is_cuda = ivs::pipeline::Engine::canonical_key({".", "auto", "auto"}).device != "cpu";
+#if IVS_HAVE_GST_CUDA
+  const bool gpu = auto_is_cuda && ivs::model::cuda::cuda_device_available();
+#else
+  const bool gpu = false;
+#endif
   EXPECT_EQ(answered, gpu);
   EXPECT_EQ(context != nullptr, gpu);
+#if IVS_HAVE_GST_CUDA
+  if (context != nullptr) {
+    GstCudaContext* cuda = nullptr;
+    ASSERT_TRUE(gst_structure_get(gst_context_get_structure(context), "gst.cuda.context", GST_TYPE_CUDA_CONTEXT,
+                                  &cuda, nullptr));
+    EXPECT_EQ(gst_cuda_context_get_handle(cuda), ivs::model::cuda::primary_cuda_context(0));
+    gst_object_unref(cuda);
+  }
+#endif
   gst_query_unref(query);
   // Another context type, or device cpu, is never answered by it.
   GstQuery* other = gst_query_new_context("gst.gl.GLDisplay");

@@ -369,7 +369,7 @@ TEST(EngineTest, canonical_keys_resolve_aliases_and_options_are_validated) {
   options.batch_size = 0;
   EXPECT_THROW(options.validate(), model::ConfigError);
   EXPECT_THROW(Engine::create(tiny_engine_key(), options), model::ConfigError);
-  for (auto [ratio, steps] : {std::pair<double, int64_t>{-0.5, 8}, {1.0, 0}, {std::nan(""), 8}}) {
+  for (auto [ratio, steps] : {std::pair<double, int64_t>{-0.5, 8}, {1.0, 0}, {std::nan(""), 8}, {HUGE_VAL, 8}}) {
     auto join = small_options();
     join.caption_join.waiting_served_ratio = ratio;
     join.caption_join.max_waiting_steps = steps;

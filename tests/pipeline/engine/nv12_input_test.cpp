@@ -13,59 +13,22 @@
 
 #include <gtest/gtest.h>
 
-#if INTERNVL_TEST_CUDA
-#include <cuda_runtime.h>
-#endif
-
 #include "model/common/errors.h"
 #include "model/cuda/nv12_plan.h"
 #include "pipeline/engine/engine.h"
 #include "pipeline/engine/nv12_stager.h"
 #include "tests/model/internvl/fixture.h"
 #include "tests/pipeline/engine/engine_test_support.h"
+#include "tests/pipeline/engine/host_nv12.h"
 
 namespace ivs::pipeline {
 namespace {
 
 using test_support::completes;
+using test_support::HostNv12;
+using test_support::max_abs_diff;
 using test_support::small_options;
 using test_support::tiny_engine_key;
-
-// A width x height NV12 picture of random bytes, rows padded to a wider pitch (as decoders do).
-struct HostNv12 {
-  std::vector<uint8_t> y, uv;
-  int width, height, pitch;
-
-  HostNv12(int w, int h, uint32_t seed) : width(w), height(h), pitch(w + 32) {
-    std::mt19937 random(seed);
-    y.resize(static_cast<size_t>(pitch) * h);
-    uv.resize(static_cast<size_t>(pitch) * (h / 2));
-    for (auto& v : y) v = static_cast<uint8_t>(random());
-    for (auto& v : uv) v = static_cast<uint8_t>(random());
-  }
-
-  model::cuda::Nv12View view() const { return {y.data(), uv.data(), pitch, pitch, width, height}; }
-
-  Nv12Picture picture(std::shared_ptr<void> keepalive = nullptr) const {
-    Nv12Picture p;
-    p.planes = view();
-    p.matrix = model::cuda::make_yuv_matrix(model::cuda::YuvStandard::kBt709, false, true);
-    p.keepalive = std::move(keepalive);
-    return p;
-  }
-
-  std::vector<float> twin_pixels(const Engine& engine, model::ResizeMode mode) const {
-    const model::cuda::Nv12Plan plan(width, height, engine.processor(), mode);
-    return model::cuda::preprocess_nv12_on_host(view(), picture().matrix, plan);
-  }
-};
-
-float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  if (a.size() != b.size()) return 1e9f;
-  float worst = 0.0f;
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
-  return worst;
-}
 
 TEST(Nv12InputTest, embeddings_of_host_nv12_pictures_equal_those_of_their_twin_pixels) {
   INTERNVL_REQUIRE_PATH(test::internvl_tiny_dir() / "config.json");
@@ -178,63 +141,6 @@ TEST(Nv12InputTest, the_stager_keeps_a_bounded_number_of_frame_sizes) {
     EXPECT_LE(stager.sizes_kept(), Nv12Stager::kMaxSizes);
   }
   EXPECT_GE(stager.sizes_kept(), 1u);
-}
-
-#if INTERNVL_TEST_CUDA
-// The planes of a HostNv12 copied to device memory, freed with the last reference.
-std::shared_ptr<uint8_t> to_device(const std::vector<uint8_t>& host) {
-  void* device = nullptr;
-  if (cudaMalloc(&device, host.size()) != cudaSuccess) throw std::runtime_error("cudaMalloc failed");
-  std::shared_ptr<uint8_t> owned(static_cast<uint8_t*>(device), [](uint8_t* p) { cudaFree(p); });
-  if (cudaMemcpy(device, host.data(), host.size(), cudaMemcpyHostToDevice) != cudaSuccess) {
-    throw std::runtime_error("cudaMemcpy failed");
-  }
-  return owned;
-}
-#endif
-
-// On a GPU with a CUDA LibTorch: NV12 pictures in CUDA memory (as NVDEC hands them out) go through
-// the kernels straight into the device batch, and give what the same pictures give from host
-// memory through the CPU twin (the kernels compute bit for bit what it computes). Skips elsewhere.
-TEST(Nv12InputTest, pictures_in_cuda_memory_equal_the_same_pictures_in_host_memory) {
-#if !INTERNVL_TEST_CUDA
-  GTEST_SKIP() << "built without the CUDA kernels (INTERNVL_WITH_CUDA)";
-#else
-  INTERNVL_REQUIRE_PATH(test::internvl_tiny_dir() / "config.json");
-  std::shared_ptr<Engine> engine;
-  try {
-    engine = Engine::create({test::internvl_tiny_dir().string(), "cuda", "fp32"}, small_options());
-  } catch (const std::exception& e) {
-    GTEST_SKIP() << "no CUDA engine on this machine: " << e.what();
-  }
-  ASSERT_TRUE(engine->takes_cuda_memory());
-  const HostNv12 frame(1920, 1080, 7);
-  auto y = to_device(frame.y), uv = to_device(frame.uv);
-  auto device_picture = [&] {
-    auto p = frame.picture();
-    p.planes.y = y.get();
-    p.planes.uv = uv.get();
-    p.cuda_memory = true;
-    p.keepalive = std::make_shared<std::pair<std::shared_ptr<uint8_t>, std::shared_ptr<uint8_t>>>(y, uv);
-    return p;
-  };
-  engine->pause();
-  auto on_device = *engine->submit_embedding(device_picture(), EmbeddingMode::kC, Admission::kWait);
-  auto on_host = *engine->submit_embedding(frame.picture(), EmbeddingMode::kC, Admission::kWait);
-  engine->resume();
-  ASSERT_TRUE(completes(on_device) && completes(on_host));
-  const auto a = on_device.get(), b = on_host.get();
-  EXPECT_EQ(a.timing.batch_size, 2);
-  EXPECT_LT(max_abs_diff(a.embedding, b.embedding), 1e-5f);
-  CaptionSettings settings;
-  settings.num_beams = 2;
-  settings.min_new_tokens = settings.max_new_tokens = 5;
-  auto caption_device = *engine->submit_caption(device_picture(), settings, Admission::kWait);
-  auto caption_host = *engine->submit_caption(frame.picture(), settings, Admission::kWait);
-  ASSERT_TRUE(completes(caption_device) && completes(caption_host));
-  EXPECT_EQ(caption_device.get().token_ids, caption_host.get().token_ids);
-  EXPECT_EQ(y.use_count(), 1) << "the engine still holds a device picture";
-#endif
 }
 
 }  // namespace
