@@ -20,6 +20,7 @@ namespace ivs::pipeline {
 namespace {
 
 using test_support::completes;
+using test_support::max_abs_diff;
 using test_support::small_options;
 using test_support::tiny_engine_key;
 
@@ -49,13 +50,6 @@ std::vector<float> direct_embedding(const Engine& engine, const std::vector<floa
       model::l2_normalize(test::tiny_model().full_model().encode_image(as_batch(pixels, engine), m))
           .contiguous();
   return {e.data_ptr<float>(), e.data_ptr<float>() + e.numel()};
-}
-
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  if (a.size() != b.size()) return 1e9;
-  double worst = 0.0;
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(double(a[i]) - b[i]));
-  return worst;
 }
 
 EmbeddingResult embed(Engine& engine, std::vector<float> pixels, EmbeddingMode mode) {

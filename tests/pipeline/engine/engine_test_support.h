@@ -3,8 +3,11 @@
 // keep tests fast.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <future>
+#include <vector>
 
 #include "pipeline/engine/engine.h"
 #include "tests/common/test_paths.h"
@@ -26,6 +29,14 @@ inline EngineOptions small_options() {
   options.max_queue = 16;
   options.intra_op_threads = 1;
   return options;
+}
+
+/// Largest absolute difference of two equally long vectors (1e9 when the lengths differ).
+inline double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return 1e9;
+  double worst = 0.0;
+  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(double(a[i]) - b[i]));
+  return worst;
 }
 
 template <class T>

@@ -3,8 +3,6 @@
 // the CPU twin's pixels of them.
 #pragma once
 
-#include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <random>
@@ -44,12 +42,5 @@ struct HostNv12 {
     return model::cuda::preprocess_nv12_on_host(view(), picture().matrix, plan);
   }
 };
-
-inline float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  if (a.size() != b.size()) return 1e9f;
-  float worst = 0.0f;
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
-  return worst;
-}
 
 }  // namespace ivs::pipeline::test_support
