@@ -26,6 +26,8 @@
 #include "model/common/torch_compat.h"
 #include "model/internvl/flops.h"
 #include "model/internvl/generation.h"
+#include "model/internvl/image_graphs.h"
+#include "model/internvl/loaded_model.h"
 #include "model/internvl/weights.h"
 
 namespace ivs::cli {
@@ -119,18 +121,17 @@ MatmulBaseline measure_matmul(const model::Placement& p, int64_t n) {
 BenchModel build_preset(const std::string& name, const model::Placement& placement, uint64_t seed,
                         bool fuse) {
   if (name != "tiny" && name != "full") throw model::InputError("--preset must be tiny or full");
-  BenchModel m;
-  m.source = "preset:" + name;
-  m.config = name == "full" ? model::internvl_14b_224px_config() : model::internvl_tiny_config();
-  m.placement = placement;
-  const auto bytes = static_cast<double>(model::count_parameters(m.config).built()) *
+  const auto config = name == "full" ? model::internvl_14b_224px_config() : model::internvl_tiny_config();
+  const auto bytes = static_cast<double>(model::count_parameters(config).built()) *
                      static_cast<double>(c10::elementSize(placement.dtype));
-  std::cerr << "internvl bench: building " << m.source << " with random weights on "
+  std::cerr << "internvl bench: building preset:" << name << " with random weights on "
             << placement.describe() << " (" << bytes / 1e9 << " GB of parameters)" << std::endl;
-  m.internvl = model::InternVLModel(m.config, tensor_options(placement));
-  model::init_random_parameters(*m.internvl, seed);
-  m.internvl->eval();
-  if (fuse) m.internvl->qllama->model->fuse_projections();  // as load_model does
+  const auto loaded = model::random_model(name, placement, seed, fuse);
+  BenchModel m;
+  m.source = loaded.dir;
+  m.config = loaded.config;
+  m.placement = placement;
+  m.internvl = loaded.internvl;
   m.vision = m.internvl->vision_model;
   return m;
 }
@@ -152,18 +153,21 @@ BenchModel load_checkpoint_model(const ModelOptions& options) {
 }
 
 Measurement bench_image_task(const BenchModel& m, const std::string& task, int64_t batch,
-                             const BenchOptions& o) {
+                             const BenchOptions& o, model::ImageEmbeddingGraphs* graphs) {
   const auto& c = m.config;
   const auto pixels = random_pixels(m, batch);
+  const auto mode = task == "g" ? model::EmbeddingMode::kG : model::EmbeddingMode::kC;
   at::Tensor out;
   auto run = [&] {
     if (task == "vit") {
       out = m.vision->forward(pixels);
+    } else if (graphs != nullptr) {
+      out = graphs->encode_image(pixels, mode);
     } else {
-      const auto mode = task == "c" ? model::EmbeddingMode::kC : model::EmbeddingMode::kG;
       out = m.internvl->encode_image(pixels, mode);
     }
   };
+  if (graphs != nullptr && task != "vit") run();  // the capture is not timed, whatever --warmup
   Measurement r;
   r.task = task;
   r.batch = batch;
@@ -262,6 +266,7 @@ nlohmann::json context_json(const BenchModel& m, const BenchOptions& o,
            o.peak_tflops > 0.0 ? nlohmann::json(o.peak_tflops) : nlohmann::json(nullptr)},
           {"warmup", o.warmup},
           {"fused_projections", !o.unfused},
+          {"cuda_graphs", o.cuda_graphs},
           {"join", {{"waiting_served_ratio", o.join.waiting_served_ratio},
                     {"max_waiting_steps", o.join.max_waiting_steps}}},
           {"num_beams", o.generation.num_beams},
@@ -287,6 +292,7 @@ void print_table(const BenchModel& m, const BenchOptions& o, const MatmulBaselin
             << " ms = " << fixed(base.tflops, 3)
             << " TFLOP/s (measured in this run; MFU(mm) is against it)\n";
   if (o.peak_tflops > 0.0) std::cout << "peak: " << o.peak_tflops << " TFLOP/s (--peak-tflops)\n";
+  if (o.cuda_graphs) std::cout << "tasks c and g replayed from CUDA graphs (--cuda-graphs)\n";
   std::printf("%-8s %6s %10s %10s %10s %10s %11s %9s %8s %9s %8s %10s\n", "task", "batch", "img/s",
               "ms/img", "p50", "p95", "GFLOP/img", "TFLOP/s", "MFU(mm)", "MFU(peak)", "x b1",
               "tok/s");
@@ -343,6 +349,11 @@ void run(BenchOptions o) {
   const bool cuda = m.placement.device.is_cuda();
   const auto batches = parse_batches(!o.batches.empty() ? o.batches : (cuda ? "1,8,64" : "1,8"));
   c10::InferenceMode guard;
+  std::unique_ptr<model::ImageEmbeddingGraphs> graphs;
+  if (o.cuda_graphs) {
+    if (!m.internvl) throw model::InputError("--cuda-graphs needs an InternVL model (tasks c and g)");
+    graphs = std::make_unique<model::ImageEmbeddingGraphs>(*m.internvl);
+  }
   const int64_t matmul_size = o.matmul_size > 0 ? o.matmul_size : (cuda ? 4096 : 1024);
   const auto base = measure_matmul(m.placement, matmul_size);
   std::vector<Measurement> measured;
@@ -353,7 +364,7 @@ void run(BenchOptions o) {
       if (!o.model.json) std::cerr << "internvl bench: " << task << " batch " << batch << std::endl;
       measured.push_back(task == "caption"           ? bench_captions(m, batch, o)
                          : task == "caption-streams" ? bench_caption_streams(m, batch, o)
-                                                     : bench_image_task(m, task, batch, o));
+                                                     : bench_image_task(m, task, batch, o, graphs.get()));
       rows.push_back(summarize(measured.back(), base, o.peak_tflops, batch1_rate));
       if (batch == 1) batch1_rate = rows.back().images_per_second;
     }
@@ -430,6 +441,9 @@ void add_bench_command(CLI::App& app) {
   cmd->add_flag("--unfused", o->unfused,
                 "Presets: keep QLLaMA's q/k/v, cross k/v and gate/up projections as separate "
                 "matrix products (the baseline of the fused ones)");
+  cmd->add_flag("--cuda-graphs", o->cuda_graphs,
+                "Tasks c and g: replay each batch size from a CUDA graph captured before timing "
+                "(a LibTorch with CUDA and a CUDA device; A/B against the default eager launches)");
   cmd->callback([o, cmd] {
     o->model_given = cmd->count("--model") > 0;
     o->tasks_given = cmd->count("--tasks") > 0;

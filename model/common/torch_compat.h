@@ -14,6 +14,16 @@
 #define INTERNVL_HAVE_SDPA 0
 #endif
 
+// CUDA graphs (model/internvl/image_graphs.cpp, compiled only against a LibTorch built with
+// CUDA: INTERNVL_TORCH_CUDA). From 2.0, CUDAGraph::capture_begin takes the stream capture mode;
+// 1.13 always captures in global mode, where a CUDA call of another thread during the capture
+// (the caption worker, a decoder) breaks it.
+#if TORCH_VERSION_MAJOR >= 2
+#define INTERNVL_HAVE_CAPTURE_MODE 1
+#else
+#define INTERNVL_HAVE_CAPTURE_MODE 0
+#endif
+
 namespace ivs::model::compat {
 
 /// "major.minor.patch" of the LibTorch we were compiled against, for build info and reports.

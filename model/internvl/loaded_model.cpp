@@ -50,6 +50,12 @@ void freeze_for_inference(torch::nn::Module& module) {
   module.eval();
 }
 
+// CLIPImageProcessor's defaults at the model's own resolution.
+void use_default_processor(LoadedModel& m) {
+  m.processor.shortest_edge = m.processor.crop_height = m.processor.crop_width =
+      static_cast<int>(m.config.image_size());
+}
+
 }  // namespace
 
 LoadedModel load_model(const std::string& dir, const Placement& placement) {
@@ -65,7 +71,7 @@ LoadedModel load_model(const std::string& dir, const Placement& placement) {
   if (fs::exists(root / "preprocessor_config.json")) {
     m.processor = ImageProcessorConfig::from_json_file((root / "preprocessor_config.json").string());
   } else {  // CLIPImageProcessor defaults at the model's own resolution
-    m.processor.shortest_edge = m.processor.crop_height = m.processor.crop_width = m.config.image_size();
+    use_default_processor(m);
   }
   const auto options = at::TensorOptions().device(placement.device).dtype(placement.dtype);
   if (m.vision_only()) {
@@ -88,6 +94,23 @@ LoadedModel load_model(const std::string& dir, const Placement& placement) {
   }
   freeze_for_inference(*m.internvl);
   m.internvl->qllama->model->fuse_projections();
+  return m;
+}
+
+LoadedModel random_model(const std::string& preset, const Placement& placement, uint64_t seed,
+                         bool fuse) {
+  if (preset != "tiny" && preset != "full") {
+    throw InputError("unknown model preset '" + preset + "': use tiny or full");
+  }
+  LoadedModel m;
+  m.dir = "preset:" + preset;
+  m.placement = placement;
+  m.config = preset == "full" ? internvl_14b_224px_config() : internvl_tiny_config();
+  use_default_processor(m);
+  m.internvl = InternVLModel(m.config, at::TensorOptions().device(placement.device).dtype(placement.dtype));
+  init_random_parameters(*m.internvl, seed);
+  freeze_for_inference(*m.internvl);
+  if (fuse) m.internvl->qllama->model->fuse_projections();
   return m;
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -45,6 +46,14 @@ struct LoadedModel {
 /// Loads `dir` (config.json, preprocessor_config.json (defaults when absent), tokenizer.model,
 /// weights) onto `placement`. Errors name the file and the fix (ConfigError, WeightLoadError).
 LoadedModel load_model(const std::string& dir, const Placement& placement);
+
+/// A model in a preset's shapes with deterministic random weights (init_random_parameters), for
+/// benchmarks: "full" is InternVL-14B-224px, "tiny" the parity fixture's sizes. `dir` is
+/// "preset:<name>"; no tokenizer (so no label sets or captions by text); the processor is
+/// CLIPImageProcessor's default at the model's resolution. `fuse` as load_model does (false keeps
+/// q/k/v, k/v and gate/up as separate products, for A/B runs). Throws InputError on another name.
+LoadedModel random_model(const std::string& preset, const Placement& placement, uint64_t seed,
+                         bool fuse = true);
 
 /// Sets LibTorch's intra-op threads to the number of cores (the 1.13 default here is 1).
 void use_all_cores_for_inference();

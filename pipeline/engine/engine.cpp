@@ -110,12 +110,11 @@ void Engine::Impl::start_workers() {
   const int threads = worker_threads(options);
   const auto* loaded = model.get();
   TaskModel<EmbeddingJob, EmbeddingResult> embed;
-  // The stager is used on the embedding worker's thread only.
-  auto stager = std::make_shared<Nv12Stager>(loaded->processor, model::ResizeMode::kShortestEdgeCrop,
-                                             cuda_index(*loaded));
-  embed.admit = [loaded, stager](const std::vector<const EmbeddingJob*>& batch,
-                                 const std::vector<uint64_t>& tickets) {
-    const auto rows = run_embedding_batch(*loaded, *stager, pixels_of(batch), batch.front()->mode);
+  // The runner is used on the embedding worker's thread only.
+  auto embedder = std::make_shared<EmbeddingRunner>(*loaded, options.cuda_graphs, options.log);
+  embed.admit = [embedder](const std::vector<const EmbeddingJob*>& batch,
+                           const std::vector<uint64_t>& tickets) {
+    const auto rows = embedder->run(pixels_of(batch), batch.front()->mode);
     std::vector<std::pair<uint64_t, EmbeddingResult>> out(rows.size());
     for (size_t i = 0; i < rows.size(); ++i) {
       out[i].first = tickets[i];
@@ -180,11 +179,23 @@ std::shared_ptr<Engine> Engine::create(const EngineKey& key, const EngineOptions
   options.validate();
   const auto canonical = canonical_key(key);
   const auto placement = model::Placement::resolve(key.device, key.dtype);
-  auto loaded =
-      std::make_shared<const model::LoadedModel>(model::load_model(key.model_dir, placement));
-  auto impl = std::make_unique<Impl>(canonical, options, std::move(loaded));
+  return start(canonical, options,
+               std::make_shared<const model::LoadedModel>(model::load_model(key.model_dir, placement)));
+}
+
+std::shared_ptr<Engine> Engine::create(std::shared_ptr<const model::LoadedModel> loaded,
+                                       const EngineOptions& options) {
+  if (!loaded) throw model::InputError("Engine::create: no model given");
+  options.validate();
+  const EngineKey key{loaded->dir, loaded->placement.device.str(), dtype_name(loaded->placement.dtype)};
+  return start(key, options, std::move(loaded));
+}
+
+std::shared_ptr<Engine> Engine::start(const EngineKey& key, const EngineOptions& options,
+                                      std::shared_ptr<const model::LoadedModel> loaded) {
+  auto impl = std::make_unique<Impl>(key, options, std::move(loaded));
   impl->start_workers();
-  log_to(options, EngineLogLevel::kInfo, "InternVL engine ready: " + canonical.describe());
+  log_to(options, EngineLogLevel::kInfo, "InternVL engine ready: " + key.describe());
   return std::shared_ptr<Engine>(new Engine(std::move(impl)));
 }
 

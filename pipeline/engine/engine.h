@@ -22,6 +22,10 @@
 #include "pipeline/engine/label_scorer.h"
 #include "pipeline/result_records.h"
 
+namespace ivs::model {
+struct LoadedModel;
+}  // namespace ivs::model
+
 namespace ivs::pipeline {
 
 /// Which engine: the strings an element or the service config gives. Two keys
@@ -66,6 +70,10 @@ struct EngineOptions {
   /// When queued captions join the running decode (default: at every step, lowest latency; a
   /// waiting_served_ratio trades their latency for bigger, cheaper prefills).
   model::JoinPolicy caption_join;
+  /// Embeddings replayed from CUDA graphs, one per (InternVL-C/-G, batch size), each captured the
+  /// first time it comes (that batch takes a few times longer). Cuts the CPU's launch work per
+  /// batch; needs the model on CUDA and a LibTorch with CUDA, else ignored with a warning.
+  bool cuda_graphs = false;
   /// LibTorch intra-op threads of each worker thread; 0 = hardware_concurrency
   /// / 2 (at least 1): two workers may run at once, and on a 2-core CPU 1
   /// thread each leaves room for decode (ENVIRONMENT.md §1.6: extra BLAS
@@ -170,6 +178,12 @@ class Engine {
   /// WeightLoadError, InputError).
   static std::shared_ptr<Engine> create(const EngineKey& key, const EngineOptions& options);
 
+  /// Starts an engine around a model already in memory, e.g. model::random_model's full-size
+  /// InternVL with random weights for benchmarks. Its key is {model->dir, the model's device and
+  /// dtype}. engine_context does not share such engines.
+  static std::shared_ptr<Engine> create(std::shared_ptr<const model::LoadedModel> loaded,
+                                        const EngineOptions& options);
+
   /// `key` with the directory made absolute and canonical and device/dtype
   /// resolved
   /// ("cpu"/"float32"), so that "auto" and its meaning compare equal. Throws
@@ -249,6 +263,8 @@ class Engine {
 
  private:
   void check_picture(const Nv12Picture& picture) const;
+  static std::shared_ptr<Engine> start(const EngineKey& key, const EngineOptions& options,
+                                       std::shared_ptr<const model::LoadedModel> loaded);
 
   explicit Engine(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

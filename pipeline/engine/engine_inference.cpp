@@ -10,6 +10,7 @@
 
 #include "model/internvl/caption_batch.h"
 #include "model/internvl/generation.h"
+#include "model/internvl/image_graphs.h"
 #include "model/internvl/loaded_model.h"
 #include "pipeline/engine/nv12_stager.h"
 
@@ -98,13 +99,40 @@ int cuda_index(const model::LoadedModel& model) {
   return device.is_cuda() ? std::max<int>(0, device.index()) : -1;
 }
 
-std::vector<std::vector<float>> run_embedding_batch(const model::LoadedModel& model, Nv12Stager& stager,
-                                                    const PixelBatch& images, EmbeddingMode mode) {
-  const auto& internvl = model.full_model();
-  const auto embeds =
-      model::l2_normalize(internvl.encode_image(stack_pixels(model, stager, images), to_model(mode)))
-          .to(at::kCPU, at::kFloat)
-          .contiguous();  // [B, E]
+EmbeddingRunner::EmbeddingRunner(const model::LoadedModel& model, bool cuda_graphs,
+                                 std::function<void(EngineLogLevel, const std::string&)> log)
+    : model_(model),
+      stager_(std::make_unique<Nv12Stager>(model.processor, model::ResizeMode::kShortestEdgeCrop,
+                                           cuda_index(model))),
+      log_(std::move(log)) {
+  if (!cuda_graphs || model.vision_only()) return;
+  try {
+    graphs_ = std::make_unique<model::ImageEmbeddingGraphs>(*model.internvl);
+  } catch (const std::exception& e) {
+    if (log_) log_(EngineLogLevel::kWarning, std::string("embeddings run without CUDA graphs: ") + e.what());
+  }
+}
+
+EmbeddingRunner::~EmbeddingRunner() = default;
+
+std::vector<std::vector<float>> EmbeddingRunner::run(const PixelBatch& images, EmbeddingMode mode) {
+  const auto& internvl = model_.full_model();
+  const auto pixels = stack_pixels(model_, *stager_, images);
+  at::Tensor embeds;
+  if (graphs_) {
+    try {
+      embeds = graphs_->encode_image(pixels, to_model(mode));
+    } catch (const std::exception& e) {
+      graphs_.reset();  // a graph that failed once would fail again: eager from now on
+      if (log_) {
+        log_(EngineLogLevel::kWarning,
+             std::string("CUDA graph of a batch of ") + std::to_string(images.size()) +
+                 " failed, embeddings run without CUDA graphs from now on: " + e.what());
+      }
+    }
+  }
+  if (!embeds.defined()) embeds = internvl.encode_image(pixels, to_model(mode));
+  embeds = model::l2_normalize(embeds).to(at::kCPU, at::kFloat).contiguous();  // [B, E]
   std::vector<std::vector<float>> out(images.size());
   const auto width = embeds.size(1);
   for (size_t i = 0; i < out.size(); ++i) {

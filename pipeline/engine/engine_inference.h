@@ -6,8 +6,10 @@
 
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <map>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -15,6 +17,7 @@
 
 namespace ivs::model {
 class CaptionBatch;
+class ImageEmbeddingGraphs;
 }  // namespace ivs::model
 
 namespace ivs::pipeline {
@@ -30,11 +33,34 @@ struct BatchImage {
 };
 using PixelBatch = std::vector<BatchImage>;
 
-/// L2-normalised float32 embeddings, one per image, in order; `stager` preprocesses the NV12
-/// pictures. Call under c10::InferenceMode. Throws model::InputError for a vision-only
-/// checkpoint, or whatever the model throws.
-std::vector<std::vector<float>> run_embedding_batch(const model::LoadedModel& model, Nv12Stager& stager,
-                                                    const PixelBatch& images, EmbeddingMode mode);
+/// Image embeddings of whole batches; NV12 pictures are resized on the shortest edge and
+/// centre-cropped, as the checkpoint's image processor does. Call under c10::InferenceMode, from
+/// one thread.
+class EmbeddingRunner {
+ public:
+  /// `cuda_graphs` (EngineOptions::cuda_graphs): replay each (mode, batch size) from a CUDA graph
+  /// captured the first time it comes. Where that cannot be (a CPU model, a LibTorch without
+  /// CUDA), `log` says why and batches run eagerly.
+  EmbeddingRunner(const model::LoadedModel& model, bool cuda_graphs,
+                  std::function<void(EngineLogLevel, const std::string&)> log);
+  ~EmbeddingRunner();
+  EmbeddingRunner(const EmbeddingRunner&) = delete;
+  EmbeddingRunner& operator=(const EmbeddingRunner&) = delete;
+
+  /// L2-normalised float32 embeddings, one per image, in order. A batch whose graph fails to
+  /// capture or replay runs eagerly, and graphs stay off from then on (logged). Throws
+  /// model::InputError for a vision-only checkpoint, or whatever the model throws.
+  std::vector<std::vector<float>> run(const PixelBatch& images, EmbeddingMode mode);
+
+  /// Whether batches are replayed from CUDA graphs.
+  bool graphs_on() const { return graphs_ != nullptr; }
+
+ private:
+  const model::LoadedModel& model_;
+  std::unique_ptr<Nv12Stager> stager_;
+  std::unique_ptr<model::ImageEmbeddingGraphs> graphs_;
+  std::function<void(EngineLogLevel, const std::string&)> log_;
+};
 
 /// What a continuing task's step hands back: the requests (by ticket) that finished, those that
 /// failed alone, and the error that ended every other live request when the model failed.

@@ -88,6 +88,7 @@ expect_value(1024 context baseline matmul_size)
 expect_positive(context baseline matmul_ms)
 expect_positive(context baseline matmul_tflops)
 expect_type(NULL context peak_tflops)
+expect_type(BOOLEAN context cuda_graphs)
 
 # One row per task and batch, tasks in the order given, batches inside.
 string(JSON rows LENGTH "${report}" results)

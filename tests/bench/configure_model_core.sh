@@ -25,7 +25,7 @@ if grep -E '^(gstinternvl|ivs_pipeline|ivs_sinks|internvl-streamd)' "$work/targe
 fi
 grep -q '^internvl:' "$work/targets.txt" || { echo "FAILED: no internvl CLI target"; exit 1; }
 # The engine core and its tests build there too, so the GPU machine runs the engine on the GPU.
-for target in ivs_engine_core engine_tests; do
+for target in ivs_engine_core engine_tests bench_engine_streams; do
   grep -qE "^(lib)?$target(\.a)?:" "$work/targets.txt" || { echo "FAILED: no $target target"; exit 1; }
 done
 echo "PASSED: the model core configures without GStreamer, ZeroMQ and prometheus-cpp"

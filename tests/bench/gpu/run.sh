@@ -3,13 +3,15 @@
 # ONE prepared run on the GPU device machine (README.md beside this says how to call it): builds
 # the model core, CLI and tests against the image's PyTorch LibTorch, benchmarks a full-size
 # InternVL-14B of random bf16 weights, checks CUDA against CPU on the tiny fixture, and runs the
-# CPU test suite. Results go to $OUT (at most 8 files come back; this writes 7).
+# CPU test suite. Results go to $OUT, which brings back at most 8 files: this writes 5 (run.log,
+# build.log, ctest.log, summary.txt and reports.tar.gz, every report and parity.txt, packed again
+# after each stage so that a run cut short still brings back what it measured).
 #
 # Stages run in order of value, so a slow build still leaves the benchmark: context, build of the
-# CLI, bench, parity, tests. INTERNVL_GPU_STAGES picks a subset; a re-run on a warm machine reuses
+# CLI and the stream bench, bench, eager, engine_streams, graphs, parity, tests. INTERNVL_GPU_STAGES picks a subset; a re-run on a warm machine reuses
 # the build directory (build-gpu/ is git-ignored and stays there between calls).
 # Settings (environment): INTERNVL_GPU_{DEVICE,PRESET,DTYPE,BATCHES,CAPTION_BATCHES,ITERATIONS,
-# WARMUP,PEAK_TFLOPS,STAGES,BUDGET_S,BUILD_DIR}; TORCH_PREFIX overrides the LibTorch CMake path.
+# WARMUP,PEAK_TFLOPS,STREAMS,STREAM_SECONDS,GRAPH_BATCHES,STAGES,BUDGET_S,BUILD_DIR}; TORCH_PREFIX overrides the LibTorch CMake path.
 # INTERNVL_GPU_DEVICE=cpu INTERNVL_GPU_PRESET=tiny rehearses the whole script on a CPU machine.
 set -uo pipefail
 
@@ -27,13 +29,19 @@ caption_streams=${INTERNVL_GPU_CAPTION_STREAMS:-1,8,32}
 iterations=${INTERNVL_GPU_ITERATIONS:-5}
 warmup=${INTERNVL_GPU_WARMUP:-2}
 peak=${INTERNVL_GPU_PEAK_TFLOPS:-989}  # H100/H200 SXM dense bf16, datasheet
-stages=${INTERNVL_GPU_STAGES:-context,build,bench,eager,parity,tests}
+# Engine stream density: empty = the bench's default (16..256 on CUDA, 1,2,4 on the CPU).
+streams=${INTERNVL_GPU_STREAMS:-}
+stream_seconds=${INTERNVL_GPU_STREAM_SECONDS:-8}
+graph_batches=${INTERNVL_GPU_GRAPH_BATCHES:-1,8,64}
+stages=${INTERNVL_GPU_STAGES:-context,build,bench,eager,engine_streams,graphs,parity,tests}
 deadline=$((SECONDS + ${INTERNVL_GPU_BUDGET_S:-570}))  # the device tool stops a call at 600 s
 jobs=$(nproc)
 bin=$build/bin/internvl
+reports=$build/reports  # packed into $out/reports.tar.gz after every stage
 declare -A result
 
 mkdir -p "$out" "$build"
+rm -rf "$reports" && mkdir -p "$reports"
 
 remaining() { echo $((deadline - SECONDS > 10 ? deadline - SECONDS : 10)); }
 
@@ -49,6 +57,7 @@ stage() {
     result[$name]="FAILED (rc $?), $((SECONDS - start)) s"
   fi
   echo "=== $name: ${result[$name]}"
+  tar -czf "$out/reports.tar.gz" -C "$reports" .
 }
 
 # Where the image's toolchain and our carried dependencies are; exported for every stage.
@@ -64,7 +73,8 @@ setup_env() {
   CUDA_ROOT=$(dirname "$(dirname "$nvcc")")
   TORCH_PREFIX=${TORCH_PREFIX:-$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)' 2>/dev/null)}
   export PKG_CONFIG_BIN CUDA_ROOT TORCH_PREFIX PATH=$CUDA_ROOT/bin:$PATH
-  export OUT_DIR=$out BUILD_DIR=$build DEPS=$deps JOBS=$jobs BIN=$bin
+  export OUT_DIR=$out BUILD_DIR=$build DEPS=$deps JOBS=$jobs BIN=$bin REPORTS=$reports
+  export STREAMS=$streams STREAM_SECONDS=$stream_seconds GRAPH_BATCHES=$graph_batches
   export DEVICE=$device PRESET=$preset DTYPE=$dtype BATCHES=$batches CAPTION_BATCHES=$caption_batches CAPTION_STREAMS=$caption_streams
   export ITERATIONS=$iterations WARMUP=$warmup PEAK=$peak
 }
@@ -98,7 +108,7 @@ build_cli() {
     -DINTERNVL_WITH_GSTREAMER=OFF -DCMAKE_CUDA_ARCHITECTURES=90 -DCUDAToolkit_ROOT="$CUDA_ROOT" \
     -DCMAKE_CXX_COMPILER_LAUNCHER="$BUILD_DIR/no-werror" >>"$OUT_DIR/build.log" 2>&1 ||
     { tail -40 "$OUT_DIR/build.log"; return 1; }
-  cmake --build "$BUILD_DIR" --target internvl -j "$JOBS" >>"$OUT_DIR/build.log" 2>&1 ||
+  cmake --build "$BUILD_DIR" --target internvl bench_engine_streams -j "$JOBS" >>"$OUT_DIR/build.log" 2>&1 ||
     { grep -m 20 -A 5 'error' "$OUT_DIR/build.log"; return 1; }
   grep -c 'warning:' "$OUT_DIR/build.log" | sed 's/^/compiler warnings: /'
 }
@@ -106,18 +116,18 @@ build_cli() {
 bench() {
   local common=(bench --preset "$PRESET" --device "$DEVICE" --dtype "$DTYPE" --iterations "$ITERATIONS"
     --warmup "$WARMUP" --peak-tflops "$PEAK" --json)
-  "$BIN" "${common[@]}" --tasks c,g --batch "$BATCHES" >"$OUT_DIR/bench_image.json"
+  "$BIN" "${common[@]}" --tasks c,g --batch "$BATCHES" >"$REPORTS/bench_image.json"
   local image_rc=$?
-  "$BIN" "${common[@]}" --tasks caption --batch "$CAPTION_BATCHES" >"$OUT_DIR/bench_caption.json"
+  "$BIN" "${common[@]}" --tasks caption --batch "$CAPTION_BATCHES" >"$REPORTS/bench_caption.json"
   local caption_rc=$?
   # Concurrent streams, continuously batched (CaptionBatch): the issue's captions/s at 1, 8, 32.
-  "$BIN" "${common[@]}" --tasks caption-streams --batch "$CAPTION_STREAMS" >"$OUT_DIR/bench_streams.json"
+  "$BIN" "${common[@]}" --tasks caption-streams --batch "$CAPTION_STREAMS" >"$REPORTS/bench_streams.json"
   local streams_rc=$?
   # A/B of the caption join policy at the most streams: newcomers wait to join in groups of at
   # least as many as are live (or 8 steps). No gain on the 2-core CPU (demo model, 8 and 32
   # streams: within noise); on the GPU a lone newcomer's ViT + prefill idles more of the device.
   "$BIN" "${common[@]}" --tasks caption-streams --batch "${CAPTION_STREAMS##*,}" --join-ratio 1 \
-    >"$OUT_DIR/bench_streams_join.json" || echo "caption join A/B failed (not counted)"
+    >"$REPORTS/bench_streams_join.json" || echo "caption join A/B failed (not counted)"
   ((image_rc == 0 && caption_rc == 0 && streams_rc == 0))
 }
 
@@ -127,7 +137,24 @@ bench() {
 eager() {
   python3 tests/bench/eager_internvl.py check "$DEPS/shared/fixtures" || return 1
   python3 tests/bench/eager_internvl.py bench --preset "$PRESET" --device "$DEVICE" --dtype "$DTYPE" \
-    --tasks c,g --batch "$BATCHES" --attention eager --seconds 2 >"$OUT_DIR/bench_eager.json"
+    --tasks c,g --batch "$BATCHES" --attention eager --seconds 2 >"$REPORTS/bench_eager.json"
+}
+
+# Stream density of the engine alone (tests/bench/engine_streams.cpp): N real-time streams of
+# 1080p NV12 frames in CUDA memory, as NVDEC hands them out, 1 sampled frame/s each, embedded by
+# one engine with the elements' default batching; p95 frame-to-result latency within 300 ms.
+# Decoding is not in it: the image has no GStreamer (e2e_streams.py measures whole pipelines).
+engine_streams() {
+  "$BUILD_DIR/bin/bench_engine_streams" --preset "$PRESET" --device "$DEVICE" --dtype "$DTYPE" \
+    ${STREAMS:+--streams "$STREAMS"} --seconds "$STREAM_SECONDS" --json "$REPORTS/engine_streams.json"
+}
+
+# CUDA graphs A/B (model/internvl/image_graphs.h; EngineOptions::cuda_graphs): C and G replayed
+# from one graph per batch size, against the bench stage's eager launches of the same batches.
+graphs() {
+  "$BIN" bench --preset "$PRESET" --device "$DEVICE" --dtype "$DTYPE" --iterations "$ITERATIONS" \
+    --warmup "$WARMUP" --peak-tflops "$PEAK" --json --tasks c,g --batch "$GRAPH_BATCHES" --cuda-graphs \
+    >"$REPORTS/bench_graphs.json"
 }
 
 # CUDA against CPU through the CLI's .npy dumps of the tiny fixture (the C++ tests run CPU only).
@@ -140,7 +167,8 @@ parity() {
     "$BIN" embed --model "$fixture" "${images[@]}" --text "a red square" --mode g \
       --device "${d%%:*}" --dtype "${d##*:}" --dump "$BUILD_DIR/parity/${d/:/-}" >/dev/null || return 1
   done
-  python3 - "$BUILD_DIR/parity" "$DEVICE" <<'EOF' | tee "$OUT_DIR/parity.txt"
+  # Stages run in a fresh bash without pipefail: keep the check's own exit status.
+  python3 - "$BUILD_DIR/parity" "$DEVICE" >"$REPORTS/parity.txt" 2>&1 <<'EOF'
 import glob, os, sys
 import numpy as np
 root, device = sys.argv[1], sys.argv[2]
@@ -164,6 +192,9 @@ for dtype, limit in limits.items():
               f"(limit {limit:.0e}) {'ok' if good else 'FAIL'}")
 sys.exit(0 if ok else 1)
 EOF
+  local rc=$?
+  cat "$REPORTS/parity.txt"
+  return $rc
 }
 
 tests() {
@@ -176,7 +207,8 @@ tests() {
 }
 
 summary() {
-  python3 - "$out/bench_image.json" "$out/bench_caption.json" "$out/bench_streams.json" "$out/bench_eager.json" <<'EOF'
+  python3 - "$reports/bench_image.json" "$reports/bench_caption.json" "$reports/bench_streams.json" \
+    "$reports/bench_eager.json" "$reports/engine_streams.json" "$reports/bench_graphs.json" <<'EOF'
 import json, sys
 def load(path):
     try:
@@ -203,7 +235,27 @@ for path in sys.argv[1:4]:
               f'{r["mfu_vs_matmul"]:8.3f}{(r["mfu_vs_peak"] or 0):8.3f}'
               f'{(f"{tok:9.0f}" if tok is not None else "        -")}'
               f'{"" if r["output_finite"] else "  non-finite"}')
-ours, captions, streams, eager = (load(p) for p in sys.argv[1:])
+ours, captions, streams, eager, density, graphed = (load(p) for p in sys.argv[1:])
+if graphed and ours:
+    eager_launch = {(r["task"], r["batch"]): r["images_per_second"] for r in ours["results"]}
+    print("CUDA graphs A/B (img/s; eager launches from the bench stage):")
+    for r in graphed["results"]:
+        base = eager_launch.get((r["task"], r["batch"]))
+        ratio = f'{r["images_per_second"] / base:.2f}x' if base else "na"
+        print(f'  {r["task"]} batch {r["batch"]:4d}: graphs {r["images_per_second"]:9.2f}, '
+              f'eager {base or 0:9.2f}, graphs/eager {ratio}')
+if density:
+    print(f'engine stream density (decoding excluded): {density["model"]} on {density["device"]}, '
+          f'{density["width"]}x{density["height"]} NV12 in {density["nv12_memory"]} memory, '
+          f'{density["sample_fps"]:g} fps/stream, batch-size {density["batch_size"]}, '
+          f'p95 bound {density["p95_bound_ms"]:g} ms')
+    for p in density["points"]:
+        print(f'  {p["streams"]:4d} streams: {p["completed"]}/{p["frames"]} done, {p["dropped"]} dropped, '
+              f'{p["failed"]} failed, p50 {p.get("p50_ms", float("nan")):.1f} ms, '
+              f'p95 {p.get("p95_ms", float("nan")):.1f} ms, mean batch {p.get("mean_batch", float("nan")):.1f}, '
+              f'{p["results_per_second"]:.1f} results/s, kept up: {"yes" if p["kept_up"] else "no"}')
+    p95 = density["p95_ms"]
+    print(f'engine_streams: streams={density["streams"]} p95_ms={"na" if p95 is None else f"{p95:.1f}"}')
 fps = {}
 if ours:
     for r in ours["results"]:
@@ -229,7 +281,7 @@ print(f"summary: gpu={gpu} c_fps={fmt(best('c', fps))} g_fps={fmt(best('g', fps)
       f"eager_ratio_b1={fmt(b1, 2)} eager_ratio_best={fmt(best_ratio, 2)} e2e_streams=na p95_ms=na "
       f"captions_per_s={fmt(cap)}")
 EOF
-  for name in context build bench eager parity tests; do printf '%-8s %s\n' "$name" "${result[$name]:-not run}"; done
+  for name in context build bench eager engine_streams graphs parity tests; do printf '%-8s %s\n' "$name" "${result[$name]:-not run}"; done
 }
 
 main() {
@@ -239,9 +291,12 @@ main() {
   if [[ ! -x "$bin" ]]; then echo "no $bin: nothing to run"; summary; return 1; fi
   stage bench 240 bench
   stage eager 120 eager
+  stage engine_streams 100 engine_streams
+  stage graphs 90 graphs
   stage parity 60 parity
   stage tests 300 tests
   summary | tee "$out/summary.txt"
+  tar -czf "$out/reports.tar.gz" -C "$reports" .
   [[ "${result[bench]:-}" == ok* ]]
 }
 

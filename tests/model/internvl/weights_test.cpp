@@ -11,6 +11,7 @@
 #include "model/common/errors.h"
 #include "model/common/safetensors.h"
 #include "model/internvl/internvl.h"
+#include "model/internvl/loaded_model.h"
 #include "tests/common/test_paths.h"
 #include "tests/model/internvl/fixture.h"
 
@@ -153,6 +154,27 @@ TEST(WeightsTest, sharded_bf16_pytorch_bin_loads) {
   EXPECT_TRUE(module.params["layers.0.weight"].equal(at::arange(9, at::kFloat).view({3, 3}) + 100));
   EXPECT_TRUE(module.params["layers.1.weight"].equal(at::arange(9, at::kFloat).view({3, 3}) + 200));
   EXPECT_TRUE(module.params["norm.weight"].equal(at::arange(3, at::kFloat) + 1));
+}
+
+// The benchmarks' random-weight models: the preset's shapes, deterministic per seed, the default
+// preprocessing at the model's resolution, no tokenizer, and a clear error for another name.
+TEST(WeightsTest, random_preset_models_are_deterministic_and_complete) {
+  const Placement cpu;
+  const auto a = ivs::model::random_model("tiny", cpu, 7), b = ivs::model::random_model("tiny", cpu, 7);
+  const auto c = ivs::model::random_model("tiny", cpu, 8);
+  EXPECT_EQ(a.dir, "preset:tiny");
+  EXPECT_FALSE(a.vision_only());
+  EXPECT_FALSE(a.tokenizer.has_value());
+  EXPECT_EQ(a.processor.crop_height, internvl_tiny_config().image_size());
+  EXPECT_EQ(a.processor.shortest_edge, a.processor.crop_width);
+  auto other = c.internvl->named_parameters(true);
+  bool differs = false;
+  for (const auto& item : b.internvl->named_parameters(true)) {
+    EXPECT_TRUE(a.internvl->named_parameters(true)[item.key()].equal(item.value())) << item.key();
+    differs = differs || !other[item.key()].equal(item.value());
+  }
+  EXPECT_TRUE(differs) << "another seed gave the same weights";
+  EXPECT_THROW(ivs::model::random_model("huge", cpu, 0), InputError);
 }
 
 }  // namespace

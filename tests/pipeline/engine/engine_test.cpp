@@ -3,7 +3,10 @@
 
 #include <atomic>
 #include <cmath>
+#include <memory>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
@@ -12,6 +15,7 @@
 #include "model/common/clip_image_processor.h"
 #include "model/common/errors.h"
 #include "model/internvl/generation.h"
+#include "model/internvl/loaded_model.h"
 #include "model/internvl/zero_shot.h"
 #include "tests/model/internvl/fixture.h"
 #include "tests/pipeline/engine/engine_test_support.h"
@@ -371,6 +375,41 @@ TEST(EngineTest, canonical_keys_resolve_aliases_and_options_are_validated) {
   }
   EXPECT_THROW(Engine::create({"/nonexistent/model", "cpu", "fp32"}, small_options()),
                model::ConfigError);
+}
+
+// Benchmarks start engines around models built in memory (random weights in the full shapes):
+// the key comes from the model, and embeddings are the model's own.
+TEST(EngineTest, an_engine_around_a_model_in_memory_runs_that_model) {
+  auto loaded = std::make_shared<const model::LoadedModel>(
+      model::random_model("tiny", model::Placement{}, 3));
+  auto engine = Engine::create(loaded, small_options());
+  EXPECT_EQ(engine->key(), (EngineKey{"preset:tiny", "cpu", "float32"}));
+  const auto pixels = random_pixels(*engine, 4);
+  const auto result = embed(*engine, pixels, EmbeddingMode::kG);
+  c10::InferenceMode guard;
+  const auto direct = model::l2_normalize(
+      loaded->full_model().encode_image(as_batch(pixels, *engine), model::EmbeddingMode::kG)).contiguous();
+  EXPECT_LT(max_abs_diff(result.embedding, {direct.data_ptr<float>(), direct.data_ptr<float>() + direct.numel()}),
+            1e-6);
+  EXPECT_THROW(Engine::create(std::shared_ptr<const model::LoadedModel>(), small_options()), model::InputError);
+}
+
+// CUDA graphs asked of a model on the CPU: a warning that says why, and embeddings as without.
+TEST(EngineTest, cuda_graphs_on_a_cpu_model_are_declined_with_a_warning) {
+  INTERNVL_REQUIRE_PATH(test::internvl_tiny_dir() / "config.json");
+  auto options = small_options();
+  options.cuda_graphs = true;
+  test_support::WarningLog log;
+  options.log = log.log();
+  auto engine = tiny_engine(options);
+  const auto pixels = fixture_pixels(*engine, 1);
+  EXPECT_LT(max_abs_diff(embed(*engine, pixels, EmbeddingMode::kC).embedding,
+                         direct_embedding(*engine, pixels, EmbeddingMode::kC)),
+            1e-5);
+  engine->shutdown();
+  const auto warnings = log.messages();
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("without CUDA graphs: CUDA graphs need"), std::string::npos) << warnings[0];
 }
 
 }  // namespace

@@ -6,7 +6,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <future>
+#include <mutex>
+#include <string>
 #include <vector>
 
 #include "pipeline/engine/engine.h"
@@ -38,6 +41,25 @@ inline double max_abs_diff(const std::vector<float>& a, const std::vector<float>
   for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(double(a[i]) - b[i]));
   return worst;
 }
+
+/// Collects the warnings (and errors) an engine logs; give log() to EngineOptions::log.
+class WarningLog {
+ public:
+  std::function<void(EngineLogLevel, const std::string&)> log() {
+    return [this](EngineLogLevel level, const std::string& message) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (level >= EngineLogLevel::kWarning) messages_.push_back(message);
+    };
+  }
+  std::vector<std::string> messages() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return messages_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::string> messages_;
+};
 
 template <class T>
 bool completes(const std::future<T>& future) {
