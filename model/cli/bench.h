@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,7 @@ struct Measurement {
   int64_t generated_tokens = 0;  // captioning: over the batch, EOS included
   int64_t decode_steps = 0;      // captioning: lower bound from the longest caption
   std::vector<double> request_seconds;  // caption-streams: each timed request, arrival to caption
+  std::optional<double> graph_relative_error;  // --cuda-graphs: ||replayed - eager|| / ||eager||
 };
 
 void synchronize(const c10::Device& device);

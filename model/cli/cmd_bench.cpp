@@ -162,12 +162,11 @@ Measurement bench_image_task(const BenchModel& m, const std::string& task, int64
     if (task == "vit") {
       out = m.vision->forward(pixels);
     } else if (graphs != nullptr) {
-      out = graphs->encode_image(pixels, mode);
+      out = graphs->encode_image(pixels, mode).value();  // captured for every --batch
     } else {
       out = m.internvl->encode_image(pixels, mode);
     }
   };
-  if (graphs != nullptr && task != "vit") run();  // the capture is not timed, whatever --warmup
   Measurement r;
   r.task = task;
   r.batch = batch;
@@ -175,6 +174,10 @@ Measurement bench_image_task(const BenchModel& m, const std::string& task, int64
   r.flops_per_image = task == "vit" ? model::vision_tower_flops(c)
                       : task == "c" ? model::image_c_flops(c)
                                     : model::image_g_flops(c);
+  if (graphs != nullptr && task != "vit") {  // the replays compute what the eager forward does
+    const auto eager = m.internvl->encode_image(pixels, mode).to(at::kDouble);
+    r.graph_relative_error = ((out.to(at::kDouble) - eager).norm() / eager.norm()).item<double>();
+  }
   r.output_finite = out.defined() && at::isfinite(out).all().item<bool>();
   return r;
 }
@@ -224,6 +227,7 @@ nlohmann::json row_json(const Measurement& r, const Row& row) {
     j["generated_tokens_per_second"] = row.tokens_per_second;
     j["decode_steps"] = r.decode_steps;
   }
+  if (r.graph_relative_error) j["cuda_graph_relative_error"] = *r.graph_relative_error;
   if (!r.request_seconds.empty()) {
     j["request_ms"] = {{"p50", 1e3 * percentile(r.request_seconds, 0.5)},
                        {"p95", 1e3 * percentile(r.request_seconds, 0.95)},
@@ -308,6 +312,10 @@ void print_table(const BenchModel& m, const BenchOptions& o, const MatmulBaselin
                 r.output_finite ? "" : "  (non-finite output)");
   }
   for (const auto& r : measured) {
+    if (r.graph_relative_error) {
+      std::printf("%s %lld: CUDA graph replay against the eager forward: relative error %.2e\n", r.task.c_str(),
+                  static_cast<long long>(r.batch), *r.graph_relative_error);
+    }
     if (r.request_seconds.empty()) continue;
     std::printf("%s %lld: request latency p50 %.1f ms, p95 %.1f ms over %zu requests (join ratio %g, "
                 "after %lld steps)\n",
@@ -350,9 +358,14 @@ void run(BenchOptions o) {
   const auto batches = parse_batches(!o.batches.empty() ? o.batches : (cuda ? "1,8,64" : "1,8"));
   c10::InferenceMode guard;
   std::unique_ptr<model::ImageEmbeddingGraphs> graphs;
-  if (o.cuda_graphs) {
+  if (o.cuda_graphs) {  // captured before any timing: one graph per task c/g and --batch
     if (!m.internvl) throw model::InputError("--cuda-graphs needs an InternVL model (tasks c and g)");
-    graphs = std::make_unique<model::ImageEmbeddingGraphs>(*m.internvl);
+    std::vector<model::EmbeddingMode> modes;
+    for (const auto& t : tasks) {
+      if (t == "c") modes.push_back(model::EmbeddingMode::kC);
+      if (t == "g") modes.push_back(model::EmbeddingMode::kG);
+    }
+    graphs = std::make_unique<model::ImageEmbeddingGraphs>(*m.internvl, modes, batches);
   }
   const int64_t matmul_size = o.matmul_size > 0 ? o.matmul_size : (cuda ? 4096 : 1024);
   const auto base = measure_matmul(m.placement, matmul_size);

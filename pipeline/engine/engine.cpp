@@ -111,7 +111,8 @@ void Engine::Impl::start_workers() {
   const auto* loaded = model.get();
   TaskModel<EmbeddingJob, EmbeddingResult> embed;
   // The runner is used on the embedding worker's thread only.
-  auto embedder = std::make_shared<EmbeddingRunner>(*loaded, options.cuda_graphs, options.log);
+  auto embedder =
+      std::make_shared<EmbeddingRunner>(*loaded, options.cuda_graphs, options.batch_size, options.log);
   embed.admit = [embedder](const std::vector<const EmbeddingJob*>& batch,
                            const std::vector<uint64_t>& tickets) {
     const auto rows = embedder->run(pixels_of(batch), batch.front()->mode);

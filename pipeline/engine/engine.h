@@ -70,9 +70,10 @@ struct EngineOptions {
   /// When queued captions join the running decode (default: at every step, lowest latency; a
   /// waiting_served_ratio trades their latency for bigger, cheaper prefills).
   model::JoinPolicy caption_join;
-  /// Embeddings replayed from CUDA graphs, one per (InternVL-C/-G, batch size), each captured the
-  /// first time it comes (that batch takes a few times longer). Cuts the CPU's launch work per
-  /// batch; needs the model on CUDA and a LibTorch with CUDA, else ignored with a warning.
+  /// Embeddings replayed from CUDA graphs of InternVL-C and -G for batches of 1, 2, 4, ... up to
+  /// batch_size, all captured when the engine starts (a batch runs in the smallest that fits).
+  /// Cuts the CPU's launch work per batch; needs the model on CUDA and a LibTorch with CUDA, else
+  /// ignored with a warning.
   bool cuda_graphs = false;
   /// LibTorch intra-op threads of each worker thread; 0 = hardware_concurrency
   /// / 2 (at least 1): two workers may run at once, and on a 2-core CPU 1

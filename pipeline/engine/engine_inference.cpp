@@ -2,12 +2,14 @@
 #include "pipeline/engine/engine_inference.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include "model/common/errors.h"
 #include "model/internvl/caption_batch.h"
 #include "model/internvl/generation.h"
 #include "model/internvl/image_graphs.h"
@@ -99,17 +101,36 @@ int cuda_index(const model::LoadedModel& model) {
   return device.is_cuda() ? std::max<int>(0, device.index()) : -1;
 }
 
-EmbeddingRunner::EmbeddingRunner(const model::LoadedModel& model, bool cuda_graphs,
+EmbeddingRunner::EmbeddingRunner(const model::LoadedModel& loaded, bool cuda_graphs, int64_t max_batch,
                                  std::function<void(EngineLogLevel, const std::string&)> log)
-    : model_(model),
-      stager_(std::make_unique<Nv12Stager>(model.processor, model::ResizeMode::kShortestEdgeCrop,
-                                           cuda_index(model))),
+    : model_(loaded),
+      stager_(std::make_unique<Nv12Stager>(loaded.processor, model::ResizeMode::kShortestEdgeCrop,
+                                           cuda_index(loaded))),
       log_(std::move(log)) {
-  if (!cuda_graphs || model.vision_only()) return;
+  if (!cuda_graphs || loaded.vision_only()) return;
+  const auto sizes = model::graph_batch_sizes(max_batch);
+  std::string listed;
+  for (const auto b : sizes) listed += (listed.empty() ? "" : ",") + std::to_string(b);
+  const auto started = std::chrono::steady_clock::now();
   try {
-    graphs_ = std::make_unique<model::ImageEmbeddingGraphs>(*model.internvl);
-  } catch (const std::exception& e) {
+    graphs_ = std::make_unique<model::ImageEmbeddingGraphs>(
+        *loaded.internvl, std::vector<model::EmbeddingMode>{model::EmbeddingMode::kC, model::EmbeddingMode::kG},
+        sizes);
+  } catch (const model::InputError& e) {  // refused before any capture: a CPU model, no CUDA LibTorch
     if (log_) log_(EngineLogLevel::kWarning, std::string("embeddings run without CUDA graphs: ") + e.what());
+    return;
+  } catch (const std::exception& e) {
+    if (log_) {
+      log_(EngineLogLevel::kError,
+           std::string("CUDA graph capture failed, embeddings run without CUDA graphs (restart without "
+                       "cuda_graphs if CUDA errors follow): ") + e.what());
+    }
+    return;
+  }
+  if (log_) {
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+    log_(EngineLogLevel::kInfo, "embeddings replay CUDA graphs of InternVL-C and -G for batches of " + listed +
+                                    " (captured in " + std::to_string(took.count()) + " s)");
   }
 }
 
@@ -121,7 +142,7 @@ std::vector<std::vector<float>> EmbeddingRunner::run(const PixelBatch& images, E
   at::Tensor embeds;
   if (graphs_) {
     try {
-      embeds = graphs_->encode_image(pixels, to_model(mode));
+      if (auto replayed = graphs_->encode_image(pixels, to_model(mode))) embeds = std::move(*replayed);
     } catch (const std::exception& e) {
       graphs_.reset();  // a graph that failed once would fail again: eager from now on
       if (log_) {

@@ -38,17 +38,17 @@ using PixelBatch = std::vector<BatchImage>;
 /// one thread.
 class EmbeddingRunner {
  public:
-  /// `cuda_graphs` (EngineOptions::cuda_graphs): replay each (mode, batch size) from a CUDA graph
-  /// captured the first time it comes. Where that cannot be (a CPU model, a LibTorch without
-  /// CUDA), `log` says why and batches run eagerly.
-  EmbeddingRunner(const model::LoadedModel& model, bool cuda_graphs,
+  /// `cuda_graphs` (EngineOptions::cuda_graphs): capture graphs of both modes for batches of
+  /// model::graph_batch_sizes(max_batch) now, and replay them. Where that cannot be (a CPU model,
+  /// a LibTorch without CUDA, a failed capture), `log` says why and batches run eagerly.
+  EmbeddingRunner(const model::LoadedModel& model, bool cuda_graphs, int64_t max_batch,
                   std::function<void(EngineLogLevel, const std::string&)> log);
   ~EmbeddingRunner();
   EmbeddingRunner(const EmbeddingRunner&) = delete;
   EmbeddingRunner& operator=(const EmbeddingRunner&) = delete;
 
-  /// L2-normalised float32 embeddings, one per image, in order. A batch whose graph fails to
-  /// capture or replay runs eagerly, and graphs stay off from then on (logged). Throws
+  /// L2-normalised float32 embeddings, one per image, in order. A batch whose graph replay
+  /// throws runs eagerly, and graphs stay off from then on (logged). Throws
   /// model::InputError for a vision-only checkpoint, or whatever the model throws.
   std::vector<std::vector<float>> run(const PixelBatch& images, EmbeddingMode mode);
 

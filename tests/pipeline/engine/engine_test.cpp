@@ -399,15 +399,15 @@ TEST(EngineTest, cuda_graphs_on_a_cpu_model_are_declined_with_a_warning) {
   INTERNVL_REQUIRE_PATH(test::internvl_tiny_dir() / "config.json");
   auto options = small_options();
   options.cuda_graphs = true;
-  test_support::WarningLog log;
-  options.log = log.log();
+  test_support::LogCollector log;
+  options.log = log.sink();
   auto engine = tiny_engine(options);
   const auto pixels = fixture_pixels(*engine, 1);
   EXPECT_LT(max_abs_diff(embed(*engine, pixels, EmbeddingMode::kC).embedding,
                          direct_embedding(*engine, pixels, EmbeddingMode::kC)),
             1e-5);
   engine->shutdown();
-  const auto warnings = log.messages();
+  const auto warnings = log.at_least(EngineLogLevel::kWarning);
   ASSERT_EQ(warnings.size(), 1u);
   EXPECT_NE(warnings[0].find("without CUDA graphs: CUDA graphs need"), std::string::npos) << warnings[0];
 }

@@ -10,6 +10,7 @@
 #include <future>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pipeline/engine/engine.h"
@@ -42,23 +43,28 @@ inline double max_abs_diff(const std::vector<float>& a, const std::vector<float>
   return worst;
 }
 
-/// Collects the warnings (and errors) an engine logs; give log() to EngineOptions::log.
-class WarningLog {
+/// Collects what an engine logs; give sink() to EngineOptions::log.
+class LogCollector {
  public:
-  std::function<void(EngineLogLevel, const std::string&)> log() {
+  std::function<void(EngineLogLevel, const std::string&)> sink() {
     return [this](EngineLogLevel level, const std::string& message) {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (level >= EngineLogLevel::kWarning) messages_.push_back(message);
+      messages_.emplace_back(level, message);
     };
   }
-  std::vector<std::string> messages() const {
+  /// The messages logged at `level` or above, in order.
+  std::vector<std::string> at_least(EngineLogLevel level) const {
     std::lock_guard<std::mutex> lock(mutex_);
-    return messages_;
+    std::vector<std::string> out;
+    for (const auto& [l, message] : messages_) {
+      if (l >= level) out.push_back(message);
+    }
+    return out;
   }
 
  private:
   mutable std::mutex mutex_;
-  std::vector<std::string> messages_;
+  std::vector<std::pair<EngineLogLevel, std::string>> messages_;
 };
 
 template <class T>
