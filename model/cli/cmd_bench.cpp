@@ -20,6 +20,7 @@
 #include <torch/cuda.h>
 
 #include "model/cli/bench.h"
+#include "model/cli/bench_numbers.h"
 #include "model/cli/commands.h"
 #include "model/cli/model_options.h"
 #include "model/common/errors.h"
@@ -51,19 +52,7 @@ std::vector<std::string> split_list(const std::string& text) {
 }
 
 std::vector<int64_t> parse_batches(const std::string& text) {
-  std::vector<int64_t> out;
-  for (const auto& item : split_list(text)) {
-    int64_t value = 0;
-    try {
-      value = std::stoll(item);
-    } catch (const std::exception&) {
-      value = 0;
-    }
-    if (value <= 0) throw model::InputError("--batch takes positive integers such as 1,8,64");
-    out.push_back(value);
-  }
-  if (out.empty()) throw model::InputError("--batch is empty");
-  return out;
+  return parse_positive_list(text, "--batch", "1,8,64");
 }
 
 std::vector<std::string> parse_tasks(const std::string& text) {
@@ -84,13 +73,6 @@ void require_full_model(const std::vector<std::string>& tasks, bool vision_only)
                               "(InternViT) checkpoint can only run --tasks vit");
     }
   }
-}
-
-// Nearest-rank percentile of unsorted samples (q in [0, 1]).
-double percentile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  const auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size())));
-  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
 }
 
 double mean(const std::vector<double>& v) {
@@ -120,8 +102,7 @@ MatmulBaseline measure_matmul(const model::Placement& p, int64_t n) {
 
 BenchModel build_preset(const std::string& name, const model::Placement& placement, uint64_t seed,
                         bool fuse) {
-  if (name != "tiny" && name != "full") throw model::InputError("--preset must be tiny or full");
-  const auto config = name == "full" ? model::internvl_14b_224px_config() : model::internvl_tiny_config();
+  const auto config = model::preset_config(name);  // an unknown name fails here, before the log
   const auto bytes = static_cast<double>(model::count_parameters(config).built()) *
                      static_cast<double>(c10::elementSize(placement.dtype));
   std::cerr << "internvl bench: building preset:" << name << " with random weights on "
@@ -275,12 +256,6 @@ nlohmann::json context_json(const BenchModel& m, const BenchOptions& o,
                     {"max_waiting_steps", o.join.max_waiting_steps}}},
           {"num_beams", o.generation.num_beams},
           {"max_new_tokens", o.generation.max_new_tokens}};
-}
-
-std::string fixed(double value, int decimals) {
-  char text[64];
-  std::snprintf(text, sizeof text, "%.*f", decimals, value);
-  return text;
 }
 
 std::string optional_text(const std::optional<double>& v, int decimals) {

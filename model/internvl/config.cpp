@@ -247,4 +247,10 @@ InternVLConfig internvl_tiny_config() {
   return c;
 }
 
+InternVLConfig preset_config(const std::string& name) {
+  if (name == "full") return internvl_14b_224px_config();
+  if (name == "tiny") return internvl_tiny_config();
+  throw InputError("unknown model preset '" + name + "': use tiny or full");
+}
+
 }  // namespace ivs::model

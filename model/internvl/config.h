@@ -94,4 +94,8 @@ InternVLConfig internvl_14b_224px_config();
 /// (49954); 96 queries, 48-wide embeddings, 8 attention-pool heads.
 InternVLConfig internvl_tiny_config();
 
+/// The configuration of a benchmark preset: "full" (internvl_14b_224px_config) or "tiny"
+/// (internvl_tiny_config). Throws InputError naming both for another name.
+InternVLConfig preset_config(const std::string& name);
+
 }  // namespace ivs::model

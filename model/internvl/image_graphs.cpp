@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "model/internvl/image_graphs.h"
 
-#include <algorithm>
 #include <string>
 
 #include <ATen/ATen.h>

@@ -41,15 +41,14 @@ class ImageEmbeddingGraphs {
   ImageEmbeddingGraphs& operator=(const ImageEmbeddingGraphs&) = delete;
 
   /// What model.encode_image(pixels, mode) returns ([B, E] float32, a tensor of its own), replayed
-  /// on the current stream from the smallest graph of that mode with room for B images (the rows
-  /// past B hold zeros). nullopt when there is none: the caller runs the model eagerly.
+  /// on the current stream from the smallest graph of that mode with room for B images (its rows
+  /// past B are dropped). nullopt when there is none: the caller runs the model eagerly.
   /// pixels: [B, 3, S, S] on the model's device and dtype.
   std::optional<at::Tensor> encode_image(const at::Tensor& pixels, EmbeddingMode mode);
 
   size_t size() const { return graphs_.size(); }
 
  private:
-  struct Capture;  // the side stream and memory pool the captures share
   struct Graph;
 
   const InternVLModelImpl& model_;

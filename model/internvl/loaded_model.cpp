@@ -99,13 +99,10 @@ LoadedModel load_model(const std::string& dir, const Placement& placement) {
 
 LoadedModel random_model(const std::string& preset, const Placement& placement, uint64_t seed,
                          bool fuse) {
-  if (preset != "tiny" && preset != "full") {
-    throw InputError("unknown model preset '" + preset + "': use tiny or full");
-  }
   LoadedModel m;
+  m.config = preset_config(preset);
   m.dir = "preset:" + preset;
   m.placement = placement;
-  m.config = preset == "full" ? internvl_14b_224px_config() : internvl_tiny_config();
   use_default_processor(m);
   m.internvl = InternVLModel(m.config, at::TensorOptions().device(placement.device).dtype(placement.dtype));
   init_random_parameters(*m.internvl, seed);

@@ -13,7 +13,6 @@
 // --p95-bound-ms. Prints a table and one line
 // `engine_streams: ... streams=<largest N that kept up> p95_ms=<its p95>`. Speed is reported,
 // never asserted.
-#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -26,7 +25,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -36,6 +34,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "model/cli/bench_numbers.h"
 #include "model/common/errors.h"
 #include "model/cuda/nv12_plan.h"
 #include "model/internvl/loaded_model.h"
@@ -78,38 +77,12 @@ struct Point {
   double wall_seconds = 0.0;       // first due time to last result
   std::string first_error;
 
-  double percentile(double q) const {
-    auto v = latency_ms;
-    std::sort(v.begin(), v.end());
-    const auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size())));
-    return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
-  }
+  double percentile(double q) const { return ivs::cli::percentile(latency_ms, q); }
   bool kept_up(double bound_ms) const {
     return dropped == 0 && failed == 0 && completed == frames && completed > 0 &&
            percentile(0.95) <= bound_ms;
   }
 };
-
-std::vector<int64_t> parse_streams(const std::string& text) {
-  std::vector<int64_t> out;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
-    size_t used = 0;
-    long long value = 0;
-    try {
-      value = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != item.size() || value < 1) {
-      throw ivs::model::InputError("--streams takes positive integers such as 16,32,64 (got '" +
-                                   item + "')");
-    }
-    out.push_back(value);
-  }
-  if (out.empty()) throw ivs::model::InputError("--streams is empty");
-  return out;
-}
 
 void validate(const Options& o) {
   if (o.mode != "c" && o.mode != "g") throw ivs::model::InputError("--mode must be c or g");
@@ -253,17 +226,14 @@ void warm_up(Engine& engine, const std::vector<ivs::pipeline::Nv12Picture>& pict
   }
 }
 
-std::string fixed(double value, int digits) {
-  char text[64];
-  std::snprintf(text, sizeof text, "%.*f", digits, value);
-  return text;
-}
+using ivs::cli::fixed;
 
 int run(const Options& o) {
   validate(o);
   const auto placement = ivs::model::Placement::resolve(o.device, o.dtype);
-  const auto stream_counts = parse_streams(
-      !o.streams.empty() ? o.streams : placement.device.is_cuda() ? "16,32,64,96,128,160,192,256" : "1,2,4");
+  const auto stream_counts = ivs::cli::parse_positive_list(
+      !o.streams.empty() ? o.streams : placement.device.is_cuda() ? "16,32,64,96,128,160,192,256" : "1,2,4",
+      "--streams", "16,32,64");
   ivs::pipeline::EngineOptions engine_options;
   engine_options.batch_size = o.batch_size;
   engine_options.batch_timeout =
