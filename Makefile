@@ -22,9 +22,14 @@ configure: deps
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# Every test except those that need a GPU (label gpu; none exist yet).
+# Every test except those that need a GPU (label gpu: they run on a GPU machine, see
+# tests/bench/gpu/README.md). A test that is skipped or not run fails the suite
+# (tests/check_no_skips.py names it): a skipped test proves nothing.
+JUNIT = $(abspath $(BUILD_DIR))/ctest-junit.xml
 test: build
-	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -LE gpu
+	rm -f $(JUNIT)
+	cd $(BUILD_DIR) && status=0; ctest --output-on-failure -j $(JOBS) -LE gpu --output-junit $(JUNIT) || status=$$?; \
+	  /usr/bin/python3 $(CURDIR)/tests/check_no_skips.py $(JUNIT) || status=1; exit $$status
 
 # Only what the demo runs (the plugin and the scene generator), not the tests: minutes, not more.
 demo: configure

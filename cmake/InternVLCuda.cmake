@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Turns INTERNVL_WITH_CUDA (AUTO/ON/OFF) into a boolean and enables the CUDA language when the
 # kernels are built. Architectures default to Ampere and Hopper (80;90); never "native", which
-# fails at configure time on machines without a GPU (ENVIRONMENT.md §7).
+# fails at configure time on machines without a GPU (README.md, "Notes for developers").
 if(INTERNVL_WITH_CUDA STREQUAL "OFF")
   set(INTERNVL_WITH_CUDA OFF)
   return()
@@ -26,7 +26,7 @@ set(CMAKE_CUDA_STANDARD 17)
 set(CMAKE_CUDA_STANDARD_REQUIRED ON)
 find_package(CUDAToolkit REQUIRED)
 if(CCACHE_PROGRAM AND NOT CMAKE_CUDA_COMPILER_LAUNCHER)
-  set(CMAKE_CUDA_COMPILER_LAUNCHER ${CCACHE_PROGRAM})
+  set(CMAKE_CUDA_COMPILER_LAUNCHER ${INTERNVL_CCACHE_LAUNCHER})
 endif()
 message(STATUS "CUDA kernels: on (nvcc ${CMAKE_CUDA_COMPILER_VERSION}, architectures ${CMAKE_CUDA_ARCHITECTURES})")
 set(INTERNVL_WITH_CUDA ON)

@@ -29,7 +29,7 @@ packages=(
   # HTTP for /metrics: civetweb (prometheus-cpp's exposer) cannot start threads next to LibTorch
   libmicrohttpd-dev
   # tests (the generators of tests/data need python3-torch / python3-pil only to regenerate)
-  libgtest-dev libgmock-dev valgrind
+  libgtest-dev libgmock-dev liblsan0
   # tests: the JSON Schema check of sink messages (tests/sinks/validate_messages.py, run by
   # /usr/bin/python3) and a Python ZeroMQ subscriber for checking a live endpoint by hand
   python3-jsonschema python3-zmq

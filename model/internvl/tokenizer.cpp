@@ -47,8 +47,10 @@ struct Tokenizer::Module {
     std::string tried;
     for (const auto& path : module_candidates()) {
       // RTLD_LOCAL | RTLD_DEEPBIND: sentencepiece and its private protobuf copy resolve their
-      // own symbols and never interpose LibTorch's libprotobuf.
-      library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+      // own symbols and never interpose LibTorch's libprotobuf. RTLD_NODELETE: their statics
+      // (protobuf descriptors, sentencepiece's tables) are built once and never torn down, so
+      // unloading would leak them at every model reload; the module stays mapped instead.
+      library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND | RTLD_NODELETE);
       if (library != nullptr) break;
       tried += "\n  " + path + ": " + dlerror();
     }

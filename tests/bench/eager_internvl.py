@@ -2,16 +2,15 @@
 # SPDX-License-Identifier: Apache-2.0
 """A plain PyTorch eager implementation of InternVL's image paths (InternVL-C and InternVL-G), for
 benchmarking only: the baseline the device run (tests/bench/gpu/run.sh, issue 6) times our C++
-engine against. It is written from ../shared/INTERNVL_MODEL.md in the style of the official
+engine against. It is written from the model's description (model/README.md) in the style of the official
 Hugging Face code (one module call per op, softmax attention, no fusion, no caches) and is not
 used by the product.
 
-  eager_internvl.py check DEFAULT_FIXTURES
-      runs the official tiny checkpoint (internvl-tiny/pytorch_model.bin under $INTERNVL_FIXTURES,
-      $INTERNVL_SHARED/fixtures or DEFAULT_FIXTURES) on the fixture's pixel_values.npy and
-      compares the InternViT hidden states, the QLLaMA query states and the C and G image
-      embeddings with the official code's outputs (expected.json, *.npy): relative L2 error must
-      stay under 1e-4 in fp32, else exit 1. Exit 77 when the fixture is absent.
+  eager_internvl.py check TINY_CHECKPOINT_DIR
+      runs the official-format tiny checkpoint (tests/data/parity/internvl-tiny: model.safetensors)
+      on its pixel_values.npy and compares the InternViT hidden states, the QLLaMA query states and
+      the C and G image embeddings with the official code's outputs (expected.json, *.npy):
+      relative L2 error must stay under 1e-4 in fp32, else exit 1.
   eager_internvl.py bench [--preset full|tiny] [--device cuda] [--dtype bf16] [--tasks c,g]
                           [--batch 1,8,64,256] [--attention eager|sdpa] [--seconds 3]
       random weights in the chosen shapes; prints one JSON object with images/s per task and batch.
@@ -32,8 +31,8 @@ except ImportError:
     print("SKIPPED: no PyTorch for this python3 (Debian: python3-torch, deploy/install-deps.sh installs it)")
     sys.exit(77)
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from e2e_common import find_tiny  # noqa: E402  (the fixture lookup the C++ tests use)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "parity"))
+from make_pytorch_bin import read_safetensors  # noqa: E402  (PyTorch alone: no safetensors package needed)
 
 FULL = {  # InternVL-14B-224px
     "vision_hidden": 3200, "vision_heads": 25, "vision_layers": 48, "vision_intermediate": 12800,
@@ -229,17 +228,13 @@ def relative_error(ours, reference):
     return ((ours - reference).norm() / reference.norm()).item()
 
 
-def check(default_fixtures):
+def check(fixture):
     import numpy as np
-    fixture = find_tiny(default_fixtures)
-    if fixture is None:
-        print(f"SKIPPED: no internvl-tiny fixture under {default_fixtures} (set INTERNVL_FIXTURES or INTERNVL_SHARED)")
-        return 77
     expected_path = os.path.join(fixture, "expected.json")
     with open(expected_path) as f:
         expected = json.load(f)
     sizes = dict(TINY, **{k: v for k, v in expected["meta"]["sizes"].items() if k in TINY})
-    weights = torch.load(os.path.join(fixture, "pytorch_model.bin"), map_location="cpu")
+    weights = read_safetensors(os.path.join(fixture, "model.safetensors"))
     model = Model(sizes, {k: v.float() for k, v in weights.items()})
     pixels = torch.from_numpy(np.load(os.path.join(fixture, "pixel_values.npy"))).float()
     with torch.no_grad():
@@ -296,7 +291,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     c = sub.add_parser("check")
-    c.add_argument("default_fixtures")
+    c.add_argument("checkpoint", help="the tiny checkpoint folder (tests/data/parity/internvl-tiny)")
     b = sub.add_parser("bench")
     b.add_argument("--preset", choices=["full", "tiny"], default="full")
     b.add_argument("--device", default="cuda")
@@ -307,7 +302,7 @@ def main():
     b.add_argument("--seconds", type=float, default=3.0, help="timed seconds per task and batch (after a warm-up)")
     args = parser.parse_args()
     torch.manual_seed(0)
-    return check(args.default_fixtures) if args.command == "check" else bench(args)
+    return check(args.checkpoint) if args.command == "check" else bench(args)
 
 
 if __name__ == "__main__":

@@ -50,17 +50,13 @@ def check(condition, message):
         raise Failure(message)
 
 
-def find_tiny(default_fixtures):
-    """$INTERNVL_FIXTURES/internvl-tiny, else $INTERNVL_SHARED/fixtures/..., else the default;
-    an absolute path, or None when it is not there."""
-    if os.environ.get("INTERNVL_FIXTURES"):
-        fixtures = os.environ["INTERNVL_FIXTURES"]
-    elif os.environ.get("INTERNVL_SHARED"):
-        fixtures = os.path.join(os.environ["INTERNVL_SHARED"], "fixtures")
-    else:
-        fixtures = default_fixtures
-    tiny = os.path.join(fixtures, "internvl-tiny")
-    return os.path.abspath(tiny) if os.path.isfile(os.path.join(tiny, "config.json")) else None
+def checkpoint_dir(path):
+    """The checkpoint folder as an absolute path; a missing one is a broken checkout (the test data
+    is part of the repository), so it fails the test with the path rather than skipping it."""
+    if not os.path.isfile(os.path.join(path, "config.json")):
+        raise SystemExit(f"FAILED: no checkpoint at {path} (config.json missing): the tiny checkpoint is part of "
+                         "the repository (tests/data/parity/internvl-tiny); check out the whole tree")
+    return os.path.abspath(path)
 
 
 def load_validator(validator_script, schema):

@@ -3,7 +3,7 @@
 """End-to-end tests of the GStreamer plugin through gst-launch-1.0 and the installed-plugin path.
 
 Usage: run_pipeline_e2e.py SCENARIO --schema SCHEMA --validator VALIDATE_MESSAGES_PY
-                           --default-fixtures DIR --work-dir DIR
+                           --model DIR --work-dir DIR
 Scenarios:
   zmq     videotestsrc -> classify -> caption -> overlay -> publish over ZeroMQ; a real SUB socket
           receives and schema-validates every message while gst-launch runs
@@ -13,9 +13,9 @@ Scenarios:
   errors  a missing model directory and an unwritable file-path make gst-launch fail cleanly
 
 The plugin is found through GST_PLUGIN_PATH (CTest sets it to the build tree, with a private
-GST_REGISTRY). The tiny checkpoint is $INTERNVL_FIXTURES/internvl-tiny, else
-$INTERNVL_SHARED/fixtures/internvl-tiny, else --default-fixtures/internvl-tiny; exit status 77
-(CTest: skipped) with a message when it, python3-jsonschema or python3-zmq is missing.
+GST_REGISTRY). --model is the tiny checkpoint (tests/data/parity/internvl-tiny); exit status 77
+(CTest: skipped, which fails `make test`) with a message when python3-jsonschema or python3-zmq is
+missing.
 Run with Debian's /usr/bin/python3 (python3-zmq, python3-jsonschema), not a virtualenv.
 """
 import argparse
@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 
-from e2e_common import SKIP, Failure, check, find_tiny, load_validator
+from e2e_common import SKIP, Failure, check, checkpoint_dir, load_validator
 
 LABELS = "red;green;blue;stripes"
 
@@ -328,16 +328,11 @@ def main():
     parser.add_argument("scenario", choices=sorted(SCENARIOS))
     parser.add_argument("--schema", required=True)
     parser.add_argument("--validator", required=True, help="tests/sinks/validate_messages.py")
-    parser.add_argument("--default-fixtures", required=True)
+    parser.add_argument("--model", required=True, help="the tiny checkpoint folder")
     parser.add_argument("--work-dir", required=True)
     args = parser.parse_args()
 
-    tiny = find_tiny(args.default_fixtures)
-    if tiny is None:
-        print("run_pipeline_e2e: the tiny checkpoint internvl-tiny was not found (set "
-              "INTERNVL_FIXTURES or INTERNVL_SHARED, default "
-              f"{args.default_fixtures}); skipping")
-        return SKIP
+    tiny = checkpoint_dir(args.model)
     if shutil.which("gst-launch-1.0") is None:
         print("run_pipeline_e2e: gst-launch-1.0 is not installed; skipping")
         return SKIP

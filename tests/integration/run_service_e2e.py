@@ -3,7 +3,7 @@
 """End-to-end tests of internvl-streamd as a real process: loopback only, ports picked by the OS.
 
 Usage: run_service_e2e.py SCENARIO --service BIN --rtsp-server BIN --schema SCHEMA
-                          --validator VALIDATE_MESSAGES_PY --default-fixtures DIR --work-dir DIR
+                          --validator VALIDATE_MESSAGES_PY --model DIR --work-dir DIR
                           [--soak-seconds N]
 Scenarios:
   streams      two looping file sources and one RTSP camera (gst-rtsp-server, started by the test):
@@ -20,8 +20,8 @@ Scenarios:
                an unreachable URI only puts its stream into backoff
   soak         accelerated file sources and a camera for --soak-seconds: RSS stays bounded
 
-Exit status 77 (CTest: skipped) with a message when the tiny checkpoint, python3-jsonschema or
-python3-zmq is missing. Prometheus and Chromium are installed by deploy/install-deps.sh; their
+--model is the tiny checkpoint (tests/data/parity/internvl-tiny). Exit status 77 (CTest: skipped,
+which fails `make test`) with a message when python3-jsonschema or python3-zmq is missing. Prometheus and Chromium are installed by deploy/install-deps.sh; their
 absence is a failure naming the package.
 """
 import argparse
@@ -39,7 +39,7 @@ import time
 import urllib.error
 import urllib.request
 
-from e2e_common import SKIP, Failure, Subscriber, check, find_tiny, load_validator, log, run_scenario, zmq_missing
+from e2e_common import SKIP, Failure, Subscriber, check, checkpoint_dir, load_validator, log, run_scenario, zmq_missing
 
 LABELS = ["red", "green", "blue", "stripes"]
 
@@ -596,16 +596,12 @@ def main():
     parser.add_argument("--rtsp-server", required=True)
     parser.add_argument("--schema", required=True)
     parser.add_argument("--validator", required=True)
-    parser.add_argument("--default-fixtures", required=True)
+    parser.add_argument("--model", required=True, help="the tiny checkpoint folder")
     parser.add_argument("--work-dir", required=True)
     parser.add_argument("--soak-seconds", type=float, default=180)
     parser.add_argument("--rss-bound-mib", type=float, default=32)
     args = parser.parse_args()
-    tiny = find_tiny(args.default_fixtures)
-    if tiny is None:
-        print("SKIPPED: the tiny checkpoint (fixtures/internvl-tiny) was not found; set INTERNVL_SHARED or "
-              "INTERNVL_FIXTURES to the shared folder")
-        return SKIP
+    tiny = checkpoint_dir(args.model)
     if zmq_missing():
         return SKIP
     scenarios = {"streams": scenario_streams, "prometheus": scenario_prometheus, "status-page": scenario_status_page,

@@ -273,7 +273,7 @@ TEST(ResultMetaTest, scale_transform_keeps_the_meta_and_unknown_transforms_drop_
 }
 
 TEST(ResultMetaTest, remove_meta_frees_the_records) {
-  // Freeing is checked for leaks under valgrind; here: removal goes through the free function.
+  // Leaks are checked by the `leak` test; here: removal goes through the free function.
   GstBuffer* buffer = buffer_with_entry("playing guitar");
   ASSERT_TRUE(gst_buffer_remove_meta(buffer, &gst_buffer_get_internvl_result_meta(buffer)->meta));
   EXPECT_EQ(gst_buffer_get_internvl_result_meta(buffer), nullptr);

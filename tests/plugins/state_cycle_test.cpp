@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Element state changes PLAYING -> NULL -> PLAYING on real pipelines, repeatedly. Run plainly in
-// the suite, and under valgrind by the `leak`-labelled CTest (tests/plugins/leak_check.sh), which
-// fails on definite leaks; the classify pipeline's growth over many cycles is bounded by RSS here.
+// the suite, and with LeakSanitizer by the `leak`-labelled CTest (tests/plugins/leak_check.sh), which
+// fails on leaks at exit; the classify pipeline's growth over many cycles is bounded by RSS here.
 #include <gst/gst.h>
 #include <gtest/gtest.h>
 
@@ -105,7 +105,7 @@ TEST(StateCycleTest, classify_overlay_publish_cycles_playing_null_playing) {
   cycle(classify_pipeline(3), 3);
 }
 
-// The cheap leak bound for the LibTorch pipeline (too slow for many cycles under valgrind). The
+// The cheap leak bound for the LibTorch pipeline over many cycles (the leak test runs 3). The
 // resident set moves by several MiB from cycle to cycle with no trend (LibTorch / glibc arenas;
 // measured: +-4 MiB over 200 cycles alone, a one-off step of ~7 MiB after other tests in the same
 // process), so each sample is the smallest VmRSS over 5 cycles (after cycles 16..20 and 56..60)

@@ -8,8 +8,7 @@
 #   shared libs        sentencepiece, libzip, stb, libjpeg-turbo (headers, .so files, our own
 #                      relocatable .pc files) plus every library they pull in that is not part of
 #                      the C/C++ runtime (found with ldd), and pkgconf in case the image has none
-#   test data          ../shared/fixtures/internvl-tiny and the QLLaMA tokenizer (the checkout's
-#                      sibling ../shared does not travel with the device tool)
+#   (test data is part of the working tree, tests/data/, which travels anyway)
 #
 # Risk: the .so files were built on Debian 12 (glibc 2.36, GCC 12's libstdc++). They load on a
 # system with glibc >= the newest GLIBC_ version they need and a libstdc++ at least as new; the
@@ -18,12 +17,11 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../../.." && pwd)
-shared=${INTERNVL_SHARED:-$root/../shared}
 out=$root/.device-deps
 multiarch=/usr/lib/x86_64-linux-gnu
 
 rm -rf "$out"
-mkdir -p "$out"/{include,lib/pkgconfig,share/cmake,src,bin,shared/fixtures,shared/models}
+mkdir -p "$out"/{include,lib/pkgconfig,share/cmake,src,bin}
 
 # --- header-only libraries --------------------------------------------------------------------
 cp -a /usr/include/nlohmann "$out/include/"
@@ -90,10 +88,6 @@ write_pc sentencepiece "$(pkg-config --modversion sentencepiece)" "-lsentencepie
 write_pc libzip "$(pkg-config --modversion libzip)" "-lzip"
 write_pc stb "$(pkg-config --modversion stb)" "-lstb" stb
 write_pc libjpeg "$(pkg-config --modversion libjpeg)" "-ljpeg"
-
-# --- test data --------------------------------------------------------------------------------
-cp -a "$shared/fixtures/internvl-tiny" "$out/shared/fixtures/"
-cp -a "$shared/models/qllama-tokenizer" "$out/shared/models/"
 
 # --- manifest: what the carried binaries need from the device's C/C++ runtime ------------------
 {

@@ -65,7 +65,6 @@ setup_env() {
   [[ -d "$deps" ]] || { echo "no $deps: run tests/bench/gpu/pack-deps.sh here, carry .device-deps"; exit 1; }
   export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$deps/lib"  # system copies first
   export PKG_CONFIG_PATH="$deps/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
-  export INTERNVL_SHARED=$deps/shared
   export TORCH_CUDA_ARCH_LIST=9.0  # Hopper; spares Caffe2's arch detection
   local nvcc
   nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
@@ -108,6 +107,7 @@ build_cli() {
       -DCMAKE_PREFIX_PATH="$TORCH_PREFIX;$DEPS;$gtest" -DPKG_CONFIG_EXECUTABLE="$PKG_CONFIG_BIN" \
       -DINTERNVL_WITH_GSTREAMER=OFF -DCMAKE_CUDA_ARCHITECTURES=90 -DCUDAToolkit_ROOT="$CUDA_ROOT" \
       -DINTERNVL_CUDA_GRAPHS="$1" -DCMAKE_CXX_COMPILER_LAUNCHER="$BUILD_DIR/no-werror" \
+      -DINTERNVL_TEST_PYTHON="$(command -v python3)" \
       >>"$OUT_DIR/build.log" 2>&1 || { tail -40 "$OUT_DIR/build.log"; return 1; }
     grep -E 'CUDA (graphs|kernels):' "$OUT_DIR/build.log" | tail -3
   }
@@ -149,7 +149,7 @@ bench() {
 # code): first its parity with the official outputs in the fixture, then the same tasks, batches,
 # shapes and dtype as the bench stage, with the image's PyTorch.
 eager() {
-  python3 tests/bench/eager_internvl.py check "$DEPS/shared/fixtures" || return 1
+  python3 tests/bench/eager_internvl.py check tests/data/parity/internvl-tiny || return 1
   python3 tests/bench/eager_internvl.py bench --preset "$PRESET" --device "$DEVICE" --dtype "$DTYPE" \
     --tasks c,g --batch "$BATCHES" --attention eager --seconds 2 >"$REPORTS/bench_eager.json"
 }
@@ -173,7 +173,7 @@ graphs() {
 
 # CUDA against CPU through the CLI's .npy dumps of the tiny fixture (the C++ tests run CPU only).
 parity() {
-  local fixture=$DEPS/shared/fixtures/internvl-tiny images=() d
+  local fixture=tests/data/parity/internvl-tiny images=() d
   for f in image1_red_square_320x240.png image2_blue_green_gradient_200x300.png \
     image3_checkerboard_224x224.png; do images+=(--image "$fixture/$f"); done
   for d in cpu:fp32 "$DEVICE":fp32 "$DEVICE":bf16; do

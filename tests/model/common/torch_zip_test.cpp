@@ -389,7 +389,7 @@ const TensorInfo* find_info(const TensorFile& file, const std::string& name) {
 }
 
 TEST(TorchZipTest, opens_tiny_internvl_checkpoint) {
-  const fs::path path = ivs::test::internvl_tiny_dir() / "pytorch_model.bin";
+  const fs::path path = ivs::test::internvl_tiny_bin_path();
   INTERNVL_REQUIRE_PATH(path);
   auto file = open_torch_zip(path.string());
   ASSERT_EQ(file->tensors().size(), 90U);
@@ -407,7 +407,7 @@ TEST(TorchZipTest, opens_tiny_internvl_checkpoint) {
 }
 
 TEST(TorchZipTest, tiny_internvl_bin_matches_its_safetensors_bit_for_bit) {
-  const fs::path bin_path = ivs::test::internvl_tiny_dir() / "pytorch_model.bin";
+  const fs::path bin_path = ivs::test::internvl_tiny_bin_path();
   const fs::path st_path = ivs::test::internvl_tiny_dir() / "model.safetensors";
   INTERNVL_REQUIRE_PATH(bin_path);
   INTERNVL_REQUIRE_PATH(st_path);

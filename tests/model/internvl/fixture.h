@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Access to ../shared/fixtures/internvl-tiny: the checkpoint, its inputs and the reference
+// Access to tests/data/parity/internvl-tiny: the checkpoint, its inputs and the reference
 // outputs of the official implementation.
 #pragma once
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Parity with the official InternVL implementation on the tiny fixture checkpoint
-// (../shared/fixtures/internvl-tiny): every recorded output, fp32 on CPU, relative error < 1e-4,
+// (tests/data/parity/internvl-tiny): every recorded output, fp32 on CPU, relative error < 1e-4,
 // token ids identical.
 #include <c10/core/InferenceMode.h>
 #include <filesystem>
@@ -19,6 +19,7 @@ namespace ivs::model {
 namespace {
 
 using test::internvl_tiny_dir;
+using test::internvl_tiny_bin_path;
 using test::tensor_from_rows;
 using test::tensors_close;
 using test::tensors_close_in_norm;
@@ -223,7 +224,7 @@ TEST_F(ParityTest, missing_tie_flag_ties_embeddings_like_transformers) {
 TEST_F(ParityTest, pytorch_bin_weights_equal_safetensors_weights) {
   auto from_bin = InternVLModel(tiny_model().config, at::TensorOptions().dtype(at::kFloat));
   CheckpointFiles files;
-  files.shards = {(internvl_tiny_dir() / "pytorch_model.bin").string()};
+  files.shards = {internvl_tiny_bin_path().string()};
   files.safetensors = false;
   load_checkpoint_files(*from_bin, files);
   const auto reference = tiny_model().full_model().named_parameters(true);

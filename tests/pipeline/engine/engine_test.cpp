@@ -25,6 +25,7 @@ namespace {
 
 using test_support::completes;
 using test_support::max_abs_diff;
+using test_support::relative_error;
 using test_support::small_options;
 using test_support::tiny_engine_key;
 
@@ -158,7 +159,8 @@ TEST(EngineTest, drop_if_full_refuses_and_counts_when_the_queue_is_full) {
   EXPECT_EQ(stats.queue_depth, 2u);
   engine->resume();
   ASSERT_TRUE(completes(*first) && completes(*second));
-  EXPECT_EQ(first->get().embedding, second->get().embedding);
+  // One input: equal up to float rounding (the two may run in batches of different sizes).
+  EXPECT_LT(relative_error(first->get().embedding, second->get().embedding), 1e-5);
   EXPECT_EQ(engine->stats().embedding.queue_depth, 0u);
 }
 
@@ -177,7 +179,7 @@ TEST(EngineTest, wait_admission_gets_in_once_there_is_room) {
   engine->resume();
   producer.join();
   ASSERT_TRUE(waited && completes(*waited) && completes(*queued));
-  EXPECT_EQ(waited->get().embedding, queued->get().embedding);
+  EXPECT_LT(relative_error(waited->get().embedding, queued->get().embedding), 1e-5);
   EXPECT_EQ(engine->stats().embedding.dropped, 0u);
 }
 

@@ -43,6 +43,18 @@ inline double max_abs_diff(const std::vector<float>& a, const std::vector<float>
   return worst;
 }
 
+/// ||a - b|| / ||b|| (infinite when the lengths differ). Results of one input in batches of
+/// different sizes differ in the last float digits, so equal results are compared with this.
+inline double relative_error(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return INFINITY;
+  double difference = 0.0, reference = 0.0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    difference += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+    reference += double(b[i]) * b[i];
+  }
+  return std::sqrt(difference) / std::sqrt(reference);
+}
+
 /// Collects what an engine logs; give sink() to EngineOptions::log.
 class LogCollector {
  public:
