@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Sharing one Prometheus registry (sinks::Metrics, DESIGN.md §5) between every element of a
+// Sharing one Prometheus registry (sinks::Metrics, sinks/README.md) between every element of a
 // pipeline, and between pipelines of the service, through a persistent GstContext of type
 // "internvl.metrics": the same NEED_CONTEXT / HAVE_CONTEXT dance as the engine
 // (engine_context.h). No static singleton: the hub lives as long as a context or an element

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Turns the entries of an InternVLResultMeta into sinks::FrameResult, the in-memory form of the
-// wire format (DESIGN.md §4). The one place pipeline records meet the wire schema's rules.
+// wire format (sinks/README.md). The one place pipeline records meet the wire schema's rules.
 #pragma once
 
 #include <chrono>

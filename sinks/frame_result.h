@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// One result as it leaves the pipeline: the in-memory form of the wire format (DESIGN.md §4).
+// One result as it leaves the pipeline: the in-memory form of the wire format (sinks/README.md).
 #pragma once
 
 #include <chrono>

@@ -13,7 +13,8 @@ namespace ivs::sinks {
 namespace {
 
 using Json = nlohmann::json;
-// ordered_json keeps DESIGN.md §4's key order, so messages read the same in logs and diffs.
+// ordered_json keeps the wire format's key order (sinks/README.md), so messages read the same in
+// logs and diffs.
 using OrderedJson = nlohmann::ordered_json;
 using std::chrono::system_clock;
 

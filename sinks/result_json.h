@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The versioned wire format (DESIGN.md §4): the only place FrameResult becomes bytes.
+// The versioned wire format (sinks/README.md, "Wire format"): the only place FrameResult becomes
+// bytes.
 #pragma once
 
 #include <string>

@@ -24,7 +24,7 @@ namespace ivs::cli {
 
 using Clock = std::chrono::steady_clock;
 
-// "English caption:" with BOS (INTERNVL_MODEL.md §7); presets have no tokenizer.
+// "English caption:" with BOS (model/README.md, "Tokenizer"); presets have no tokenizer.
 inline const std::vector<int64_t> kCaptionPromptIds = {1, 4223, 5777, 683, 29901};
 
 struct BenchOptions {

@@ -3,7 +3,8 @@
 // image paths and of captioning, per batch size. Performance is measured, never assumed: every
 // figure is reported next to a square matrix product timed in the same run, on the same device
 // and dtype, so the ratios stay meaningful on unknown hardware; --peak-tflops adds MFU against a
-// datasheet figure. FLOPs come from model/internvl/flops.h (INTERNVL_MODEL.md §10).
+// datasheet figure. FLOPs come from model/internvl/flops.h (model/README.md, "Parameters and
+// FLOPs").
 #include <algorithm>
 #include <chrono>
 #include <cmath>

@@ -209,7 +209,7 @@ InternVLConfig InternVLConfig::from_json_file(const std::string& path) {
 }
 
 
-// The struct defaults are already InternVL-14B-224px's (§2.1, §3.1); spelling every size out
+// The struct defaults are already InternVL-14B-224px's (model/README.md); spelling every size out
 // keeps the preset independent of those defaults changing.
 InternVLConfig internvl_14b_224px_config() {
   InternVLConfig c;

@@ -83,15 +83,16 @@ struct InternVLConfig {
 };
 
 
-/// InternVL-14B-224px's architecture (INTERNVL_MODEL.md §2.1, §3.1): InternViT-6B (3200 wide,
-/// 48 layers, 25 heads, MLP 12800, 224 px, patch 14) + QLLaMA (4096 wide, 32 layers, 32 heads,
-/// MLP 11008, vocab 49954), 96 queries, 768-wide embeddings, 16 attention-pool heads. For
-/// benchmarks and FLOP counts with random weights; a real checkpoint brings its own config.json.
+/// InternVL-14B-224px's architecture (model/README.md, "Architecture and sizes"): InternViT-6B
+/// (3200 wide, 48 layers, 25 heads, MLP 12800, 224 px, patch 14) + QLLaMA (4096 wide, 32 layers,
+/// 32 heads, MLP 11008, vocab 49954), 96 queries, 768-wide embeddings, 16 attention-pool heads.
+/// For benchmarks and FLOP counts with random weights; a real checkpoint brings its own
+/// config.json.
 InternVLConfig internvl_14b_224px_config();
 
-/// The sizes of the tiny parity fixture (shared/fixtures/internvl-tiny): vision 64 wide, 2 layers,
-/// 4 heads, MLP 128 at 224 px; QLLaMA 24 wide, 2 layers, 4 heads, MLP 128, the real vocabulary
-/// (49954); 96 queries, 48-wide embeddings, 8 attention-pool heads.
+/// The sizes of the tiny parity fixture (tests/data/parity/internvl-tiny): vision 64 wide,
+/// 2 layers, 4 heads, MLP 128 at 224 px; QLLaMA 24 wide, 2 layers, 4 heads, MLP 128, the real
+/// vocabulary (49954); 96 queries, 48-wide embeddings, 8 attention-pool heads.
 InternVLConfig internvl_tiny_config();
 
 /// The configuration of a benchmark preset: "full" (internvl_14b_224px_config) or "tiny"

@@ -4,7 +4,8 @@
 namespace ivs::model {
 namespace {
 
-// Counting is done in multiply-accumulates (as §10's tables are) and doubled once at the end.
+// Counting is done in multiply-accumulates and doubled once at the end (model/README.md,
+// "Parameters and FLOPs").
 // Doubles are exact here: the largest count (~1e13) is far below 2^53.
 constexpr double kFlopsPerMac = 2.0;
 

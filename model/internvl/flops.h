@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Analytic parameter and FLOP counts of InternVL v1 for any InternVLConfig, by the rules of
-// INTERNVL_MODEL.md §10: one multiply-accumulate = 2 FLOPs; matrix products (linear layers,
-// patch embedding, attention scores and attention-weighted values) only, while norms, softmax,
-// GELU/SiLU, RoPE, residual adds and embedding look-ups are ignored. The benchmark divides these
-// by measured time to report achieved TFLOP/s and MFU. Torch-free, so it is cheap to test.
+// model/README.md ("Parameters and FLOPs"): one multiply-accumulate = 2 FLOPs; matrix products
+// (linear layers, patch embedding, attention scores and attention-weighted values) only, while
+// norms, softmax, GELU/SiLU, RoPE, residual adds and embedding look-ups are ignored. The benchmark
+// divides these by measured time to report achieved TFLOP/s and MFU. Torch-free, so it is cheap
+// to test.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +13,7 @@
 
 namespace ivs::model {
 
-/// Parameter counts by block, as INTERNVL_MODEL.md §10.1 splits them (exact element counts).
+/// Parameter counts by block, as model/README.md's parameter table splits them (exact counts).
 struct ParameterCounts {
   int64_t vision_model = 0;     // InternViT: patch embedding, class + position embeddings, blocks
   int64_t clip_projector = 0;   // attention pool over the ViT tokens
@@ -27,7 +28,7 @@ struct ParameterCounts {
   int64_t logit_scale = 0;
   int64_t itm_head = 0;  // in the checkpoint; training-only, our model does not build it
 
-  /// Everything in the checkpoint (§10.1's "InternVL-14B-224px total").
+  /// Everything in the checkpoint (the parameter table's "whole checkpoint").
   int64_t total() const;
   /// Everything our InternVLModel builds: total() less itm_head.
   int64_t built() const;

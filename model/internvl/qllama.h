@@ -49,7 +49,7 @@ struct QLlamaDecodeInputs {
   std::optional<at::Tensor> suffix_allowed;  // bool [rows, 1, 1, G + 1]; nullopt = all
 };
 
-/// How a forward pass lets positions see each other (see INTERNVL_MODEL.md §3.4).
+/// How a forward pass lets positions see each other (model/README.md, "How QLLaMA is run").
 struct QLlamaInputs {
   at::Tensor inputs_embeds;  // [B, T, H]
   at::Tensor position_ids;   // [B, T] int64

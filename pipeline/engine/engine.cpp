@@ -63,8 +63,8 @@ PixelBatch pixels_of(const std::vector<const Job*>& batch) {
   return out;
 }
 
-// The spelling of DESIGN.md's dtype property values, not c10's
-// "Float"/"BFloat16".
+// The long names of the elements' dtype values, as gst-inspect-1.0 lists
+// them, not c10's "Float"/"BFloat16".
 std::string dtype_name(c10::ScalarType dtype) {
   switch (dtype) {
     case c10::kBFloat16:

@@ -77,8 +77,8 @@ struct EngineOptions {
   bool cuda_graphs = false;
   /// LibTorch intra-op threads of each worker thread; 0 = hardware_concurrency
   /// / 2 (at least 1): two workers may run at once, and on a 2-core CPU 1
-  /// thread each leaves room for decode (ENVIRONMENT.md §1.6: extra BLAS
-  /// threads gain little off the main thread).
+  /// thread each leaves room for decode (extra BLAS threads gain little off
+  /// the main thread: README.md, "Notes for developers").
   int intra_op_threads = 0;
   /// Called from any thread; must be thread-safe and must not call back into
   /// the engine.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// internvl-streamd: the long-running multi-stream service (DESIGN.md §6).
+// internvl-streamd: the long-running multi-stream service (README.md, "Run the service").
 //   internvl-streamd --config FILE            run
 //   internvl-streamd --validate-config FILE   check a config and exit 0 (valid) or 1
 // Logs go through GLib (stderr, or the journal under systemd); G_MESSAGES_DEBUG=all adds debug.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The service's HTTP surface on one port (DESIGN.md §6):
+// The service's HTTP surface on one port (README.md "Run the service", configs/README.md "REST"):
 //   GET    /api/v1/streams                 every stream's status (JSON)
 //   GET    /api/v1/streams/{id}            one stream
 //   POST   /api/v1/streams                 add a stream (body: a `streams` entry as JSON)

@@ -366,7 +366,8 @@ ServiceConfig parse_service_config(const std::string& yaml, const std::string& o
       config.model.path = resolve_path(read_string(v, p), base_dir);
       if (config.model.path.empty()) p.fail("the model path is empty");
     });
-    // One process per GPU (DESIGN.md §7): pick the GPU with CUDA_VISIBLE_DEVICES, not cuda:N.
+    // One process per GPU (README.md, "Run the service"): pick the GPU with CUDA_VISIBLE_DEVICES,
+    // not cuda:N.
     model.optional("device", [&](auto& v, auto& p) { config.model.device = read_choice(v, p, {"auto", "cpu", "cuda"}); });
     model.optional("dtype", [&](auto& v, auto& p) { config.model.dtype = read_choice(v, p, {"auto", "fp32", "bf16", "fp16"}); });
     model.optional("batch_size", [&](auto& v, auto& p) { config.model.batch_size = read_integer(v, p, 1, 1024); });

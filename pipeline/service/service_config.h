@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// The configuration of internvl-streamd (DESIGN.md §6), parsed from YAML (yaml-cpp) into typed
-// structs. Every key is documented with its default in configs/README.md. Unknown keys are
-// errors naming their path ("streams[1].decod"), so a typo never silently falls back to a
-// default. Scalars may use ${VAR} or ${VAR:-default} (environment), e.g. the shard ordinal of
-// a Kubernetes pod or a token kept out of the file.
+// The configuration of internvl-streamd, parsed from YAML (yaml-cpp) into typed structs. Every
+// key is documented with its default in configs/README.md. Unknown keys are errors naming their
+// path ("streams[1].decod"), so a typo never silently falls back to a default. Scalars may use
+// ${VAR} or ${VAR:-default} (environment), e.g. the shard ordinal of a Kubernetes pod or a token
+// kept out of the file.
 #pragma once
 
 #include <optional>
@@ -29,7 +29,7 @@ struct ModelConfig {
   double batch_timeout_seconds = 0.01;
 };
 
-/// internvlclassify's properties in snake_case (DESIGN.md §3).
+/// internvlclassify's properties in snake_case (README.md, "Use from gst-launch").
 struct ClassifyConfig {
   bool enabled = true;
   std::string mode = "c";  // c | g

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The GStreamer pipeline of one service stream (DESIGN.md §1):
+// The GStreamer pipeline of one service stream (README.md, "Architecture"):
 //   uridecodebin (decoder chosen by `decode`) ! queue (leaky when live) ! videoconvert
 //     ! internvlclassify ! internvlcaption ! internvlpublish ! fakesink
 // with the stream id on every element (metric labels, sensor_id) and the service's shared

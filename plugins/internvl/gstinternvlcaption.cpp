@@ -30,7 +30,7 @@
  * the element starts, and shared with the other InternVL elements of the pipeline through a
  * GstContext of type "internvl.engine".
  *
- * Metrics (DESIGN.md §5) go into the pipeline's one Prometheus registry, shared with the other
+ * Metrics (sinks/README.md) go into the pipeline's one Prometheus registry, shared with the other
  * InternVL elements through a GstContext of type "internvl.metrics": internvl_frames_total,
  * internvl_frames_sampled_total{task="caption"},
  * internvl_frames_dropped_total{reason="engine_full"|"late"|"failed"} (engine_full: a caption

@@ -21,7 +21,7 @@
  * Elements of a pipeline using the same model, device and dtype share one engine through a
  * GstContext of type "internvl.engine".
  *
- * Metrics (DESIGN.md §5) go into the pipeline's one Prometheus registry, shared through a
+ * Metrics (sinks/README.md) go into the pipeline's one Prometheus registry, shared through a
  * GstContext of type "internvl.metrics" with every other InternVL element (and the service):
  * internvl_frames_total, internvl_frames_sampled_total{task="classification"},
  * internvl_frames_dropped_total{reason="engine_full"|"late"|"failed"} and

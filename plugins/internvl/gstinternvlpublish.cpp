@@ -3,7 +3,7 @@
  * SECTION:element-internvlpublish
  * @title: internvlpublish
  *
- * Publishes the InternVL results on each buffer as versioned JSON messages (DESIGN.md §4) over
+ * Publishes the InternVL results on each buffer as versioned JSON messages (sinks/README.md) over
  * ZeroMQ (#GstInternVLPublish:endpoint) and/or into a JSON-lines file
  * (#GstInternVLPublish:file-path). Buffers pass through untouched (in place, never written).
  *

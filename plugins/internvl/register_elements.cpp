@@ -21,7 +21,8 @@ gboolean gst_internvl_register_static(void) {
     const gboolean ok = gst_plugin_register_static(
         GST_VERSION_MAJOR, GST_VERSION_MINOR, "internvl",
         "InternVL video understanding: classification, captions, overlay, publishing",
-        gst_internvl_register_elements, VERSION, "unknown", PACKAGE, GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN);
+        gst_internvl_register_elements, VERSION, GST_LICENSE, PACKAGE, GST_PACKAGE_NAME,
+        GST_PACKAGE_ORIGIN);
     g_once_init_leave(&result, ok ? 2 : 1);
   }
   return result == 2;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The metrics of DESIGN.md §5, registered once in one prometheus-cpp registry that the owner
+// The metrics of sinks/README.md, registered once in one prometheus-cpp registry that the owner
 // (the engine, the service) passes to whoever records. Labels stay low-cardinality: stream ids,
 // task names, stages, sink names, drop reasons — never frame ids.
 //

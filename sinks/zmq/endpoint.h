@@ -7,7 +7,7 @@ namespace ivs::sinks {
 
 /// A ZeroMQ endpoint as users write it: "bind:tcp://127.0.0.1:5555", "connect:tcp://host:5555",
 /// or without a prefix, where an address containing '*' binds and any other connects
-/// (DESIGN.md §3, internvlpublish `endpoint`).
+/// (internvlpublish `endpoint`, README.md "Use from gst-launch").
 struct ZmqEndpoint {
   bool bind = true;
   std::string address;  // "tcp://127.0.0.1:5555", "ipc:///tmp/x", "inproc://x"

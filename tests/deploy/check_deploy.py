@@ -32,8 +32,9 @@ except ImportError:  # the pyenv python3 on PATH may lack it; Debian's /usr/bin/
     sys.exit("check_deploy: PyYAML is missing: install the Debian package python3-yaml "
              "(deploy/install-deps.sh does) and run with /usr/bin/python3")
 
-# The contract of DESIGN.md §5: metric -> labels. Used to check that the source still registers
-# every metric the dashboard needs, and as the label list when the source cannot be parsed.
+# The contract of sinks/README.md ("Metrics"): metric -> labels. Used to check that the source
+# still registers every metric the dashboard needs, and as the label list when the source cannot
+# be parsed.
 CONTRACT_METRICS = {
     "internvl_frames_total": ("counter", {"stream"}),
     "internvl_frames_sampled_total": ("counter", {"stream", "task"}),
@@ -180,7 +181,7 @@ def source_metrics(ctx):
             if member in members:
                 metrics[members[member]][1].update(re.findall(r"\{\s*\"(\w+)\"", labels))
     if not metrics:
-        ctx.note(f"{ctx.rel(path)}: no metric registrations found; using the DESIGN §5 list")
+        ctx.note(f"{ctx.rel(path)}: no metric registrations found; using the sinks/README.md list")
         metrics = {k: (v[0], set(v[1])) for k, v in CONTRACT_METRICS.items()}
     metrics.update(BUILTIN_METRICS)
     ctx.metrics = metrics
@@ -192,10 +193,11 @@ def check_metric_source(ctx):
     errors = []
     for name, (kind, labels) in CONTRACT_METRICS.items():
         if name not in metrics:
-            errors.append(f"{name} (DESIGN §5) is not registered in sinks/prometheus/metrics.cpp")
+            errors.append(f"{name} (sinks/README.md) is not registered in "
+                          "sinks/prometheus/metrics.cpp")
         elif metrics[name][0] != kind or metrics[name][1] != labels:
             errors.append(f"{name}: source has {metrics[name][0]} {sorted(metrics[name][1])}, "
-                          f"DESIGN §5 says {kind} {sorted(labels)}")
+                          f"sinks/README.md says {kind} {sorted(labels)}")
     if errors:
         raise Failure(errors)
     return f"{len(metrics) - len(BUILTIN_METRICS)} metrics registered in the source"
@@ -1372,7 +1374,7 @@ def check_readme(ctx):
 CHECKS = [
     ("SPDX headers", check_spdx),
     ("YAML files parse", check_yaml_parses),
-    ("metrics in the source match DESIGN §5", check_metric_source),
+    ("metrics in the source match sinks/README.md", check_metric_source),
     ("container config (contract keys)", check_container_config),
     ("compose file", check_compose),
     ("Prometheus config, alerts and their unit tests (promtool)", check_prometheus),

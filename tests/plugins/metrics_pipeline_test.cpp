@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The DESIGN.md §5 metrics through a real two-branch pipeline: every InternVL element records
+// The metrics (sinks/README.md) through a real two-branch pipeline: every InternVL element records
 // into one registry shared through the "internvl.metrics" GstContext, the first
 // metrics-address serves it, and a real HTTP GET of /metrics sees both streams, the engine's
 // batches (the two streams share one engine) and the published messages.

@@ -181,7 +181,8 @@ TEST(MetricsTest, the_same_labels_return_the_same_series) {
   EXPECT_EQ(&metrics.caption_tokens(), &metrics.caption_tokens());
 }
 
-// The names are a contract with dashboards and alerts: exactly DESIGN.md §5, with these types.
+// The names are a contract with dashboards and alerts: exactly sinks/README.md's "Metrics", with
+// these types.
 TEST(MetricsTest, family_names_and_types_match_the_design_exactly) {
   Metrics metrics = make_metrics();
   MetricsExposer exposer("127.0.0.1:0", metrics.registry());

@@ -14,7 +14,7 @@ inline std::chrono::system_clock::time_point sample_timestamp() {
   return std::chrono::system_clock::time_point(std::chrono::milliseconds(1795896060123LL));
 }
 
-/// DESIGN.md §4's example message.
+/// The example message of sinks/README.md ("Wire format").
 inline sinks::FrameResult sample_classification() {
   sinks::FrameResult r;
   r.kind = sinks::ResultKind::kClassification;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The analytic counts against INTERNVL_MODEL.md §10 (full size) and against the parameters the
-// real module tree creates (tiny sizes), so the FLOP formulas and the model cannot drift apart.
+// The analytic counts against the figures of model/README.md, "Parameters and FLOPs" (full size;
+// "section_10_1" and "section_10_2" in the test names are its parameter table and its FLOP
+// figures), and against the parameters the real module tree creates (tiny sizes), so the FLOP
+// formulas and the model cannot drift apart.
 #include "model/internvl/flops.h"
 
 #include <gtest/gtest.h>
@@ -14,7 +16,7 @@ namespace {
 
 constexpr double kTera = 1e12, kGiga = 1e9;
 
-// |actual / expected - 1| <= tolerance: §10 quotes its FLOP figures to three significant digits
+// |actual / expected - 1| <= tolerance: the FLOP figures are quoted to three significant digits
 // (two for a few sub-terms, which get 2 %).
 void expect_close(double actual, double expected, const char* what, double tolerance = 0.01) {
   EXPECT_NEAR(actual / expected, 1.0, tolerance) << what << ": " << actual << " vs " << expected;
@@ -53,10 +55,11 @@ TEST(FlopsTest, full_size_image_paths_match_section_10_2) {
   expect_close(attention_pool_flops(c, 4096, 96), 2 * 3.2 * kGiga, "clip_projector2", 0.02);
   expect_close(image_c_flops(c), 3.08 * kTera, "InternVL-C image");
   expect_close(image_g_flops(c), 4.66 * kTera, "InternVL-G image");
-  // §10's own parts (0.622 + 0.163 T MAC + pooling) sum to 1.59 TF; its subtotal says 1.57.
+  // The parts (0.622 + 0.163 T MAC + pooling, model/README.md) sum to 1.59 TF; 1.57 leaves out the
+  // pools, hence 2 %.
   expect_close(image_g_flops(c) - vision_tower_flops(c), 1.57 * kTera,
                "InternVL-G QLLaMA + pooling", 0.02);
-  // The shortcut of §10: 2 x ViT parameters x 257 tokens = 3.03 TFLOPs; ours adds the
+  // The shortcut 2 x ViT parameters x 257 tokens = 3.03 TFLOPs (model/README.md); ours adds the
   // attention scores, so it lands between the two.
   const double shortcut = 2.0 * static_cast<double>(count_parameters(c).vision_model) * 257;
   expect_close(shortcut, 3.03 * kTera, "2 x params x tokens");

@@ -15,7 +15,7 @@ class TokenizerTest : public ::testing::Test {
   Tokenizer tokenizer() const { return Tokenizer(test::qllama_tokenizer_path().string()); }
 };
 
-// The reference ids of INTERNVL_MODEL.md §8.2 (sp.encode of the shipped model).
+// The reference ids of model/README.md, "Tokenizer" (sp.encode of the shipped model).
 TEST_F(TokenizerTest, reproduces_the_reference_ids) {
   const auto t = tokenizer();
   EXPECT_EQ(t.vocab_size(), 49954);
