@@ -25,11 +25,15 @@ HttpResponse json_response(int status, const Json& body) {
 }
 
 
-Json to_json(const StreamStatus& s) {
-  Json latest = Json::array();
-  for (const auto& record : s.latest_labels) {
-    latest.push_back({{"label", record.label}, {"label_id", record.label_id}, {"confidence", record.confidence}});
+Json to_json(const std::vector<pipeline::ClassificationRecord>& records) {
+  Json out = Json::array();
+  for (const auto& record : records) {
+    out.push_back({{"label", record.label}, {"label_id", record.label_id}, {"confidence", record.confidence}});
   }
+  return out;
+}
+
+Json to_json(const StreamStatus& s) {
   Json body{{"id", s.id},
             {"uri", s.uri},
             {"state", stream_state_name(s.state)},
@@ -43,7 +47,10 @@ Json to_json(const StreamStatus& s) {
             {"last_error", s.last_error},
             {"labels", s.labels},
             {"labels_file", s.labels_file},
-            {"latest", {{"classification", latest}, {"caption", s.latest_caption}}}};
+            {"latest",
+             {{"classification", to_json(s.latest_labels)},
+              {"clip_classification", to_json(s.latest_clip_labels)},
+              {"caption", s.latest_caption}}}};
   if (s.state == StreamState::kBackoff) body["restart_in_seconds"] = s.restart_in_seconds;
   return body;
 }

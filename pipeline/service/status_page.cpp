@@ -15,6 +15,7 @@ body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
 table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #ddd;padding:.35em .6em;text-align:left;vertical-align:top}
 th{background:#f4f4f4}.running{color:#0a7a2f}.starting{color:#8a6d00}.backoff{color:#b00020}.finished{color:#666}
 .error{color:#b00020;font-size:.9em}.num{text-align:right;font-variant-numeric:tabular-nums}
+.kind{color:#666;font-size:.85em}.labels.clip{margin-top:.3em}
 </style></head><body>
 <h1>InternVL Stream</h1>
 <p><a href="/api/v1/streams">/api/v1/streams</a> &middot; <a href="/metrics">/metrics</a> &middot; <a href="/health/ready">/health/ready</a></p>
@@ -44,6 +45,22 @@ std::string escape_html(const std::string& text) {
   return out;
 }
 
+namespace {
+
+// The best three of one result, under its kind: the frame's and the clip's scores differ (a clip
+// spans scene changes), so they are never shown as one "latest".
+void write_labels(std::ostringstream& html, const char* kind,
+                  const std::vector<pipeline::ClassificationRecord>& records) {
+  if (records.empty()) return;
+  html << "<div class=\"labels " << kind << "\"><span class=\"kind\">" << kind << ":</span>";
+  for (size_t i = 0; i < records.size() && i < 3; ++i) {
+    html << (i ? "<br>" : " ") << escape_html(records[i].label) << " " << format_number(records[i].confidence, "%.2f");
+  }
+  html << "</div>";
+}
+
+}  // namespace
+
 std::string render_status_page(const std::vector<StreamStatus>& streams) {
   std::ostringstream html;
   html << kHead << "<p id=\"summary\">" << streams.size() << " stream" << (streams.size() == 1 ? "" : "s") << "</p>\n";
@@ -59,10 +76,8 @@ std::string render_status_page(const std::vector<StreamStatus>& streams) {
     html << "</td><td>" << escape_html(s.uri) << "</td><td>" << escape_html(s.decoder) << "</td><td class=\"num\">"
          << format_number(s.fps, "%.1f") << "</td><td class=\"num\">" << s.frames << "</td><td class=\"num\">"
          << s.frames_dropped << "</td><td class=\"num\">" << s.restarts << "</td><td>";
-    for (size_t i = 0; i < s.latest_labels.size() && i < 3; ++i) {
-      html << (i ? "<br>" : "") << escape_html(s.latest_labels[i].label) << " "
-           << format_number(s.latest_labels[i].confidence, "%.2f");
-    }
+    write_labels(html, "frame", s.latest_labels);
+    write_labels(html, "clip", s.latest_clip_labels);
     html << "</td><td>" << escape_html(s.latest_caption) << "</td></tr>\n";
   }
   html << "</tbody></table>\n</body></html>\n";

@@ -143,6 +143,8 @@ GstPadProbeReturn remember_results(GstPad* /*pad*/, GstPadProbeInfo* info, gpoin
     if (entry.caption.has_value()) {
       telemetry->caption = entry.caption->text;
       telemetry->caption_pts_seconds = pts_seconds(entry.segment.first_pts);
+    } else if (entry.type == pipeline::ResultType::kClipClassification) {
+      telemetry->clip_labels = entry.classification;  // spans scenes: kept apart from the frame's
     } else if (!entry.classification.empty()) {
       telemetry->labels = entry.classification;
       telemetry->labels_pts_seconds = pts_seconds(entry.segment.last_pts);
@@ -306,9 +308,12 @@ StreamPipeline build_stream_pipeline(const StreamConfig& stream, const SharedCon
     g_signal_connect(source, "pad-added", G_CALLBACK(on_pad_added), built.queue);
     g_signal_connect(built.pipeline, "deep-element-added", G_CALLBACK(on_element_added), telemetry.get());
     g_signal_connect(built.queue, "overrun", G_CALLBACK(on_overrun), telemetry.get());
-    GstPad* queue_sink = gst_element_get_static_pad(built.queue, "sink");
-    gst_pad_add_probe(queue_sink, GST_PAD_PROBE_TYPE_BUFFER, &count_frame, telemetry.get(), nullptr);
-    gst_object_unref(queue_sink);
+    // Progress (frames, fps, stall detection) is counted where frames leave the pipeline: frames
+    // of a file can be read far ahead into the elements' queues and then play for seconds, paced
+    // by the sink, with nothing new entering; counted on entry, such a file looked stalled.
+    GstPad* sink_pad = gst_element_get_static_pad(sink, "sink");
+    gst_pad_add_probe(sink_pad, GST_PAD_PROBE_TYPE_BUFFER, &count_frame, telemetry.get(), nullptr);
+    gst_object_unref(sink_pad);
     GstPad* publish_sink = gst_element_get_static_pad(built.publish, "sink");
     gst_pad_add_probe(publish_sink, GST_PAD_PROBE_TYPE_BUFFER, &remember_results, telemetry.get(), nullptr);
     gst_object_unref(publish_sink);

@@ -37,7 +37,7 @@ struct SharedContexts {
 
 /// Counters and latest results written by the pipeline's streaming threads, read by the service.
 struct StreamTelemetry {
-  std::atomic<uint64_t> frames{0};          // decoded frames that reached the queue
+  std::atomic<uint64_t> frames{0};          // frames through the whole pipeline (at the sink)
   std::atomic<uint64_t> frames_dropped{0};  // dropped by the leaky queue (inference behind)
   std::atomic<int64_t> last_frame_ns{0};    // steady clock of the last decoded frame, 0: none yet
   std::atomic<bool> leaky{false};           // counts queue overruns as drops only when leaking
@@ -46,7 +46,8 @@ struct StreamTelemetry {
 
   std::mutex lock;  // guards the fields below
   std::string decoder;                      // factory of the video decoder in use
-  std::vector<pipeline::ClassificationRecord> labels;  // latest classification, best first
+  std::vector<pipeline::ClassificationRecord> labels;       // latest frame classification, best first
+  std::vector<pipeline::ClassificationRecord> clip_labels;  // latest clip classification, best first
   std::string caption;                                  // latest caption
   double labels_pts_seconds = -1.0;
   double caption_pts_seconds = -1.0;

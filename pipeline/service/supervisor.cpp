@@ -179,6 +179,7 @@ class Stream {
     std::lock_guard<std::mutex> guard(telemetry_->lock);
     s.decoder = telemetry_->decoder;
     s.latest_labels = telemetry_->labels;
+    s.latest_clip_labels = telemetry_->clip_labels;
     s.latest_caption = telemetry_->caption;
     return s;
   }

@@ -47,13 +47,14 @@ struct StreamStatus {
   bool live = false;
   uint64_t frames = 0;
   uint64_t frames_dropped = 0;  // by the leaky queue
-  double fps = 0.0;             // decoded frames per second, last few seconds
+  double fps = 0.0;             // frames through the pipeline per second, last 2 s or so
   uint64_t restarts = 0;
   std::string last_error;
   double restart_in_seconds = 0.0;  // kBackoff only
   std::vector<std::string> labels;  // the label set (or the labels file)
   std::string labels_file;
-  std::vector<pipeline::ClassificationRecord> latest_labels;
+  std::vector<pipeline::ClassificationRecord> latest_labels;       // of the latest sampled frame
+  std::vector<pipeline::ClassificationRecord> latest_clip_labels;  // of the latest clip window
   std::string latest_caption;
 };
 

@@ -13,9 +13,12 @@
  * token counts, timing) to the first frame that passes after it is ready. The entry's segment is
  * the frame the caption describes (its PTS and frame number), not the frame that carries it.
  *
- * At most one caption per element is in flight: a frame sampled while the previous caption is
- * still running, or refused because the engine's queue is full, is skipped and counted in
- * #GstInternVLCaption:captions-dropped. A caption that fails (a model error) is logged at
+ * At most one caption per element is in flight. In a live pipeline a frame sampled while the
+ * previous caption is still running, or refused because the engine's queue is full, is skipped
+ * and counted in #GstInternVLCaption:captions-dropped, so the stream never waits. In a non-live
+ * pipeline (files) every sampled frame is captioned, in order: a sample waits on the streaming
+ * thread until the previous caption is done (it rides on that frame) and the engine has room,
+ * which slows the file down to the captioning rate (back-pressure). A caption that fails (a model error) is logged at
  * WARNING (rate-limited) and counted in #GstInternVLCaption:captions-failed; the stream goes on.
  *
  * End of stream: there is no frame after the last one to carry a caption that is still running.
@@ -157,7 +160,7 @@ constexpr guint64 kDefaultBatchTimeout = 10 * GST_MSECOND;
 
 /// Captions of this element queued or running in the engine at once; a sample beyond it is skipped.
 constexpr size_t kMaxInFlight = 1;
-/// Non-live EOS: the longest wait for the caption still in flight.
+/// Non-live: the longest wait for the caption still in flight (at EOS, or before the next sample).
 constexpr std::chrono::seconds kEosWait{30};
 
 namespace {
@@ -234,9 +237,11 @@ struct State {
     for (GstBuffer* buffer : output) gst_buffer_unref(buffer);
     output.clear();
   }
+  /// Upstream is known not to be live (files): back-pressure instead of dropping.
+  bool non_live() const { return live.has_value() && !*live; }
   /// Non-live and a caption running: keep the newest frame back so that it can carry the caption
   /// if the stream ends first.
-  bool hold_last() const { return live.has_value() && !*live && !in_flight.empty(); }
+  bool hold_last() const { return non_live() && !in_flight.empty(); }
 };
 
 /// The nick of `value` in enum `type` ("auto", "cpu", "fp32", ...).
@@ -655,8 +660,35 @@ static void collect_ready(GstInternVLCaption* self, State& state, GstBuffer* buf
   }
 }
 
+/// Drops every caption in flight (flush, live EOS, a caption too slow), counting them.
+static void drop_in_flight(GstInternVLCaption* self, State& state, const char* why) {
+  if (state.in_flight.empty()) return;
+  GST_INFO_OBJECT(self, "%s: %zu caption(s) in flight dropped", why, state.in_flight.size());
+  self->priv->counters.dropped += state.in_flight.size();
+  state.metrics->metrics().frames_dropped(state.stream, "late").Increment(static_cast<double>(state.in_flight.size()));
+  state.in_flight.clear();  // the engine still runs them; nobody reads the results
+}
+
+/// Non-live: waits (bounded) for the captions in flight and attaches them to `buffer` (before the
+/// next sample goes in, or at EOS); one that does not finish in time is dropped, saying `why`.
+static void wait_for_in_flight(GstInternVLCaption* self, State& state, GstBuffer* buffer, const char* why) {
+  const auto deadline = std::chrono::steady_clock::now() + kEosWait;
+  while (!state.in_flight.empty()) {
+    if (state.in_flight.front().future.wait_until(deadline) != std::future_status::ready) {
+      GST_WARNING_OBJECT(self, "%s: caption still running after %lld s; dropped", why,
+                         static_cast<long long>(kEosWait.count()));
+      drop_in_flight(self, state, why);
+      return;
+    }
+    finish_front(self, state, buffer);
+  }
+}
+
 /// Preprocesses the sampled frame and queues it in the engine, or counts why not.
 static void submit_frame(GstInternVLCaption* self, State& state, GstBuffer* buffer, uint64_t frame_number) {
+  if (state.in_flight.size() >= kMaxInFlight && state.non_live()) {
+    wait_for_in_flight(self, state, buffer, "next sample");
+  }
   if (state.in_flight.size() >= kMaxInFlight) {
     ++self->priv->counters.dropped;
     state.metrics->metrics().frames_dropped(state.stream, "engine_full").Increment();
@@ -677,7 +709,9 @@ static void submit_frame(GstInternVLCaption* self, State& state, GstBuffer* buff
                                            state.preprocessor);
     future = std::visit(
         [&](auto&& in) {
-          return state.engine->submit_caption(std::move(in), state.caption, ivs::pipeline::Admission::kDropIfFull);
+          return state.engine->submit_caption(std::move(in), state.caption,
+                                              state.non_live() ? ivs::pipeline::Admission::kWait
+                                                               : ivs::pipeline::Admission::kDropIfFull);
         },
         std::move(input));
   } catch (const std::exception& e) {
@@ -720,35 +754,17 @@ static void push_output(GstInternVLCaption* self, State& state) {
   }
 }
 
-/// Drops every caption in flight (flush, live EOS), counting them.
-static void drop_in_flight(GstInternVLCaption* self, State& state, const char* why) {
-  if (state.in_flight.empty()) return;
-  GST_INFO_OBJECT(self, "%s: %zu caption(s) in flight dropped", why, state.in_flight.size());
-  self->priv->counters.dropped += state.in_flight.size();
-  state.metrics->metrics().frames_dropped(state.stream, "late").Increment(static_cast<double>(state.in_flight.size()));
-  state.in_flight.clear();  // the engine still runs them; nobody reads the results
-}
-
 /// EOS: in a non-live stream, waits (bounded) for the captions in flight and attaches them to the
 /// last frame, which was held back for this; otherwise drops them.
 static void finish_at_eos(GstInternVLCaption* self, State& state) {
   if (state.in_flight.empty()) return;
-  if (!state.live.has_value() || *state.live || state.output.empty()) {
+  if (!state.non_live() || state.output.empty()) {
     drop_in_flight(self, state, "end of stream");
     return;
   }
   GstBuffer*& last = state.output.back();
   last = gst_buffer_make_writable(last);
-  const auto deadline = std::chrono::steady_clock::now() + kEosWait;
-  while (!state.in_flight.empty()) {
-    if (state.in_flight.front().future.wait_until(deadline) != std::future_status::ready) {
-      GST_WARNING_OBJECT(self, "end of stream: caption still running after %lld s; dropped",
-                         static_cast<long long>(kEosWait.count()));
-      drop_in_flight(self, state, "end of stream");
-      return;
-    }
-    finish_front(self, state, last);
-  }
+  wait_for_in_flight(self, state, last, "end of stream");
 }
 
 static gboolean gst_internvl_caption_start(GstBaseTransform* trans) {

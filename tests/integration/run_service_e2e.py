@@ -239,12 +239,16 @@ def messages_of(messages, sensor, kind=None):
 
 def scenario_streams(args, tiny, work):
     validator, line_errors = load_validator(args.validator, args.schema)
-    make_video(os.path.join(work, "a.mp4"), 60)
+    make_video(os.path.join(work, "a.mp4"), 90)
     make_video(os.path.join(work, "b.mp4"), 60, pattern="smpte")
     camera = RtspCamera(args.rtsp_server)
     token = "t0k3n"
     streams = [
-        {"id": "file-a", "uri": os.path.join(work, "a.mp4"), "restart_on_eos": True, "realtime": True},
+        # A 3 s file that plays at real time makes progress all along: with a stall timeout of half
+        # its length, it must never be restarted as stalled (frames read ahead into the elements
+        # must not count as progress made when they were read).
+        {"id": "file-a", "uri": os.path.join(work, "a.mp4"), "restart_on_eos": True, "realtime": True,
+         "stall_timeout_seconds": 1.5},
         {"id": "file-b", "uri": os.path.join(work, "b.mp4"), "restart_on_eos": True, "realtime": True},
         {"id": "cam", "uri": camera.uri, "stall_timeout_seconds": 3},
     ]
@@ -357,12 +361,19 @@ def scenario_streams(args, tiny, work):
         check(http.call("GET", "/health/ready")[0] == 200, "not ready after bad requests")
 
         # A paced (realtime) file is not a live source: its end is a restart (restart_on_eos), not
-        # a failure with a backoff. The files are 2 s long and have looped by now.
+        # a failure with a backoff. The files are 2-3 s long and have looped by now.
         for name, s in http.streams().items():
             if name.startswith("file-"):
                 check(not s["live"] and s["restarts"] >= 1 and not s["last_error"],
                       f"{name} after looping: live {s['live']}, restarts {s['restarts']}, "
                       f"last_error {s['last_error']!r}")
+        # Its fps is the rate it plays at (30 fps), not the rate it was read ahead at.
+        rates = []
+        for _ in range(6):
+            time.sleep(1.0)
+            rates.append(http.streams()["file-a"]["fps"])
+        check(all(15.0 <= r <= 45.0 for r in rates if r > 0) and sum(r > 0 for r in rates) >= 3,
+              f"fps of the 30 fps file-a while it plays: {rates}")
 
         # Shutdown: exit 0, every accepted result published, every line valid. SIGTERM goes out
         # while the three streams run and results flow (right after a fresh one arrived), so the
@@ -454,6 +465,10 @@ def scenario_status_page(args, tiny, work):
     try:
         wait_for(lambda: http.streams()["front-door"]["state"] == "running", 60, "front-door to run")
         wait_for(lambda: http.streams()["no-such-camera"]["state"] == "backoff", 30, "no-such-camera to fail")
+        # The latest frame and clip scores are reported apart (a clip spans scene changes).
+        latest = wait_for(lambda: (lambda l: l if l["classification"] and l["clip_classification"] else None)(
+            http.streams()["front-door"]["latest"]), 60, "front-door's latest frame and clip classification")
+        log(f"latest frame labels {latest['classification'][0]}, clip labels {latest['clip_classification'][0]}")
         profile = tempfile.mkdtemp(dir=work)
         proc = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                                f"--user-data-dir={profile}", "--dump-dom",
@@ -462,7 +477,7 @@ def scenario_status_page(args, tiny, work):
         dom = proc.stdout
         check(proc.returncode == 0 and "<table" in dom, f"chromium failed ({proc.returncode}): {proc.stderr[-2000:]}")
         for fragment in ['data-stream="front-door"', 'data-stream="no-such-camera"', "running", "backoff",
-                         "avdec_h264", "2 streams"]:
+                         "avdec_h264", "2 streams", "frame:</span>", "clip:</span>"]:
             check(fragment in dom, f"the page Chromium rendered lacks {fragment!r}:\n{dom[:3000]}")
         log(f"Chromium rendered the status page ({len(dom)} bytes of DOM) with both streams")
         check(service.stop() == 0, "the service did not exit 0")

@@ -402,6 +402,46 @@ TEST(InternVLCaptionTest, playing_null_playing_runs_again) {
   gst_object_unref(pipeline);
 }
 
+// A file (non-live) asks for every sampled frame: captions are never skipped while one is in
+// flight; the stream waits for them instead, and they come in frame order.
+TEST(InternVLCaptionTest, non_live_stream_gets_every_sampled_caption_in_order) {
+  REQUIRE_TINY();
+  register_caption();
+  // Every 3rd of 30 frames sampled; the frames come far faster than captions (no clock).
+  const std::string description = "videotestsrc num-buffers=30 ! video/x-raw,width=64,height=48,format=RGB ! "
+                                   "internvlcaption name=cap model=" +
+                                   ivs::test::internvl_tiny_dir().string() +
+                                   " device=cpu dtype=fp32 num-beams=2 min-new-tokens=2 max-new-tokens=4 "
+                                   "selection-fps=0 interval=2 ! fakesink name=sink sync=false";
+  GError* error = nullptr;
+  GstElement* pipeline = gst_parse_launch(description.c_str(), &error);
+  ASSERT_EQ(error, nullptr) << error->message;
+  give_engine(pipeline);
+  std::vector<uint64_t> captioned;  // first_frame of each caption, in the order they passed
+  GstElement* sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
+  GstPad* pad = gst_element_get_static_pad(sink, "sink");
+  gst_pad_add_probe(
+      pad, GST_PAD_PROBE_TYPE_BUFFER,
+      [](GstPad*, GstPadProbeInfo* info, gpointer out) {
+        for (const auto& entry : captions_on(GST_PAD_PROBE_INFO_BUFFER(info))) {
+          static_cast<std::vector<uint64_t>*>(out)->push_back(entry.segment.first_frame);
+        }
+        return GST_PAD_PROBE_OK;
+      },
+      &captioned, nullptr);
+  gst_object_unref(pad);
+  gst_object_unref(sink);
+  GstElement* cap = gst_bin_get_by_name(GST_BIN(pipeline), "cap");
+  EXPECT_EQ(run_to_eos(pipeline), "");
+  EXPECT_EQ(counter(cap, "frames-sampled"), 10u);
+  EXPECT_EQ(counter(cap, "captions-attached"), 10u);
+  EXPECT_EQ(counter(cap, "captions-dropped"), 0u);
+  EXPECT_EQ(captioned, (std::vector<uint64_t>{0, 3, 6, 9, 12, 15, 18, 21, 24, 27}));
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(cap);
+  gst_object_unref(pipeline);
+}
+
 // Starts `description` and returns the bus error's message ("" when it ran to EOS).
 std::string launch_error(const std::string& description) {
   GError* error = nullptr;

@@ -58,5 +58,18 @@ TEST(StatusPageTest, escapes_everything_a_camera_name_or_caption_could_inject) {
   EXPECT_EQ(page.find("<cat>"), std::string::npos);
 }
 
+TEST(StatusPageTest, shows_the_frame_and_the_clip_labels_each_under_its_kind) {
+  StreamStatus status;
+  status.id = "cam01";
+  status.latest_labels = {{"a dog", 0, 0.75}};
+  status.latest_clip_labels = {{"a cat", 1, 0.40}};
+  const std::string page = render_status_page({status});
+  const auto frame = page.find("frame:</span> a dog 0.75");
+  const auto clip = page.find("clip:</span> a cat 0.40");
+  ASSERT_NE(frame, std::string::npos) << page;
+  ASSERT_NE(clip, std::string::npos) << page;
+  EXPECT_LT(frame, clip);
+}
+
 }  // namespace
 }  // namespace ivs::service
