@@ -14,7 +14,9 @@ struct ObjectBox {
   std::shared_ptr<void> object;
 };
 
-gpointer object_box_copy(gpointer boxed) { return new ObjectBox(*static_cast<const ObjectBox*>(boxed)); }
+gpointer object_box_copy(gpointer boxed) {
+  return new ObjectBox(*static_cast<const ObjectBox*>(boxed));
+}
 
 void object_box_free(gpointer boxed) { delete static_cast<ObjectBox*>(boxed); }
 
@@ -97,7 +99,8 @@ GstContext* shared_object_context_new(const char* type, std::shared_ptr<void> ob
 }
 
 std::shared_ptr<void> shared_object_in_context(const GstContext* context, const char* type) {
-  if (context == nullptr || std::strcmp(gst_context_get_context_type(context), type) != 0) return nullptr;
+  if (context == nullptr || std::strcmp(gst_context_get_context_type(context), type) != 0)
+    return nullptr;
   const GValue* value = gst_structure_get_value(gst_context_get_structure(context), kObjectField);
   if (value == nullptr || !G_VALUE_HOLDS(value, object_box_get_type())) return nullptr;
   const auto* box = static_cast<const ObjectBox*>(g_value_get_boxed(value));

@@ -62,7 +62,8 @@ model::RgbImage copy_packed_rgb(const GstVideoFrame& frame) {
 }  // namespace
 
 bool frame_preprocess_supports(GstVideoFormat format) {
-  return is_packed_rgb(format) || format == GST_VIDEO_FORMAT_I420 || format == GST_VIDEO_FORMAT_NV12;
+  return is_packed_rgb(format) || format == GST_VIDEO_FORMAT_I420 ||
+         format == GST_VIDEO_FORMAT_NV12;
 }
 
 FramePreprocessor::FramePreprocessor(model::ImageProcessorConfig config, model::ResizeMode mode)
@@ -106,11 +107,13 @@ model::RgbImage FramePreprocessor::convert_yuv(const GstVideoFrame& frame) {
     GstStructure* options = gst_structure_new(
         "GstVideoConverter", GST_VIDEO_CONVERTER_OPT_DITHER_METHOD, GST_TYPE_VIDEO_DITHER_METHOD,
         GST_VIDEO_DITHER_NONE, GST_VIDEO_CONVERTER_OPT_THREADS, G_TYPE_UINT, 1u, nullptr);
-    converter_ = gst_video_converter_new(&converter_in_, &converter_out_, options);  // takes options
+    converter_ =
+        gst_video_converter_new(&converter_in_, &converter_out_, options);  // takes options
     if (converter_ == nullptr) {
       gst_video_info_init(&converter_in_);
       throw std::runtime_error(std::string("cannot convert ") +
-                               gst_video_format_to_string(GST_VIDEO_FRAME_FORMAT(&frame)) + " to RGB");
+                               gst_video_format_to_string(GST_VIDEO_FRAME_FORMAT(&frame)) +
+                               " to RGB");
     }
     scratch_ = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(&converter_out_), nullptr);
   }

@@ -79,7 +79,8 @@ GstContext* metrics_context_new(std::shared_ptr<MetricsHub> hub) {
 }
 
 std::shared_ptr<MetricsHub> metrics_hub_in_context(const GstContext* context) {
-  return std::static_pointer_cast<MetricsHub>(shared_object_in_context(context, kMetricsContextType));
+  return std::static_pointer_cast<MetricsHub>(
+      shared_object_in_context(context, kMetricsContextType));
 }
 
 std::shared_ptr<MetricsHub> acquire_metrics(GstElement* element, const std::string& address,
@@ -96,8 +97,11 @@ std::shared_ptr<MetricsHub> acquire_metrics(GstElement* element, const std::stri
     if (served) {
       GST_INFO_OBJECT(element, "serving /metrics on %s (port %u)", address.c_str(), hub->port());
     } else {
-      GST_WARNING_OBJECT(element, "metrics-address %s ignored: this pipeline's metrics are already served on %s "
-                         "(port %u)", address.c_str(), hub->address().c_str(), hub->port());
+      GST_WARNING_OBJECT(
+          element,
+          "metrics-address %s ignored: this pipeline's metrics are already served on %s "
+          "(port %u)",
+          address.c_str(), hub->address().c_str(), hub->port());
     }
   }
   return hub;

@@ -22,7 +22,7 @@ struct ClassificationRecord {
 
 struct CaptionRecord {
   std::string text;
-  std::string prompt;                // "English caption:"
+  std::string prompt;  // "English caption:"
   int64_t num_generated_tokens = 0;
   int64_t num_input_tokens = 0;
 };

@@ -5,9 +5,12 @@ namespace ivs::sinks {
 
 const char* result_kind_name(ResultKind kind) {
   switch (kind) {
-    case ResultKind::kClassification: return "classification";
-    case ResultKind::kCaption: return "caption";
-    case ResultKind::kEvent: return "event";
+    case ResultKind::kClassification:
+      return "classification";
+    case ResultKind::kCaption:
+      return "caption";
+    case ResultKind::kEvent:
+      return "event";
   }
   return "event";
 }

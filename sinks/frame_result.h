@@ -22,29 +22,29 @@ struct LabelScore {
 };
 
 struct CaptionRecord {
-  std::string text;                  // "a red panda sitting on a wooden platform"
-  std::string prompt;                // "English caption:"
+  std::string text;    // "a red panda sitting on a wooden platform"
+  std::string prompt;  // "English caption:"
   int64_t num_generated_tokens = 0;
-  int64_t num_input_tokens = 0;      // prompt tokens incl. BOS
+  int64_t num_input_tokens = 0;  // prompt tokens incl. BOS
 };
 
 /// Plain value type; copyable; no invariants beyond the field comments.
 struct FrameResult {
   ResultKind kind = ResultKind::kClassification;
-  std::string sensor_id;     // "cam01": the stream's name
-  std::string source;        // "rtsp://10.0.0.5/stream1"; may be empty
+  std::string sensor_id;                            // "cam01": the stream's name
+  std::string source;                               // "rtsp://10.0.0.5/stream1"; may be empty
   std::chrono::system_clock::time_point timestamp;  // wall clock when the result was made
   double segment_start_seconds = 0.0;  // stream time (PTS) of the first frame described
   double segment_end_seconds = 0.0;    // stream time of the last frame described
   int64_t start_frame_id = 0;
   int64_t end_frame_id = 0;
-  std::string model_name;    // "InternVL-14B-224px"
-  std::string model_mode;    // "InternVL-C", "InternVL-G", or "caption"
+  std::string model_name;                  // "InternVL-14B-224px"
+  std::string model_mode;                  // "InternVL-C", "InternVL-G", or "caption"
   std::vector<LabelScore> classification;  // kind == kClassification
   std::optional<CaptionRecord> caption;    // kind == kCaption
-  double latency_seconds = 0.0;  // frame arrival to result
-  double queue_seconds = 0.0;    // waiting for a batch
-  int64_t batch_size = 0;        // the inference batch this result came from
+  double latency_seconds = 0.0;            // frame arrival to result
+  double queue_seconds = 0.0;              // waiting for a batch
+  int64_t batch_size = 0;                  // the inference batch this result came from
 };
 
 }  // namespace ivs::sinks

@@ -59,15 +59,17 @@ std::string format_timestamp(system_clock::time_point when) {
 int parse_digits(const std::string& text, size_t pos, size_t count, const std::string& field) {
   int value = 0;
   for (size_t i = pos; i < pos + count; ++i) {
-    if (text[i] < '0' || text[i] > '9') fail(field, "is not an RFC 3339 UTC time (\"" + text + "\")");
+    if (text[i] < '0' || text[i] > '9')
+      fail(field, "is not an RFC 3339 UTC time (\"" + text + "\")");
     value = value * 10 + (text[i] - '0');
   }
   return value;
 }
 
 system_clock::time_point parse_timestamp(const std::string& text, const std::string& field) {
-  const std::string bad = "must be RFC 3339 UTC with milliseconds, e.g. \"2026-11-28T20:01:00.123Z\" (got \"" +
-                          text + "\")";
+  const std::string bad =
+      "must be RFC 3339 UTC with milliseconds, e.g. \"2026-11-28T20:01:00.123Z\" (got \"" + text +
+      "\")";
   if (text.size() != kTimestampLength || text[4] != '-' || text[7] != '-' || text[10] != 'T' ||
       text[13] != ':' || text[16] != ':' || text[19] != '.' || text[23] != 'Z') {
     fail(field, bad);
@@ -109,7 +111,8 @@ class FieldReader {
     for (const auto& item : object_.items()) {
       bool known = false;
       for (const char* key : keys) known = known || item.key() == key;
-      if (!known) fail(name(item.key()), "is not part of version " + std::string(kResultSchemaVersion));
+      if (!known)
+        fail(name(item.key()), "is not part of version " + std::string(kResultSchemaVersion));
     }
   }
 
@@ -122,7 +125,8 @@ class FieldReader {
   std::string string(const char* key, bool allow_empty = true) const {
     const Json& value = get(key);
     if (!value.is_string()) fail(name(key), "must be a string");
-    if (!allow_empty && value.get_ref<const std::string&>().empty()) fail(name(key), "must not be empty");
+    if (!allow_empty && value.get_ref<const std::string&>().empty())
+      fail(name(key), "must not be empty");
     return value.get<std::string>();
   }
 
@@ -195,13 +199,15 @@ std::optional<CaptionRecord> caption_from_json(const Json& caption) {
   const FieldReader reader(caption, "caption");
   reader.allow_only({"text", "prompt", "num_generated_tokens", "num_input_tokens"});
   return CaptionRecord{reader.string("text"), reader.string("prompt"),
-                       reader.integer("num_generated_tokens", 0), reader.integer("num_input_tokens", 0)};
+                       reader.integer("num_generated_tokens", 0),
+                       reader.integer("num_input_tokens", 0)};
 }
 
 // The same kind-dependent rules as the schema's if/then blocks.
 void check_kind_consistency(const FrameResult& result) {
   if (result.kind == ResultKind::kClassification) {
-    if (result.classification.empty()) fail("classification", "must not be empty for kind classification");
+    if (result.classification.empty())
+      fail("classification", "must not be empty for kind classification");
     if (result.caption) fail("caption", "must be null for kind classification");
   } else if (result.kind == ResultKind::kCaption) {
     if (!result.caption) fail("caption", "must be an object for kind caption");
@@ -244,11 +250,13 @@ FrameResult result_from_json(const std::string& text) {
     throw std::invalid_argument(std::string("result message: not valid JSON: ") + e.what());
   }
   const FieldReader message(parsed, "");
-  message.allow_only({"version", "kind", "sensor_id", "source", "timestamp", "segment", "start_frame_id",
-                      "end_frame_id", "model", "classification", "caption", "metrics"});
+  message.allow_only({"version", "kind", "sensor_id", "source", "timestamp", "segment",
+                      "start_frame_id", "end_frame_id", "model", "classification", "caption",
+                      "metrics"});
   const std::string version = message.string("version");
   if (version != kResultSchemaVersion) {
-    fail("version", "must be \"" + std::string(kResultSchemaVersion) + "\" (got \"" + version + "\")");
+    fail("version",
+         "must be \"" + std::string(kResultSchemaVersion) + "\" (got \"" + version + "\")");
   }
   FrameResult result;
   result.kind = parse_kind(message.string("kind"));
@@ -265,8 +273,10 @@ FrameResult result_from_json(const std::string& text) {
   model.allow_only({"name", "mode"});
   result.model_name = model.string("name", false);
   result.model_mode = model.string("mode", false);
-  if (result.model_mode != "InternVL-C" && result.model_mode != "InternVL-G" && result.model_mode != "caption") {
-    fail("model.mode", "must be \"InternVL-C\", \"InternVL-G\" or \"caption\" (got \"" + result.model_mode + "\")");
+  if (result.model_mode != "InternVL-C" && result.model_mode != "InternVL-G" &&
+      result.model_mode != "caption") {
+    fail("model.mode", "must be \"InternVL-C\", \"InternVL-G\" or \"caption\" (got \"" +
+                           result.model_mode + "\")");
   }
   result.classification = classification_from_json(message.get("classification"));
   result.caption = caption_from_json(message.get("caption"));

@@ -41,7 +41,8 @@ struct BenchOptions {
   int64_t matmul_size = 0;   // 0: 4096 on CUDA, 1024 on CPU
   uint64_t seed = 0;
   bool unfused = false;  // presets only: keep q/k/v, k/v and gate/up as separate products (A/B)
-  bool cuda_graphs = false;  // tasks c and g replayed from CUDA graphs (model/internvl/image_graphs.h)
+  bool cuda_graphs =
+      false;  // tasks c and g replayed from CUDA graphs (model/internvl/image_graphs.h)
   model::JoinPolicy join;  // caption-streams: when finished streams' next requests join
 };
 
@@ -61,9 +62,9 @@ struct Measurement {
   int64_t batch = 0;
   std::vector<double> seconds;  // per call of `batch` images
   double flops_per_image = 0.0;
-  bool output_finite = true;     // random weights can overflow; flagged, not hidden
-  int64_t generated_tokens = 0;  // captioning: over the batch, EOS included
-  int64_t decode_steps = 0;      // captioning: lower bound from the longest caption
+  bool output_finite = true;            // random weights can overflow; flagged, not hidden
+  int64_t generated_tokens = 0;         // captioning: over the batch, EOS included
+  int64_t decode_steps = 0;             // captioning: lower bound from the longest caption
   std::vector<double> request_seconds;  // caption-streams: each timed request, arrival to caption
   std::optional<double> graph_relative_error;  // --cuda-graphs: ||replayed - eager|| / ||eager||
 };

@@ -77,7 +77,8 @@ Measurement bench_caption_streams(const BenchModel& m, int64_t streams, const Be
         ++completed;
         tokens += static_cast<int64_t>(caption.token_ids.size());
         r.output_finite = r.output_finite && std::isfinite(caption.score);
-        if (timed) r.request_seconds.push_back(std::chrono::duration<double>(now - arrived.at(id)).count());
+        if (timed)
+          r.request_seconds.push_back(std::chrono::duration<double>(now - arrived.at(id)).count());
         arrived.erase(id);
         waiting.push_back(now);  // the stream asks again at once
       }

@@ -32,7 +32,8 @@ inline std::vector<int64_t> parse_positive_list(const std::string& text, const s
       used = 0;
     }
     if (used != item.size() || value < 1) {
-      throw model::InputError(flag + " takes positive integers such as " + example + " (got '" + item + "')");
+      throw model::InputError(flag + " takes positive integers such as " + example + " (got '" +
+                              item + "')");
     }
     out.push_back(value);
   }

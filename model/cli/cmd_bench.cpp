@@ -61,7 +61,8 @@ std::vector<std::string> parse_tasks(const std::string& text) {
   if (tasks.empty()) throw model::InputError("--tasks is empty");
   for (const auto& t : tasks) {
     if (t != "vit" && t != "c" && t != "g" && t != "caption" && t != "caption-streams") {
-      throw model::InputError("unknown task '" + t + "': use vit, c, g, caption and caption-streams");
+      throw model::InputError("unknown task '" + t +
+                              "': use vit, c, g, caption and caption-streams");
     }
   }
   return tasks;
@@ -253,8 +254,9 @@ nlohmann::json context_json(const BenchModel& m, const BenchOptions& o,
           {"warmup", o.warmup},
           {"fused_projections", !o.unfused},
           {"cuda_graphs", o.cuda_graphs},
-          {"join", {{"waiting_served_ratio", o.join.waiting_served_ratio},
-                    {"max_waiting_steps", o.join.max_waiting_steps}}},
+          {"join",
+           {{"waiting_served_ratio", o.join.waiting_served_ratio},
+            {"max_waiting_steps", o.join.max_waiting_steps}}},
           {"num_beams", o.generation.num_beams},
           {"max_new_tokens", o.generation.max_new_tokens}};
 }
@@ -289,15 +291,16 @@ void print_table(const BenchModel& m, const BenchOptions& o, const MatmulBaselin
   }
   for (const auto& r : measured) {
     if (r.graph_relative_error) {
-      std::printf("%s %lld: CUDA graph replay against the eager forward: relative error %.2e\n", r.task.c_str(),
-                  static_cast<long long>(r.batch), *r.graph_relative_error);
+      std::printf("%s %lld: CUDA graph replay against the eager forward: relative error %.2e\n",
+                  r.task.c_str(), static_cast<long long>(r.batch), *r.graph_relative_error);
     }
     if (r.request_seconds.empty()) continue;
-    std::printf("%s %lld: request latency p50 %.1f ms, p95 %.1f ms over %zu requests (join ratio %g, "
-                "after %lld steps)\n",
-                r.task.c_str(), static_cast<long long>(r.batch), 1e3 * percentile(r.request_seconds, 0.5),
-                1e3 * percentile(r.request_seconds, 0.95), r.request_seconds.size(),
-                o.join.waiting_served_ratio, static_cast<long long>(o.join.max_waiting_steps));
+    std::printf(
+        "%s %lld: request latency p50 %.1f ms, p95 %.1f ms over %zu requests (join ratio %g, "
+        "after %lld steps)\n",
+        r.task.c_str(), static_cast<long long>(r.batch), 1e3 * percentile(r.request_seconds, 0.5),
+        1e3 * percentile(r.request_seconds, 0.95), r.request_seconds.size(),
+        o.join.waiting_served_ratio, static_cast<long long>(o.join.max_waiting_steps));
   }
   std::fflush(stdout);
 }
@@ -307,7 +310,8 @@ BenchModel build_model(const BenchOptions& o) {
     throw model::InputError("give either --preset or --model, not both");
   }
   if (o.preset.empty() && !o.model.model_dir.empty()) {
-    if (o.unfused) throw model::InputError("--unfused applies to --preset models; checkpoints load fused");
+    if (o.unfused)
+      throw model::InputError("--unfused applies to --preset models; checkpoints load fused");
     return load_checkpoint_model(o.model);
   }
   const auto placement = model::Placement::resolve(o.model.device, o.model.dtype);
@@ -335,7 +339,8 @@ void run(BenchOptions o) {
   c10::InferenceMode guard;
   std::unique_ptr<model::ImageEmbeddingGraphs> graphs;
   if (o.cuda_graphs) {  // captured before any timing: one graph per task c/g and --batch
-    if (!m.internvl) throw model::InputError("--cuda-graphs needs an InternVL model (tasks c and g)");
+    if (!m.internvl)
+      throw model::InputError("--cuda-graphs needs an InternVL model (tasks c and g)");
     std::vector<model::EmbeddingMode> modes;
     for (const auto& t : tasks) {
       if (t == "c") modes.push_back(model::EmbeddingMode::kC);
@@ -351,9 +356,10 @@ void run(BenchOptions o) {
     double batch1_rate = 0.0;
     for (int64_t batch : batches) {
       if (!o.model.json) std::cerr << "internvl bench: " << task << " batch " << batch << std::endl;
-      measured.push_back(task == "caption"           ? bench_captions(m, batch, o)
-                         : task == "caption-streams" ? bench_caption_streams(m, batch, o)
-                                                     : bench_image_task(m, task, batch, o, graphs.get()));
+      measured.push_back(task == "caption" ? bench_captions(m, batch, o)
+                         : task == "caption-streams"
+                             ? bench_caption_streams(m, batch, o)
+                             : bench_image_task(m, task, batch, o, graphs.get()));
       rows.push_back(summarize(measured.back(), base, o.peak_tflops, batch1_rate));
       if (batch == 1) batch1_rate = rows.back().images_per_second;
     }

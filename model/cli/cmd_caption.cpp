@@ -24,10 +24,12 @@ void run(const CaptionOptions& o) {
   o.model.validate();
   o.generation.validate();
   if (o.resize != "crop" && o.resize != "squash") {
-    throw model::InputError("--resize must be crop (shortest edge + centre crop, as the model card) "
-                            "or squash (straight to 224x224, as the official caption evaluation)");
+    throw model::InputError(
+        "--resize must be crop (shortest edge + centre crop, as the model card) "
+        "or squash (straight to 224x224, as the official caption evaluation)");
   }
-  const auto mode = o.resize == "crop" ? model::ResizeMode::kShortestEdgeCrop : model::ResizeMode::kSquash;
+  const auto mode =
+      o.resize == "crop" ? model::ResizeMode::kShortestEdgeCrop : model::ResizeMode::kSquash;
   const auto images = o.model.decode_images();
   const auto loaded = o.model.load();
   c10::InferenceMode guard;
@@ -38,11 +40,14 @@ void run(const CaptionOptions& o) {
   nlohmann::json results = nlohmann::json::array();
   for (size_t i = 0; i < captions.size(); ++i) {
     const auto text = loaded.text_tokenizer().decode(captions[i].token_ids);
-    results.push_back({{"image", o.model.images[i]}, {"token_ids", captions[i].token_ids},
-                       {"text", text}, {"score", captions[i].score}});
+    results.push_back({{"image", o.model.images[i]},
+                       {"token_ids", captions[i].token_ids},
+                       {"text", text},
+                       {"score", captions[i].score}});
     if (!o.model.json) std::cout << o.model.images[i] << ": " << text << "\n";
   }
-  if (o.model.json) print_json({{"model", o.model.model_dir}, {"prompt", o.prompt}, {"results", results}});
+  if (o.model.json)
+    print_json({{"model", o.model.model_dir}, {"prompt", o.prompt}, {"results", results}});
 }
 
 }  // namespace
@@ -56,7 +61,8 @@ void add_caption_command(CLI::App& app) {
   cmd->add_option("--num-beams", g.num_beams, "Beams (1 = greedy)")->capture_default_str();
   cmd->add_option("--min-new-tokens", g.min_new_tokens, "No EOS before this many tokens")
       ->capture_default_str();
-  cmd->add_option("--max-new-tokens", g.max_new_tokens, "Longest caption in tokens")->capture_default_str();
+  cmd->add_option("--max-new-tokens", g.max_new_tokens, "Longest caption in tokens")
+      ->capture_default_str();
   cmd->add_option("--length-penalty", g.length_penalty, "Exponent of the length normalisation")
       ->capture_default_str();
   cmd->add_option("--resize", options->resize, "crop or squash")->capture_default_str();

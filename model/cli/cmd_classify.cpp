@@ -28,8 +28,9 @@ struct ClassifyOptions {
 };
 
 // Image embeddings in batches of `batch_size`, so that many frames never need one huge batch.
-at::Tensor encode_images(const model::LoadedModel& loaded, const std::vector<model::RgbImage>& images,
-                         model::EmbeddingMode mode, int64_t batch_size) {
+at::Tensor encode_images(const model::LoadedModel& loaded,
+                         const std::vector<model::RgbImage>& images, model::EmbeddingMode mode,
+                         int64_t batch_size) {
   std::vector<at::Tensor> parts;
   for (size_t start = 0; start < images.size(); start += batch_size) {
     const auto end = std::min(images.size(), start + static_cast<size_t>(batch_size));
@@ -74,12 +75,16 @@ void run(const ClassifyOptions& o) {
   }
   nlohmann::json clip;
   if (o.clip) {  // the images are the frames of one clip
-    const auto clip_probs = classifier.probabilities(model::ZeroShotClassifier::clip_embedding(embeds));
-    clip = {{"frames", o.model.images}, {"classification", scores_json(classifier.top_k(clip_probs, o.top_k)[0])}};
+    const auto clip_probs =
+        classifier.probabilities(model::ZeroShotClassifier::clip_embedding(embeds));
+    clip = {{"frames", o.model.images},
+            {"classification", scores_json(classifier.top_k(clip_probs, o.top_k)[0])}};
   }
   if (o.model.json) {
-    nlohmann::json out = {{"model", o.model.model_dir}, {"mode", model::embedding_mode_name(mode)},
-                          {"labels", labels.labels}, {"results", results}};
+    nlohmann::json out = {{"model", o.model.model_dir},
+                          {"mode", model::embedding_mode_name(mode)},
+                          {"labels", labels.labels},
+                          {"results", results}};
     if (o.clip) out["clip"] = clip;
     print_json(out);
     return;
@@ -88,7 +93,8 @@ void run(const ClassifyOptions& o) {
   for (const auto& r : results) {
     std::cout << r["image"].get<std::string>() << ":";
     for (const auto& s : r["classification"]) {
-      std::cout << "  " << s["label"].get<std::string>() << " (" << s["confidence"].get<double>() << ")";
+      std::cout << "  " << s["label"].get<std::string>() << " (" << s["confidence"].get<double>()
+                << ")";
     }
     std::cout << "\n";
   }
@@ -98,16 +104,19 @@ void run(const ClassifyOptions& o) {
 
 void add_classify_command(CLI::App& app) {
   auto options = std::make_shared<ClassifyOptions>();
-  auto* cmd = app.add_subcommand("classify", "Zero-shot classification of images against a label set");
+  auto* cmd =
+      app.add_subcommand("classify", "Zero-shot classification of images against a label set");
   options->model.add_to(*cmd, true, true);
   auto* labels = cmd->add_option("--labels", options->labels, "Labels separated by ';'");
-  auto* file = cmd->add_option("--labels-file", options->labels_file, "File with one label per line");
+  auto* file =
+      cmd->add_option("--labels-file", options->labels_file, "File with one label per line");
   labels->excludes(file);
   cmd->add_option("--prompt-template", options->prompt_template, "Prompt template, {} = label")
       ->capture_default_str();
   cmd->add_option("--templates-file", options->templates_file,
                   "File with one prompt template per line (ensembled)");
-  cmd->add_option("--mode", options->mode, "c (InternVL-C) or g (InternVL-G)")->capture_default_str();
+  cmd->add_option("--mode", options->mode, "c (InternVL-C) or g (InternVL-G)")
+      ->capture_default_str();
   cmd->add_option("--top-k", options->top_k, "Labels to report per image")->capture_default_str();
   cmd->add_option("--batch-size", options->batch_size, "Images per forward pass")
       ->capture_default_str()

@@ -47,7 +47,8 @@ void run(const EmbedOptions& o) {
   const auto vision = loaded.vision_features(pixels);
   dump(dir, "vision_last_hidden_state.npy", vision, written);
   if (loaded.vision_only()) {
-    if (!o.texts.empty()) throw model::InputError(o.model.model_dir + " has no text tower: drop --text");
+    if (!o.texts.empty())
+      throw model::InputError(o.model.model_dir + " has no text tower: drop --text");
     dump(dir, "pooler_output.npy", vision.select(1, 0), written);
   } else {
     const auto& m = loaded.full_model();
@@ -62,17 +63,20 @@ void run(const EmbedOptions& o) {
       dump(dir, "logits_per_image.npy", m.logits_per_image(image_embeds, text_embeds), written);
     }
   }
-  print_json({{"dump_dir", o.dump_dir}, {"mode", model::embedding_mode_name(mode)}, {"files", written}});
+  print_json(
+      {{"dump_dir", o.dump_dir}, {"mode", model::embedding_mode_name(mode)}, {"files", written}});
 }
 
 }  // namespace
 
 void add_embed_command(CLI::App& app) {
   auto options = std::make_shared<EmbedOptions>();
-  auto* cmd = app.add_subcommand("embed", "Write pixel values, hidden states and embeddings as .npy");
+  auto* cmd =
+      app.add_subcommand("embed", "Write pixel values, hidden states and embeddings as .npy");
   options->model.add_to(*cmd, true, false);
   cmd->add_option("--text", options->texts, "Text to embed (repeatable; 'summarize:' is added)");
-  cmd->add_option("--mode", options->mode, "c (InternVL-C) or g (InternVL-G)")->capture_default_str();
+  cmd->add_option("--mode", options->mode, "c (InternVL-C) or g (InternVL-G)")
+      ->capture_default_str();
   cmd->add_option("--dump", options->dump_dir, "Output directory")->required();
   cmd->callback([options] { run(*options); });
 }

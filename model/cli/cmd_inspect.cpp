@@ -19,14 +19,20 @@ namespace {
 nlohmann::json config_summary(const model::InternVLConfig& c) {
   const auto& v = c.vision_config;
   nlohmann::json j = {
-      {"kind", c.kind == model::CheckpointKind::kVisionOnly ? "InternViT (vision only)" : "InternVL"},
-      {"vision", {{"hidden_size", v.hidden_size}, {"layers", v.num_hidden_layers},
-                  {"heads", v.num_attention_heads}, {"image_size", c.image_size()},
-                  {"patch_size", v.patch_size}}}};
+      {"kind",
+       c.kind == model::CheckpointKind::kVisionOnly ? "InternViT (vision only)" : "InternVL"},
+      {"vision",
+       {{"hidden_size", v.hidden_size},
+        {"layers", v.num_hidden_layers},
+        {"heads", v.num_attention_heads},
+        {"image_size", c.image_size()},
+        {"patch_size", v.patch_size}}}};
   if (c.kind == model::CheckpointKind::kInternVL) {
     const auto& q = c.qllama_config;
-    j["qllama"] = {{"hidden_size", q.hidden_size}, {"layers", q.num_hidden_layers},
-                   {"heads", q.num_attention_heads}, {"vocab_size", q.vocab_size},
+    j["qllama"] = {{"hidden_size", q.hidden_size},
+                   {"layers", q.num_hidden_layers},
+                   {"heads", q.num_attention_heads},
+                   {"vocab_size", q.vocab_size},
                    {"cross_attention_frequency", q.cross_attention_frequency}};
     j["num_query_token"] = c.num_query_token;
     j["clip_embed_dim"] = c.clip_embed_dim;
@@ -47,7 +53,8 @@ nlohmann::json inspect(const std::string& dir) {
     problem(e.what());
     return report;
   }
-  if (config.kind == model::CheckpointKind::kInternVL && !fs::exists(fs::path(dir) / "tokenizer.model")) {
+  if (config.kind == model::CheckpointKind::kInternVL &&
+      !fs::exists(fs::path(dir) / "tokenizer.model")) {
     problem("tokenizer.model is missing");
   }
   try {
@@ -78,8 +85,9 @@ nlohmann::json inspect(const std::string& dir) {
 
 void add_inspect_command(CLI::App& app) {
   auto dir = std::make_shared<std::string>();
-  auto* cmd = app.add_subcommand("inspect", "Summarise a checkpoint directory and list its problems "
-                                            "(exit status 1 when there are any)");
+  auto* cmd = app.add_subcommand("inspect",
+                                 "Summarise a checkpoint directory and list its problems "
+                                 "(exit status 1 when there are any)");
   cmd->add_option("dir", *dir, "Checkpoint directory")->required();
   cmd->callback([dir] {
     const auto report = inspect(*dir);

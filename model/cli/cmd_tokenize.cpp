@@ -23,7 +23,8 @@ void add_tokenize_command(CLI::App& app) {
   cmd->add_option("text", options->texts, "Texts")->required();
   cmd->callback([options] {
     const auto path = std::filesystem::path(options->model.model_dir) / "tokenizer.model";
-    if (options->model.model_dir.empty()) throw model::InputError("pass --model DIR (with tokenizer.model)");
+    if (options->model.model_dir.empty())
+      throw model::InputError("pass --model DIR (with tokenizer.model)");
     const model::Tokenizer tokenizer(path.string());
     nlohmann::json results = nlohmann::json::array();
     for (const auto& text : options->texts) {

@@ -9,8 +9,9 @@
 #include "model/cli/commands.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"InternVL Stream command line: zero-shot classification, captions, embeddings, "
-               "checkpoint inspection and benchmarks with InternVL v1 checkpoints"};
+  CLI::App app{
+      "InternVL Stream command line: zero-shot classification, captions, embeddings, "
+      "checkpoint inspection and benchmarks with InternVL v1 checkpoints"};
   app.require_subcommand(1);
   ivs::cli::add_classify_command(app);
   ivs::cli::add_caption_command(app);

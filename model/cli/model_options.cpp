@@ -10,8 +10,9 @@ namespace ivs::cli {
 
 void ModelOptions::add_to(CLI::App& command, bool with_images, bool with_json) {
   if (const char* env = std::getenv("INTERNVL_MODEL_DIR"); env != nullptr) model_dir = env;
-  command.add_option("--model", model_dir, "Checkpoint directory (config.json, weights, tokenizer.model); "
-                                           "default $INTERNVL_MODEL_DIR");
+  command.add_option("--model", model_dir,
+                     "Checkpoint directory (config.json, weights, tokenizer.model); "
+                     "default $INTERNVL_MODEL_DIR");
   command.add_option("--device", device, "auto (CUDA when usable), cpu, cuda, cuda:N")
       ->capture_default_str();
   command.add_option("--dtype", dtype, "auto (bf16 on CUDA, fp32 on CPU), fp32, bf16, fp16")

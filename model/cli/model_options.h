@@ -13,7 +13,7 @@
 namespace ivs::cli {
 
 struct ModelOptions {
-  std::string model_dir;     // --model DIR (default $INTERNVL_MODEL_DIR)
+  std::string model_dir;  // --model DIR (default $INTERNVL_MODEL_DIR)
   std::string device = "auto";
   std::string dtype = "auto";
   std::vector<std::string> images;

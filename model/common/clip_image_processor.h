@@ -20,12 +20,12 @@ enum class ResizeMode {
 /// CLIPFeatureExtractor that change the result. Defaults are those of InternVL-14B-224px.
 struct ImageProcessorConfig {
   bool do_resize = true;
-  int shortest_edge = 224;     // "size": 224 or {"shortest_edge": 224}
-  int resize_height = 0;       // "size": {"height": 448, "width": 448}: newer transformers resize
-  int resize_width = 0;        //   straight to it (aspect not kept); 0 = use shortest_edge
-  int resample = 3;            // PIL filter id; only 3 (BICUBIC) is supported
+  int shortest_edge = 224;  // "size": 224 or {"shortest_edge": 224}
+  int resize_height = 0;    // "size": {"height": 448, "width": 448}: newer transformers resize
+  int resize_width = 0;     //   straight to it (aspect not kept); 0 = use shortest_edge
+  int resample = 3;         // PIL filter id; only 3 (BICUBIC) is supported
   bool do_center_crop = true;
-  int crop_height = 224;       // "crop_size": 224 or {"height": 224, "width": 224}
+  int crop_height = 224;  // "crop_size": 224 or {"height": 224, "width": 224}
   int crop_width = 224;
   bool do_rescale = true;
   double rescale_factor = 1.0 / 255.0;

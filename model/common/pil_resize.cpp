@@ -76,8 +76,7 @@ PilAxis pil_bicubic_axis(int in_size, int out_size) {
 namespace {
 
 // Resamples rows [row_begin, row_end) of `in` horizontally to `axis.first.size()` columns.
-RgbImage resample_horizontal(const RgbImage& in, int row_begin, int row_end,
-                             const PilAxis& axis) {
+RgbImage resample_horizontal(const RgbImage& in, int row_begin, int row_end, const PilAxis& axis) {
   RgbImage out;
   out.width = static_cast<int>(axis.first.size());
   out.height = row_end - row_begin;

@@ -11,9 +11,9 @@ namespace ivs::model {
 
 /// Name, element type and shape of one tensor stored in a checkpoint file.
 struct TensorInfo {
-  std::string name;             // e.g. "vision_model.encoder.layers.0.attn.qkv.weight"
+  std::string name;  // e.g. "vision_model.encoder.layers.0.attn.qkv.weight"
   DType dtype = DType::kF32;
-  std::vector<int64_t> shape;   // e.g. {9600, 3200}; empty for a 0-dim scalar
+  std::vector<int64_t> shape;  // e.g. {9600, 3200}; empty for a 0-dim scalar
 };
 
 /// A read-only view of one tensor's elements inside a checkpoint file.

@@ -12,8 +12,8 @@ namespace {
 
 void check(cudaError_t status, const char* what) {
   if (status != cudaSuccess) {
-    throw std::runtime_error(std::string("CUDA: ") + what + " failed: " +
-                             cudaGetErrorName(status) + " (" + cudaGetErrorString(status) + ")");
+    throw std::runtime_error(std::string("CUDA: ") + what + " failed: " + cudaGetErrorName(status) +
+                             " (" + cudaGetErrorString(status) + ")");
   }
 }
 
@@ -26,7 +26,9 @@ __global__ void horizontal_kernel(Nv12View frame, YuvMatrix matrix, PlanView pla
 }
 
 __device__ inline void store(float* out, long i, float v) { out[i] = v; }
-__device__ inline void store(__nv_bfloat16* out, long i, float v) { out[i] = __float2bfloat16_rn(v); }
+__device__ inline void store(__nv_bfloat16* out, long i, float v) {
+  out[i] = __float2bfloat16_rn(v);
+}
 
 template <class T>
 __global__ void vertical_kernel(const uint8_t* rows, PlanView plan, T* out) {
@@ -38,7 +40,9 @@ __global__ void vertical_kernel(const uint8_t* rows, PlanView plan, T* out) {
         model_value(rows, plan, c, y, x));
 }
 
-unsigned blocks(int n, int per_block) { return static_cast<unsigned>((n + per_block - 1) / per_block); }
+unsigned blocks(int n, int per_block) {
+  return static_cast<unsigned>((n + per_block - 1) / per_block);
+}
 
 }  // namespace
 
@@ -73,17 +77,20 @@ void* primary_cuda_context(int device) {
   int count = 0;
   check(cudaGetDeviceCount(&count), "counting the CUDA devices");  // also initialises the driver
   if (device < 0 || device >= count) {
-    throw std::runtime_error("CUDA: no device " + std::to_string(device) + " (" + std::to_string(count) +
-                             " present)");
+    throw std::runtime_error("CUDA: no device " + std::to_string(device) + " (" +
+                             std::to_string(count) + " present)");
   }
-  using DeviceGet = int (*)(int*, int);             // CUresult cuDeviceGet(CUdevice*, int)
-  using PrimaryRetain = int (*)(void**, int);       // CUresult cuDevicePrimaryCtxRetain(CUcontext*, CUdevice)
+  using DeviceGet = int (*)(int*, int);  // CUresult cuDeviceGet(CUdevice*, int)
+  using PrimaryRetain =
+      int (*)(void**, int);  // CUresult cuDevicePrimaryCtxRetain(CUcontext*, CUdevice)
   int handle = 0;
   void* context = nullptr;
   if (reinterpret_cast<DeviceGet>(driver_function("cuDeviceGet"))(&handle, device) != 0 ||
-      reinterpret_cast<PrimaryRetain>(driver_function("cuDevicePrimaryCtxRetain"))(&context, handle) != 0 ||
+      reinterpret_cast<PrimaryRetain>(driver_function("cuDevicePrimaryCtxRetain"))(&context,
+                                                                                   handle) != 0 ||
       context == nullptr) {
-    throw std::runtime_error("CUDA: cannot retain the primary context of device " + std::to_string(device));
+    throw std::runtime_error("CUDA: cannot retain the primary context of device " +
+                             std::to_string(device));
   }
   return context;
 }
@@ -92,9 +99,11 @@ Nv12GpuPreprocessor::Nv12GpuPreprocessor(const Nv12Plan& plan)
     : width_(plan.width()), height_(plan.height()) {
   const auto& host = plan.host_arrays();
   const size_t bytes = host.size() * sizeof(int32_t);
-  check(cudaMalloc(reinterpret_cast<void**>(&arrays_), bytes), "allocating the NV12 preprocessing plan");
+  check(cudaMalloc(reinterpret_cast<void**>(&arrays_), bytes),
+        "allocating the NV12 preprocessing plan");
   try {
-    check(cudaMemcpy(arrays_, host.data(), bytes, cudaMemcpyHostToDevice), "uploading the NV12 preprocessing plan");
+    check(cudaMemcpy(arrays_, host.data(), bytes, cudaMemcpyHostToDevice),
+          "uploading the NV12 preprocessing plan");
     check(cudaMalloc(reinterpret_cast<void**>(&scratch_), plan.scratch_bytes()),
           "allocating the scratch rows");
   } catch (...) {
@@ -118,8 +127,8 @@ void Nv12GpuPreprocessor::run(const Nv12View& frame, const YuvMatrix& matrix, vo
   }
   auto s = static_cast<cudaStream_t>(stream);
   const dim3 threads(32, 8);
-  horizontal_kernel<<<dim3(blocks(plan_.columns.outputs, 32), blocks(plan_.source_rows, 8)), threads, 0,
-                      s>>>(frame, matrix, plan_, scratch_);
+  horizontal_kernel<<<dim3(blocks(plan_.columns.outputs, 32), blocks(plan_.source_rows, 8)),
+                      threads, 0, s>>>(frame, matrix, plan_, scratch_);
   const dim3 grid(blocks(plan_.crop_width, 32), blocks(plan_.crop_height, 8), 3);
   if (type == Output::kFloat32) {
     vertical_kernel<<<grid, threads, 0, s>>>(scratch_, plan_, static_cast<float*>(out));

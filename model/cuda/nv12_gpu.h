@@ -50,7 +50,7 @@ class Nv12GpuPreprocessor {
 
  private:
   int width_, height_;
-  PlanView plan_;             // pointers into arrays_
+  PlanView plan_;  // pointers into arrays_
   int32_t* arrays_ = nullptr;
   uint8_t* scratch_ = nullptr;
 };

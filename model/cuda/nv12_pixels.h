@@ -70,7 +70,9 @@ struct PlanView {
   float std_dev[3] = {1.0f, 1.0f, 1.0f};
 };
 
-INTERNVL_HOST_DEVICE inline int clamp_int(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
+INTERNVL_HOST_DEVICE inline int clamp_int(int v, int lo, int hi) {
+  return v < lo ? lo : (v > hi ? hi : v);
+}
 
 INTERNVL_HOST_DEVICE inline uint8_t round_to_u8(float v) {
   const float r = v + 0.5f;
@@ -87,7 +89,8 @@ struct ChromaTaps {
 
 INTERNVL_HOST_DEVICE inline ChromaTaps chroma_taps(int i, int samples, bool cosited) {
   const int k = i >> 1;
-  if (cosited) return (i & 1) ? ChromaTaps{k, clamp_int(k + 1, 0, samples - 1), 0.5f} : ChromaTaps{k, k, 1.0f};
+  if (cosited)
+    return (i & 1) ? ChromaTaps{k, clamp_int(k + 1, 0, samples - 1), 0.5f} : ChromaTaps{k, k, 1.0f};
   return ChromaTaps{k, clamp_int((i & 1) ? k + 1 : k - 1, 0, samples - 1), 0.75f};
 }
 
@@ -110,7 +113,8 @@ INTERNVL_HOST_DEVICE inline float chroma_at(const Nv12View& f, const YuvMatrix& 
 /// The 8-bit RGB of luma pixel (x, y).
 INTERNVL_HOST_DEVICE inline void nv12_rgb(const Nv12View& f, const YuvMatrix& m, int x, int y,
                                           uint8_t rgb[3]) {
-  const float luma = m.luma_scale * (static_cast<float>(f.y[static_cast<long>(y) * f.y_pitch + x]) - m.luma_offset);
+  const float luma = m.luma_scale * (static_cast<float>(f.y[static_cast<long>(y) * f.y_pitch + x]) -
+                                     m.luma_offset);
   const float cb = m.chroma_scale * (chroma_at(f, m, x, y, 0) - 128.0f);
   const float cr = m.chroma_scale * (chroma_at(f, m, x, y, 1) - 128.0f);
   rgb[0] = round_to_u8(luma + m.r_cr * cr);

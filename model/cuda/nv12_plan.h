@@ -44,7 +44,7 @@ class Nv12Plan {
 
  private:
   int width_, height_;
-  PlanView plan_;         // pointers null; offsets below
+  PlanView plan_;  // pointers null; offsets below
   std::vector<int32_t> arrays_;
   size_t column_first_ = 0, column_count_ = 0, column_weights_ = 0;
   size_t row_first_ = 0, row_count_ = 0, row_weights_ = 0;

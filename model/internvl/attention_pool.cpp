@@ -28,7 +28,8 @@ at::Tensor PoolCrossAttentionImpl::forward(const at::Tensor& q_in, const at::Ten
   return proj->forward(merge_heads(attention(qh, kh, vh)));
 }
 
-AttentionPoolingBlockImpl::AttentionPoolingBlockImpl(int64_t dim, int64_t num_heads, int64_t out_dim,
+AttentionPoolingBlockImpl::AttentionPoolingBlockImpl(int64_t dim, int64_t num_heads,
+                                                     int64_t out_dim,
                                                      const at::TensorOptions& options) {
   norm1_q = register_module("norm1_q", LayerNorm(dim, kPoolLayerNormEps, options));
   norm1_k = register_module("norm1_k", LayerNorm(dim, kPoolLayerNormEps, options));

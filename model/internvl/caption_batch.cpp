@@ -169,8 +169,8 @@ void CaptionBatch::Impl::merge(KVCache group_prefix, at::Tensor group_logits,
   }
   const auto width = cache.suffix.length();  // the new rows' suffixes are all padding
   auto prefix = KVCache::concat_rows(cache.prefix, group_prefix);
-  auto suffix = width == 0 ? cache.suffix
-                           : KVCache::concat_rows(cache.suffix, zero_rows(cache.suffix, rows));
+  auto suffix =
+      width == 0 ? cache.suffix : KVCache::concat_rows(cache.suffix, zero_rows(cache.suffix, rows));
   auto merged_logits = at::cat({logits, group_logits}, 0);
   auto merged_scores = at::cat({beam_scores, group_scores}, 0);
   requests.reserve(requests.size() + added.size());
@@ -240,7 +240,8 @@ Continuation CaptionBatch::Impl::choose_beams(const at::Tensor& logp) {
     const int64_t cur_len = 1 + request.generated;  // counts transformers' dummy BOS
     std::vector<std::vector<int64_t>> chosen;
     std::vector<float> chosen_scores;
-    for (int64_t rank = 0; rank < 2 * beams && static_cast<int64_t>(chosen.size()) < beams; ++rank) {
+    for (int64_t rank = 0; rank < 2 * beams && static_cast<int64_t>(chosen.size()) < beams;
+         ++rank) {
       const int64_t beam = indices[rank] / vocab, token = indices[rank] % vocab;
       if (token == eos) {
         if (rank < beams) request.hypotheses.add(request.beams[beam], values[rank], cur_len);
@@ -340,8 +341,8 @@ CaptionBatch::CaptionBatch(const InternVLModelImpl& model, std::vector<int64_t> 
                            GenerationConfig config) {
   config.validate();
   const auto max_positions = model.config.qllama_config.max_position_embeddings;
-  const auto needed = model.query_tokens.size(1) + static_cast<int64_t>(prompt_ids.size()) +
-                      config.max_new_tokens;
+  const auto needed =
+      model.query_tokens.size(1) + static_cast<int64_t>(prompt_ids.size()) + config.max_new_tokens;
   if (needed > max_positions) {
     throw InputError("prompt plus max_new_tokens needs " + std::to_string(needed) +
                      " positions; the model has " + std::to_string(max_positions));

@@ -80,8 +80,9 @@ VisionConfig parse_vision(const json& j, const std::string& where, const std::st
   std::string norm_type = "rms_norm";
   r.optional("norm_type", norm_type);
   if (norm_type != "rms_norm") {
-    throw ConfigError(where + ": '" + prefix + "norm_type' is '" + norm_type +
-                      "'; InternVL v1 (InternViT-6B) uses rms_norm, other variants are not supported");
+    throw ConfigError(
+        where + ": '" + prefix + "norm_type' is '" + norm_type +
+        "'; InternVL v1 (InternViT-6B) uses rms_norm, other variants are not supported");
   }
   c.validate(where);
   return c;
@@ -113,15 +114,17 @@ void require(bool condition, const std::string& where, const std::string& what) 
 
 void VisionConfig::validate(const std::string& where) const {
   require(hidden_size > 0 && num_attention_heads > 0 && hidden_size % num_attention_heads == 0,
-          where, "vision hidden_size must be a positive multiple of num_attention_heads (got " +
-                     std::to_string(hidden_size) + " and " + std::to_string(num_attention_heads) + ")");
+          where,
+          "vision hidden_size must be a positive multiple of num_attention_heads (got " +
+              std::to_string(hidden_size) + " and " + std::to_string(num_attention_heads) + ")");
   require(num_hidden_layers > 0 && intermediate_size > 0, where,
           "vision num_hidden_layers and intermediate_size must be positive");
   require(patch_size > 0 && image_size >= patch_size && image_size % patch_size == 0, where,
           "vision image_size must be a positive multiple of patch_size (got " +
               std::to_string(image_size) + " and " + std::to_string(patch_size) + ")");
   require(num_channels == 3, where, "vision num_channels must be 3");
-  require(hidden_act == "gelu", where, "vision hidden_act '" + hidden_act + "' is not supported (gelu)");
+  require(hidden_act == "gelu", where,
+          "vision hidden_act '" + hidden_act + "' is not supported (gelu)");
 }
 
 void QLlamaConfig::validate(const std::string& where) const {
@@ -130,9 +133,11 @@ void QLlamaConfig::validate(const std::string& where) const {
   require(head_dim() % 2 == 0, where, "qllama head_dim must be even for rotary embeddings");
   require(vocab_size > 2 && num_hidden_layers > 0 && intermediate_size > 0, where,
           "qllama vocab_size, num_hidden_layers and intermediate_size must be positive");
-  require(cross_attention_frequency > 0, where, "qllama cross_attention_frequency must be positive");
+  require(cross_attention_frequency > 0, where,
+          "qllama cross_attention_frequency must be positive");
   require(max_position_embeddings > 0, where, "qllama max_position_embeddings must be positive");
-  require(hidden_act == "silu", where, "qllama hidden_act '" + hidden_act + "' is not supported (silu)");
+  require(hidden_act == "silu", where,
+          "qllama hidden_act '" + hidden_act + "' is not supported (silu)");
   for (int64_t id : {bos_token_id, eos_token_id}) {
     require(id >= 0 && id < vocab_size, where, "qllama special token id out of the vocabulary");
   }
@@ -160,8 +165,9 @@ InternVLConfig InternVLConfig::from_json_text(const std::string& text, const std
     return c;
   }
   require(model_type == "internvl", where,
-          "model_type '" + model_type + "' is not an InternVL v1 checkpoint (expected 'internvl' or "
-          "'intern_vit_6b')");
+          "model_type '" + model_type +
+              "' is not an InternVL v1 checkpoint (expected 'internvl' or "
+              "'intern_vit_6b')");
   require(j.contains("vision_config") && j["vision_config"].is_object(), where,
           "missing object 'vision_config'");
   require(j.contains("qllama_config") && j["qllama_config"].is_object(), where,
@@ -173,7 +179,8 @@ InternVLConfig InternVLConfig::from_json_text(const std::string& text, const std
   c.qllama_config.cross_attention_frequency = 2;
   top.optional("cross_attention_frequency", c.qllama_config.cross_attention_frequency);
   top.optional("tie_word_embeddings", c.tie_word_embeddings);
-  require(c.qllama_config.cross_attention_frequency > 0, where, "cross_attention_frequency must be positive");
+  require(c.qllama_config.cross_attention_frequency > 0, where,
+          "cross_attention_frequency must be positive");
   top.optional("clip_embed_dim", c.clip_embed_dim);
   top.optional("attn_pool_num_heads", c.attn_pool_num_heads);
   int64_t forced = 0;
@@ -200,14 +207,14 @@ InternVLConfig InternVLConfig::from_json_text(const std::string& text, const std
 InternVLConfig InternVLConfig::from_json_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) {
-    throw ConfigError(path + ": cannot open the model config (is this a Hugging Face checkpoint "
-                             "directory with a config.json?)");
+    throw ConfigError(path +
+                      ": cannot open the model config (is this a Hugging Face checkpoint "
+                      "directory with a config.json?)");
   }
   std::stringstream buffer;
   buffer << in.rdbuf();
   return from_json_text(buffer.str(), path);
 }
-
 
 // The struct defaults are already InternVL-14B-224px's (model/README.md); spelling every size out
 // keeps the preset independent of those defaults changing.

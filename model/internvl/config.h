@@ -10,17 +10,17 @@ namespace ivs::model {
 /// InternViT configuration: the `vision_config` of InternVL-14B-224px, or the whole config.json
 /// of InternViT-6B-224px. Field names equal the config.json keys; defaults are InternViT-6B's.
 struct VisionConfig {
-  int64_t hidden_size = 3200;          // width C
-  int64_t num_attention_heads = 25;    // head_dim = 128
+  int64_t hidden_size = 3200;        // width C
+  int64_t num_attention_heads = 25;  // head_dim = 128
   int64_t num_hidden_layers = 48;
-  int64_t intermediate_size = 12800;   // MLP width
+  int64_t intermediate_size = 12800;  // MLP width
   int64_t image_size = 224;
-  int64_t patch_size = 14;             // 16 x 16 patches at 224
+  int64_t patch_size = 14;  // 16 x 16 patches at 224
   int64_t num_channels = 3;
   bool qkv_bias = false;
-  bool qk_normalization = true;        // RMSNorm over the full q and k vectors
-  double layer_norm_eps = 1e-6;        // RMSNorm epsilon
-  std::string hidden_act = "gelu";     // exact (erf) GELU; the only supported value
+  bool qk_normalization = true;     // RMSNorm over the full q and k vectors
+  double layer_norm_eps = 1e-6;     // RMSNorm epsilon
+  std::string hidden_act = "gelu";  // exact (erf) GELU; the only supported value
 
   int64_t head_dim() const { return hidden_size / num_attention_heads; }
   int64_t num_patches() const { return (image_size / patch_size) * (image_size / patch_size); }
@@ -43,7 +43,7 @@ struct QLlamaConfig {
   int64_t bos_token_id = 1;
   int64_t eos_token_id = 2;
   int64_t pad_token_id = 0;
-  std::string hidden_act = "silu";         // the only supported value
+  std::string hidden_act = "silu";  // the only supported value
 
   int64_t head_dim() const { return hidden_size / num_attention_heads; }
   bool has_cross_attention(int64_t layer) const { return layer % cross_attention_frequency == 0; }
@@ -52,18 +52,18 @@ struct QLlamaConfig {
 
 /// What a checkpoint directory holds.
 enum class CheckpointKind {
-  kInternVL,      // model_type "internvl": InternViT + QLLaMA + heads (InternVL-14B-224px)
-  kVisionOnly,    // model_type "intern_vit_6b": InternViT alone (InternViT-6B-224px)
+  kInternVL,    // model_type "internvl": InternViT + QLLaMA + heads (InternVL-14B-224px)
+  kVisionOnly,  // model_type "intern_vit_6b": InternViT alone (InternViT-6B-224px)
 };
 
 /// The whole config.json of a checkpoint directory.
 struct InternVLConfig {
   CheckpointKind kind = CheckpointKind::kInternVL;
   VisionConfig vision_config;
-  QLlamaConfig qllama_config;          // unused for kVisionOnly
-  int64_t num_query_token = 96;        // learned queries fed to QLLaMA
-  int64_t clip_embed_dim = 768;        // joint embedding width
-  int64_t attn_pool_num_heads = 16;    // heads of clip_projector / clip_projector2
+  QLlamaConfig qllama_config;               // unused for kVisionOnly
+  int64_t num_query_token = 96;             // learned queries fed to QLLaMA
+  int64_t clip_embed_dim = 768;             // joint embedding width
+  int64_t attn_pool_num_heads = 16;         // heads of clip_projector / clip_projector2
   std::optional<int64_t> force_image_size;  // e.g. 364 for the fine-tuned 364px models
   /// Top-level "tie_word_embeddings" (transformers' default true): when true, transformers ties
   /// QLLaMA's embed_tokens to lm_head at load time and the saved lm_head wins. Published
@@ -81,7 +81,6 @@ struct InternVLConfig {
   /// Input resolution the vision tower runs at (force_image_size when set).
   int64_t image_size() const;
 };
-
 
 /// InternVL-14B-224px's architecture (model/README.md, "Architecture and sizes"): InternViT-6B
 /// (3200 wide, 48 layers, 25 heads, MLP 12800, 224 px, patch 14) + QLLaMA (4096 wide, 32 layers,

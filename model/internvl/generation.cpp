@@ -14,7 +14,8 @@ void GenerationConfig::validate() const {
   }
 }
 
-std::vector<GeneratedCaption> generate_captions(const InternVLModelImpl& model, const at::Tensor& vision,
+std::vector<GeneratedCaption> generate_captions(const InternVLModelImpl& model,
+                                                const at::Tensor& vision,
                                                 const std::vector<int64_t>& prompt_ids,
                                                 const GenerationConfig& config) {
   CaptionBatch batch(model, prompt_ids, config);
@@ -22,7 +23,8 @@ std::vector<GeneratedCaption> generate_captions(const InternVLModelImpl& model, 
   std::vector<GeneratedCaption> out(ids.size());
   while (batch.live() > 0) {
     batch.step();
-    for (auto& [id, caption] : batch.take_finished()) out[static_cast<size_t>(id)] = std::move(caption);
+    for (auto& [id, caption] : batch.take_finished())
+      out[static_cast<size_t>(id)] = std::move(caption);
   }
   return out;
 }

@@ -14,8 +14,8 @@
 namespace ivs::model {
 
 struct GenerationConfig {
-  int64_t num_beams = 5;        // 1 = greedy search
-  int64_t min_new_tokens = 8;   // EOS is impossible before this many new tokens
+  int64_t num_beams = 5;       // 1 = greedy search
+  int64_t min_new_tokens = 8;  // EOS is impossible before this many new tokens
   int64_t max_new_tokens = 20;
   double length_penalty = 1.0;  // finished score = sum logprob / length^penalty
 
@@ -37,7 +37,8 @@ struct GeneratedCaption {
 /// tokenised prompt with BOS (Tokenizer::encode_prompt). Each image is decoded independently
 /// (its own beams), all of them in one batch (a CaptionBatch admitting one group; use that class
 /// directly to add requests while others decode). Call under NoGrad/Inference mode.
-std::vector<GeneratedCaption> generate_captions(const InternVLModelImpl& model, const at::Tensor& vision,
+std::vector<GeneratedCaption> generate_captions(const InternVLModelImpl& model,
+                                                const at::Tensor& vision,
                                                 const std::vector<int64_t>& prompt_ids,
                                                 const GenerationConfig& config);
 

@@ -34,17 +34,19 @@ std::vector<int64_t> graph_batch_sizes(int64_t max_batch) {
   return sizes;
 }
 
-ImageEmbeddingGraphs::ImageEmbeddingGraphs(const InternVLModelImpl& model, const std::vector<EmbeddingMode>& modes,
+ImageEmbeddingGraphs::ImageEmbeddingGraphs(const InternVLModelImpl& model,
+                                           const std::vector<EmbeddingMode>& modes,
                                            const std::vector<int64_t>& batch_sizes)
     : model_(model) {
   const auto& reference = model.query_tokens;  // the model's device and dtype
   if (!cuda_graphs_supported()) {
-    throw InputError(std::string("CUDA graphs need a LibTorch built with CUDA; this build uses LibTorch ") +
-                     compat::torch_version() + " without it: turn CUDA graphs off");
+    throw InputError(
+        std::string("CUDA graphs need a LibTorch built with CUDA; this build uses LibTorch ") +
+        compat::torch_version() + " without it: turn CUDA graphs off");
   }
   if (!reference.device().is_cuda()) {
-    throw InputError("CUDA graphs need the model on a CUDA device, not " + reference.device().str() +
-                     ": turn CUDA graphs off or run the model on CUDA");
+    throw InputError("CUDA graphs need the model on a CUDA device, not " +
+                     reference.device().str() + ": turn CUDA graphs off or run the model on CUDA");
   }
 #if INTERNVL_TORCH_CUDA
   const c10::InferenceMode inference;  // whichever thread builds this: no autograd state
@@ -92,16 +94,18 @@ ImageEmbeddingGraphs::ImageEmbeddingGraphs(const InternVLModelImpl& model, const
 
 ImageEmbeddingGraphs::~ImageEmbeddingGraphs() = default;
 
-std::optional<at::Tensor> ImageEmbeddingGraphs::encode_image(const at::Tensor& pixels, EmbeddingMode mode) {
+std::optional<at::Tensor> ImageEmbeddingGraphs::encode_image(const at::Tensor& pixels,
+                                                             EmbeddingMode mode) {
   const auto batch = pixels.size(0);
   const auto fits = graphs_.lower_bound({mode, batch});
   if (fits == graphs_.end() || fits->first.first != mode) return std::nullopt;
   auto& graph = *fits->second;
   TORCH_CHECK(pixels.dim() == 4 && pixels.sizes().slice(1) == graph.input.sizes().slice(1) &&
-                  pixels.device() == graph.input.device() && pixels.scalar_type() == graph.input.scalar_type(),
-              "CUDA graph input must be [B, 3, S, S] like ", graph.input.sizes(), " on ", graph.input.device(),
-              " in ", graph.input.scalar_type(), ", got ", pixels.sizes(), " on ", pixels.device(), " in ",
-              pixels.scalar_type());
+                  pixels.device() == graph.input.device() &&
+                  pixels.scalar_type() == graph.input.scalar_type(),
+              "CUDA graph input must be [B, 3, S, S] like ", graph.input.sizes(), " on ",
+              graph.input.device(), " in ", graph.input.scalar_type(), ", got ", pixels.sizes(),
+              " on ", pixels.device(), " in ", pixels.scalar_type());
   // On the current stream, which the replay also uses. Rows past `batch` hold zeros or an earlier
   // batch's pixels: finite, and their embeddings (rows are independent) are dropped.
   graph.input.narrow(0, 0, batch).copy_(pixels);

@@ -38,7 +38,8 @@ at::Tensor InternVisionEmbeddingsImpl::forward(const at::Tensor& pixel_values) c
   return tokens + position_embedding;
 }
 
-InternAttentionImpl::InternAttentionImpl(const VisionConfig& config, const at::TensorOptions& options)
+InternAttentionImpl::InternAttentionImpl(const VisionConfig& config,
+                                         const at::TensorOptions& options)
     : num_heads(config.num_attention_heads) {
   const int64_t c = config.hidden_size;
   qkv = register_module("qkv", Linear(c, 3 * c, config.qkv_bias, options));
@@ -56,7 +57,8 @@ at::Tensor InternAttentionImpl::forward(const at::Tensor& x) const {
     q = q_norm->forward(q);
     k = k_norm->forward(k);
   }
-  auto out = attention(split_heads(q, num_heads), split_heads(k, num_heads), split_heads(v, num_heads));
+  auto out =
+      attention(split_heads(q, num_heads), split_heads(k, num_heads), split_heads(v, num_heads));
   return proj->forward(merge_heads(out));
 }
 
@@ -109,10 +111,12 @@ InternVisionModelImpl::InternVisionModelImpl(const VisionConfig& config_, int64_
 
 at::Tensor InternVisionModelImpl::forward(const at::Tensor& pixel_values) const {
   const auto size = (embeddings->position_embedding.size(1) - 1);  // patches = grid^2
-  const auto side = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(size)))) * config.patch_size;
-  TORCH_CHECK(pixel_values.dim() == 4 && pixel_values.size(1) == 3 && pixel_values.size(2) == side &&
-                  pixel_values.size(3) == side,
-              "InternViT expects pixel_values [B, 3, ", side, ", ", side, "], got ", pixel_values.sizes());
+  const auto side =
+      static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(size)))) * config.patch_size;
+  TORCH_CHECK(pixel_values.dim() == 4 && pixel_values.size(1) == 3 &&
+                  pixel_values.size(2) == side && pixel_values.size(3) == side,
+              "InternViT expects pixel_values [B, 3, ", side, ", ", side, "], got ",
+              pixel_values.sizes());
   return encoder->forward(embeddings->forward(pixel_values));
 }
 

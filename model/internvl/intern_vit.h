@@ -16,7 +16,8 @@ namespace ivs::model {
 /// Conv2d with kernel = stride = patch size: [B, 3, S, S] -> [B, C, S/P, S/P].
 class PatchEmbeddingImpl : public torch::nn::Module {
  public:
-  PatchEmbeddingImpl(int64_t channels, int64_t width, int64_t patch, const at::TensorOptions& options);
+  PatchEmbeddingImpl(int64_t channels, int64_t width, int64_t patch,
+                     const at::TensorOptions& options);
   at::Tensor forward(const at::Tensor& pixel_values) const;
 
   at::Tensor weight;  // [C, 3, P, P]
@@ -48,7 +49,7 @@ class InternAttentionImpl : public torch::nn::Module {
   Linear qkv{nullptr};      // [3C, C], layout [q | k | v]
   RMSNorm q_norm{nullptr};  // [C] (only with qk_normalization)
   RMSNorm k_norm{nullptr};
-  Linear proj{nullptr};     // [C, C] + bias
+  Linear proj{nullptr};  // [C, C] + bias
   int64_t num_heads;
 };
 TORCH_MODULE(InternAttention);

@@ -10,7 +10,8 @@ namespace ivs::model {
 EmbeddingMode parse_embedding_mode(const std::string& text) {
   if (text == "c" || text == "C" || text == "InternVL-C") return EmbeddingMode::kC;
   if (text == "g" || text == "G" || text == "InternVL-G") return EmbeddingMode::kG;
-  throw InputError("unknown embedding mode '" + text + "': use 'c' (InternVL-C) or 'g' (InternVL-G)");
+  throw InputError("unknown embedding mode '" + text +
+                   "': use 'c' (InternVL-C) or 'g' (InternVL-G)");
 }
 
 const char* embedding_mode_name(EmbeddingMode mode) {
@@ -19,25 +20,26 @@ const char* embedding_mode_name(EmbeddingMode mode) {
 
 at::Tensor l2_normalize(const at::Tensor& x) { return x / x.norm(2, {1}, /*keepdim=*/true); }
 
-InternVLModelImpl::InternVLModelImpl(const InternVLConfig& config_, const at::TensorOptions& options)
+InternVLModelImpl::InternVLModelImpl(const InternVLConfig& config_,
+                                     const at::TensorOptions& options)
     : config(config_) {
   const auto& vc = config.vision_config;
   const auto& qc = config.qllama_config;
   vision_model =
       register_module("vision_model", InternVisionModel(vc, config.image_size(), options));
-  qllama = register_module(
-      "qllama", QLlamaForCausalLM(qc, vc.hidden_size, config.num_query_token, options));
+  qllama = register_module("qllama",
+                           QLlamaForCausalLM(qc, vc.hidden_size, config.num_query_token, options));
   query_tokens = register_parameter(
       "query_tokens", at::empty({1, config.num_query_token, qc.hidden_size}, options));
-  text_projection =
-      register_parameter("text_projection", at::empty({qc.hidden_size, config.clip_embed_dim}, options));
+  text_projection = register_parameter("text_projection",
+                                       at::empty({qc.hidden_size, config.clip_embed_dim}, options));
   logit_scale = register_parameter("logit_scale", at::empty({}, options));
-  clip_projector = register_module(
-      "clip_projector",
-      AttentionPoolingBlock(vc.hidden_size, config.attn_pool_num_heads, config.clip_embed_dim, options));
+  clip_projector = register_module("clip_projector",
+                                   AttentionPoolingBlock(vc.hidden_size, config.attn_pool_num_heads,
+                                                         config.clip_embed_dim, options));
   clip_projector2 = register_module(
-      "clip_projector2",
-      AttentionPoolingBlock(qc.hidden_size, config.attn_pool_num_heads, config.clip_embed_dim, options));
+      "clip_projector2", AttentionPoolingBlock(qc.hidden_size, config.attn_pool_num_heads,
+                                               config.clip_embed_dim, options));
 }
 
 at::Tensor InternVLModelImpl::vision_features(const at::Tensor& pixel_values) const {
@@ -49,19 +51,22 @@ at::Tensor InternVLModelImpl::image_query_hidden(const at::Tensor& vision) const
   const auto q = query_tokens.size(1);
   QLlamaInputs inputs;
   inputs.inputs_embeds = query_tokens.expand({b, -1, -1});
-  inputs.position_ids = at::arange(q, vision.options().dtype(at::kLong)).unsqueeze(0).expand({b, q});
+  inputs.position_ids =
+      at::arange(q, vision.options().dtype(at::kLong)).unsqueeze(0).expand({b, q});
   inputs.vision = vision;
   return qllama->model->forward(inputs);
 }
 
-at::Tensor InternVLModelImpl::encode_image_features(const at::Tensor& vision, EmbeddingMode mode) const {
+at::Tensor InternVLModelImpl::encode_image_features(const at::Tensor& vision,
+                                                    EmbeddingMode mode) const {
   const auto backbone = clip_projector->forward(vision).to(at::kFloat);
   if (mode == EmbeddingMode::kC) return backbone;
   const auto queries = clip_projector2->forward(image_query_hidden(vision)).to(at::kFloat);
   return l2_normalize(backbone) + l2_normalize(queries);
 }
 
-at::Tensor InternVLModelImpl::encode_image(const at::Tensor& pixel_values, EmbeddingMode mode) const {
+at::Tensor InternVLModelImpl::encode_image(const at::Tensor& pixel_values,
+                                           EmbeddingMode mode) const {
   return encode_image_features(vision_features(pixel_values), mode);
 }
 

@@ -57,9 +57,9 @@ class InternVLModelImpl : public torch::nn::Module {
 
   InternVisionModel vision_model{nullptr};
   QLlamaForCausalLM qllama{nullptr};
-  at::Tensor query_tokens;      // [1, Q, H]
-  at::Tensor text_projection;   // [H, E], used as h @ P
-  at::Tensor logit_scale;       // [] (log of the temperature's inverse)
+  at::Tensor query_tokens;                         // [1, Q, H]
+  at::Tensor text_projection;                      // [H, E], used as h @ P
+  at::Tensor logit_scale;                          // [] (log of the temperature's inverse)
   AttentionPoolingBlock clip_projector{nullptr};   // Cv -> E
   AttentionPoolingBlock clip_projector2{nullptr};  // H -> E
   InternVLConfig config;

@@ -25,7 +25,8 @@ struct JoinPolicy {
     if (live == 0 || steps_waited >= max_waiting_steps || !(waiting_served_ratio > 0.0)) return 1;
     // Clamped in double first: a huge (or infinite) ratio must not overflow the conversion.
     const double cap = static_cast<double>(std::max<int64_t>(1, free_slots));
-    return static_cast<int64_t>(std::min(cap, std::ceil(waiting_served_ratio * static_cast<double>(live))));
+    return static_cast<int64_t>(
+        std::min(cap, std::ceil(waiting_served_ratio * static_cast<double>(live))));
   }
 };
 

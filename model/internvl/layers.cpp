@@ -45,7 +45,8 @@ at::Tensor RMSNormImpl::forward(const at::Tensor& x) const {
   return weight * (x32 * at::rsqrt(variance + eps)).to(x.scalar_type());
 }
 
-LayerNormImpl::LayerNormImpl(int64_t dim, double eps_, const at::TensorOptions& options) : eps(eps_) {
+LayerNormImpl::LayerNormImpl(int64_t dim, double eps_, const at::TensorOptions& options)
+    : eps(eps_) {
   weight = register_parameter("weight", at::empty({dim}, options));
   bias = register_parameter("bias", at::empty({dim}, options));
 }
@@ -60,7 +61,9 @@ EmbeddingImpl::EmbeddingImpl(int64_t vocab, int64_t dim, const at::TensorOptions
   weight = register_parameter("weight", at::empty({vocab, dim}, options));
 }
 
-at::Tensor EmbeddingImpl::forward(const at::Tensor& ids) const { return at::embedding(weight, ids); }
+at::Tensor EmbeddingImpl::forward(const at::Tensor& ids) const {
+  return at::embedding(weight, ids);
+}
 
 at::Tensor split_heads(const at::Tensor& x, int64_t num_heads) {
   const auto b = x.size(0), t = x.size(1);

@@ -17,7 +17,8 @@ namespace ivs::model {
 /// y = x W^T (+ b). weight [out, in], bias [out].
 class LinearImpl : public torch::nn::Module {
  public:
-  LinearImpl(int64_t in_features, int64_t out_features, bool bias, const at::TensorOptions& options);
+  LinearImpl(int64_t in_features, int64_t out_features, bool bias,
+             const at::TensorOptions& options);
   at::Tensor forward(const at::Tensor& x) const;
 
   at::Tensor weight;  // [out, in]

@@ -29,14 +29,16 @@ at::Tensor LoadedModel::vision_features(const at::Tensor& pixels) const {
 }
 
 const Tokenizer& LoadedModel::text_tokenizer() const {
-  if (!tokenizer) throw InputError(dir + " is a vision-only (InternViT) checkpoint: it has no text tower");
+  if (!tokenizer)
+    throw InputError(dir + " is a vision-only (InternViT) checkpoint: it has no text tower");
   return *tokenizer;
 }
 
 const InternVLModelImpl& LoadedModel::full_model() const {
   if (!internvl) {
-    throw InputError(dir + " is a vision-only (InternViT) checkpoint: InternVL-C/G scores and "
-                           "captions need an InternVL checkpoint such as InternVL-14B-224px");
+    throw InputError(dir +
+                     " is a vision-only (InternViT) checkpoint: InternVL-C/G scores and "
+                     "captions need an InternVL checkpoint such as InternVL-14B-224px");
   }
   return *internvl;
 }
@@ -64,12 +66,14 @@ LoadedModel load_model(const std::string& dir, const Placement& placement) {
   m.placement = placement;
   const fs::path root(dir);
   if (!fs::is_directory(root)) {
-    throw ConfigError(dir + ": model directory not found; pass a Hugging Face checkpoint directory "
-                            "(config.json, tokenizer.model, weights)");
+    throw ConfigError(dir +
+                      ": model directory not found; pass a Hugging Face checkpoint directory "
+                      "(config.json, tokenizer.model, weights)");
   }
   m.config = InternVLConfig::from_json_file((root / "config.json").string());
   if (fs::exists(root / "preprocessor_config.json")) {
-    m.processor = ImageProcessorConfig::from_json_file((root / "preprocessor_config.json").string());
+    m.processor =
+        ImageProcessorConfig::from_json_file((root / "preprocessor_config.json").string());
   } else {  // CLIPImageProcessor defaults at the model's own resolution
     use_default_processor(m);
   }
@@ -104,7 +108,8 @@ LoadedModel random_model(const std::string& preset, const Placement& placement, 
   m.dir = "preset:" + preset;
   m.placement = placement;
   use_default_processor(m);
-  m.internvl = InternVLModel(m.config, at::TensorOptions().device(placement.device).dtype(placement.dtype));
+  m.internvl =
+      InternVLModel(m.config, at::TensorOptions().device(placement.device).dtype(placement.dtype));
   init_random_parameters(*m.internvl, seed);
   freeze_for_inference(*m.internvl);
   if (fuse) m.internvl->qllama->model->fuse_projections();

@@ -25,8 +25,8 @@ struct LoadedModel {
   ImageProcessorConfig processor;
   std::optional<Tokenizer> tokenizer;  // absent for vision-only checkpoints
   Placement placement;
-  InternVLModel internvl{nullptr};     // kInternVL
-  InternVisionModel vision{nullptr};   // kVisionOnly
+  InternVLModel internvl{nullptr};    // kInternVL
+  InternVisionModel vision{nullptr};  // kVisionOnly
 
   bool vision_only() const { return config.kind == CheckpointKind::kVisionOnly; }
 

@@ -30,7 +30,8 @@ Placement Placement::resolve(const std::string& device, const std::string& dtype
     const auto count = static_cast<int64_t>(torch::cuda::device_count());
     if (p.device.has_index() && p.device.index() >= count) {
       throw InputError("device '" + device + "' does not exist: " + std::to_string(count) +
-                       " CUDA device(s) visible (cuda:0 .. cuda:" + std::to_string(count - 1) + ")");
+                       " CUDA device(s) visible (cuda:0 .. cuda:" + std::to_string(count - 1) +
+                       ")");
     }
   } else {
     throw InputError("bad device '" + device + "': use auto, cpu, cuda or cuda:N");

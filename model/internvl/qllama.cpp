@@ -123,7 +123,8 @@ at::Tensor LlamaAttentionImpl::decode(const at::Tensor& x, const at::Tensor& cos
 }
 
 at::Tensor LlamaAttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos,
-                                       const at::Tensor& sin, const std::optional<at::Tensor>& allowed,
+                                       const at::Tensor& sin,
+                                       const std::optional<at::Tensor>& allowed,
                                        at::Tensor* cache_k, at::Tensor* cache_v) const {
   auto [q, k, v] = project(x, cos, sin);
   if (cache_k != nullptr) {
@@ -149,7 +150,8 @@ LlamaCrossAttentionImpl::LlamaCrossAttentionImpl(const QLlamaConfig& config, int
   norm2 = register_module("norm2", RMSNorm(vision_width, config.rms_norm_eps, options));
 }
 
-at::Tensor LlamaCrossAttentionImpl::forward(const at::Tensor& queries, const at::Tensor& vision) const {
+at::Tensor LlamaCrossAttentionImpl::forward(const at::Tensor& queries,
+                                            const at::Tensor& vision) const {
   const auto q = split_heads(q_proj->forward(norm1->forward(queries)), num_heads);
   const auto vn = norm2->forward(vision);
   at::Tensor k, v;
@@ -157,7 +159,8 @@ at::Tensor LlamaCrossAttentionImpl::forward(const at::Tensor& queries, const at:
     const auto kv = at::linear(vn, kv_weight).chunk(2, -1);
     k = split_heads(kv[0], num_heads), v = split_heads(kv[1], num_heads);
   } else {
-    k = split_heads(k_proj->forward(vn), num_heads), v = split_heads(v_proj->forward(vn), num_heads);
+    k = split_heads(k_proj->forward(vn), num_heads),
+    v = split_heads(v_proj->forward(vn), num_heads);
   }
   if (k.size(0) != q.size(0)) {  // one image shared by several rows (beams)
     const auto repeat = q.size(0) / k.size(0);
@@ -182,11 +185,17 @@ at::Tensor LlamaMLPImpl::forward(const at::Tensor& x) const {
   return down_proj->forward(at::silu(gate_proj->forward(x)) * up_proj->forward(x));
 }
 
-void LlamaAttentionImpl::fuse_projections() { qkv_weight = fuse_linear_weights({q_proj, k_proj, v_proj}); }
+void LlamaAttentionImpl::fuse_projections() {
+  qkv_weight = fuse_linear_weights({q_proj, k_proj, v_proj});
+}
 
-void LlamaCrossAttentionImpl::fuse_projections() { kv_weight = fuse_linear_weights({k_proj, v_proj}); }
+void LlamaCrossAttentionImpl::fuse_projections() {
+  kv_weight = fuse_linear_weights({k_proj, v_proj});
+}
 
-void LlamaMLPImpl::fuse_projections() { gate_up_weight = fuse_linear_weights({gate_proj, up_proj}); }
+void LlamaMLPImpl::fuse_projections() {
+  gate_up_weight = fuse_linear_weights({gate_proj, up_proj});
+}
 
 void QLlamaModelImpl::fuse_projections() {
   for (auto* layer : layer_ptrs) {
@@ -214,7 +223,8 @@ LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const QLlamaConfig& config, bool wi
 at::Tensor LlamaDecoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& cos,
                                           const at::Tensor& sin, const QLlamaInputs& inputs,
                                           at::Tensor* cache_k, at::Tensor* cache_v) const {
-  auto h = x + self_attn->forward(input_layernorm->forward(x), cos, sin, inputs.allowed, cache_k, cache_v);
+  auto h = x + self_attn->forward(input_layernorm->forward(x), cos, sin, inputs.allowed, cache_k,
+                                  cache_v);
   // Cross-attention runs only when the query tokens are part of this pass (never in 1-token
   // decode steps), and only on them; text positions pass through.
   if (cross_attn && inputs.vision.has_value() && h.size(1) >= num_query_token) {
@@ -228,18 +238,18 @@ at::Tensor LlamaDecoderLayerImpl::forward(const at::Tensor& x, const at::Tensor&
 at::Tensor LlamaDecoderLayerImpl::decode(const at::Tensor& x, const at::Tensor& cos,
                                          const at::Tensor& sin, const QLlamaDecodeInputs& inputs,
                                          BeamKVCache& cache, size_t layer) const {
-  const auto h = x + self_attn->decode(input_layernorm->forward(x), cos, sin,
-                                       cache.prefix.keys[layer], cache.prefix.values[layer],
-                                       cache.suffix.keys[layer], cache.suffix.values[layer],
-                                       inputs.suffix_allowed, cache.beams);
+  const auto h =
+      x + self_attn->decode(input_layernorm->forward(x), cos, sin, cache.prefix.keys[layer],
+                            cache.prefix.values[layer], cache.suffix.keys[layer],
+                            cache.suffix.values[layer], inputs.suffix_allowed, cache.beams);
   return h + mlp->forward(post_attention_layernorm->forward(h));
 }
 
 QLlamaModelImpl::QLlamaModelImpl(const QLlamaConfig& config_, int64_t vision_width,
                                  int64_t num_query_token, const at::TensorOptions& options)
     : config(config_) {
-  embed_tokens = register_module("embed_tokens",
-                                 Embedding(config.vocab_size, config.hidden_size, options));
+  embed_tokens =
+      register_module("embed_tokens", Embedding(config.vocab_size, config.hidden_size, options));
   layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
     LlamaDecoderLayer layer(config, config.has_cross_attention(i), vision_width, num_query_token,
@@ -265,27 +275,31 @@ at::Tensor QLlamaModelImpl::forward(const QLlamaInputs& inputs, KVCache* cache) 
   }
   auto h = inputs.inputs_embeds;
   for (size_t i = 0; i < layer_ptrs.size(); ++i) {
-    h = layer_ptrs[i]->forward(
-        h, cos, sin, inputs, cache ? &cache->keys[i] : nullptr, cache ? &cache->values[i] : nullptr);
+    h = layer_ptrs[i]->forward(h, cos, sin, inputs, cache ? &cache->keys[i] : nullptr,
+                               cache ? &cache->values[i] : nullptr);
   }
   return norm->forward(h);
 }
 
 at::Tensor QLlamaModelImpl::decode(const QLlamaDecodeInputs& inputs, BeamKVCache& cache) const {
-  TORCH_CHECK(cache.prefix.keys.size() == layer_ptrs.size(), "decode needs a prefilled prefix cache");
+  TORCH_CHECK(cache.prefix.keys.size() == layer_ptrs.size(),
+              "decode needs a prefilled prefix cache");
   const auto cos = at::embedding(rope_cos, inputs.position_ids).unsqueeze(1);
   const auto sin = at::embedding(rope_sin, inputs.position_ids).unsqueeze(1);
   cache.suffix.keys.resize(layer_ptrs.size());
   cache.suffix.values.resize(layer_ptrs.size());
   auto h = inputs.inputs_embeds;
-  for (size_t i = 0; i < layer_ptrs.size(); ++i) h = layer_ptrs[i]->decode(h, cos, sin, inputs, cache, i);
+  for (size_t i = 0; i < layer_ptrs.size(); ++i)
+    h = layer_ptrs[i]->decode(h, cos, sin, inputs, cache, i);
   return norm->forward(h);
 }
 
 QLlamaForCausalLMImpl::QLlamaForCausalLMImpl(const QLlamaConfig& config, int64_t vision_width,
-                                             int64_t num_query_token, const at::TensorOptions& options) {
+                                             int64_t num_query_token,
+                                             const at::TensorOptions& options) {
   model = register_module("model", QLlamaModel(config, vision_width, num_query_token, options));
-  lm_head = register_module("lm_head", Linear(config.hidden_size, config.vocab_size, false, options));
+  lm_head =
+      register_module("lm_head", Linear(config.hidden_size, config.vocab_size, false, options));
 }
 
 }  // namespace ivs::model

@@ -51,8 +51,8 @@ struct QLlamaDecodeInputs {
 
 /// How a forward pass lets positions see each other (model/README.md, "How QLLaMA is run").
 struct QLlamaInputs {
-  at::Tensor inputs_embeds;  // [B, T, H]
-  at::Tensor position_ids;   // [B, T] int64
+  at::Tensor inputs_embeds;           // [B, T, H]
+  at::Tensor position_ids;            // [B, T] int64
   std::optional<at::Tensor> allowed;  // bool, [B, 1, T, S] (S = cache + T); nullopt = all
   std::optional<at::Tensor> vision;   // InternViT last_hidden_state [B, N, Cv] for cross-attn
 };
@@ -94,13 +94,13 @@ class LlamaCrossAttentionImpl : public torch::nn::Module {
   /// One [2H, Cv] product for k and v from now on.
   void fuse_projections();
 
-  Linear q_proj{nullptr};   // [H, H]
-  Linear k_proj{nullptr};   // [H, Cv]
-  Linear v_proj{nullptr};   // [H, Cv]
-  at::Tensor kv_weight;     // [2H, Cv] once fused
-  Linear o_proj{nullptr};   // [H, H]
-  RMSNorm norm1{nullptr};   // [H], on the queries
-  RMSNorm norm2{nullptr};   // [Cv], on the vision tokens
+  Linear q_proj{nullptr};  // [H, H]
+  Linear k_proj{nullptr};  // [H, Cv]
+  Linear v_proj{nullptr};  // [H, Cv]
+  at::Tensor kv_weight;    // [2H, Cv] once fused
+  Linear o_proj{nullptr};  // [H, H]
+  RMSNorm norm1{nullptr};  // [H], on the queries
+  RMSNorm norm2{nullptr};  // [Cv], on the vision tokens
   int64_t num_heads;
 };
 TORCH_MODULE(LlamaCrossAttention);

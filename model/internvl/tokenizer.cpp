@@ -26,7 +26,8 @@ std::string strip(const std::string& s) {
 
 std::vector<std::string> module_candidates() {
   std::vector<std::string> paths;
-  if (const char* env = std::getenv("INTERNVL_SENTENCEPIECE_MODULE"); env && *env) paths.push_back(env);
+  if (const char* env = std::getenv("INTERNVL_SENTENCEPIECE_MODULE"); env && *env)
+    paths.push_back(env);
   paths.push_back(INTERNVL_SPM_MODULE_BUILD_PATH);
   paths.push_back(INTERNVL_SPM_MODULE_INSTALL_PATH);
   return paths;
@@ -55,8 +56,9 @@ struct Tokenizer::Module {
       tried += "\n  " + path + ": " + dlerror();
     }
     if (library == nullptr) {
-      throw ConfigError("cannot load the SentencePiece module libivs_sentencepiece.so; tried:" + tried +
-                        "\nset INTERNVL_SENTENCEPIECE_MODULE to its path or reinstall InternVL Stream");
+      throw ConfigError(
+          "cannot load the SentencePiece module libivs_sentencepiece.so; tried:" + tried +
+          "\nset INTERNVL_SENTENCEPIECE_MODULE to its path or reinstall InternVL Stream");
     }
     bind(load, "ivs_spm_load");
     bind(free, "ivs_spm_free");
@@ -72,7 +74,8 @@ struct Tokenizer::Module {
   template <typename F>
   void bind(F& function, const char* name) {
     function = reinterpret_cast<F>(dlsym(library, name));
-    if (function == nullptr) throw ConfigError(std::string("libivs_sentencepiece.so lacks ") + name);
+    if (function == nullptr)
+      throw ConfigError(std::string("libivs_sentencepiece.so lacks ") + name);
   }
 };
 
@@ -106,10 +109,12 @@ int64_t Tokenizer::vocab_size() const { return module_->piece_size(processor_); 
 std::vector<int64_t> Tokenizer::encode(const std::string& text, bool add_bos, bool add_eos) const {
   char error[512] = {};
   std::vector<int> raw(text.size() + 8);
-  long n = module_->encode(processor_, text.data(), text.size(), raw.data(), raw.size(), error, sizeof(error));
+  long n = module_->encode(processor_, text.data(), text.size(), raw.data(), raw.size(), error,
+                           sizeof(error));
   if (n > static_cast<long>(raw.size())) {
     raw.resize(n);
-    n = module_->encode(processor_, text.data(), text.size(), raw.data(), raw.size(), error, sizeof(error));
+    n = module_->encode(processor_, text.data(), text.size(), raw.data(), raw.size(), error,
+                        sizeof(error));
   }
   if (n < 0) throw InputError("cannot tokenize text '" + text + "': " + error);
   std::vector<int64_t> ids;
@@ -157,10 +162,12 @@ std::string Tokenizer::decode(const std::vector<int64_t>& ids) const {
   }
   char error[512] = {};
   std::string text(kept.size() * 8 + 16, '\0');
-  long n = module_->decode(processor_, kept.data(), kept.size(), text.data(), text.size(), error, sizeof(error));
+  long n = module_->decode(processor_, kept.data(), kept.size(), text.data(), text.size(), error,
+                           sizeof(error));
   if (n > static_cast<long>(text.size())) {
     text.resize(n);
-    n = module_->decode(processor_, kept.data(), kept.size(), text.data(), text.size(), error, sizeof(error));
+    n = module_->decode(processor_, kept.data(), kept.size(), text.data(), text.size(), error,
+                        sizeof(error));
   }
   if (n < 0) throw InputError(std::string("cannot decode token ids: ") + error);
   text.resize(n);

@@ -26,7 +26,7 @@ class Tokenizer {
   static constexpr int64_t kBos = 1;
   static constexpr int64_t kEos = 2;
   static constexpr int64_t kPad = 0;
-  static constexpr int64_t kMaxTextLength = 80;      // retrieval/classification text length
+  static constexpr int64_t kMaxTextLength = 80;  // retrieval/classification text length
   static constexpr const char* kRetrievalPrefix = "summarize:";
 
   /// Loads `tokenizer.model`. Throws ConfigError naming the file when it cannot be read.

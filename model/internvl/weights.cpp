@@ -22,25 +22,36 @@ namespace {
 // Checkpoint tensors that exist in the published files but have no place in an inference model.
 bool is_ignored(const std::string& name) {
   auto ends_with = [&](const std::string& suffix) {
-    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+    return name.size() >= suffix.size() &&
+           name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
-  return name.rfind("itm_head.", 0) == 0 ||       // image-text matching head: training only
-         ends_with(".rotary_emb.inv_freq") ||      // recomputed at load time
+  return name.rfind("itm_head.", 0) == 0 ||    // image-text matching head: training only
+         ends_with(".rotary_emb.inv_freq") ||  // recomputed at load time
          ends_with(".rotary_emb.cos_cached") || ends_with(".rotary_emb.sin_cached");
 }
 
 at::ScalarType to_scalar_type(DType dtype) {
   switch (dtype) {
-    case DType::kF64: return at::kDouble;
-    case DType::kF32: return at::kFloat;
-    case DType::kF16: return at::kHalf;
-    case DType::kBF16: return at::kBFloat16;
-    case DType::kI64: return at::kLong;
-    case DType::kI32: return at::kInt;
-    case DType::kI16: return at::kShort;
-    case DType::kI8: return at::kChar;
-    case DType::kU8: return at::kByte;
-    case DType::kBool: return at::kBool;
+    case DType::kF64:
+      return at::kDouble;
+    case DType::kF32:
+      return at::kFloat;
+    case DType::kF16:
+      return at::kHalf;
+    case DType::kBF16:
+      return at::kBFloat16;
+    case DType::kI64:
+      return at::kLong;
+    case DType::kI32:
+      return at::kInt;
+    case DType::kI16:
+      return at::kShort;
+    case DType::kI8:
+      return at::kChar;
+    case DType::kU8:
+      return at::kByte;
+    case DType::kBool:
+      return at::kBool;
   }
   return at::kFloat;
 }
@@ -67,10 +78,12 @@ std::vector<std::string> shards_from_index(const fs::path& index) {
   std::vector<std::string> shards;
   std::set<std::string> seen;
   for (const auto& [tensor, file] : j["weight_map"].items()) {
-    if (!file.is_string()) throw WeightLoadError(index.string() + ": weight_map['" + tensor + "'] is not a file name");
+    if (!file.is_string())
+      throw WeightLoadError(index.string() + ": weight_map['" + tensor + "'] is not a file name");
     const auto name = file.get<std::string>();
     if (name.find('/') != std::string::npos || name == "..") {
-      throw WeightLoadError(index.string() + ": shard name '" + name + "' must be a plain file name");
+      throw WeightLoadError(index.string() + ": shard name '" + name +
+                            "' must be a plain file name");
     }
     if (seen.insert(name).second) shards.push_back((index.parent_path() / name).string());
   }
@@ -121,8 +134,9 @@ void copy_into(at::Tensor& param, const TensorView& view) {
 CheckpointFiles find_checkpoint_files(const std::string& dir) {
   const fs::path root(dir);
   if (!fs::is_directory(root)) {
-    throw WeightLoadError(dir + ": not a directory; pass the checkpoint directory (with config.json "
-                                "and the weight files)");
+    throw WeightLoadError(dir +
+                          ": not a directory; pass the checkpoint directory (with config.json "
+                          "and the weight files)");
   }
   CheckpointFiles files;
   if (fs::exists(root / "model.safetensors.index.json")) {
@@ -138,10 +152,11 @@ CheckpointFiles find_checkpoint_files(const std::string& dir) {
     files.shards = {(root / "pytorch_model.bin").string()};
     files.safetensors = false;
   } else {
-    throw WeightLoadError(dir + ": no weights found; expected model.safetensors, sharded "
-                                "model-*-of-*.safetensors with model.safetensors.index.json, "
-                                "pytorch_model.bin, or sharded .bin files with "
-                                "pytorch_model.bin.index.json");
+    throw WeightLoadError(dir +
+                          ": no weights found; expected model.safetensors, sharded "
+                          "model-*-of-*.safetensors with model.safetensors.index.json, "
+                          "pytorch_model.bin, or sharded .bin files with "
+                          "pytorch_model.bin.index.json");
   }
   return files;
 }
@@ -155,7 +170,8 @@ template <typename OnMatch>
 LoadProblems match_checkpoint(torch::nn::Module& module, const CheckpointFiles& files,
                               OnMatch on_match) {
   std::map<std::string, at::Tensor> params;
-  for (auto& item : module.named_parameters(/*recurse=*/true)) params.emplace(item.key(), item.value());
+  for (auto& item : module.named_parameters(/*recurse=*/true))
+    params.emplace(item.key(), item.value());
   std::set<std::string> seen;
   LoadProblems problems;
   for (const auto& shard : files.shards) {
@@ -176,7 +192,8 @@ LoadProblems match_checkpoint(torch::nn::Module& module, const CheckpointFiles& 
     }
   }
   for (const auto& [name, param] : params) {
-    if (!seen.count(name)) problems.missing.push_back(name + " " + shape_string(param.sizes().vec()));
+    if (!seen.count(name))
+      problems.missing.push_back(name + " " + shape_string(param.sizes().vec()));
   }
   return problems;
 }
@@ -222,12 +239,18 @@ namespace {
 
 DType to_dtype(at::ScalarType type) {
   switch (type) {
-    case at::kDouble: return DType::kF64;
-    case at::kFloat: return DType::kF32;
-    case at::kHalf: return DType::kF16;
-    case at::kBFloat16: return DType::kBF16;
-    case at::kLong: return DType::kI64;
-    default: throw WeightLoadError(std::string("cannot save tensors of type ") + c10::toString(type));
+    case at::kDouble:
+      return DType::kF64;
+    case at::kFloat:
+      return DType::kF32;
+    case at::kHalf:
+      return DType::kF16;
+    case at::kBFloat16:
+      return DType::kBF16;
+    case at::kLong:
+      return DType::kI64;
+    default:
+      throw WeightLoadError(std::string("cannot save tensors of type ") + c10::toString(type));
   }
 }
 
@@ -256,17 +279,20 @@ void save_checkpoint(torch::nn::Module& module, const std::string& dir, at::Scal
   }
   nlohmann::json weight_map = nlohmann::json::object();
   for (size_t i = 0; i < shards.size(); ++i) {
-    const auto name = shards.size() == 1 ? std::string("model.safetensors") : shard_name(i, shards.size());
+    const auto name =
+        shards.size() == 1 ? std::string("model.safetensors") : shard_name(i, shards.size());
     std::vector<TensorBytes> tensors;
     for (const auto& [key, value] : shards[i]) {
-      tensors.push_back({key, to_dtype(value.scalar_type()), value.sizes().vec(), value.data_ptr()});
+      tensors.push_back(
+          {key, to_dtype(value.scalar_type()), value.sizes().vec(), value.data_ptr()});
       weight_map[key] = name;
     }
     write_safetensors((fs::path(dir) / name).string(), tensors, {{"format", "pt"}});
   }
   if (shards.size() > 1) {
     std::ofstream index(fs::path(dir) / "model.safetensors.index.json");
-    index << nlohmann::json{{"metadata", nlohmann::json::object()}, {"weight_map", weight_map}}.dump(2);
+    index << nlohmann::json{{"metadata", nlohmann::json::object()}, {"weight_map", weight_map}}
+                 .dump(2);
     if (!index) throw WeightLoadError(dir + ": cannot write model.safetensors.index.json");
   }
 }

@@ -39,7 +39,7 @@ void load_checkpoint_files(torch::nn::Module& module, const CheckpointFiles& fil
 /// What a checkpoint holds, read from the file headers only (no tensor data).
 struct CheckpointSummary {
   int64_t num_tensors = 0;
-  int64_t num_parameters = 0;                 // elements over all tensors
+  int64_t num_parameters = 0;                   // elements over all tensors
   std::map<std::string, int64_t> dtype_counts;  // "bfloat16" -> tensors of that type
   /// Mismatches against `module` (missing / unexpected / wrong shape), one line each.
   std::vector<std::string> problems;

@@ -76,7 +76,8 @@ std::vector<std::string> read_lines_file(const std::string& path, const char* wh
     auto item = trim(line);
     if (!item.empty() && item[0] != '#') out.push_back(std::move(item));
   }
-  if (out.empty()) throw InputError(std::string("the ") + what + " file " + path + " has no entries");
+  if (out.empty())
+    throw InputError(std::string("the ") + what + " file " + path + " has no entries");
   return out;
 }
 

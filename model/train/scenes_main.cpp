@@ -53,8 +53,11 @@ int write_labels(const std::string& path) {
   return 0;
 }
 
-int render(const std::string& split_name, int count, int size, uint64_t seed, const std::string& out_dir) {
-  const Split split = split_name == "train" ? Split::kTrain : split_name == "held-out" ? Split::kHeldOut : Split::kAll;
+int render(const std::string& split_name, int count, int size, uint64_t seed,
+           const std::string& out_dir) {
+  const Split split = split_name == "train"      ? Split::kTrain
+                      : split_name == "held-out" ? Split::kHeldOut
+                                                 : Split::kAll;
   std::filesystem::create_directories(out_dir);
   SceneSampler sampler(seed, split);
   for (int i = 0; i < count; ++i) {
@@ -83,7 +86,8 @@ int video(int scenes, double seconds, int fps, int size, uint64_t seed, const st
   for (int i = 0; i < scenes; ++i) {
     const Scene scene = i % 2 == 0 ? train.next() : held.next();
     const auto rgb = render_scene(scene, size, size);
-    for (int f = 0; f < frames_per_scene; ++f) out.write(reinterpret_cast<const char*>(rgb.data()), rgb.size());
+    for (int f = 0; f < frames_per_scene; ++f)
+      out.write(reinterpret_cast<const char*>(rgb.data()), rgb.size());
     timeline.push_back({{"start_frame", frame},
                         {"end_frame", frame + frames_per_scene - 1},
                         {"start_time", static_cast<double>(frame) / fps},
@@ -93,8 +97,12 @@ int video(int scenes, double seconds, int fps, int size, uint64_t seed, const st
                         {"held_out", held_out(scene)}});
     frame += frames_per_scene;
   }
-  std::ofstream(timeline_path) << nlohmann::json{{"width", size}, {"height", size}, {"fps", fps},
-                                                 {"frames", frame}, {"scenes", timeline}}.dump(2)
+  std::ofstream(timeline_path) << nlohmann::json{{"width", size},
+                                                 {"height", size},
+                                                 {"fps", fps},
+                                                 {"frames", frame},
+                                                 {"scenes", timeline}}
+                                      .dump(2)
                                << "\n";
   if (!out) {
     std::fprintf(stderr, "internvl-scenes: cannot write %s\n", out_path.c_str());
@@ -132,9 +140,12 @@ int main(int argc, char** argv) {
   double seconds = 2.0;
   int fps = 10;
   std::string timeline_path;
-  auto* video_command = app.add_subcommand("video", "Write raw RGB frames of changing scenes and their timeline");
-  video_command->add_option("--scenes", scenes, "Scenes (every other one held out)")->check(CLI::Range(1, 10000));
-  video_command->add_option("--seconds", seconds, "Seconds per scene")->check(CLI::Range(0.1, 3600.0));
+  auto* video_command =
+      app.add_subcommand("video", "Write raw RGB frames of changing scenes and their timeline");
+  video_command->add_option("--scenes", scenes, "Scenes (every other one held out)")
+      ->check(CLI::Range(1, 10000));
+  video_command->add_option("--seconds", seconds, "Seconds per scene")
+      ->check(CLI::Range(0.1, 3600.0));
   video_command->add_option("--fps", fps, "Frames per second")->check(CLI::Range(1, 240));
   video_command->add_option("--size", size, "Width and height")->check(CLI::Range(8, 4096));
   video_command->add_option("--seed", seed, "Random seed");
@@ -143,6 +154,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (corpus->parsed()) return write_corpus(corpus_path);
   if (labels->parsed()) return write_labels(labels_path);
-  if (video_command->parsed()) return video(scenes, seconds, fps, size, seed, out_dir, timeline_path);
+  if (video_command->parsed())
+    return video(scenes, seconds, fps, size, seed, out_dir, timeline_path);
   return render(split, count, size, seed, out_dir);
 }

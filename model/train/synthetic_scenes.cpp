@@ -38,7 +38,8 @@ std::vector<Point> outline(Shape shape, double cx, double cy, double radius) {
     case Shape::kTriangle:
       for (int i = 0; i < 3; ++i) {
         const double angle = -kPi / 2 + i * 2 * kPi / 3;
-        points.push_back({cx + radius * std::cos(angle), cy + radius * std::sin(angle) + radius * 0.15});
+        points.push_back(
+            {cx + radius * std::cos(angle), cy + radius * std::sin(angle) + radius * 0.15});
       }
       break;
     case Shape::kStar:
@@ -72,7 +73,9 @@ void fill(std::vector<uint8_t>& rgb, int width, int x0, int x1, int y0, int y1, 
 // The videotestsrc patterns, laid out as its RGB output measures (GStreamer 1.22).
 std::vector<uint8_t> render_pattern(const Scene& scene, int width, int height) {
   std::vector<uint8_t> rgb(static_cast<size_t>(width) * height * 3);
-  const auto at = [](int extent, double fraction) { return static_cast<int>(std::lround(extent * fraction)); };
+  const auto at = [](int extent, double fraction) {
+    return static_cast<int>(std::lround(extent * fraction));
+  };
   if (scene.pattern == Pattern::kCheckers) {
     for (int y = 0; y < height; ++y) {
       for (int x = 0; x < width; ++x) {
@@ -99,7 +102,7 @@ std::vector<uint8_t> render_pattern(const Scene& scene, int width, int height) {
   // to three quarters, then -I (navy), white, +Q (azure), black, a dark PLUGE step, and snow.
   static const Rgb kTop[] = {{255, 255, 255}, {255, 255, 0}, {0, 255, 255}, {0, 255, 0},
                              {255, 0, 255},   {255, 0, 0},   {0, 0, 255}};
-  static const Rgb kMiddle[] = {{0, 0, 255}, {0, 0, 0}, {255, 0, 255}, {0, 0, 0},
+  static const Rgb kMiddle[] = {{0, 0, 255},   {0, 0, 0}, {255, 0, 255},  {0, 0, 0},
                                 {0, 255, 255}, {0, 0, 0}, {255, 255, 255}};
   const int top = at(height, 2.0 / 3), middle = at(height, 3.0 / 4);
   for (int i = 0; i < 7; ++i) {
@@ -125,18 +128,23 @@ std::string with_article(const std::string& word) {
 
 const std::vector<SceneColour>& scene_colours() {
   static const std::vector<SceneColour> colours = {
-      {"red", 220, 30, 30},     {"green", 30, 170, 50},   {"blue", 30, 60, 220},  {"yellow", 240, 220, 30},
-      {"orange", 245, 140, 20}, {"purple", 140, 40, 170}, {"white", 245, 245, 245}, {"black", 15, 15, 15},
+      {"red", 220, 30, 30},     {"green", 30, 170, 50},   {"blue", 30, 60, 220},
+      {"yellow", 240, 220, 30}, {"orange", 245, 140, 20}, {"purple", 140, 40, 170},
+      {"white", 245, 245, 245}, {"black", 15, 15, 15},
   };
   return colours;
 }
 
 const char* shape_name(Shape shape) {
   switch (shape) {
-    case Shape::kCircle: return "circle";
-    case Shape::kSquare: return "square";
-    case Shape::kTriangle: return "triangle";
-    case Shape::kStar: return "star";
+    case Shape::kCircle:
+      return "circle";
+    case Shape::kSquare:
+      return "square";
+    case Shape::kTriangle:
+      return "triangle";
+    case Shape::kStar:
+      return "star";
   }
   return "shape";
 }
@@ -145,20 +153,28 @@ namespace {
 
 const char* pattern_label(Pattern pattern) {
   switch (pattern) {
-    case Pattern::kColourBars: return "colour bars";
-    case Pattern::kSnow: return "static noise";
-    case Pattern::kCheckers: return "a checkerboard";
-    case Pattern::kNone: break;
+    case Pattern::kColourBars:
+      return "colour bars";
+    case Pattern::kSnow:
+      return "static noise";
+    case Pattern::kCheckers:
+      return "a checkerboard";
+    case Pattern::kNone:
+      break;
   }
   return "";
 }
 
 const char* pattern_caption(Pattern pattern) {
   switch (pattern) {
-    case Pattern::kColourBars: return "a test card with colour bars";
-    case Pattern::kSnow: return "a screen of static noise";
-    case Pattern::kCheckers: return "a red and green checkerboard";
-    case Pattern::kNone: break;
+    case Pattern::kColourBars:
+      return "a test card with colour bars";
+    case Pattern::kSnow:
+      return "a screen of static noise";
+    case Pattern::kCheckers:
+      return "a red and green checkerboard";
+    case Pattern::kNone:
+      break;
   }
   return "";
 }
@@ -166,7 +182,8 @@ const char* pattern_caption(Pattern pattern) {
 }  // namespace
 
 bool Scene::operator==(const Scene& other) const {
-  return pattern == other.pattern && cell == other.cell && plain == other.plain && background == other.background && colour == other.colour && shape == other.shape &&
+  return pattern == other.pattern && cell == other.cell && plain == other.plain &&
+         background == other.background && colour == other.colour && shape == other.shape &&
          size == other.size && cx == other.cx && cy == other.cy;
 }
 
@@ -191,7 +208,8 @@ bool held_out(const Scene& scene) {
 }
 
 std::vector<uint8_t> render_scene(const Scene& scene, int width, int height) {
-  if (width <= 0 || height <= 0) throw std::invalid_argument("render_scene: width and height must be positive");
+  if (width <= 0 || height <= 0)
+    throw std::invalid_argument("render_scene: width and height must be positive");
   if (scene.pattern != Pattern::kNone) return render_pattern(scene, width, height);
   const auto& colours = scene_colours();
   const SceneColour& bg = colours.at(scene.background);
@@ -236,12 +254,18 @@ std::vector<uint8_t> render_scene(const Scene& scene, int width, int height) {
   return rgb;
 }
 
-SceneSampler::SceneSampler(uint64_t seed, Split split, double plain_fraction, double pattern_fraction)
-    : random_(seed), split_(split), plain_fraction_(plain_fraction), pattern_fraction_(pattern_fraction) {}
+SceneSampler::SceneSampler(uint64_t seed, Split split, double plain_fraction,
+                           double pattern_fraction)
+    : random_(seed),
+      split_(split),
+      plain_fraction_(plain_fraction),
+      pattern_fraction_(pattern_fraction) {}
 
 uint64_t SceneSampler::below(uint64_t n) { return random_() % n; }  // bias < 2^-50 for small n
 
-double unit_interval(std::mt19937_64& random) { return static_cast<double>(random() >> 11) * 0x1.0p-53; }
+double unit_interval(std::mt19937_64& random) {
+  return static_cast<double>(random() >> 11) * 0x1.0p-53;
+}
 
 double SceneSampler::unit() { return unit_interval(random_); }
 
@@ -252,13 +276,15 @@ Scene SceneSampler::next() {
     if (split_ != Split::kHeldOut && unit() < pattern_fraction_) {
       scene.pattern = static_cast<Pattern>(1 + below(kPatternCount));
       static const int kCells[] = {4, 8, 16};  // videotestsrc's checkers-4, -8 and -16
-      scene.cell = scene.pattern == Pattern::kCheckers ? kCells[below(3)] : static_cast<int>(below(1 << 30));
+      scene.cell =
+          scene.pattern == Pattern::kCheckers ? kCells[below(3)] : static_cast<int>(below(1 << 30));
       return scene;
     }
     scene.plain = split_ != Split::kHeldOut && unit() < plain_fraction_;
     scene.background = static_cast<int>(below(colour_count));
     if (!scene.plain) {
-      scene.colour = static_cast<int>((scene.background + 1 + below(colour_count - 1)) % colour_count);
+      scene.colour =
+          static_cast<int>((scene.background + 1 + below(colour_count - 1)) % colour_count);
       scene.shape = static_cast<Shape>(below(kShapeCount));
       scene.size = 0.45 + 0.35 * unit();
       const double margin = scene.size / 2 + 0.05;

@@ -35,12 +35,12 @@ inline constexpr int kPatternCount = 3;  // not counting kNone
 struct Scene {
   Pattern pattern = Pattern::kNone;  // a test pattern: no colours, no shape
   int cell = 8;                      // checkers: square side in pixels; snow: seed of the noise
-  bool plain = false;  // background only
-  int background = 0;  // colour id
-  int colour = 0;      // colour id of the shape (unused when plain)
+  bool plain = false;                // background only
+  int background = 0;                // colour id
+  int colour = 0;                    // colour id of the shape (unused when plain)
   Shape shape = Shape::kCircle;
-  double size = 0.4;   // shape extent as a fraction of the shorter image side
-  double cx = 0.5;     // shape centre, fractions of width and height
+  double size = 0.4;  // shape extent as a fraction of the shorter image side
+  double cx = 0.5;    // shape centre, fractions of width and height
   double cy = 0.5;
 
   bool operator==(const Scene& other) const;
@@ -68,7 +68,8 @@ enum class Split { kTrain, kHeldOut, kAll };
 class SceneSampler {
  public:
   /// Held-out draws are shape scenes only (plain colours and patterns are no combinations).
-  SceneSampler(uint64_t seed, Split split, double plain_fraction = 0.1, double pattern_fraction = 0.06);
+  SceneSampler(uint64_t seed, Split split, double plain_fraction = 0.1,
+               double pattern_fraction = 0.06);
   Scene next();
 
  private:

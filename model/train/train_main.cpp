@@ -52,7 +52,7 @@ struct Options {
   uint64_t seed = 1;
   double lr = 1e-3;
   int eval_scenes = 400;
-  int threads = 0;  // 0: LibTorch's default (all cores)
+  int threads = 0;                    // 0: LibTorch's default (all cores)
   double shape_text_fraction = 0.25;  // of the contrastive texts: "a photo of a star."
   int curriculum_steps = 800;         // first lesson: shapes in one colour pair, fading out
 };
@@ -125,9 +125,14 @@ model::ImageProcessorConfig processor_config(int image_size) {
 }
 
 Json processor_json(const model::ImageProcessorConfig& p) {
-  return Json{{"crop_size", p.crop_height},   {"size", p.shortest_edge},       {"do_center_crop", true},
-              {"do_normalize", true},         {"do_resize", true},             {"resample", 3},
-              {"image_mean", p.image_mean},   {"image_std", p.image_std},
+  return Json{{"crop_size", p.crop_height},
+              {"size", p.shortest_edge},
+              {"do_center_crop", true},
+              {"do_normalize", true},
+              {"do_resize", true},
+              {"resample", 3},
+              {"image_mean", p.image_mean},
+              {"image_std", p.image_std},
               {"feature_extractor_type", "CLIPFeatureExtractor"}};
 }
 
@@ -135,17 +140,20 @@ Json processor_json(const model::ImageProcessorConfig& p) {
 // preprocessing (shortest edge + crop as internvlclassify, or squash as internvlcaption). Shape
 // scenes are square (a crop must not cut the shape off, a squash must not bend it); test patterns
 // also come at 4:3 and 16:9, as a videotestsrc caps filter would make them.
-std::vector<float> scene_pixels(const train::Scene& scene, const model::ImageProcessorConfig& processor,
+std::vector<float> scene_pixels(const train::Scene& scene,
+                                const model::ImageProcessorConfig& processor,
                                 std::mt19937_64& random) {
   static const int kSizes[] = {112, 160, 224, 320};
   static const double kAspects[] = {1.0, 4.0 / 3, 16.0 / 9};
   const int size = kSizes[random() % 4];
   model::RgbImage image;
   image.height = size;
-  image.width = scene.pattern == train::Pattern::kNone ? size
-                                                       : static_cast<int>(std::lround(size * kAspects[random() % 3]));
+  image.width = scene.pattern == train::Pattern::kNone
+                    ? size
+                    : static_cast<int>(std::lround(size * kAspects[random() % 3]));
   image.pixels = train::render_scene(scene, image.width, image.height);
-  const auto mode = random() % 2 == 0 ? model::ResizeMode::kShortestEdgeCrop : model::ResizeMode::kSquash;
+  const auto mode =
+      random() % 2 == 0 ? model::ResizeMode::kShortestEdgeCrop : model::ResizeMode::kSquash;
   return model::preprocess_image(image, processor, mode);
 }
 
@@ -157,7 +165,8 @@ std::vector<float> scene_pixels(const train::Scene& scene, const model::ImagePro
 // carry over to every pair. The pair (black on green) has every shape in training both ways round,
 // so the lesson's colour order cannot leak into a held-out caption. (Four pairs at once were
 // tried too: the model learnt no shapes at all, held-out accuracy 0.000.)
-train::Scene first_lesson(train::Scene scene, int step, int curriculum_steps, std::mt19937_64& random) {
+train::Scene first_lesson(train::Scene scene, int step, int curriculum_steps,
+                          std::mt19937_64& random) {
   static constexpr int kGreen = 1, kBlack = 7;
   if (!scene.has_shape() || step >= curriculum_steps) return scene;
   const double hold = curriculum_steps / 4.0;
@@ -165,7 +174,8 @@ train::Scene first_lesson(train::Scene scene, int step, int curriculum_steps, st
   if (train::unit_interval(random) >= share) return scene;
   scene.colour = kBlack;
   scene.background = kGreen;
-  if (train::held_out(scene)) throw std::logic_error("first_lesson: the lesson's colour pair is held out");
+  if (train::held_out(scene))
+    throw std::logic_error("first_lesson: the lesson's colour pair is held out");
   return scene;
 }
 
@@ -185,9 +195,12 @@ struct TextSpec {
 
   bool describes(const train::Scene& other) const {
     switch (kind) {
-      case kLabel: return train::scene_label(other) == train::scene_label(scene);
-      case kShape: return other.has_shape() && other.shape == scene.shape;
-      case kCaption: return train::scene_caption(other) == train::scene_caption(scene);
+      case kLabel:
+        return train::scene_label(other) == train::scene_label(scene);
+      case kShape:
+        return other.has_shape() && other.shape == scene.shape;
+      case kCaption:
+        return train::scene_caption(other) == train::scene_caption(scene);
     }
     return false;
   }
@@ -196,7 +209,8 @@ struct TextSpec {
 TextSpec text_for(const train::Scene& scene, double shape_fraction, std::mt19937_64& random) {
   const double roll = train::unit_interval(random);
   if (scene.has_shape() && roll < shape_fraction) {
-    return {TextSpec::kShape, scene, prompt_for(std::string("a ") + train::shape_name(scene.shape))};
+    return {TextSpec::kShape, scene,
+            prompt_for(std::string("a ") + train::shape_name(scene.shape))};
   }
   if (roll < shape_fraction + (1 - shape_fraction) * 0.7) {
     return {TextSpec::kLabel, scene, prompt_for(train::scene_label(scene))};
@@ -211,9 +225,11 @@ at::Tensor ids_tensor(const model::TokenBatch& batch) {
 // Cross-entropy against soft targets in both directions: positives[i][k] says text k describes
 // image i (so duplicates and coarser texts are not pushed apart as negatives).
 at::Tensor contrastive_loss(const at::Tensor& logits, const at::Tensor& positives) {
-  const auto rows = -((positives / positives.sum(1, true)) * at::log_softmax(logits, 1)).sum(1).mean();
+  const auto rows =
+      -((positives / positives.sum(1, true)) * at::log_softmax(logits, 1)).sum(1).mean();
   const auto by_text = positives.t();
-  const auto cols = -((by_text / by_text.sum(1, true)) * at::log_softmax(logits.t(), 1)).sum(1).mean();
+  const auto cols =
+      -((by_text / by_text.sum(1, true)) * at::log_softmax(logits.t(), 1)).sum(1).mean();
   return (rows + cols) / 2;
 }
 
@@ -223,13 +239,16 @@ at::Tensor caption_loss(const model::InternVLModelImpl& m, const at::Tensor& vis
                         const std::vector<std::vector<int64_t>>& sequences, int64_t prompt_length) {
   const int64_t b = static_cast<int64_t>(sequences.size());
   int64_t length = 0;
-  for (const auto& s : sequences) length = std::max<int64_t>(length, static_cast<int64_t>(s.size()));
+  for (const auto& s : sequences)
+    length = std::max<int64_t>(length, static_cast<int64_t>(s.size()));
   std::vector<int64_t> ids(b * length, 0);
-  for (int64_t i = 0; i < b; ++i) std::copy(sequences[i].begin(), sequences[i].end(), ids.begin() + i * length);
+  for (int64_t i = 0; i < b; ++i)
+    std::copy(sequences[i].begin(), sequences[i].end(), ids.begin() + i * length);
   const auto tokens = at::tensor(ids, at::kLong).view({b, length});
   const auto q = m.query_tokens.size(1);
   model::QLlamaInputs inputs;
-  inputs.inputs_embeds = at::cat({m.query_tokens.expand({b, -1, -1}), m.qllama->model->embed_tokens->forward(tokens)}, 1);
+  inputs.inputs_embeds = at::cat(
+      {m.query_tokens.expand({b, -1, -1}), m.qllama->model->embed_tokens->forward(tokens)}, 1);
   const auto t = inputs.inputs_embeds.size(1);
   inputs.position_ids = at::arange(t, at::kLong).unsqueeze(0).expand({b, t});
   auto allowed = at::ones({t, t}, at::kBool).tril();
@@ -238,11 +257,13 @@ at::Tensor caption_loss(const model::InternVLModelImpl& m, const at::Tensor& vis
   inputs.vision = vision;
   const auto hidden = m.qllama->model->forward(inputs);
   // Position q + j predicts token j + 1; only caption tokens and EOS (after the prompt) count.
-  const auto logits = m.qllama->lm_head->forward(hidden.narrow(1, q + prompt_length - 1, length - prompt_length));
+  const auto logits =
+      m.qllama->lm_head->forward(hidden.narrow(1, q + prompt_length - 1, length - prompt_length));
   const auto targets = tokens.narrow(1, prompt_length, length - prompt_length);
   const auto mask = targets.ne(0).to(at::kFloat);
-  const auto nll = at::cross_entropy_loss(logits.reshape({-1, logits.size(-1)}), targets.reshape({-1}),
-                                          /*weight=*/{}, at::Reduction::None, /*ignore_index=*/-100);
+  const auto nll =
+      at::cross_entropy_loss(logits.reshape({-1, logits.size(-1)}), targets.reshape({-1}),
+                             /*weight=*/{}, at::Reduction::None, /*ignore_index=*/-100);
   return (nll * mask.reshape({-1})).sum() / mask.sum();
 }
 
@@ -259,12 +280,15 @@ Evaluation evaluate(model::InternVLModelImpl& m, const model::Tokenizer& tokeniz
   const auto labels = train::all_scene_labels();
   std::vector<std::string> texts;
   for (const auto& label : labels) texts.push_back(prompt_for(label));
-  const auto text_embeds = m.encode_text(ids_tensor(tokenizer.encode_for_retrieval(texts, 32, false)));
+  const auto text_embeds =
+      m.encode_text(ids_tensor(tokenizer.encode_for_retrieval(texts, 32, false)));
   std::vector<std::string> shape_texts;
   for (int shape = 0; shape < train::kShapeCount; ++shape) {
-    shape_texts.push_back(prompt_for(std::string("a ") + train::shape_name(static_cast<train::Shape>(shape))));
+    shape_texts.push_back(
+        prompt_for(std::string("a ") + train::shape_name(static_cast<train::Shape>(shape))));
   }
-  const auto shape_embeds = m.encode_text(ids_tensor(tokenizer.encode_for_retrieval(shape_texts, 32, false)));
+  const auto shape_embeds =
+      m.encode_text(ids_tensor(tokenizer.encode_for_retrieval(shape_texts, 32, false)));
   train::SceneSampler sampler(seed, train::Split::kHeldOut);
   std::mt19937_64 random(seed);
   Evaluation e;
@@ -285,11 +309,14 @@ Evaluation evaluate(model::InternVLModelImpl& m, const model::Tokenizer& tokeniz
     const int64_t s = processor.crop_height;
     const auto batch = at::from_blob(pixels.data(), {n, 3, s, s}, at::kFloat).clone();
     const auto vision = m.vision_features(batch);
-    const auto logits_c = m.logits_per_image(m.encode_image_features(vision, model::EmbeddingMode::kC), text_embeds);
-    const auto logits_g = m.logits_per_image(m.encode_image_features(vision, model::EmbeddingMode::kG), text_embeds);
+    const auto logits_c =
+        m.logits_per_image(m.encode_image_features(vision, model::EmbeddingMode::kC), text_embeds);
+    const auto logits_g =
+        m.logits_per_image(m.encode_image_features(vision, model::EmbeddingMode::kG), text_embeds);
     const auto best_c = logits_c.argmax(1), best_g = logits_g.argmax(1);
     const auto best_shape =
-        m.logits_per_image(m.encode_image_features(vision, model::EmbeddingMode::kC), shape_embeds).argmax(1);
+        m.logits_per_image(m.encode_image_features(vision, model::EmbeddingMode::kC), shape_embeds)
+            .argmax(1);
     const auto captions = model::generate_captions(m, vision, prompt, generation);
     for (int i = 0; i < n; ++i) {
       const std::string truth = train::scene_label(scenes[i]);
@@ -321,7 +348,8 @@ int run_training(const Options& o) {
     m->logit_scale.fill_(std::log(1 / 0.07));  // CLIP's initial temperature
   }
   m->train();
-  torch::optim::AdamW optimizer(m->parameters(), torch::optim::AdamWOptions(o.lr).weight_decay(0.01));
+  torch::optim::AdamW optimizer(m->parameters(),
+                                torch::optim::AdamWOptions(o.lr).weight_decay(0.01));
   train::SceneSampler sampler(o.seed, train::Split::kTrain);
   std::mt19937_64 random(o.seed + 1);
   const auto prompt = tokenizer.encode_prompt(kPrompt);
@@ -331,13 +359,14 @@ int run_training(const Options& o) {
               static_cast<long long>(config.vision_config.hidden_size),
               static_cast<long long>(config.qllama_config.num_hidden_layers),
               static_cast<long long>(config.qllama_config.hidden_size),
-              static_cast<long long>(config.qllama_config.vocab_size), static_cast<long long>(config.num_query_token),
-              o.image_size);
+              static_cast<long long>(config.qllama_config.vocab_size),
+              static_cast<long long>(config.num_query_token), o.image_size);
   for (int step = 1; step <= o.steps; ++step) {
     // Cosine decay after a short warm-up.
     const double warm = std::min(1.0, step / 100.0);
     const double lr = o.lr * warm * 0.5 * (1 + std::cos(M_PI * step / o.steps));
-    for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+    for (auto& group : optimizer.param_groups())
+      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
     std::vector<train::Scene> scenes;
     std::vector<float> pixels;
     std::vector<std::string> texts;
@@ -356,50 +385,69 @@ int run_training(const Options& o) {
     }
     std::vector<float> same(static_cast<size_t>(o.batch) * o.batch);
     for (int i = 0; i < o.batch; ++i) {
-      for (int k = 0; k < o.batch; ++k) same[i * o.batch + k] = specs[k].describes(scenes[i]) ? 1.0f : 0.0f;
+      for (int k = 0; k < o.batch; ++k)
+        same[i * o.batch + k] = specs[k].describes(scenes[i]) ? 1.0f : 0.0f;
     }
     const int64_t s = o.image_size;
     const auto batch = at::from_blob(pixels.data(), {o.batch, 3, s, s}, at::kFloat).clone();
     const auto same_t = at::from_blob(same.data(), {o.batch, o.batch}, at::kFloat).clone();
-    const auto text_embeds = m->encode_text(ids_tensor(tokenizer.encode_for_retrieval(texts, 32, false)));
+    const auto text_embeds =
+        m->encode_text(ids_tensor(tokenizer.encode_for_retrieval(texts, 32, false)));
     const auto vision = m->vision_features(batch);
-    const auto loss_c =
-        contrastive_loss(m->logits_per_image(m->encode_image_features(vision, model::EmbeddingMode::kC), text_embeds), same_t);
-    const auto loss_g =
-        contrastive_loss(m->logits_per_image(m->encode_image_features(vision, model::EmbeddingMode::kG), text_embeds), same_t);
+    const auto loss_c = contrastive_loss(
+        m->logits_per_image(m->encode_image_features(vision, model::EmbeddingMode::kC),
+                            text_embeds),
+        same_t);
+    const auto loss_g = contrastive_loss(
+        m->logits_per_image(m->encode_image_features(vision, model::EmbeddingMode::kG),
+                            text_embeds),
+        same_t);
     const auto loss_cap = caption_loss(*m, vision, captions, static_cast<int64_t>(prompt.size()));
     const auto loss = loss_c + loss_g + loss_cap;
     optimizer.zero_grad();
     loss.backward();
     optimizer.step();
     if (step == 1 || step % 100 == 0 || step == o.steps) {
-      std::printf("step %d/%d  loss %.3f (C %.3f, G %.3f, caption %.3f)  lr %.5f  %.0f s\n", step, o.steps,
-                  loss.item<double>(), loss_c.item<double>(), loss_g.item<double>(), loss_cap.item<double>(), lr,
+      std::printf("step %d/%d  loss %.3f (C %.3f, G %.3f, caption %.3f)  lr %.5f  %.0f s\n", step,
+                  o.steps, loss.item<double>(), loss_c.item<double>(), loss_g.item<double>(),
+                  loss_cap.item<double>(), lr,
                   std::chrono::duration<double>(Clock::now() - started).count());
       std::fflush(stdout);
     }
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   const Evaluation e = evaluate(*m, tokenizer, processor, o.eval_scenes, o.seed + 100);
-  std::printf("held-out (%d scenes): zero-shot accuracy C %.3f, G %.3f; shape alone (4-way, C) %.3f; caption exact "
-              "match %.3f; trained in %.0f s\n",
-              e.scenes, e.accuracy_c, e.accuracy_g, e.shape_accuracy_c, e.caption_exact, seconds);
+  std::printf(
+      "held-out (%d scenes): zero-shot accuracy C %.3f, G %.3f; shape alone (4-way, C) %.3f; "
+      "caption exact "
+      "match %.3f; trained in %.0f s\n",
+      e.scenes, e.accuracy_c, e.accuracy_g, e.shape_accuracy_c, e.caption_exact, seconds);
 
   namespace fs = std::filesystem;
   fs::create_directories(o.out);
   std::ofstream(fs::path(o.out) / "config.json") << config_json(config).dump(2) << "\n";
-  std::ofstream(fs::path(o.out) / "preprocessor_config.json") << processor_json(processor).dump(2) << "\n";
-  fs::copy_file(o.tokenizer, fs::path(o.out) / "tokenizer.model", fs::copy_options::overwrite_existing);
+  std::ofstream(fs::path(o.out) / "preprocessor_config.json")
+      << processor_json(processor).dump(2) << "\n";
+  fs::copy_file(o.tokenizer, fs::path(o.out) / "tokenizer.model",
+                fs::copy_options::overwrite_existing);
   model::save_checkpoint(*m, o.out, at::kFloat);
   const Json card{{"training",
-                   {{"steps", o.steps}, {"batch", o.batch}, {"seed", o.seed}, {"learning_rate", o.lr},
-                    {"curriculum_steps", o.curriculum_steps}, {"shape_text_fraction", o.shape_text_fraction},
-                    {"image_size", o.image_size}, {"seconds", std::round(seconds)},
+                   {{"steps", o.steps},
+                    {"batch", o.batch},
+                    {"seed", o.seed},
+                    {"learning_rate", o.lr},
+                    {"curriculum_steps", o.curriculum_steps},
+                    {"shape_text_fraction", o.shape_text_fraction},
+                    {"image_size", o.image_size},
+                    {"seconds", std::round(seconds)},
                     {"threads", at::get_num_threads()}}},
                   {"held_out",
-                   {{"scenes", e.scenes}, {"zero_shot_accuracy_c", e.accuracy_c}, {"zero_shot_accuracy_g", e.accuracy_g},
+                   {{"scenes", e.scenes},
+                    {"zero_shot_accuracy_c", e.accuracy_c},
+                    {"zero_shot_accuracy_g", e.accuracy_g},
                     {"shape_only_accuracy_c", e.shape_accuracy_c},
-                    {"caption_exact_match_greedy", e.caption_exact}, {"labels", train::all_scene_labels().size()},
+                    {"caption_exact_match_greedy", e.caption_exact},
+                    {"labels", train::all_scene_labels().size()},
                     {"template", kTemplate}}}};
   std::ofstream(fs::path(o.out) / "model_card.json") << card.dump(2) << "\n";
   std::printf("wrote %s\n", o.out.c_str());
@@ -417,11 +465,14 @@ int main(int argc, char** argv) {
   app.add_option("--out", o.out, "Checkpoint directory to write")->required();
   app.add_option("--steps", o.steps, "Optimizer steps")->check(CLI::Range(1, 1000000));
   app.add_option("--batch", o.batch, "Scenes per step")->check(CLI::Range(2, 4096));
-  app.add_option("--image-size", o.image_size, "Model input size (a multiple of 14)")->check(CLI::Range(14, 448));
+  app.add_option("--image-size", o.image_size, "Model input size (a multiple of 14)")
+      ->check(CLI::Range(14, 448));
   app.add_option("--seed", o.seed, "Seed of data, initialisation and sampling");
   app.add_option("--lr", o.lr, "Peak learning rate");
-  app.add_option("--eval-scenes", o.eval_scenes, "Held-out scenes evaluated")->check(CLI::Range(1, 100000));
-  app.add_option("--shape-text-fraction", o.shape_text_fraction, "Share of shape-only contrastive texts")
+  app.add_option("--eval-scenes", o.eval_scenes, "Held-out scenes evaluated")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--shape-text-fraction", o.shape_text_fraction,
+                 "Share of shape-only contrastive texts")
       ->check(CLI::Range(0.0, 1.0));
   app.add_option("--curriculum-steps", o.curriculum_steps,
                  "Steps over which shapes in one colour pair fade out of the batches (0: none)")

@@ -137,8 +137,8 @@ class BatchQueue {
 
   size_t joinable_locked(const Job& like) const {
     if (jobs_.empty() || paused_ || !like.same_batch(jobs_.front())) return 0;
-    return static_cast<size_t>(
-        std::count_if(jobs_.begin(), jobs_.end(), [&](const Job& job) { return like.same_batch(job); }));
+    return static_cast<size_t>(std::count_if(jobs_.begin(), jobs_.end(),
+                                             [&](const Job& job) { return like.same_batch(job); }));
   }
 
   // Removes and returns up to `max` jobs that may share a batch with `like`, in arrival order.

@@ -111,8 +111,8 @@ void Engine::Impl::start_workers() {
   const auto* loaded = model.get();
   TaskModel<EmbeddingJob, EmbeddingResult> embed;
   // The runner is used on the embedding worker's thread only.
-  auto embedder =
-      std::make_shared<EmbeddingRunner>(*loaded, options.cuda_graphs, options.batch_size, options.log);
+  auto embedder = std::make_shared<EmbeddingRunner>(*loaded, options.cuda_graphs,
+                                                    options.batch_size, options.log);
   embed.admit = [embedder](const std::vector<const EmbeddingJob*>& batch,
                            const std::vector<uint64_t>& tickets) {
     const auto rows = embedder->run(pixels_of(batch), batch.front()->mode);
@@ -162,9 +162,10 @@ void EngineOptions::validate() const {
     throw model::ConfigError("engine batch-timeout must not be negative");
   if (intra_op_threads < 0)
     throw model::ConfigError("engine intra-op threads must not be negative");
-  if (!std::isfinite(caption_join.waiting_served_ratio) || caption_join.waiting_served_ratio < 0.0 ||
-      caption_join.max_waiting_steps < 1)
-    throw model::ConfigError("engine caption join: the ratio must not be negative and the steps at least 1");
+  if (!std::isfinite(caption_join.waiting_served_ratio) ||
+      caption_join.waiting_served_ratio < 0.0 || caption_join.max_waiting_steps < 1)
+    throw model::ConfigError(
+        "engine caption join: the ratio must not be negative and the steps at least 1");
 }
 
 EngineKey Engine::canonical_key(const EngineKey& key) {
@@ -180,15 +181,17 @@ std::shared_ptr<Engine> Engine::create(const EngineKey& key, const EngineOptions
   options.validate();
   const auto canonical = canonical_key(key);
   const auto placement = model::Placement::resolve(key.device, key.dtype);
-  return start(canonical, options,
-               std::make_shared<const model::LoadedModel>(model::load_model(key.model_dir, placement)));
+  return start(
+      canonical, options,
+      std::make_shared<const model::LoadedModel>(model::load_model(key.model_dir, placement)));
 }
 
 std::shared_ptr<Engine> Engine::create(std::shared_ptr<const model::LoadedModel> loaded,
                                        const EngineOptions& options) {
   if (!loaded) throw model::InputError("Engine::create: no model given");
   options.validate();
-  const EngineKey key{loaded->dir, loaded->placement.device.str(), dtype_name(loaded->placement.dtype)};
+  const EngineKey key{loaded->dir, loaded->placement.device.str(),
+                      dtype_name(loaded->placement.dtype)};
   return start(key, options, std::move(loaded));
 }
 

@@ -56,7 +56,8 @@ GstContext* engine_context_new(const std::vector<std::shared_ptr<Engine>>& engin
 }
 
 std::vector<std::shared_ptr<Engine>> engines_in_context(const GstContext* context) {
-  const auto list = std::static_pointer_cast<const EngineList>(shared_object_in_context(context, kEngineContextType));
+  const auto list = std::static_pointer_cast<const EngineList>(
+      shared_object_in_context(context, kEngineContextType));
   return list ? *list : EngineList{};
 }
 

@@ -22,7 +22,8 @@ namespace {
 // [B, 3, H, W] on the model's device and dtype. NV12 pictures in host memory are preprocessed
 // into the host batch, those in CUDA memory into the device batch (no host copy); each keepalive
 // goes once its picture has been read.
-at::Tensor stack_pixels(const model::LoadedModel& model, Nv12Stager& stager, const PixelBatch& images) {
+at::Tensor stack_pixels(const model::LoadedModel& model, Nv12Stager& stager,
+                        const PixelBatch& images) {
   const int64_t h = model.processor.crop_height, w = model.processor.crop_width;
   const auto count = static_cast<int64_t>(images.size());
   const auto& device = model.placement.device;
@@ -36,7 +37,8 @@ at::Tensor stack_pixels(const model::LoadedModel& model, Nv12Stager& stager, con
   } else {
     // On CUDA the host batch is page-locked (PyTorch's caching host allocator reuses it) so that
     // the copy below is asynchronous instead of a staged synchronous copy from pageable memory.
-    auto host = at::empty({count, 3, h, w}, at::TensorOptions().dtype(at::kFloat).pinned_memory(cuda));
+    auto host =
+        at::empty({count, 3, h, w}, at::TensorOptions().dtype(at::kFloat).pinned_memory(cuda));
     for (int64_t i = 0; i < count; ++i) {
       const auto& image = images[static_cast<size_t>(i)];
       float* row = host[i].data_ptr<float>();
@@ -101,7 +103,8 @@ int cuda_index(const model::LoadedModel& model) {
   return device.is_cuda() ? std::max<int>(0, device.index()) : -1;
 }
 
-EmbeddingRunner::EmbeddingRunner(const model::LoadedModel& loaded, bool cuda_graphs, int64_t max_batch,
+EmbeddingRunner::EmbeddingRunner(const model::LoadedModel& loaded, bool cuda_graphs,
+                                 int64_t max_batch,
                                  std::function<void(EngineLogLevel, const std::string&)> log)
     : model_(loaded),
       stager_(std::make_unique<Nv12Stager>(loaded.processor, model::ResizeMode::kShortestEdgeCrop,
@@ -114,23 +117,30 @@ EmbeddingRunner::EmbeddingRunner(const model::LoadedModel& loaded, bool cuda_gra
   const auto started = std::chrono::steady_clock::now();
   try {
     graphs_ = std::make_unique<model::ImageEmbeddingGraphs>(
-        *loaded.internvl, std::vector<model::EmbeddingMode>{model::EmbeddingMode::kC, model::EmbeddingMode::kG},
+        *loaded.internvl,
+        std::vector<model::EmbeddingMode>{model::EmbeddingMode::kC, model::EmbeddingMode::kG},
         sizes);
-  } catch (const model::InputError& e) {  // refused before any capture: a CPU model, no CUDA LibTorch
-    if (log_) log_(EngineLogLevel::kWarning, std::string("embeddings run without CUDA graphs: ") + e.what());
+  } catch (
+      const model::InputError& e) {  // refused before any capture: a CPU model, no CUDA LibTorch
+    if (log_)
+      log_(EngineLogLevel::kWarning,
+           std::string("embeddings run without CUDA graphs: ") + e.what());
     return;
   } catch (const std::exception& e) {
     if (log_) {
       log_(EngineLogLevel::kError,
-           std::string("CUDA graph capture failed, embeddings run without CUDA graphs (restart without "
-                       "cuda_graphs if CUDA errors follow): ") + e.what());
+           std::string(
+               "CUDA graph capture failed, embeddings run without CUDA graphs (restart without "
+               "cuda_graphs if CUDA errors follow): ") +
+               e.what());
     }
     return;
   }
   if (log_) {
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
-    log_(EngineLogLevel::kInfo, "embeddings replay CUDA graphs of InternVL-C and -G for batches of " + listed +
-                                    " (captured in " + std::to_string(took.count()) + " s)");
+    log_(EngineLogLevel::kInfo,
+         "embeddings replay CUDA graphs of InternVL-C and -G for batches of " + listed +
+             " (captured in " + std::to_string(took.count()) + " s)");
   }
 }
 
@@ -142,7 +152,8 @@ std::vector<std::vector<float>> EmbeddingRunner::run(const PixelBatch& images, E
   at::Tensor embeds;
   if (graphs_) {
     try {
-      if (auto replayed = graphs_->encode_image(pixels, to_model(mode))) embeds = std::move(*replayed);
+      if (auto replayed = graphs_->encode_image(pixels, to_model(mode)))
+        embeds = std::move(*replayed);
     } catch (const std::exception& e) {
       graphs_.reset();  // a graph that failed once would fail again: eager from now on
       if (log_) {
@@ -165,7 +176,8 @@ std::vector<std::vector<float>> EmbeddingRunner::run(const PixelBatch& images, E
 
 CaptionRunner::CaptionRunner(const model::LoadedModel& model)
     : model_(model),
-      stager_(std::make_unique<Nv12Stager>(model.processor, model::ResizeMode::kSquash, cuda_index(model))) {}
+      stager_(std::make_unique<Nv12Stager>(model.processor, model::ResizeMode::kSquash,
+                                           cuda_index(model))) {}
 
 CaptionRunner::~CaptionRunner() = default;
 
@@ -177,7 +189,8 @@ void CaptionRunner::admit(const PixelBatch& images, const CaptionSettings& setti
   const auto& internvl = model_.full_model();
   if (!batch_ || !(settings == settings_)) {
     batch_ = std::make_unique<model::CaptionBatch>(
-        internvl, model_.text_tokenizer().encode_prompt(settings.prompt), generation_config(settings));
+        internvl, model_.text_tokenizer().encode_prompt(settings.prompt),
+        generation_config(settings));
     settings_ = settings;
   }
   const auto vision = internvl.vision_features(stack_pixels(model_, *stager_, images));

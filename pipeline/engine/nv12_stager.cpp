@@ -25,8 +25,9 @@ void check_nv12_picture(const Nv12Picture& picture) {
     throw model::InputError("an NV12 picture of " + size + " was submitted without its planes");
   }
   if (p.y_pitch < p.width || p.uv_pitch < p.width) {
-    throw model::InputError("an NV12 picture of " + size + " has pitches " + std::to_string(p.y_pitch) +
-                            "/" + std::to_string(p.uv_pitch) + " narrower than its width");
+    throw model::InputError("an NV12 picture of " + size + " has pitches " +
+                            std::to_string(p.y_pitch) + "/" + std::to_string(p.uv_pitch) +
+                            " narrower than its width");
   }
 }
 
@@ -52,24 +53,26 @@ void Nv12Stager::forget_plans() {
 }
 
 void Nv12Stager::to_host(const Nv12Picture& picture, float* out) {
-  const auto pixels =
-      model::cuda::preprocess_nv12_on_host(picture.planes, picture.matrix, plan_for(picture.planes.width, picture.planes.height));
+  const auto pixels = model::cuda::preprocess_nv12_on_host(
+      picture.planes, picture.matrix, plan_for(picture.planes.width, picture.planes.height));
   std::copy(pixels.begin(), pixels.end(), out);
 }
 
 #if INTERNVL_HAVE_NV12_KERNELS
 
 void Nv12Stager::to_device(const Nv12Picture& picture, float* out) {
-  if (cuda_device_ < 0) throw std::runtime_error("an NV12 picture in CUDA memory reached a CPU model");
+  if (cuda_device_ < 0)
+    throw std::runtime_error("an NV12 picture in CUDA memory reached a CPU model");
   model::cuda::use_cuda_device(cuda_device_);
   const auto key = std::make_pair(picture.planes.width, picture.planes.height);
   auto it = gpu_.find(key);
   if (it == gpu_.end()) {
-    it = gpu_.emplace(key, std::make_unique<model::cuda::Nv12GpuPreprocessor>(plan_for(key.first, key.second)))
+    it = gpu_.emplace(key, std::make_unique<model::cuda::Nv12GpuPreprocessor>(
+                               plan_for(key.first, key.second)))
              .first;
   }
-  it->second->run(picture.planes, picture.matrix, out, model::cuda::Nv12GpuPreprocessor::Output::kFloat32,
-                  nullptr);
+  it->second->run(picture.planes, picture.matrix, out,
+                  model::cuda::Nv12GpuPreprocessor::Output::kFloat32, nullptr);
 }
 
 void Nv12Stager::wait_for_device() {

@@ -185,7 +185,8 @@ class TaskWorker {
     const auto live = static_cast<int64_t>(live_.size());
     const auto free = static_cast<int64_t>(free_slots());
     const auto min = options_.caption_join.min_joining(live, free, steps_waited_);
-    return queue_.take_more(live_.begin()->second.job, static_cast<size_t>(free), static_cast<size_t>(min));
+    return queue_.take_more(live_.begin()->second.job, static_cast<size_t>(free),
+                            static_cast<size_t>(min));
   }
 
   size_t free_slots() const {
@@ -236,15 +237,16 @@ class TaskWorker {
       fail_unanswered(tickets, outcomes, error);
     }
     if (!model_.step) {  // a task without steps must answer every job in admit
-      fail_unanswered(tickets, outcomes,
-                      std::make_exception_ptr(std::logic_error("the model returned too few results")));
+      fail_unanswered(
+          tickets, outcomes,
+          std::make_exception_ptr(std::logic_error("the model returned too few results")));
     }
     complete(std::move(outcomes));
   }
 
   // Fails with `error` every ticket of `tickets` that no outcome answers yet; returns how many.
-  static size_t fail_unanswered(const std::vector<uint64_t>& tickets, std::vector<Outcome>& outcomes,
-                                const std::exception_ptr& error) {
+  static size_t fail_unanswered(const std::vector<uint64_t>& tickets,
+                                std::vector<Outcome>& outcomes, const std::exception_ptr& error) {
     const size_t answered = outcomes.size();
     for (auto ticket : tickets) {
       const bool done = std::any_of(outcomes.begin(), outcomes.begin() + answered,
@@ -266,7 +268,8 @@ class TaskWorker {
       if (model_.abort) model_.abort();
     }
     std::vector<Outcome> outcomes;
-    for (auto& [ticket, result] : step.finished) outcomes.push_back({ticket, std::move(result), nullptr});
+    for (auto& [ticket, result] : step.finished)
+      outcomes.push_back({ticket, std::move(result), nullptr});
     for (auto& [ticket, error] : step.failed) outcomes.push_back({ticket, std::nullopt, error});
     if (step.error) {  // every job still live is lost
       std::vector<uint64_t> live_tickets;

@@ -36,7 +36,8 @@ constexpr guint kTickMilliseconds = 250;
 constexpr std::chrono::milliseconds kZmqCloseLinger{2000};
 
 int64_t steady_now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -44,9 +45,10 @@ int validate(const std::string& path) {
   try {
     const service::ServiceConfig config = service::load_service_config(path);
     size_t here = 0;
-    for (const auto& stream : config.streams) here += service::stream_in_shard(stream.id, config.sharding) ? 1 : 0;
-    std::printf("%s: valid (%zu streams, %zu in this shard; model %s)\n", path.c_str(), config.streams.size(), here,
-                config.model.path.c_str());
+    for (const auto& stream : config.streams)
+      here += service::stream_in_shard(stream.id, config.sharding) ? 1 : 0;
+    std::printf("%s: valid (%zu streams, %zu in this shard; model %s)\n", path.c_str(),
+                config.streams.size(), here, config.model.path.c_str());
     return 0;
   } catch (const service::ConfigError& e) {
     std::fprintf(stderr, "invalid config: %s\n", e.what());
@@ -57,7 +59,8 @@ int validate(const std::string& path) {
 // The HTTP handler before the REST API exists (model loading) and after.
 class Dispatcher {
  public:
-  explicit Dispatcher(std::shared_ptr<pipeline::MetricsHub> metrics) : metrics_(std::move(metrics)) {}
+  explicit Dispatcher(std::shared_ptr<pipeline::MetricsHub> metrics)
+      : metrics_(std::move(metrics)) {}
 
   void set_api(std::shared_ptr<service::RestApi> api) {
     std::lock_guard<std::mutex> guard(lock_);
@@ -71,7 +74,8 @@ class Dispatcher {
       api = api_;
     }
     if (api) return api->handle(request);
-    if (request.path == "/health/live") return {200, "application/json", "{\"status\": \"live\"}\n", {}};
+    if (request.path == "/health/live")
+      return {200, "application/json", "{\"status\": \"live\"}\n", {}};
     if (request.path == "/metrics") return sinks::metrics_response(*metrics_->metrics().registry());
     return service::error_response(503, "starting: the model is loading");
   }
@@ -91,14 +95,16 @@ struct Running {
 gboolean on_signal(gpointer data) {
   auto* running = static_cast<Running*>(data);
   if (running->health->stopping.exchange(true)) return G_SOURCE_CONTINUE;
-  g_message("shutting down: sending end of stream to every stream and publishing what was accepted");
+  g_message(
+      "shutting down: sending end of stream to every stream and publishing what was accepted");
   if (running->supervisor != nullptr) running->supervisor->stop_all(true);
   g_main_loop_quit(running->loop);
   return G_SOURCE_CONTINUE;
 }
 
 bool loopback_address(const std::string& listen) {
-  return listen.rfind("127.", 0) == 0 || listen.rfind("localhost:", 0) == 0 || listen.rfind("[::1]:", 0) == 0;
+  return listen.rfind("127.", 0) == 0 || listen.rfind("localhost:", 0) == 0 ||
+         listen.rfind("[::1]:", 0) == 0;
 }
 
 gboolean on_tick(gpointer data) {
@@ -117,9 +123,11 @@ int run(const std::string& config_path) {
     return 1;
   }
   if (!std::filesystem::is_directory(config.model.path)) {
-    g_printerr("internvl-streamd: model.path '%s' is not a directory; point it (or INTERNVL_MODEL_DIR) at an "
-               "InternVL checkpoint directory such as InternVL-14B-224px\n",
-               config.model.path.c_str());
+    g_printerr(
+        "internvl-streamd: model.path '%s' is not a directory; point it (or INTERNVL_MODEL_DIR) at "
+        "an "
+        "InternVL checkpoint directory such as InternVL-14B-224px\n",
+        config.model.path.c_str());
     return 1;
   }
   if (!gst_internvl_register_static()) {
@@ -134,22 +142,27 @@ int run(const std::string& config_path) {
   Running running{nullptr, &health, loop};
   const guint term = g_unix_signal_add(SIGTERM, &on_signal, &running);
   const guint interrupt = g_unix_signal_add(SIGINT, &on_signal, &running);
-  auto metrics = std::make_shared<pipeline::MetricsHub>(pipeline::default_build_info(config.model.device));
+  auto metrics =
+      std::make_shared<pipeline::MetricsHub>(pipeline::default_build_info(config.model.device));
   Dispatcher dispatcher(metrics);
   std::unique_ptr<sinks::HttpServer> http;
   try {
     http = std::make_unique<sinks::HttpServer>(
-        config.http.listen, [&dispatcher](const sinks::HttpRequest& request) { return dispatcher(request); },
+        config.http.listen,
+        [&dispatcher](const sinks::HttpRequest& request) { return dispatcher(request); },
         sinks::HttpServerOptions{1 << 20, 8});
   } catch (const std::exception& e) {
     g_printerr("internvl-streamd: http.listen: %s\n", e.what());
     return 1;
   }
-  g_message("HTTP (REST, /metrics, /health, status page) on http://%s (port %u)", config.http.listen.c_str(),
-            http->port());
+  g_message("HTTP (REST, /metrics, /health, status page) on http://%s (port %u)",
+            config.http.listen.c_str(), http->port());
   if (config.http.auth_token.empty() && !loopback_address(config.http.listen)) {
-    g_warning("http.listen %s is reachable from other hosts and http.auth_token is empty: anyone who can reach "
-              "the port can add, change and remove streams; set a token", config.http.listen.c_str());
+    g_warning(
+        "http.listen %s is reachable from other hosts and http.auth_token is empty: anyone who can "
+        "reach "
+        "the port can add, change and remove streams; set a token",
+        config.http.listen.c_str());
   }
 
   std::shared_ptr<pipeline::Engine> engine;
@@ -159,15 +172,18 @@ int run(const std::string& config_path) {
     options.batch_timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(
         std::chrono::duration<double>(config.model.batch_timeout_seconds));
     options.log = [](pipeline::EngineLogLevel level, const std::string& text) {
-      if (level == pipeline::EngineLogLevel::kError || level == pipeline::EngineLogLevel::kWarning) {
+      if (level == pipeline::EngineLogLevel::kError ||
+          level == pipeline::EngineLogLevel::kWarning) {
         g_warning("engine: %s", text.c_str());
       } else if (level == pipeline::EngineLogLevel::kInfo) {
         g_message("engine: %s", text.c_str());
       }
     };
-    engine = pipeline::Engine::create({config.model.path, config.model.device, config.model.dtype}, options);
+    engine = pipeline::Engine::create({config.model.path, config.model.device, config.model.dtype},
+                                      options);
   } catch (const std::exception& e) {
-    g_printerr("internvl-streamd: cannot load the model from '%s': %s\n", config.model.path.c_str(), e.what());
+    g_printerr("internvl-streamd: cannot load the model from '%s': %s\n", config.model.path.c_str(),
+               e.what());
     return 1;
   }
   g_message("model %s loaded (%s)", engine->model_name().c_str(), engine->key().describe().c_str());
@@ -179,7 +195,8 @@ int run(const std::string& config_path) {
   std::shared_ptr<sinks::JsonLinesWriter> jsonl;
   try {
     if (!config.outputs.zmq.endpoint.empty()) {
-      sinks::ZmqPublisherOptions options{config.outputs.zmq.endpoint, config.outputs.zmq.topic_prefix,
+      sinks::ZmqPublisherOptions options{config.outputs.zmq.endpoint,
+                                         config.outputs.zmq.topic_prefix,
                                          config.outputs.zmq.send_hwm, kZmqCloseLinger};
       zmq = pool->zmq(options);
       g_message("publishing results on ZeroMQ %s", zmq->endpoint().c_str());
@@ -192,7 +209,8 @@ int run(const std::string& config_path) {
     g_printerr("internvl-streamd: outputs: %s\n", e.what());
     return 1;
   }
-  if (!zmq && !jsonl) g_warning("no outputs configured (outputs.zmq, outputs.jsonl): results are not published");
+  if (!zmq && !jsonl)
+    g_warning("no outputs configured (outputs.zmq, outputs.jsonl): results are not published");
 
   service::SharedContexts shared;
   shared.engine = pipeline::engine_context_new({engine});
@@ -208,8 +226,8 @@ int run(const std::string& config_path) {
   int status = 0;
   {
     service::Supervisor supervisor(config, shared, metrics);
-    dispatcher.set_api(std::make_shared<service::RestApi>(supervisor, g_main_loop_get_context(loop), metrics, health,
-                                                          config.http.auth_token));
+    dispatcher.set_api(std::make_shared<service::RestApi>(supervisor, g_main_loop_get_context(loop),
+                                                          metrics, health, config.http.auth_token));
     running.supervisor = &supervisor;
     const size_t started = supervisor.start_configured();
     health.last_tick_ns = steady_now_ns();
@@ -223,8 +241,10 @@ int run(const std::string& config_path) {
     running.supervisor = nullptr;
   }
   engine->shutdown(pipeline::Engine::ShutdownMode::kDrain);
-  if (zmq) g_message("ZeroMQ: %llu messages published, %llu dropped", static_cast<unsigned long long>(zmq->published()),
-                     static_cast<unsigned long long>(zmq->dropped()));
+  if (zmq)
+    g_message("ZeroMQ: %llu messages published, %llu dropped",
+              static_cast<unsigned long long>(zmq->published()),
+              static_cast<unsigned long long>(zmq->dropped()));
   gst_context_unref(shared.engine);
   gst_context_unref(shared.metrics);
   gst_context_unref(shared.sink_pool);
@@ -257,15 +277,18 @@ int main(int argc, char** argv) {
   CLI::App app{"internvl-streamd: zero-shot video classification and captioning for many streams"};
   std::string config_path;
   std::string validate_path;
-  auto* run_option = app.add_option("--config", config_path, "Service config (YAML), see configs/README.md");
-  auto* validate_option =
-      app.add_option("--validate-config", validate_path, "Check a config file and exit 0 (valid) or 1");
+  auto* run_option =
+      app.add_option("--config", config_path, "Service config (YAML), see configs/README.md");
+  auto* validate_option = app.add_option("--validate-config", validate_path,
+                                         "Check a config file and exit 0 (valid) or 1");
   run_option->excludes(validate_option);
   app.set_version_flag("--version", std::string("internvl-streamd ") + VERSION);
   CLI11_PARSE(app, argc, argv);
   if (!validate_path.empty()) return validate(validate_path);
   if (config_path.empty()) {
-    std::fprintf(stderr, "internvl-streamd: give --config FILE (or --validate-config FILE); --help for more\n");
+    std::fprintf(
+        stderr,
+        "internvl-streamd: give --config FILE (or --validate-config FILE); --help for more\n");
     return 2;
   }
   gst_init(&argc, &argv);

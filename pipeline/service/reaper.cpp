@@ -12,12 +12,14 @@ void take_down(GstElement* pipeline, bool drain, std::chrono::milliseconds timeo
     GstBus* bus = gst_element_get_bus(pipeline);
     gst_element_send_event(pipeline, gst_event_new_eos());
     const auto wait = static_cast<GstClockTime>(timeout.count()) * GST_MSECOND;
-    GstMessage* message =
-        gst_bus_timed_pop_filtered(bus, wait, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+    GstMessage* message = gst_bus_timed_pop_filtered(
+        bus, wait, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
     if (message == nullptr) {
-      g_warning("stream %s: end of stream not through after %lld ms; stopping it anyway (results still in "
-                "flight are lost)",
-                GST_ELEMENT_NAME(pipeline), static_cast<long long>(timeout.count()));
+      g_warning(
+          "stream %s: end of stream not through after %lld ms; stopping it anyway (results still "
+          "in "
+          "flight are lost)",
+          GST_ELEMENT_NAME(pipeline), static_cast<long long>(timeout.count()));
     } else {
       gst_message_unref(message);
     }
@@ -43,7 +45,8 @@ void Reaper::join_finished() {
   std::vector<Job> finished;
   {
     std::lock_guard<std::mutex> guard(lock_);
-    auto split = std::partition(jobs_.begin(), jobs_.end(), [](const Job& job) { return !*job.done; });
+    auto split =
+        std::partition(jobs_.begin(), jobs_.end(), [](const Job& job) { return !*job.done; });
     std::move(split, jobs_.end(), std::back_inserter(finished));
     jobs_.erase(split, jobs_.end());
   }

@@ -21,14 +21,18 @@ constexpr std::chrono::seconds kLoopWait{10};
 
 HttpResponse json_response(int status, const Json& body) {
   // Replace, not throw, on invalid UTF-8 (a label file in another encoding, a GStreamer message).
-  return {status, "application/json", body.dump(2, ' ', false, Json::error_handler_t::replace) + "\n", {}};
+  return {status,
+          "application/json",
+          body.dump(2, ' ', false, Json::error_handler_t::replace) + "\n",
+          {}};
 }
-
 
 Json to_json(const std::vector<pipeline::ClassificationRecord>& records) {
   Json out = Json::array();
   for (const auto& record : records) {
-    out.push_back({{"label", record.label}, {"label_id", record.label_id}, {"confidence", record.confidence}});
+    out.push_back({{"label", record.label},
+                   {"label_id", record.label_id},
+                   {"confidence", record.confidence}});
   }
   return out;
 }
@@ -59,7 +63,8 @@ Json to_json(const StreamStatus& s) {
 bool same_secret(const std::string& given, const std::string& expected) {
   unsigned char difference = given.size() == expected.size() ? 0 : 1;
   for (size_t i = 0; i < given.size(); ++i) {
-    difference |= static_cast<unsigned char>(given[i] ^ expected[i % std::max<size_t>(1, expected.size())]);
+    difference |=
+        static_cast<unsigned char>(given[i] ^ expected[i % std::max<size_t>(1, expected.size())]);
   }
   return difference == 0;
 }
@@ -80,7 +85,8 @@ HttpResponse error_response(int status, const std::string& message) {
   return json_response(status, Json{{"error", message}, {"status", status}});
 }
 
-bool run_on_loop(GMainContext* context, std::function<void()> work, std::chrono::milliseconds timeout) {
+bool run_on_loop(GMainContext* context, std::function<void()> work,
+                 std::chrono::milliseconds timeout) {
   struct Job {
     std::function<void()> work;
     std::mutex lock;
@@ -108,15 +114,17 @@ bool run_on_loop(GMainContext* context, std::function<void()> work, std::chrono:
         running->finished.notify_all();
         return G_SOURCE_REMOVE;
       },
-      new std::shared_ptr<Job>(job), [](gpointer data) { delete static_cast<std::shared_ptr<Job>*>(data); });
+      new std::shared_ptr<Job>(job),
+      [](gpointer data) { delete static_cast<std::shared_ptr<Job>*>(data); });
   g_source_attach(source, context);
   g_source_unref(source);
   std::unique_lock<std::mutex> guard(job->lock);
   return job->finished.wait_for(guard, timeout, [&] { return job->done; });
 }
 
-RestApi::RestApi(Supervisor& supervisor, GMainContext* loop, std::shared_ptr<pipeline::MetricsHub> metrics,
-                 const ServiceHealth& health, std::string auth_token)
+RestApi::RestApi(Supervisor& supervisor, GMainContext* loop,
+                 std::shared_ptr<pipeline::MetricsHub> metrics, const ServiceHealth& health,
+                 std::string auth_token)
     : supervisor_(supervisor),
       loop_(loop),
       metrics_(std::move(metrics)),
@@ -125,7 +133,8 @@ RestApi::RestApi(Supervisor& supervisor, GMainContext* loop, std::shared_ptr<pip
 
 HttpResponse RestApi::on_loop(const std::function<HttpResponse()>& work) {
   if (health_.stopping) return error_response(503, "the service is shutting down");
-  auto response = std::make_shared<HttpResponse>(error_response(500, "the request failed; see the service log"));
+  auto response = std::make_shared<HttpResponse>(
+      error_response(500, "the request failed; see the service log"));
   const ServiceHealth* health = &health_;
   const bool answered = run_on_loop(
       loop_,
@@ -136,8 +145,10 @@ HttpResponse RestApi::on_loop(const std::function<HttpResponse()>& work) {
       },
       kLoopWait);
   if (!answered) {
-    return error_response(503, "the service did not answer within 10 s (busy starting a stream?); the request "
-                               "may still be applied: check GET /api/v1/streams before retrying");
+    return error_response(
+        503,
+        "the service did not answer within 10 s (busy starting a stream?); the request "
+        "may still be applied: check GET /api/v1/streams before retrying");
   }
   return *response;
 }
@@ -152,7 +163,8 @@ HttpResponse RestApi::handle(const HttpRequest& request) {
                             .count();
     const double since_tick = static_cast<double>(now - health_.last_tick_ns) / 1e9;
     if (health_.last_tick_ns != 0 && since_tick > 30.0) {
-      return error_response(503, "the main loop has not run for " + std::to_string(since_tick) + " s");
+      return error_response(503,
+                            "the main loop has not run for " + std::to_string(since_tick) + " s");
     }
     return json_response(200, Json{{"status", "live"}});
   }
@@ -175,14 +187,16 @@ HttpResponse RestApi::handle(const HttpRequest& request) {
       const std::string given = request.header("authorization");
       const std::string prefix = "Bearer ";
       if (given.rfind(prefix, 0) != 0 || !same_secret(given.substr(prefix.size()), auth_token_)) {
-        HttpResponse denied = error_response(401, "this call needs 'Authorization: Bearer <token>' (http.auth_token)");
+        HttpResponse denied = error_response(
+            401, "this call needs 'Authorization: Bearer <token>' (http.auth_token)");
         denied.headers.emplace_back("WWW-Authenticate", "Bearer");
         return denied;
       }
     }
     return streams_request(request);
   }
-  return error_response(404, "no such path: " + path + " (try /api/v1/streams, /health/ready, /metrics or /)");
+  return error_response(
+      404, "no such path: " + path + " (try /api/v1/streams, /health/ready, /metrics or /)");
 }
 
 HttpResponse RestApi::streams_request(const HttpRequest& request) {
@@ -206,10 +220,12 @@ HttpResponse RestApi::streams_request(const HttpRequest& request) {
       HttpResponse error;
       const auto body = parse_json_body(request, error);
       if (!body) return error;
-      if (!body->is_object()) return error_response(400, "expected a JSON object with at least 'id' and 'uri'");
+      if (!body->is_object())
+        return error_response(400, "expected a JSON object with at least 'id' and 'uri'");
       return on_loop([this, text = request.body] {
         try {
-          const StreamConfig stream = parse_stream_config(text, supervisor_.config(), "request body", StreamSource::kRest);
+          const StreamConfig stream =
+              parse_stream_config(text, supervisor_.config(), "request body", StreamSource::kRest);
           supervisor_.add(stream);
           return json_response(201, to_json(*supervisor_.status(stream.id)));
         } catch (const ConfigError& e) {
@@ -225,7 +241,8 @@ HttpResponse RestApi::streams_request(const HttpRequest& request) {
     if (method == "GET" || method == "HEAD") {
       return on_loop([this, id] {
         const auto status = supervisor_.status(id);
-        return status ? json_response(200, to_json(*status)) : error_response(404, "no stream '" + id + "'");
+        return status ? json_response(200, to_json(*status))
+                      : error_response(404, "no stream '" + id + "'");
       });
     }
     if (method == "DELETE") {
@@ -244,8 +261,10 @@ HttpResponse RestApi::streams_request(const HttpRequest& request) {
     std::vector<std::string> labels;
     try {
       if (!body->is_object() || !body->contains("labels") || body->size() != 1) {
-        return error_response(400, "expected {\"labels\": [\"a\", \"b\"]} (label files are named in the config file, "
-                                   "not over REST)");
+        return error_response(
+            400,
+            "expected {\"labels\": [\"a\", \"b\"]} (label files are named in the config file, "
+            "not over REST)");
       }
       labels = body->at("labels").get<std::vector<std::string>>();
       check_labels(labels, "labels");
@@ -256,7 +275,8 @@ HttpResponse RestApi::streams_request(const HttpRequest& request) {
     }
     return on_loop([this, id, labels] {
       try {
-        if (!supervisor_.set_labels(id, labels)) return error_response(404, "no stream '" + id + "'");
+        if (!supervisor_.set_labels(id, labels))
+          return error_response(404, "no stream '" + id + "'");
         return json_response(200, to_json(*supervisor_.status(id)));
       } catch (const ConfigError& e) {
         return error_response(409, e.what());
@@ -267,7 +287,10 @@ HttpResponse RestApi::streams_request(const HttpRequest& request) {
 }
 
 HttpResponse RestApi::status_page() {
-  return on_loop([this] { return HttpResponse{200, "text/html; charset=utf-8", render_status_page(supervisor_.statuses()), {}}; });
+  return on_loop([this] {
+    return HttpResponse{
+        200, "text/html; charset=utf-8", render_status_page(supervisor_.statuses()), {}};
+  });
 }
 
 }  // namespace ivs::service

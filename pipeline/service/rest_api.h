@@ -31,9 +31,9 @@ namespace ivs::service {
 
 /// What the health endpoints read without going through the main loop.
 struct ServiceHealth {
-  std::atomic<bool> ready{false};            // model loaded, streams started
-  std::atomic<bool> stopping{false};         // shutdown began: mutations refused, not ready
-  std::atomic<int64_t> last_tick_ns{0};      // steady clock of the main loop's last tick
+  std::atomic<bool> ready{false};        // model loaded, streams started
+  std::atomic<bool> stopping{false};     // shutdown began: mutations refused, not ready
+  std::atomic<int64_t> last_tick_ns{0};  // steady clock of the main loop's last tick
 };
 
 class RestApi {
@@ -62,6 +62,7 @@ sinks::HttpResponse error_response(int status, const std::string& message);
 
 /// Runs `work` on the thread that owns `context` and waits at most `timeout` for it. False when
 /// it did not run in time (it may still run later: capture by value).
-bool run_on_loop(GMainContext* context, std::function<void()> work, std::chrono::milliseconds timeout);
+bool run_on_loop(GMainContext* context, std::function<void()> work,
+                 std::chrono::milliseconds timeout);
 
 }  // namespace ivs::service

@@ -35,7 +35,9 @@ struct Place {
     if (line >= 0) text += " (line " + std::to_string(line + 1) + ")";
     return text;
   }
-  [[noreturn]] void fail(const std::string& what) const { throw ConfigError(describe() + ": " + what); }
+  [[noreturn]] void fail(const std::string& what) const {
+    throw ConfigError(describe() + ": " + what);
+  }
   Place child(const std::string& key, const YAML::Node& node) const {
     return {origin, path.empty() ? key : path + "." + key, node.Mark().line, trusted};
   }
@@ -52,7 +54,8 @@ std::string join(const std::vector<std::string>& words) {
 
 // The scalar's text with the environment expanded.
 std::string scalar_text(const YAML::Node& node, const Place& at) {
-  if (!node.IsScalar()) at.fail("expected a single value, got a " + std::string(node.IsMap() ? "mapping" : "list"));
+  if (!node.IsScalar())
+    at.fail("expected a single value, got a " + std::string(node.IsMap() ? "mapping" : "list"));
   return at.trusted ? expand_environment(node.Scalar(), at.describe()) : node.Scalar();
 }
 
@@ -63,7 +66,8 @@ std::string read_string(const YAML::Node& node, const Place& at) {
 
 bool read_bool(const YAML::Node& node, const Place& at) {
   std::string text = scalar_text(node, at);
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   if (text == "true" || text == "yes" || text == "on") return true;
   if (text == "false" || text == "no" || text == "off") return false;
   at.fail("expected true or false; got '" + text + "'");
@@ -78,7 +82,8 @@ long long read_integer(const YAML::Node& node, const Place& at, long long low, l
     at.fail("expected an integer; got '" + text + "'");
   }
   if (value < low || value > high) {
-    at.fail("expected an integer in [" + std::to_string(low) + ", " + std::to_string(high) + "]; got " + text);
+    at.fail("expected an integer in [" + std::to_string(low) + ", " + std::to_string(high) +
+            "]; got " + text);
   }
   return value;
 }
@@ -99,7 +104,8 @@ double read_number(const YAML::Node& node, const Place& at, double low, double h
   return value;
 }
 
-std::string read_choice(const YAML::Node& node, const Place& at, const std::vector<std::string>& choices) {
+std::string read_choice(const YAML::Node& node, const Place& at,
+                        const std::vector<std::string>& choices) {
   const std::string text = scalar_text(node, at);
   if (std::find(choices.begin(), choices.end(), text) == choices.end()) {
     at.fail("expected one of " + join(choices) + "; got '" + text + "'");
@@ -110,7 +116,8 @@ std::string read_choice(const YAML::Node& node, const Place& at, const std::vect
 std::vector<std::string> read_string_list(const YAML::Node& node, const Place& at) {
   if (!node.IsSequence()) at.fail("expected a list of strings");
   std::vector<std::string> values;
-  for (size_t i = 0; i < node.size(); ++i) values.push_back(scalar_text(node[i], at.item(i, node[i])));
+  for (size_t i = 0; i < node.size(); ++i)
+    values.push_back(scalar_text(node[i], at.item(i, node[i])));
   return values;
 }
 
@@ -118,18 +125,21 @@ std::vector<std::string> read_string_list(const YAML::Node& node, const Place& a
 class MapReader {
  public:
   MapReader(const YAML::Node& node, Place at) : node_(node), at_(std::move(at)) {
-    if (node_.IsDefined() && !node_.IsNull() && !node_.IsMap()) at_.fail("expected a mapping (key: value)");
+    if (node_.IsDefined() && !node_.IsNull() && !node_.IsMap())
+      at_.fail("expected a mapping (key: value)");
   }
 
   // Calls `read` with the value and its place when `key` is present (and not null).
-  void optional(const std::string& key, const std::function<void(const YAML::Node&, const Place&)>& read) {
+  void optional(const std::string& key,
+                const std::function<void(const YAML::Node&, const Place&)>& read) {
     known_.push_back(key);
     if (!node_.IsMap()) return;
     const YAML::Node value = node_[key];
     if (value.IsDefined() && !value.IsNull()) read(value, at_.child(key, value));
   }
 
-  void required(const std::string& key, const std::function<void(const YAML::Node&, const Place&)>& read) {
+  void required(const std::string& key,
+                const std::function<void(const YAML::Node&, const Place&)>& read) {
     bool seen = false;
     optional(key, [&](const YAML::Node& value, const Place& at) {
       seen = true;
@@ -143,7 +153,8 @@ class MapReader {
     for (const auto& entry : node_) {
       const std::string key = entry.first.Scalar();
       if (std::find(known_.begin(), known_.end(), key) == known_.end()) {
-        at_.child(key, entry.first).fail("unknown key '" + key + "' (known here: " + join(known_) + ")");
+        at_.child(key, entry.first)
+            .fail("unknown key '" + key + "' (known here: " + join(known_) + ")");
       }
     }
   }
@@ -162,15 +173,20 @@ std::string resolve_path(const std::string& path, const std::string& base_dir) {
 }
 
 void refuse_file_over_rest(const Place& at) {
-  if (!at.trusted) at.fail("files cannot be named over REST (they would be read on the server); give the labels inline");
+  if (!at.trusted)
+    at.fail(
+        "files cannot be named over REST (they would be read on the server); give the labels "
+        "inline");
 }
 
 void require_file(const std::string& path, const Place& at) {
   std::error_code error;
-  if (!fs::is_regular_file(path, error)) at.fail("file '" + path + "' does not exist or is not a regular file");
+  if (!fs::is_regular_file(path, error))
+    at.fail("file '" + path + "' does not exist or is not a regular file");
 }
 
-void parse_classify(const YAML::Node& node, const Place& at, const std::string& base_dir, ClassifyConfig& c) {
+void parse_classify(const YAML::Node& node, const Place& at, const std::string& base_dir,
+                    ClassifyConfig& c) {
   MapReader map(node, at);
   map.optional("enabled", [&](auto& v, auto& p) { c.enabled = read_bool(v, p); });
   map.optional("mode", [&](auto& v, auto& p) { c.mode = read_choice(v, p, {"c", "g"}); });
@@ -186,7 +202,8 @@ void parse_classify(const YAML::Node& node, const Place& at, const std::string& 
   });
   map.optional("prompt_template", [&](auto& v, auto& p) {
     c.prompt_template = read_string(v, p);
-    if (c.prompt_template.find("{}") == std::string::npos) p.fail("the template needs '{}' where the label goes");
+    if (c.prompt_template.find("{}") == std::string::npos)
+      p.fail("the template needs '{}' where the label goes");
     c.templates_file.clear();
   });
   map.optional("templates_file", [&](auto& v, auto& p) {
@@ -194,13 +211,19 @@ void parse_classify(const YAML::Node& node, const Place& at, const std::string& 
     c.templates_file = resolve_path(read_string(v, p), base_dir);
     require_file(c.templates_file, p);
   });
-  map.optional("interval", [&](auto& v, auto& p) { c.interval = read_integer(v, p, 0, UINT32_MAX); });
-  map.optional("selection_fps", [&](auto& v, auto& p) { c.selection_fps = read_number(v, p, 0, 1000); });
-  map.optional("clip_frames", [&](auto& v, auto& p) { c.clip_frames = read_integer(v, p, 0, 1024); });
+  map.optional("interval",
+               [&](auto& v, auto& p) { c.interval = read_integer(v, p, 0, UINT32_MAX); });
+  map.optional("selection_fps",
+               [&](auto& v, auto& p) { c.selection_fps = read_number(v, p, 0, 1000); });
+  map.optional("clip_frames",
+               [&](auto& v, auto& p) { c.clip_frames = read_integer(v, p, 0, 1024); });
   map.optional("top_k", [&](auto& v, auto& p) { c.top_k = read_integer(v, p, 1, 1000); });
   map.optional("threshold", [&](auto& v, auto& p) { c.threshold = read_number(v, p, 0, 1); });
-  map.optional("max_latency_seconds", [&](auto& v, auto& p) { c.max_latency_seconds = read_number(v, p, 0, 3600); });
-  map.optional("leaky", [&](auto& v, auto& p) { c.leaky = read_choice(v, p, {"auto", "yes", "no"}); });
+  map.optional("max_latency_seconds",
+               [&](auto& v, auto& p) { c.max_latency_seconds = read_number(v, p, 0, 3600); });
+  map.optional("leaky", [&](auto& v, auto& p) {
+    c.leaky = read_choice(v, p, {"auto", "yes", "no"});
+  });
   map.done();
 }
 
@@ -209,17 +232,23 @@ void parse_caption(const YAML::Node& node, const Place& at, CaptionConfig& c) {
   map.optional("enabled", [&](auto& v, auto& p) { c.enabled = read_bool(v, p); });
   map.optional("prompt", [&](auto& v, auto& p) { c.prompt = read_string(v, p); });
   map.optional("num_beams", [&](auto& v, auto& p) { c.num_beams = read_integer(v, p, 1, 64); });
-  map.optional("min_new_tokens", [&](auto& v, auto& p) { c.min_new_tokens = read_integer(v, p, 0, 1024); });
-  map.optional("max_new_tokens", [&](auto& v, auto& p) { c.max_new_tokens = read_integer(v, p, 1, 1024); });
-  map.optional("interval", [&](auto& v, auto& p) { c.interval = read_integer(v, p, 0, UINT32_MAX); });
-  map.optional("selection_fps", [&](auto& v, auto& p) { c.selection_fps = read_number(v, p, 0, 1000); });
+  map.optional("min_new_tokens",
+               [&](auto& v, auto& p) { c.min_new_tokens = read_integer(v, p, 0, 1024); });
+  map.optional("max_new_tokens",
+               [&](auto& v, auto& p) { c.max_new_tokens = read_integer(v, p, 1, 1024); });
+  map.optional("interval",
+               [&](auto& v, auto& p) { c.interval = read_integer(v, p, 0, UINT32_MAX); });
+  map.optional("selection_fps",
+               [&](auto& v, auto& p) { c.selection_fps = read_number(v, p, 0, 1000); });
   map.done();
   if (c.min_new_tokens > c.max_new_tokens) at.fail("min_new_tokens is larger than max_new_tokens");
 }
 
-void parse_tasks(const YAML::Node& node, const Place& at, const std::string& base_dir, TasksConfig& tasks) {
+void parse_tasks(const YAML::Node& node, const Place& at, const std::string& base_dir,
+                 TasksConfig& tasks) {
   MapReader map(node, at);
-  map.optional("classify", [&](auto& v, auto& p) { parse_classify(v, p, base_dir, tasks.classify); });
+  map.optional("classify",
+               [&](auto& v, auto& p) { parse_classify(v, p, base_dir, tasks.classify); });
   map.optional("caption", [&](auto& v, auto& p) { parse_caption(v, p, tasks.caption); });
   map.done();
 }
@@ -236,15 +265,18 @@ std::string normalise_uri(const std::string& uri, const Place& at) {
   if (!uri.empty() && uri.front() == '/') return "file://" + uri;
   const auto scheme_end = uri.find("://");
   if (scheme_end == std::string::npos || scheme_end == 0) {
-    at.fail("expected a URI such as rtsp://host/path or file:///videos/a.mp4 (or an absolute path); got '" + uri + "'");
+    at.fail(
+        "expected a URI such as rtsp://host/path or file:///videos/a.mp4 (or an absolute path); "
+        "got '" +
+        uri + "'");
   }
   return uri;
 }
 
 bool valid_stream_id(const std::string& id) {
   return !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](unsigned char c) {
-           return std::isalnum(c) || c == '_' || c == '-' || c == '.';
-         });
+    return std::isalnum(c) || c == '_' || c == '-' || c == '.';
+  });
 }
 
 StreamConfig parse_stream(const YAML::Node& node, const Place& at, const ServiceConfig& service) {
@@ -259,12 +291,17 @@ StreamConfig parse_stream(const YAML::Node& node, const Place& at, const Service
     }
   });
   map.required("uri", [&](auto& v, auto& p) { stream.uri = normalise_uri(read_string(v, p), p); });
-  map.optional("decode", [&](auto& v, auto& p) { stream.decode = read_choice(v, p, {"auto", "gpu", "cpu"}); });
+  map.optional("decode", [&](auto& v, auto& p) {
+    stream.decode = read_choice(v, p, {"auto", "gpu", "cpu"});
+  });
   map.optional("realtime", [&](auto& v, auto& p) { stream.realtime = read_bool(v, p); });
-  map.optional("restart_on_eos", [&](auto& v, auto& p) { stream.restart_on_eos = read_bool(v, p); });
-  map.optional("stall_timeout_seconds",
-               [&](auto& v, auto& p) { stream.stall_timeout_seconds = read_number(v, p, 0.1, 86400); });
-  map.optional("tasks", [&](auto& v, auto& p) { parse_tasks(v, p, service.base_dir, stream.tasks); });
+  map.optional("restart_on_eos",
+               [&](auto& v, auto& p) { stream.restart_on_eos = read_bool(v, p); });
+  map.optional("stall_timeout_seconds", [&](auto& v, auto& p) {
+    stream.stall_timeout_seconds = read_number(v, p, 0.1, 86400);
+  });
+  map.optional("tasks",
+               [&](auto& v, auto& p) { parse_tasks(v, p, service.base_dir, stream.tasks); });
   map.done();
   check_tasks(stream.tasks, at);
   if (!stream.tasks.classify.enabled && !stream.tasks.caption.enabled) {
@@ -277,9 +314,10 @@ std::string read_listen_address(const YAML::Node& node, const Place& at) {
   const std::string text = read_string(node, at);
   const auto colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == text.size() ||
-      text.find_first_not_of("0123456789", colon + 1) != std::string::npos || text.size() - colon - 1 > 5 ||
-      std::stoul(text.substr(colon + 1)) > 65535) {
-    at.fail("expected host:port such as 127.0.0.1:8080 (port 0 picks a free port); got '" + text + "'");
+      text.find_first_not_of("0123456789", colon + 1) != std::string::npos ||
+      text.size() - colon - 1 > 5 || std::stoul(text.substr(colon + 1)) > 65535) {
+    at.fail("expected host:port such as 127.0.0.1:8080 (port 0 picks a free port); got '" + text +
+            "'");
   }
   return text;
 }
@@ -288,8 +326,8 @@ YAML::Node load_yaml(const std::string& text, const std::string& origin) {
   try {
     return YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    throw ConfigError(origin + ": not valid YAML at line " + std::to_string(e.mark.line + 1) + ", column " +
-                      std::to_string(e.mark.column + 1) + ": " + e.msg);
+    throw ConfigError(origin + ": not valid YAML at line " + std::to_string(e.mark.line + 1) +
+                      ", column " + std::to_string(e.mark.column + 1) + ": " + e.msg);
   }
 }
 
@@ -334,11 +372,14 @@ void check_labels(const std::vector<std::string>& labels, const std::string& whe
   if (labels.empty()) throw ConfigError(where + ": the label list is empty");
   std::set<std::string> seen;
   for (const auto& label : labels) {
-    if (label.find_first_not_of(" \t") == std::string::npos) throw ConfigError(where + ": a label is empty");
+    if (label.find_first_not_of(" \t") == std::string::npos)
+      throw ConfigError(where + ": a label is empty");
     if (label.find(';') != std::string::npos) {
-      throw ConfigError(where + ": label '" + label + "' contains ';' (the element's separator); use labels_file");
+      throw ConfigError(where + ": label '" + label +
+                        "' contains ';' (the element's separator); use labels_file");
     }
-    if (!seen.insert(label).second) throw ConfigError(where + ": label '" + label + "' appears twice");
+    if (!seen.insert(label).second)
+      throw ConfigError(where + ": label '" + label + "' appears twice");
   }
 }
 
@@ -358,7 +399,8 @@ ServiceConfig parse_service_config(const std::string& yaml, const std::string& o
   config.base_dir = base_dir;
   const YAML::Node root = load_yaml(yaml, origin);
   const Place top{&config.origin, "", -1};
-  if (!root.IsMap()) top.fail("expected a mapping with 'model', 'tasks', 'streams', ... (see configs/README.md)");
+  if (!root.IsMap())
+    top.fail("expected a mapping with 'model', 'tasks', 'streams', ... (see configs/README.md)");
   MapReader map(root, top);
   map.required("model", [&](auto& node, auto& at) {
     MapReader model(node, at);
@@ -368,24 +410,39 @@ ServiceConfig parse_service_config(const std::string& yaml, const std::string& o
     });
     // One process per GPU (README.md, "Run the service"): pick the GPU with CUDA_VISIBLE_DEVICES,
     // not cuda:N.
-    model.optional("device", [&](auto& v, auto& p) { config.model.device = read_choice(v, p, {"auto", "cpu", "cuda"}); });
-    model.optional("dtype", [&](auto& v, auto& p) { config.model.dtype = read_choice(v, p, {"auto", "fp32", "bf16", "fp16"}); });
-    model.optional("batch_size", [&](auto& v, auto& p) { config.model.batch_size = read_integer(v, p, 1, 1024); });
-    model.optional("batch_timeout_seconds",
-                   [&](auto& v, auto& p) { config.model.batch_timeout_seconds = read_number(v, p, 0, 10); });
+    model.optional("device", [&](auto& v, auto& p) {
+      config.model.device = read_choice(v, p, {"auto", "cpu", "cuda"});
+    });
+    model.optional("dtype", [&](auto& v, auto& p) {
+      config.model.dtype = read_choice(v, p, {"auto", "fp32", "bf16", "fp16"});
+    });
+    model.optional("batch_size", [&](auto& v, auto& p) {
+      config.model.batch_size = read_integer(v, p, 1, 1024);
+    });
+    model.optional("batch_timeout_seconds", [&](auto& v, auto& p) {
+      config.model.batch_timeout_seconds = read_number(v, p, 0, 10);
+    });
     model.done();
   });
-  map.optional("tasks", [&](auto& node, auto& at) { parse_tasks(node, at, base_dir, config.tasks); });
+  map.optional("tasks",
+               [&](auto& node, auto& at) { parse_tasks(node, at, base_dir, config.tasks); });
   map.optional("supervision", [&](auto& node, auto& at) {
     MapReader s(node, at);
     SupervisionConfig& c = config.supervision;
-    s.optional("stall_timeout_seconds", [&](auto& v, auto& p) { c.stall_timeout_seconds = read_number(v, p, 0.1, 86400); });
-    s.optional("backoff_initial_seconds", [&](auto& v, auto& p) { c.backoff_initial_seconds = read_number(v, p, 0.01, 3600); });
-    s.optional("backoff_max_seconds", [&](auto& v, auto& p) { c.backoff_max_seconds = read_number(v, p, 0.01, 86400); });
-    s.optional("shutdown_timeout_seconds", [&](auto& v, auto& p) { c.shutdown_timeout_seconds = read_number(v, p, 0, 3600); });
-    s.optional("queue_max_buffers", [&](auto& v, auto& p) { c.queue_max_buffers = read_integer(v, p, 1, 1000); });
+    s.optional("stall_timeout_seconds",
+               [&](auto& v, auto& p) { c.stall_timeout_seconds = read_number(v, p, 0.1, 86400); });
+    s.optional("backoff_initial_seconds", [&](auto& v, auto& p) {
+      c.backoff_initial_seconds = read_number(v, p, 0.01, 3600);
+    });
+    s.optional("backoff_max_seconds",
+               [&](auto& v, auto& p) { c.backoff_max_seconds = read_number(v, p, 0.01, 86400); });
+    s.optional("shutdown_timeout_seconds",
+               [&](auto& v, auto& p) { c.shutdown_timeout_seconds = read_number(v, p, 0, 3600); });
+    s.optional("queue_max_buffers",
+               [&](auto& v, auto& p) { c.queue_max_buffers = read_integer(v, p, 1, 1000); });
     s.done();
-    if (c.backoff_max_seconds < c.backoff_initial_seconds) at.fail("backoff_max_seconds is below backoff_initial_seconds");
+    if (c.backoff_max_seconds < c.backoff_initial_seconds)
+      at.fail("backoff_max_seconds is below backoff_initial_seconds");
   });
   // Streams inherit `tasks`, so they are read after it whatever the order in the file.
   map.optional("streams", [&](auto& node, auto& at) {
@@ -393,7 +450,8 @@ ServiceConfig parse_service_config(const std::string& yaml, const std::string& o
     std::set<std::string> ids;
     for (size_t i = 0; i < node.size(); ++i) {
       StreamConfig stream = parse_stream(node[i], at.item(i, node[i]), config);
-      if (!ids.insert(stream.id).second) at.item(i, node[i]).fail("duplicate stream id '" + stream.id + "'");
+      if (!ids.insert(stream.id).second)
+        at.item(i, node[i]).fail("duplicate stream id '" + stream.id + "'");
       config.streams.push_back(std::move(stream));
     }
   });
@@ -411,7 +469,8 @@ ServiceConfig parse_service_config(const std::string& yaml, const std::string& o
         }
       });
       zmq.optional("topic_prefix", [&](auto& v, auto& p) { c.topic_prefix = read_string(v, p); });
-      zmq.optional("send_hwm", [&](auto& v, auto& p) { c.send_hwm = read_integer(v, p, 1, 10000000); });
+      zmq.optional("send_hwm",
+                   [&](auto& v, auto& p) { c.send_hwm = read_integer(v, p, 1, 10000000); });
       zmq.done();
     });
     outputs.optional("jsonl", [&](auto& jsonl_node, auto& jsonl_at) {
@@ -426,14 +485,20 @@ ServiceConfig parse_service_config(const std::string& yaml, const std::string& o
   });
   map.optional("http", [&](auto& node, auto& at) {
     MapReader http(node, at);
-    http.optional("listen", [&](auto& v, auto& p) { config.http.listen = read_listen_address(v, p); });
-    http.optional("auth_token", [&](auto& v, auto& p) { config.http.auth_token = read_string(v, p); });
+    http.optional("listen",
+                  [&](auto& v, auto& p) { config.http.listen = read_listen_address(v, p); });
+    http.optional("auth_token",
+                  [&](auto& v, auto& p) { config.http.auth_token = read_string(v, p); });
     http.done();
   });
   map.optional("sharding", [&](auto& node, auto& at) {
     MapReader sharding(node, at);
-    sharding.optional("replicas", [&](auto& v, auto& p) { config.sharding.replicas = read_integer(v, p, 1, 100000); });
-    sharding.optional("ordinal", [&](auto& v, auto& p) { config.sharding.ordinal = read_integer(v, p, 0, 99999); });
+    sharding.optional("replicas", [&](auto& v, auto& p) {
+      config.sharding.replicas = read_integer(v, p, 1, 100000);
+    });
+    sharding.optional("ordinal", [&](auto& v, auto& p) {
+      config.sharding.ordinal = read_integer(v, p, 0, 99999);
+    });
     sharding.done();
     if (config.sharding.ordinal >= config.sharding.replicas) {
       at.fail("ordinal " + std::to_string(config.sharding.ordinal) + " must be below replicas " +

@@ -65,8 +65,8 @@ struct TasksConfig {
 struct StreamConfig {
   std::string id;   // [A-Za-z0-9_.-]+: metric label, topic, REST path
   std::string uri;  // rtsp://, file:// (a bare absolute path becomes file://), http://, ...
-  std::string decode = "auto";  // auto | gpu | cpu
-  bool realtime = false;        // pace a file source at its frame rate (as a camera would)
+  std::string decode = "auto";         // auto | gpu | cpu
+  bool realtime = false;               // pace a file source at its frame rate (as a camera would)
   std::optional<bool> restart_on_eos;  // unset: restart live sources, finish files
   double stall_timeout_seconds = 0.0;  // 0: supervision.stall_timeout_seconds
   TasksConfig tasks;                   // the service's tasks with this stream's overrides

@@ -34,12 +34,23 @@ std::string escape_html(const std::string& text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -54,7 +65,8 @@ void write_labels(std::ostringstream& html, const char* kind,
   if (records.empty()) return;
   html << "<div class=\"labels " << kind << "\"><span class=\"kind\">" << kind << ":</span>";
   for (size_t i = 0; i < records.size() && i < 3; ++i) {
-    html << (i ? "<br>" : " ") << escape_html(records[i].label) << " " << format_number(records[i].confidence, "%.2f");
+    html << (i ? "<br>" : " ") << escape_html(records[i].label) << " "
+         << format_number(records[i].confidence, "%.2f");
   }
   html << "</div>";
 }
@@ -63,19 +75,25 @@ void write_labels(std::ostringstream& html, const char* kind,
 
 std::string render_status_page(const std::vector<StreamStatus>& streams) {
   std::ostringstream html;
-  html << kHead << "<p id=\"summary\">" << streams.size() << " stream" << (streams.size() == 1 ? "" : "s") << "</p>\n";
-  html << "<table id=\"streams\"><thead><tr><th>Stream</th><th>State</th><th>Source</th><th>Decoder</th>"
+  html << kHead << "<p id=\"summary\">" << streams.size() << " stream"
+       << (streams.size() == 1 ? "" : "s") << "</p>\n";
+  html << "<table "
+          "id=\"streams\"><thead><tr><th>Stream</th><th>State</th><th>Source</th><th>Decoder</th>"
           "<th class=\"num\">FPS</th><th class=\"num\">Frames</th><th class=\"num\">Dropped</th>"
-          "<th class=\"num\">Restarts</th><th>Latest labels</th><th>Latest caption</th></tr></thead><tbody>\n";
+          "<th class=\"num\">Restarts</th><th>Latest labels</th><th>Latest "
+          "caption</th></tr></thead><tbody>\n";
   for (const auto& s : streams) {
     const std::string state = stream_state_name(s.state);
-    html << "<tr data-stream=\"" << escape_html(s.id) << "\"><td>" << escape_html(s.id) << "</td><td class=\"" << state
-         << "\">" << state << (s.live ? " (live)" : "");
-    if (s.state == StreamState::kBackoff) html << "<br>restart in " << format_number(s.restart_in_seconds, "%.1f") << " s";
-    if (!s.last_error.empty()) html << "<div class=\"error\">" << escape_html(s.last_error) << "</div>";
-    html << "</td><td>" << escape_html(s.uri) << "</td><td>" << escape_html(s.decoder) << "</td><td class=\"num\">"
-         << format_number(s.fps, "%.1f") << "</td><td class=\"num\">" << s.frames << "</td><td class=\"num\">"
-         << s.frames_dropped << "</td><td class=\"num\">" << s.restarts << "</td><td>";
+    html << "<tr data-stream=\"" << escape_html(s.id) << "\"><td>" << escape_html(s.id)
+         << "</td><td class=\"" << state << "\">" << state << (s.live ? " (live)" : "");
+    if (s.state == StreamState::kBackoff)
+      html << "<br>restart in " << format_number(s.restart_in_seconds, "%.1f") << " s";
+    if (!s.last_error.empty())
+      html << "<div class=\"error\">" << escape_html(s.last_error) << "</div>";
+    html << "</td><td>" << escape_html(s.uri) << "</td><td>" << escape_html(s.decoder)
+         << "</td><td class=\"num\">" << format_number(s.fps, "%.1f") << "</td><td class=\"num\">"
+         << s.frames << "</td><td class=\"num\">" << s.frames_dropped << "</td><td class=\"num\">"
+         << s.restarts << "</td><td>";
     write_labels(html, "frame", s.latest_labels);
     write_labels(html, "clip", s.latest_clip_labels);
     html << "</td><td>" << escape_html(s.latest_caption) << "</td></tr>\n";

@@ -21,8 +21,9 @@ struct Names {
 GstElement* make(const Names& names, const std::string& name) {
   GstElement* element = gst_element_factory_make(names.factory, name.c_str());
   if (element == nullptr) {
-    throw std::runtime_error(std::string("GStreamer element '") + names.factory + "' is not available; install " +
-                             names.package + " (deploy/install-deps.sh installs everything)");
+    throw std::runtime_error(std::string("GStreamer element '") + names.factory +
+                             "' is not available; install " + names.package +
+                             " (deploy/install-deps.sh installs everything)");
   }
   return element;
 }
@@ -30,8 +31,8 @@ GstElement* make(const Names& names, const std::string& name) {
 bool has_prefix(const std::string& text, const char* prefix) { return text.rfind(prefix, 0) == 0; }
 
 bool is_video_decoder(GstElementFactory* factory) {
-  return gst_element_factory_list_is_type(factory, GST_ELEMENT_FACTORY_TYPE_DECODER |
-                                                       GST_ELEMENT_FACTORY_TYPE_MEDIA_VIDEO);
+  return gst_element_factory_list_is_type(
+      factory, GST_ELEMENT_FACTORY_TYPE_DECODER | GST_ELEMENT_FACTORY_TYPE_MEDIA_VIDEO);
 }
 
 // NVIDIA (nvcodec: nvh264dec, nvh265dec, nvvp9dec, ...) decoders.
@@ -44,8 +45,9 @@ bool is_hardware_decoder(GstElementFactory* factory) {
   if (!is_video_decoder(factory)) return false;
   const char* klass = gst_element_factory_get_metadata(factory, GST_ELEMENT_METADATA_KLASS);
   const std::string name = GST_OBJECT_NAME(factory);
-  return (klass != nullptr && std::string(klass).find("Hardware") != std::string::npos) || has_prefix(name, "nv") ||
-         has_prefix(name, "va") || has_prefix(name, "v4l2") || has_prefix(name, "qsv") || has_prefix(name, "msdk");
+  return (klass != nullptr && std::string(klass).find("Hardware") != std::string::npos) ||
+         has_prefix(name, "nv") || has_prefix(name, "va") || has_prefix(name, "v4l2") ||
+         has_prefix(name, "qsv") || has_prefix(name, "msdk");
 }
 
 // Whether an NVIDIA decoder that decodebin would autoplug (rank MARGINAL or more) exists, and,
@@ -53,9 +55,12 @@ bool is_hardware_decoder(GstElementFactory* factory) {
 bool nvidia_decoder_for(GstCaps* caps = nullptr) {
   GList* decoders = gst_element_factory_list_get_elements(
       GST_ELEMENT_FACTORY_TYPE_DECODER | GST_ELEMENT_FACTORY_TYPE_MEDIA_VIDEO, GST_RANK_MARGINAL);
-  GList* matching = caps != nullptr ? gst_element_factory_list_filter(decoders, caps, GST_PAD_SINK, FALSE) : nullptr;
+  GList* matching = caps != nullptr
+                        ? gst_element_factory_list_filter(decoders, caps, GST_PAD_SINK, FALSE)
+                        : nullptr;
   bool found = false;
-  for (GList* item = caps != nullptr ? matching : decoders; item != nullptr && !found; item = item->next) {
+  for (GList* item = caps != nullptr ? matching : decoders; item != nullptr && !found;
+       item = item->next) {
     found = is_nvidia_decoder(GST_ELEMENT_FACTORY(item->data));
   }
   gst_plugin_feature_list_free(matching);
@@ -65,8 +70,8 @@ bool nvidia_decoder_for(GstCaps* caps = nullptr) {
 
 enum class DecodePolicy { kCpuOnly, kPreferNvidia, kNvidiaOnly, kAny };
 
-gint autoplug_select(GstElement* /*bin*/, GstPad* /*pad*/, GstCaps* caps, GstElementFactory* factory,
-                     gpointer policy_pointer) {
+gint autoplug_select(GstElement* /*bin*/, GstPad* /*pad*/, GstCaps* caps,
+                     GstElementFactory* factory, gpointer policy_pointer) {
   const auto policy = static_cast<DecodePolicy>(GPOINTER_TO_INT(policy_pointer));
   if (!is_video_decoder(factory)) return kAutoplugTry;
   switch (policy) {
@@ -76,7 +81,9 @@ gint autoplug_select(GstElement* /*bin*/, GstPad* /*pad*/, GstCaps* caps, GstEle
       return is_nvidia_decoder(factory) ? kAutoplugTry : kAutoplugSkip;
     case DecodePolicy::kPreferNvidia:
       if (is_nvidia_decoder(factory)) return kAutoplugTry;
-      return nvidia_decoder_for(caps) ? kAutoplugSkip : (is_hardware_decoder(factory) ? kAutoplugSkip : kAutoplugTry);
+      return nvidia_decoder_for(caps)
+                 ? kAutoplugSkip
+                 : (is_hardware_decoder(factory) ? kAutoplugSkip : kAutoplugTry);
     case DecodePolicy::kAny:
       break;
   }
@@ -88,23 +95,26 @@ gint autoplug_select(GstElement* /*bin*/, GstPad* /*pad*/, GstCaps* caps, GstEle
 void on_pad_added(GstElement* /*decodebin*/, GstPad* pad, gpointer queue_pointer) {
   GstCaps* caps = gst_pad_get_current_caps(pad);
   if (caps == nullptr) caps = gst_pad_query_caps(pad, nullptr);
-  const GstStructure* structure = caps != nullptr && !gst_caps_is_empty(caps) ? gst_caps_get_structure(caps, 0) : nullptr;
-  const bool video = structure != nullptr && g_str_has_prefix(gst_structure_get_name(structure), "video/");
+  const GstStructure* structure =
+      caps != nullptr && !gst_caps_is_empty(caps) ? gst_caps_get_structure(caps, 0) : nullptr;
+  const bool video =
+      structure != nullptr && g_str_has_prefix(gst_structure_get_name(structure), "video/");
   if (caps != nullptr) gst_caps_unref(caps);
   if (!video) return;
   GstPad* sink = gst_element_get_static_pad(GST_ELEMENT(queue_pointer), "sink");
   if (!gst_pad_is_linked(sink)) {
     const GstPadLinkReturn linked = gst_pad_link(pad, sink);
     if (linked != GST_PAD_LINK_OK) {
-      g_warning("%s: cannot link the decoded video (%s)", GST_ELEMENT_NAME(GST_ELEMENT_PARENT(queue_pointer)),
-                gst_pad_link_get_name(linked));
+      g_warning("%s: cannot link the decoded video (%s)",
+                GST_ELEMENT_NAME(GST_ELEMENT_PARENT(queue_pointer)), gst_pad_link_get_name(linked));
     }
   }
   gst_object_unref(sink);
 }
 
 // The decoder in use, for the status page (deep-element-added of the pipeline).
-void on_element_added(GstBin* /*bin*/, GstBin* /*sub_bin*/, GstElement* element, gpointer telemetry_pointer) {
+void on_element_added(GstBin* /*bin*/, GstBin* /*sub_bin*/, GstElement* element,
+                      gpointer telemetry_pointer) {
   GstElementFactory* factory = gst_element_get_factory(element);
   if (factory == nullptr || !is_video_decoder(factory)) return;
   auto* telemetry = static_cast<StreamTelemetry*>(telemetry_pointer);
@@ -120,7 +130,8 @@ void on_overrun(GstElement* /*queue*/, gpointer telemetry_pointer) {
   if (telemetry->dropped_metric != nullptr) telemetry->dropped_metric->Increment();
 }
 
-GstPadProbeReturn count_frame(GstPad* /*pad*/, GstPadProbeInfo* /*info*/, gpointer telemetry_pointer) {
+GstPadProbeReturn count_frame(GstPad* /*pad*/, GstPadProbeInfo* /*info*/,
+                              gpointer telemetry_pointer) {
   auto* telemetry = static_cast<StreamTelemetry*>(telemetry_pointer);
   ++telemetry->frames;
   if (telemetry->frames_metric != nullptr) telemetry->frames_metric->Increment();
@@ -130,12 +141,16 @@ GstPadProbeReturn count_frame(GstPad* /*pad*/, GstPadProbeInfo* /*info*/, gpoint
   return GST_PAD_PROBE_OK;
 }
 
-double pts_seconds(GstClockTime pts) { return GST_CLOCK_TIME_IS_VALID(pts) ? static_cast<double>(pts) / GST_SECOND : -1.0; }
+double pts_seconds(GstClockTime pts) {
+  return GST_CLOCK_TIME_IS_VALID(pts) ? static_cast<double>(pts) / GST_SECOND : -1.0;
+}
 
 // The latest results, for the status page: read from the meta on their way into internvlpublish.
-GstPadProbeReturn remember_results(GstPad* /*pad*/, GstPadProbeInfo* info, gpointer telemetry_pointer) {
+GstPadProbeReturn remember_results(GstPad* /*pad*/, GstPadProbeInfo* info,
+                                   gpointer telemetry_pointer) {
   GstBuffer* buffer = GST_PAD_PROBE_INFO_BUFFER(info);
-  GstInternVLResultMeta* meta = buffer != nullptr ? gst_buffer_get_internvl_result_meta(buffer) : nullptr;
+  GstInternVLResultMeta* meta =
+      buffer != nullptr ? gst_buffer_get_internvl_result_meta(buffer) : nullptr;
   if (meta == nullptr || meta->records == nullptr) return GST_PAD_PROBE_OK;
   auto* telemetry = static_cast<StreamTelemetry*>(telemetry_pointer);
   std::lock_guard<std::mutex> guard(telemetry->lock);
@@ -153,12 +168,14 @@ GstPadProbeReturn remember_results(GstPad* /*pad*/, GstPadProbeInfo* info, gpoin
   return GST_PAD_PROBE_OK;
 }
 
-void release_telemetry(gpointer holder) { delete static_cast<std::shared_ptr<StreamTelemetry>*>(holder); }
+void release_telemetry(gpointer holder) {
+  delete static_cast<std::shared_ptr<StreamTelemetry>*>(holder);
+}
 
 // Keeps the telemetry alive as long as the pipeline: the probes and signals use a raw pointer.
 void attach_telemetry(GstElement* pipeline, const std::shared_ptr<StreamTelemetry>& telemetry) {
-  g_object_set_data_full(G_OBJECT(pipeline), "internvl-telemetry", new std::shared_ptr<StreamTelemetry>(telemetry),
-                         &release_telemetry);
+  g_object_set_data_full(G_OBJECT(pipeline), "internvl-telemetry",
+                         new std::shared_ptr<StreamTelemetry>(telemetry), &release_telemetry);
 }
 
 std::string join_labels(const std::vector<std::string>& labels) {
@@ -173,16 +190,20 @@ void set_engine_properties(GstElement* element, const SharedContexts& shared) {
   gst_util_set_object_arg(G_OBJECT(element), "dtype", shared.dtype.c_str());
 }
 
-GstClockTime to_clock_time(double seconds) { return static_cast<GstClockTime>(seconds * GST_SECOND); }
+GstClockTime to_clock_time(double seconds) {
+  return static_cast<GstClockTime>(seconds * GST_SECOND);
+}
 
 GstElement* make_classify(const StreamConfig& stream, const SharedContexts& shared) {
   const ClassifyConfig& c = stream.tasks.classify;
-  GstElement* classify = make({"internvlclassify", "the internvl plugin (this project)"}, "classify");
+  GstElement* classify =
+      make({"internvlclassify", "the internvl plugin (this project)"}, "classify");
   set_engine_properties(classify, shared);
   gst_util_set_object_arg(G_OBJECT(classify), "mode", c.mode.c_str());
   gst_util_set_object_arg(G_OBJECT(classify), "leaky", c.leaky.c_str());
-  g_object_set(classify, "stream-id", stream.id.c_str(), "interval", c.interval, "selection-fps", c.selection_fps,
-               "clip-frames", c.clip_frames, "top-k", c.top_k, "threshold", c.threshold, "max-latency",
+  g_object_set(classify, "stream-id", stream.id.c_str(), "interval", c.interval, "selection-fps",
+               c.selection_fps, "clip-frames", c.clip_frames, "top-k", c.top_k, "threshold",
+               c.threshold, "max-latency",
                static_cast<guint64>(to_clock_time(c.max_latency_seconds)), nullptr);
   if (!c.templates_file.empty()) {
     g_object_set(classify, "templates-file", c.templates_file.c_str(), nullptr);
@@ -197,9 +218,9 @@ GstElement* make_caption(const StreamConfig& stream, const SharedContexts& share
   const CaptionConfig& c = stream.tasks.caption;
   GstElement* caption = make({"internvlcaption", "the internvl plugin (this project)"}, "caption");
   set_engine_properties(caption, shared);
-  g_object_set(caption, "stream-id", stream.id.c_str(), "prompt", c.prompt.c_str(), "num-beams", c.num_beams,
-               "min-new-tokens", c.min_new_tokens, "max-new-tokens", c.max_new_tokens, "interval", c.interval,
-               "selection-fps", c.selection_fps, nullptr);
+  g_object_set(caption, "stream-id", stream.id.c_str(), "prompt", c.prompt.c_str(), "num-beams",
+               c.num_beams, "min-new-tokens", c.min_new_tokens, "max-new-tokens", c.max_new_tokens,
+               "interval", c.interval, "selection-fps", c.selection_fps, nullptr);
   return caption;
 }
 
@@ -209,7 +230,8 @@ GstElement* make_publish(const StreamConfig& stream, const SharedContexts& share
   g_object_set(publish, "sensor-id", stream.id.c_str(), "source", source.c_str(), nullptr);
   if (!shared.outputs.zmq.endpoint.empty()) {
     g_object_set(publish, "endpoint", shared.outputs.zmq.endpoint.c_str(), "topic-prefix",
-                 shared.outputs.zmq.topic_prefix.c_str(), "send-hwm", shared.outputs.zmq.send_hwm, nullptr);
+                 shared.outputs.zmq.topic_prefix.c_str(), "send-hwm", shared.outputs.zmq.send_hwm,
+                 nullptr);
   }
   if (!shared.outputs.jsonl.path.empty()) {
     g_object_set(publish, "file-path", shared.outputs.jsonl.path.c_str(), nullptr);
@@ -221,9 +243,11 @@ DecodePolicy decode_policy(const StreamConfig& stream, const SharedContexts& sha
   if (stream.decode == "cpu") return DecodePolicy::kCpuOnly;
   if (stream.decode == "gpu") {
     if (!nvidia_decoder_for()) {
-      throw std::runtime_error("stream '" + stream.id + "' asks for decode: gpu, but no NVIDIA decoder (nvcodec "
-                               "plugin of gstreamer1.0-plugins-bad, with a CUDA driver) is available; use "
-                               "decode: auto or cpu");
+      throw std::runtime_error(
+          "stream '" + stream.id +
+          "' asks for decode: gpu, but no NVIDIA decoder (nvcodec "
+          "plugin of gstreamer1.0-plugins-bad, with a CUDA driver) is available; use "
+          "decode: auto or cpu");
     }
     return DecodePolicy::kNvidiaOnly;
   }
@@ -233,7 +257,8 @@ DecodePolicy decode_policy(const StreamConfig& stream, const SharedContexts& sha
 }  // namespace
 
 bool uri_is_live(const std::string& uri) {
-  for (const char* scheme : {"rtsp", "rtsps", "rtspt", "rtmp", "rtmps", "srt", "udp", "rtp", "v4l2", "hls+live"}) {
+  for (const char* scheme :
+       {"rtsp", "rtsps", "rtspt", "rtmp", "rtmps", "srt", "udp", "rtp", "v4l2", "hls+live"}) {
     if (has_prefix(uri, (std::string(scheme) + "://").c_str())) return true;
   }
   return false;
@@ -278,8 +303,8 @@ StreamPipeline build_stream_pipeline(const StreamConfig& stream, const SharedCon
     const bool live = uri_is_live(stream.uri);
     telemetry->leaky = live;
     // Time and bytes unbounded: the frame count alone bounds memory whatever the resolution.
-    g_object_set(built.queue, "max-size-buffers", shared.queue_max_buffers, "max-size-bytes", 0u, "max-size-time",
-                 static_cast<guint64>(0), nullptr);
+    g_object_set(built.queue, "max-size-buffers", shared.queue_max_buffers, "max-size-bytes", 0u,
+                 "max-size-time", static_cast<guint64>(0), nullptr);
     if (live) gst_util_set_object_arg(G_OBJECT(built.queue), "leaky", "downstream");
     GstElement* convert = add(make({"videoconvert", "gstreamer1.0-plugins-base"}, "convert"));
     std::vector<GstElement*> chain{built.queue, convert};
@@ -306,7 +331,8 @@ StreamPipeline build_stream_pipeline(const StreamConfig& stream, const SharedCon
     g_signal_connect(source, "autoplug-select", G_CALLBACK(autoplug_select),
                      GINT_TO_POINTER(static_cast<int>(policy)));
     g_signal_connect(source, "pad-added", G_CALLBACK(on_pad_added), built.queue);
-    g_signal_connect(built.pipeline, "deep-element-added", G_CALLBACK(on_element_added), telemetry.get());
+    g_signal_connect(built.pipeline, "deep-element-added", G_CALLBACK(on_element_added),
+                     telemetry.get());
     g_signal_connect(built.queue, "overrun", G_CALLBACK(on_overrun), telemetry.get());
     // Progress (frames, fps, stall detection) is counted where frames leave the pipeline: frames
     // of a file can be read far ahead into the elements' queues and then play for seconds, paced
@@ -315,7 +341,8 @@ StreamPipeline build_stream_pipeline(const StreamConfig& stream, const SharedCon
     gst_pad_add_probe(sink_pad, GST_PAD_PROBE_TYPE_BUFFER, &count_frame, telemetry.get(), nullptr);
     gst_object_unref(sink_pad);
     GstPad* publish_sink = gst_element_get_static_pad(built.publish, "sink");
-    gst_pad_add_probe(publish_sink, GST_PAD_PROBE_TYPE_BUFFER, &remember_results, telemetry.get(), nullptr);
+    gst_pad_add_probe(publish_sink, GST_PAD_PROBE_TYPE_BUFFER, &remember_results, telemetry.get(),
+                      nullptr);
     gst_object_unref(publish_sink);
 
     for (GstContext* context : {shared.engine, shared.metrics, shared.sink_pool}) {

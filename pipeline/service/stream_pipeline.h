@@ -41,14 +41,16 @@ struct StreamTelemetry {
   std::atomic<uint64_t> frames_dropped{0};  // dropped by the leaky queue (inference behind)
   std::atomic<int64_t> last_frame_ns{0};    // steady clock of the last decoded frame, 0: none yet
   std::atomic<bool> leaky{false};           // counts queue overruns as drops only when leaking
-  prometheus::Counter* frames_metric = nullptr;   // internvl_frames_total{stream}
-  prometheus::Counter* dropped_metric = nullptr;  // internvl_frames_dropped_total{stream,reason="queue_full"}
+  prometheus::Counter* frames_metric = nullptr;  // internvl_frames_total{stream}
+  prometheus::Counter* dropped_metric =
+      nullptr;  // internvl_frames_dropped_total{stream,reason="queue_full"}
 
-  std::mutex lock;  // guards the fields below
-  std::string decoder;                      // factory of the video decoder in use
-  std::vector<pipeline::ClassificationRecord> labels;       // latest frame classification, best first
-  std::vector<pipeline::ClassificationRecord> clip_labels;  // latest clip classification, best first
-  std::string caption;                                  // latest caption
+  std::mutex lock;                                     // guards the fields below
+  std::string decoder;                                 // factory of the video decoder in use
+  std::vector<pipeline::ClassificationRecord> labels;  // latest frame classification, best first
+  std::vector<pipeline::ClassificationRecord>
+      clip_labels;      // latest clip classification, best first
+  std::string caption;  // latest caption
   double labels_pts_seconds = -1.0;
   double caption_pts_seconds = -1.0;
 };

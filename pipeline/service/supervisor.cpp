@@ -9,7 +9,8 @@ namespace ivs::service {
 
 using Clock = std::chrono::steady_clock;
 
-double backoff_delay_seconds(double initial_seconds, double max_seconds, unsigned failures, double unit_random) {
+double backoff_delay_seconds(double initial_seconds, double max_seconds, unsigned failures,
+                             double unit_random) {
   const double exponent = std::min<double>(failures > 0 ? failures - 1 : 0, 62);
   const double base = std::min(max_seconds, initial_seconds * std::pow(2.0, exponent));
   return base * (0.5 + 0.5 * std::clamp(unit_random, 0.0, 1.0));
@@ -17,10 +18,14 @@ double backoff_delay_seconds(double initial_seconds, double max_seconds, unsigne
 
 const char* stream_state_name(StreamState state) {
   switch (state) {
-    case StreamState::kStarting: return "starting";
-    case StreamState::kRunning: return "running";
-    case StreamState::kBackoff: return "backoff";
-    case StreamState::kFinished: return "finished";
+    case StreamState::kStarting:
+      return "starting";
+    case StreamState::kRunning:
+      return "running";
+    case StreamState::kBackoff:
+      return "backoff";
+    case StreamState::kFinished:
+      return "finished";
   }
   return "unknown";
 }
@@ -130,13 +135,15 @@ class Stream {
                 decoder().c_str());
     }
     if (state_ == StreamState::kRunning && failures_ > 0 &&
-        seconds_between(running_since_, now) >= std::max(1.0, env_.service.supervision.backoff_max_seconds)) {
+        seconds_between(running_since_, now) >=
+            std::max(1.0, env_.service.supervision.backoff_max_seconds)) {
       failures_ = 0;  // healthy for as long as the longest wait: the next failure starts over
     }
     const int64_t last_frame_ns = telemetry_->last_frame_ns;
     Clock::time_point last_activity = started_at_;
     if (frames > frames_at_start_ && last_frame_ns > 0) {
-      last_activity = std::max(last_activity, Clock::time_point(std::chrono::nanoseconds(last_frame_ns)));
+      last_activity =
+          std::max(last_activity, Clock::time_point(std::chrono::nanoseconds(last_frame_ns)));
     }
     const double stall = stall_timeout_seconds();
     if (seconds_between(last_activity, now) > stall) {
@@ -171,7 +178,8 @@ class Stream {
     s.fps = fps_;
     s.restarts = restarts_;
     s.last_error = last_error_;
-    if (state_ == StreamState::kBackoff) s.restart_in_seconds = std::max(0.0, seconds_between(now, next_start_));
+    if (state_ == StreamState::kBackoff)
+      s.restart_in_seconds = std::max(0.0, seconds_between(now, next_start_));
     if (config_.tasks.classify.enabled) {
       s.labels = config_.tasks.classify.labels;
       s.labels_file = config_.tasks.classify.labels_file;
@@ -196,7 +204,8 @@ class Stream {
       case GST_MESSAGE_WARNING: {
         GError* error = nullptr;
         gst_message_parse_warning(message, &error, nullptr);
-        g_warning("stream %s: warning from %s: %s", self->config_.id.c_str(), GST_OBJECT_NAME(GST_MESSAGE_SRC(message)),
+        g_warning("stream %s: warning from %s: %s", self->config_.id.c_str(),
+                  GST_OBJECT_NAME(GST_MESSAGE_SRC(message)),
                   error != nullptr ? error->message : "unknown");
         g_clear_error(&error);
         return G_SOURCE_CONTINUE;
@@ -218,7 +227,7 @@ class Stream {
       return false;
     }
     take_down(false);  // everything went through: EOS reached the sink
-    if (restart) {  // a file played again: a restart, but not a failure; the stream stays up
+    if (restart) {     // a file played again: a restart, but not a failure; the stream stays up
       g_debug("stream %s: end of file; playing it again (restart_on_eos)", config_.id.c_str());
       const bool was_running = state_ == StreamState::kRunning;
       ++restarts_;
@@ -237,14 +246,15 @@ class Stream {
     take_down(false);
     env_.metrics.metrics().stream_up(config_.id).Set(0);
     ++failures_;
-    const double delay = backoff_delay_seconds(env_.service.supervision.backoff_initial_seconds,
-                                               env_.service.supervision.backoff_max_seconds, failures_,
-                                               std::uniform_real_distribution<double>(0.0, 1.0)(env_.random));
+    const double delay =
+        backoff_delay_seconds(env_.service.supervision.backoff_initial_seconds,
+                              env_.service.supervision.backoff_max_seconds, failures_,
+                              std::uniform_real_distribution<double>(0.0, 1.0)(env_.random));
     next_start_ = Clock::now() + to_millis(delay);
     state_ = StreamState::kBackoff;
     last_error_ = reason;
-    g_warning("stream %s: %s; restarting in %.1f s (failure %u in a row)", config_.id.c_str(), reason.c_str(), delay,
-              failures_);
+    g_warning("stream %s: %s; restarting in %.1f s (failure %u in a row)", config_.id.c_str(),
+              reason.c_str(), delay, failures_);
   }
 
   void take_down(bool drain) {
@@ -253,7 +263,8 @@ class Stream {
       watch_ = 0;
     }
     if (pipe_.pipeline != nullptr) {
-      env_.reaper.retire(pipe_.pipeline, drain, to_millis(env_.service.supervision.shutdown_timeout_seconds));
+      env_.reaper.retire(pipe_.pipeline, drain,
+                         to_millis(env_.service.supervision.shutdown_timeout_seconds));
     }
     pipe_ = StreamPipeline{};
   }
@@ -292,7 +303,8 @@ class Stream {
     const double elapsed = seconds_between(fps_at_, now);
     if (elapsed < 2.0) return;
     const uint64_t frames = telemetry_->frames;
-    fps_ = fps_at_ == Clock::time_point{} ? 0.0 : static_cast<double>(frames - fps_frames_) / elapsed;
+    fps_ =
+        fps_at_ == Clock::time_point{} ? 0.0 : static_cast<double>(frames - fps_frames_) / elapsed;
     fps_frames_ = frames;
     fps_at_ = now;
   }
@@ -328,7 +340,10 @@ class Stream {
 
 Supervisor::Supervisor(const ServiceConfig& config, SharedContexts shared,
                        std::shared_ptr<pipeline::MetricsHub> metrics)
-    : config_(config), shared_(std::move(shared)), metrics_(std::move(metrics)), random_(std::random_device{}()) {}
+    : config_(config),
+      shared_(std::move(shared)),
+      metrics_(std::move(metrics)),
+      random_(std::random_device{}()) {}
 
 Supervisor::~Supervisor() {
   stop_all(false);
@@ -339,8 +354,8 @@ size_t Supervisor::start_configured() {
   size_t started = 0;
   for (const auto& stream : config_.streams) {
     if (!stream_in_shard(stream.id, config_.sharding)) {
-      g_message("stream %s: belongs to another shard (replicas %u, this is %u); not run here", stream.id.c_str(),
-                config_.sharding.replicas, config_.sharding.ordinal);
+      g_message("stream %s: belongs to another shard (replicas %u, this is %u); not run here",
+                stream.id.c_str(), config_.sharding.replicas, config_.sharding.ordinal);
       continue;
     }
     add(stream);
@@ -350,13 +365,15 @@ size_t Supervisor::start_configured() {
 }
 
 void Supervisor::add(const StreamConfig& stream) {
-  if (streams_.count(stream.id) != 0) throw ConfigError("stream '" + stream.id + "' already exists");
+  if (streams_.count(stream.id) != 0)
+    throw ConfigError("stream '" + stream.id + "' already exists");
   if (!stream_in_shard(stream.id, config_.sharding)) {
     throw ConfigError("stream '" + stream.id + "' belongs to another shard (replicas " +
                       std::to_string(config_.sharding.replicas) + ", this replica is " +
                       std::to_string(config_.sharding.ordinal) + ")");
   }
-  auto created = std::make_unique<Stream>(stream, Stream::Env{config_, shared_, *metrics_, reaper_, random_});
+  auto created =
+      std::make_unique<Stream>(stream, Stream::Env{config_, shared_, *metrics_, reaper_, random_});
   Stream& started = *created;
   streams_.emplace(stream.id, std::move(created));
   started.start();

@@ -28,7 +28,8 @@ namespace ivs::service {
 /// Delay before the next start after `failures` consecutive failures (>= 1):
 /// min(max, initial * 2^(failures - 1)), scaled by a factor in [0.5, 1] taken from
 /// `unit_random` (in [0, 1)) so that streams that failed together do not retry in lockstep.
-double backoff_delay_seconds(double initial_seconds, double max_seconds, unsigned failures, double unit_random);
+double backoff_delay_seconds(double initial_seconds, double max_seconds, unsigned failures,
+                             double unit_random);
 
 enum class StreamState {
   kStarting,  // pipeline started, no frame yet
@@ -63,7 +64,8 @@ class Stream;
 class Supervisor {
  public:
   /// `shared` holds context references the caller keeps alive for the supervisor's lifetime.
-  Supervisor(const ServiceConfig& config, SharedContexts shared, std::shared_ptr<pipeline::MetricsHub> metrics);
+  Supervisor(const ServiceConfig& config, SharedContexts shared,
+             std::shared_ptr<pipeline::MetricsHub> metrics);
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;

@@ -49,7 +49,8 @@ std::vector<std::string> resolve_labels(const ClassifySettings& settings) {
     start = end + 1;
   }
   if (out.empty()) {
-    throw std::runtime_error("the label set is empty: set labels=\"cat;dog;...\" or labels-file=<file>");
+    throw std::runtime_error(
+        "the label set is empty: set labels=\"cat;dog;...\" or labels-file=<file>");
   }
   return out;
 }
@@ -60,8 +61,9 @@ std::vector<std::string> resolve_templates(const ClassifySettings& settings) {
                                      : read_entries(settings.templates_file, "templates-file");
   for (const auto& t : out) {
     if (t.find("{}") == std::string::npos && t.find("{c}") == std::string::npos) {
-      throw std::runtime_error("prompt template '" + t +
-                               "' has no '{}' placeholder for the label: write e.g. \"a photo of {}.\"");
+      throw std::runtime_error(
+          "prompt template '" + t +
+          "' has no '{}' placeholder for the label: write e.g. \"a photo of {}.\"");
     }
   }
   return out;
@@ -84,7 +86,8 @@ pipeline::EngineOptions engine_options(const ClassifySettings& settings) {
   return options;
 }
 
-std::function<void(const pipeline::BatchReport&)> metrics_batch_observer(std::shared_ptr<pipeline::MetricsHub> hub) {
+std::function<void(const pipeline::BatchReport&)> metrics_batch_observer(
+    std::shared_ptr<pipeline::MetricsHub> hub) {
   return [hub = std::move(hub)](const pipeline::BatchReport& report) {
     sinks::Metrics& metrics = hub->metrics();
     const std::string task = pipeline::engine_task_name(report.task);
@@ -133,9 +136,8 @@ void ClassifyState::clear_fifo() {
   fifo_cond.notify_all();
 }
 
-std::vector<pipeline::ResultEntry> ClassifyState::entries_for(const PendingItem& item,
-                                                              const pipeline::EmbeddingResult& result,
-                                                              const std::string& element) {
+std::vector<pipeline::ResultEntry> ClassifyState::entries_for(
+    const PendingItem& item, const pipeline::EmbeddingResult& result, const std::string& element) {
   const auto now = std::chrono::steady_clock::now();
   pipeline::ResultEntry entry;
   entry.type = pipeline::ResultType::kClassification;

@@ -64,7 +64,8 @@ pipeline::EngineOptions engine_options(const ClassifySettings& settings);
 /// observer, so the hub outlives the engine): internvl_batch_size{task},
 /// internvl_inference_duration_seconds{task,stage="model"} and, per request,
 /// {task,stage="queue"}. Shared by internvlclassify and internvlcaption.
-std::function<void(const pipeline::BatchReport&)> metrics_batch_observer(std::shared_ptr<pipeline::MetricsHub> hub);
+std::function<void(const pipeline::BatchReport&)> metrics_batch_observer(
+    std::shared_ptr<pipeline::MetricsHub> hub);
 
 /// Sets internvl_queue_depth{task} of `hub` from the engine's counters.
 void record_queue_depth(pipeline::MetricsHub& hub, const pipeline::Engine& engine);
@@ -104,7 +105,7 @@ struct ClipSample {
 struct ClassifyState {
   std::shared_ptr<pipeline::MetricsHub> metrics;  // the pipeline's; acquired before the engine
   std::string stream;                             // the `stream` label (stream_name_of)
-  bool count_frames = true;                       // false when the application counts internvl_frames_total
+  bool count_frames = true;  // false when the application counts internvl_frames_total
   std::shared_ptr<pipeline::Engine> engine;
   std::string model_name;
   pipeline::EmbeddingMode mode = pipeline::EmbeddingMode::kC;
@@ -116,7 +117,8 @@ struct ClassifyState {
   pipeline::FramePreprocessor preprocessor;
   GstVideoInfo info{};
   bool have_info = false;
-  bool cuda_memory = false;  // frames are NV12 in CUDA memory: the engine preprocesses them in place
+  bool cuda_memory =
+      false;  // frames are NV12 in CUDA memory: the engine preprocesses them in place
   std::optional<bool> live;  // asked upstream at the first buffer after start / flush
   std::shared_ptr<const pipeline::LabelScorer> scorer;
   uint64_t scorer_generation = 0;
@@ -131,7 +133,8 @@ struct ClassifyState {
   bool flushing = true;
   GstFlowReturn flow = GST_FLOW_OK;  // last downstream result, returned by chain when not OK
 
-  ClassifyState(const pipeline::FrameSampler::Options& sampling, model::ImageProcessorConfig config);
+  ClassifyState(const pipeline::FrameSampler::Options& sampling,
+                model::ImageProcessorConfig config);
 
   /// Drops everything queued (flush, stop). Takes fifo_lock.
   void clear_fifo();

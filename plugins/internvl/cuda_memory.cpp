@@ -27,7 +27,8 @@ namespace {
 
 void init_debug_category() {
   static const bool done = [] {
-    GST_DEBUG_CATEGORY_INIT(ivs_cuda_memory_debug, "internvlcuda", 0, "InternVL NV12 frames in CUDA memory");
+    GST_DEBUG_CATEGORY_INIT(ivs_cuda_memory_debug, "internvlcuda", 0,
+                            "InternVL NV12 frames in CUDA memory");
     return true;
   }();
   (void)done;
@@ -38,7 +39,8 @@ void init_debug_category() {
 bool caps_have_cuda_memory(const GstCaps* caps) {
   for (guint i = 0; caps != nullptr && i < gst_caps_get_size(caps); ++i) {
     const GstCapsFeatures* features = gst_caps_get_features(caps, i);
-    if (features != nullptr && gst_caps_features_contains(features, kCudaMemoryFeature)) return true;
+    if (features != nullptr && gst_caps_features_contains(features, kCudaMemoryFeature))
+      return true;
   }
   return false;
 }
@@ -59,7 +61,8 @@ namespace {
 
 // Maps the frame (with GST_MAP_CUDA: device pointers of CUDA memory; without: system memory, a
 // download for CUDA memory) and keeps it mapped, with a reference to the buffer, in the keepalive.
-std::optional<pipeline::Nv12Picture> map_picture(GstBuffer* buffer, const GstVideoInfo& info, bool device_pointers) {
+std::optional<pipeline::Nv12Picture> map_picture(GstBuffer* buffer, const GstVideoInfo& info,
+                                                 bool device_pointers) {
   auto frame = std::make_unique<GstVideoFrame>();
 #if IVS_HAVE_GST_CUDA
   const auto flags = static_cast<GstMapFlags>(GST_MAP_READ | (device_pointers ? GST_MAP_CUDA : 0));
@@ -157,7 +160,8 @@ GstCudaContext* shared_cuda_context(int device) {
     try {
       auto* primary = static_cast<CUcontext>(model::cuda::primary_cuda_context(device));
       CUdevice handle = 0;
-      if (CuDeviceGet(&handle, device) == CUDA_SUCCESS) context = gst_cuda_context_new_wrapped(primary, handle);
+      if (CuDeviceGet(&handle, device) == CUDA_SUCCESS)
+        context = gst_cuda_context_new_wrapped(primary, handle);
     } catch (const std::exception& e) {
       GST_WARNING("CUDA device %d unusable for zero-copy frames: %s", device, e.what());
     }
@@ -171,17 +175,20 @@ GstCudaContext* shared_cuda_context(int device) {
 bool handle_cuda_context_query(GstElement* element, GstQuery* query, int device) {
   if (GST_QUERY_TYPE(query) != GST_QUERY_CONTEXT || device < 0) return false;
   const gchar* type = nullptr;
-  if (!gst_query_parse_context_type(query, &type) || g_strcmp0(type, GST_CUDA_CONTEXT_TYPE) != 0) return false;
+  if (!gst_query_parse_context_type(query, &type) || g_strcmp0(type, GST_CUDA_CONTEXT_TYPE) != 0)
+    return false;
   GstCudaContext* context = shared_cuda_context(device);
   return context != nullptr && gst_cuda_handle_context_query(element, query, context);
 }
 
-std::optional<pipeline::Nv12Picture> map_cuda_nv12(GstBuffer* buffer, const GstVideoInfo& info, int device) {
+std::optional<pipeline::Nv12Picture> map_cuda_nv12(GstBuffer* buffer, const GstVideoInfo& info,
+                                                   int device) {
   GstMemory* memory = gst_buffer_n_memory(buffer) > 0 ? gst_buffer_peek_memory(buffer, 0) : nullptr;
   const bool cuda = memory != nullptr && gst_is_cuda_memory(memory);
   GstCudaContext* shared = cuda && device >= 0 ? shared_cuda_context(device) : nullptr;
-  const bool in_place = shared != nullptr && gst_cuda_context_get_handle(GST_CUDA_MEMORY_CAST(memory)->context) ==
-                                                 gst_cuda_context_get_handle(shared);
+  const bool in_place =
+      shared != nullptr && gst_cuda_context_get_handle(GST_CUDA_MEMORY_CAST(memory)->context) ==
+                               gst_cuda_context_get_handle(shared);
 #if GST_CHECK_VERSION(1, 24, 0)
   // From 1.24 a CUDA memory carries the stream that wrote it, and mapping does not wait for it.
   if (in_place) gst_cuda_memory_sync(GST_CUDA_MEMORY_CAST(memory));
@@ -191,7 +198,9 @@ std::optional<pipeline::Nv12Picture> map_cuda_nv12(GstBuffer* buffer, const GstV
 
 GstVideoInfo frame_layout(GstBuffer* buffer, const GstVideoInfo& info) {
   GstMemory* memory = gst_buffer_n_memory(buffer) > 0 ? gst_buffer_peek_memory(buffer, 0) : nullptr;
-  if (memory == nullptr || !gst_is_cuda_memory(memory) || gst_buffer_get_video_meta(buffer) != nullptr) return info;
+  if (memory == nullptr || !gst_is_cuda_memory(memory) ||
+      gst_buffer_get_video_meta(buffer) != nullptr)
+    return info;
   // No video meta: the planes lie as the CUDA memory's own layout says (pitched allocations; its
   // download keeps that layout), not as the caps' default strides would have them.
   GstVideoInfo layout = info;
@@ -206,14 +215,18 @@ GstVideoInfo frame_layout(GstBuffer* buffer, const GstVideoInfo& info) {
 
 void announce_cuda_context(GstElement* element, int device) {
   GstCudaContext* context = device >= 0 ? shared_cuda_context(device) : nullptr;
-  if (context != nullptr) pipeline::announce_context(element, gst_context_new_cuda_context(context));
+  if (context != nullptr)
+    pipeline::announce_context(element, gst_context_new_cuda_context(context));
 }
 
 #else
 
-bool handle_cuda_context_query(GstElement* /*element*/, GstQuery* /*query*/, int /*device*/) { return false; }
+bool handle_cuda_context_query(GstElement* /*element*/, GstQuery* /*query*/, int /*device*/) {
+  return false;
+}
 
-std::optional<pipeline::Nv12Picture> map_cuda_nv12(GstBuffer* buffer, const GstVideoInfo& info, int /*device*/) {
+std::optional<pipeline::Nv12Picture> map_cuda_nv12(GstBuffer* buffer, const GstVideoInfo& info,
+                                                   int /*device*/) {
   return map_picture(buffer, info, false);  // no CUDA caps are offered: system memory
 }
 

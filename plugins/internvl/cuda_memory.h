@@ -30,9 +30,9 @@
 /// The caps an InternVL element's pads take: NV12 in CUDA memory first (preferred, where this
 /// build reads it), then the system-memory formats of FramePreprocessor.
 #if IVS_HAVE_GST_CUDA
-#define IVS_FRAME_CAPS                                                   \
-  GST_VIDEO_CAPS_MAKE_WITH_FEATURES("memory:CUDAMemory", "NV12") "; " \
-  GST_VIDEO_CAPS_MAKE(IVS_FRAME_PREPROCESS_FORMATS)
+#define IVS_FRAME_CAPS                                           \
+  GST_VIDEO_CAPS_MAKE_WITH_FEATURES("memory:CUDAMemory", "NV12") \
+  "; " GST_VIDEO_CAPS_MAKE(IVS_FRAME_PREPROCESS_FORMATS)
 #else
 #define IVS_FRAME_CAPS GST_VIDEO_CAPS_MAKE(IVS_FRAME_PREPROCESS_FORMATS)
 #endif
@@ -83,7 +83,8 @@ bool nv12_picture_caps(const GstCaps* caps, const GstVideoInfo& info);
 /// `device`: its planes in place when the memory belongs to the device's primary context, else
 /// downloaded to host memory. The picture keeps the buffer mapped until the engine drops it.
 /// nullopt when the buffer cannot be mapped.
-std::optional<pipeline::Nv12Picture> map_cuda_nv12(GstBuffer* buffer, const GstVideoInfo& info, int device);
+std::optional<pipeline::Nv12Picture> map_cuda_nv12(GstBuffer* buffer, const GstVideoInfo& info,
+                                                   int device);
 
 /// Whether an element takes CUDA memory while it negotiates: before its engine exists (READY) the
 /// device property as the engine will resolve it decides ("cpu", and "auto" without a CUDA
@@ -95,7 +96,8 @@ class CudaFramePolicy {
   void set_device_property(const std::string& device);
   /// The element's engine once started; null once stopped.
   void set_engine(const pipeline::Engine* engine) {
-    engine_ = engine == nullptr ? kNoEngine : (engine->takes_cuda_memory() ? engine->cuda_device() : -1);
+    engine_ =
+        engine == nullptr ? kNoEngine : (engine->takes_cuda_memory() ? engine->cuda_device() : -1);
   }
   /// The CUDA device the frames should be on; -1 when the element takes system memory only.
   int device() const {
@@ -104,7 +106,9 @@ class CudaFramePolicy {
   }
   bool takes_cuda_memory() const { return device() >= 0; }
   /// Whether accept-caps must refuse `caps`: CUDA memory the element does not take.
-  bool refuses(const GstCaps* caps) const { return caps_have_cuda_memory(caps) && !takes_cuda_memory(); }
+  bool refuses(const GstCaps* caps) const {
+    return caps_have_cuda_memory(caps) && !takes_cuda_memory();
+  }
 
  private:
   static constexpr int kNoEngine = -2;

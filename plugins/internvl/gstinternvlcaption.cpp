@@ -205,24 +205,26 @@ struct InFlight {
 /// Runtime resources: built in start(), dropped in stop(). Used from the streaming thread only
 /// (and start/stop, which never run concurrently with it).
 struct State {
-  std::shared_ptr<ivs::pipeline::MetricsHub> metrics;  // the pipeline's; set right after construction
+  std::shared_ptr<ivs::pipeline::MetricsHub>
+      metrics;  // the pipeline's; set right after construction
   std::shared_ptr<ivs::pipeline::Engine> engine;
   ivs::pipeline::CaptionSettings caption;
   std::string element_name;
-  std::string stream;         // the `stream` metric label (stream_name_of)
-  bool count_frames = true;   // false when the application counts internvl_frames_total
+  std::string stream;        // the `stream` metric label (stream_name_of)
+  bool count_frames = true;  // false when the application counts internvl_frames_total
   std::string model_name;
   ivs::pipeline::FrameSampler sampler;
   ivs::pipeline::FramePreprocessor preprocessor;
   GstVideoInfo info{};
   bool have_info = false;
-  bool cuda_memory = false;  // frames are NV12 in CUDA memory: the engine preprocesses them in place
+  bool cuda_memory =
+      false;  // frames are NV12 in CUDA memory: the engine preprocesses them in place
   std::optional<bool> live;  // from an upstream latency query on the first frame
   std::deque<InFlight> in_flight;
   std::deque<GstBuffer*> output;  // frames ready to push, oldest first (see generate_output)
 
-  State(std::shared_ptr<ivs::pipeline::Engine> e, ivs::pipeline::CaptionSettings c, std::string name,
-        ivs::pipeline::FrameSampler::Options sampling)
+  State(std::shared_ptr<ivs::pipeline::Engine> e, ivs::pipeline::CaptionSettings c,
+        std::string name, ivs::pipeline::FrameSampler::Options sampling)
       : engine(std::move(e)),
         caption(std::move(c)),
         element_name(std::move(name)),
@@ -294,8 +296,9 @@ struct GstInternVLCaptionPrivate {
   Settings settings;
   std::unique_ptr<State> state;
   Counters counters;
-  std::shared_ptr<ivs::pipeline::MetricsHub> metrics;  // under lock; set in start(), for metrics-port
-  ivs::plugins::CudaFramePolicy cuda;                  // CUDA memory in negotiation (pad queries)
+  std::shared_ptr<ivs::pipeline::MetricsHub>
+      metrics;                         // under lock; set in start(), for metrics-port
+  ivs::plugins::CudaFramePolicy cuda;  // CUDA memory in negotiation (pad queries)
 };
 
 struct _GstInternVLCaption {
@@ -309,16 +312,20 @@ static void gst_internvl_caption_set_property(GObject* object, guint prop_id, co
 static void gst_internvl_caption_get_property(GObject* object, guint prop_id, GValue* value,
                                               GParamSpec* pspec);
 static gboolean gst_internvl_caption_start(GstBaseTransform* trans);
-static gboolean gst_internvl_caption_set_caps(GstBaseTransform* trans, GstCaps* incaps, GstCaps* outcaps);
+static gboolean gst_internvl_caption_set_caps(GstBaseTransform* trans, GstCaps* incaps,
+                                              GstCaps* outcaps);
 static GstFlowReturn gst_internvl_caption_transform_ip(GstBaseTransform* trans, GstBuffer* buffer);
-static GstFlowReturn gst_internvl_caption_generate_output(GstBaseTransform* trans, GstBuffer** outbuf);
+static GstFlowReturn gst_internvl_caption_generate_output(GstBaseTransform* trans,
+                                                          GstBuffer** outbuf);
 static gboolean gst_internvl_caption_sink_event(GstBaseTransform* trans, GstEvent* event);
-static gboolean gst_internvl_caption_query(GstBaseTransform* trans, GstPadDirection direction, GstQuery* query);
+static gboolean gst_internvl_caption_query(GstBaseTransform* trans, GstPadDirection direction,
+                                           GstQuery* query);
 static gboolean gst_internvl_caption_stop(GstBaseTransform* trans);
 
 #define gst_internvl_caption_parent_class parent_class
 G_DEFINE_TYPE(GstInternVLCaption, gst_internvl_caption, GST_TYPE_BASE_TRANSFORM);
-GST_ELEMENT_REGISTER_DEFINE(internvlcaption, "internvlcaption", GST_RANK_NONE, GST_TYPE_INTERNVL_CAPTION);
+GST_ELEMENT_REGISTER_DEFINE(internvlcaption, "internvlcaption", GST_RANK_NONE,
+                            GST_TYPE_INTERNVL_CAPTION);
 
 static void gst_internvl_caption_class_init(GstInternVLCaptionClass* klass) {
   GObjectClass* gobject_class = G_OBJECT_CLASS(klass);
@@ -341,98 +348,116 @@ static void gst_internvl_caption_class_init(GstInternVLCaptionClass* klass) {
   const auto counter = static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_property(
       gobject_class, PROP_MODEL,
-      g_param_spec_string("model", "Model directory",
-                          "InternVL checkpoint directory (config.json, weights, tokenizer.model), e.g. "
-                          "/models/InternVL-14B-224px; required",
-                          nullptr, ready));
+      g_param_spec_string(
+          "model", "Model directory",
+          "InternVL checkpoint directory (config.json, weights, tokenizer.model), e.g. "
+          "/models/InternVL-14B-224px; required",
+          nullptr, ready));
   g_object_class_install_property(
       gobject_class, PROP_DEVICE,
-      g_param_spec_enum("device", "Device", "Where the model runs (auto: CUDA when usable, else CPU)",
-                        GST_TYPE_INTERNVL_CAPTION_DEVICE, enum_auto(GST_TYPE_INTERNVL_CAPTION_DEVICE), ready));
+      g_param_spec_enum(
+          "device", "Device", "Where the model runs (auto: CUDA when usable, else CPU)",
+          GST_TYPE_INTERNVL_CAPTION_DEVICE, enum_auto(GST_TYPE_INTERNVL_CAPTION_DEVICE), ready));
   g_object_class_install_property(
       gobject_class, PROP_DTYPE,
-      g_param_spec_enum("dtype", "Data type", "Weight and compute precision (auto: bf16 on a GPU, fp32 on CPU)",
-                        GST_TYPE_INTERNVL_CAPTION_DTYPE, enum_auto(GST_TYPE_INTERNVL_CAPTION_DTYPE), ready));
+      g_param_spec_enum(
+          "dtype", "Data type", "Weight and compute precision (auto: bf16 on a GPU, fp32 on CPU)",
+          GST_TYPE_INTERNVL_CAPTION_DTYPE, enum_auto(GST_TYPE_INTERNVL_CAPTION_DTYPE), ready));
   g_object_class_install_property(
       gobject_class, PROP_PROMPT,
-      g_param_spec_string("prompt", "Prompt", "Text the caption continues (InternVL-G was trained with "
-                          "\"English caption:\")", kDefaultPrompt, ready));
+      g_param_spec_string("prompt", "Prompt",
+                          "Text the caption continues (InternVL-G was trained with "
+                          "\"English caption:\")",
+                          kDefaultPrompt, ready));
   g_object_class_install_property(
       gobject_class, PROP_NUM_BEAMS,
-      g_param_spec_uint("num-beams", "Beams", "Beam search width (1: greedy); more beams cost more time", 1,
-                        kMaxNumBeams, kDefaultNumBeams, ready));
+      g_param_spec_uint("num-beams", "Beams",
+                        "Beam search width (1: greedy); more beams cost more time", 1, kMaxNumBeams,
+                        kDefaultNumBeams, ready));
   g_object_class_install_property(
       gobject_class, PROP_MIN_NEW_TOKENS,
-      g_param_spec_uint("min-new-tokens", "Minimum new tokens",
-                        "Fewest tokens a caption has (end of text is suppressed before); at most max-new-tokens",
-                        0, kMaxNewTokensLimit, kDefaultMinNewTokens, ready));
+      g_param_spec_uint(
+          "min-new-tokens", "Minimum new tokens",
+          "Fewest tokens a caption has (end of text is suppressed before); at most max-new-tokens",
+          0, kMaxNewTokensLimit, kDefaultMinNewTokens, ready));
   g_object_class_install_property(
       gobject_class, PROP_MAX_NEW_TOKENS,
-      g_param_spec_uint("max-new-tokens", "Maximum new tokens", "Most tokens a caption has", 1, kMaxNewTokensLimit,
-                        kDefaultMaxNewTokens, ready));
+      g_param_spec_uint("max-new-tokens", "Maximum new tokens", "Most tokens a caption has", 1,
+                        kMaxNewTokensLimit, kDefaultMaxNewTokens, ready));
   g_object_class_install_property(
       gobject_class, PROP_INTERVAL,
-      g_param_spec_uint("interval", "Interval",
-                        "Frames skipped between two captioned frames (0: every frame); used only when "
-                        "selection-fps is 0",
-                        0, G_MAXUINT, kDefaultInterval, ready));
+      g_param_spec_uint(
+          "interval", "Interval",
+          "Frames skipped between two captioned frames (0: every frame); used only when "
+          "selection-fps is 0",
+          0, G_MAXUINT, kDefaultInterval, ready));
   g_object_class_install_property(
       gobject_class, PROP_SELECTION_FPS,
       g_param_spec_double("selection-fps", "Selection rate",
-                          "Frames captioned per second of stream time (0: use interval instead)", 0.0, 1000.0,
-                          kDefaultSelectionFps, ready));
+                          "Frames captioned per second of stream time (0: use interval instead)",
+                          0.0, 1000.0, kDefaultSelectionFps, ready));
   g_object_class_install_property(
       gobject_class, PROP_BATCH_SIZE,
-      g_param_spec_uint("batch-size", "Batch size",
-                        "Most caption requests the engine decodes together; new ones join between decode "
-                        "steps as others finish (applies when this element creates the engine; a shared "
-                        "engine keeps its own)",
-                        1, kMaxBatchSize, kDefaultBatchSize, ready));
+      g_param_spec_uint(
+          "batch-size", "Batch size",
+          "Most caption requests the engine decodes together; new ones join between decode "
+          "steps as others finish (applies when this element creates the engine; a shared "
+          "engine keeps its own)",
+          1, kMaxBatchSize, kDefaultBatchSize, ready));
   g_object_class_install_property(
       gobject_class, PROP_BATCH_TIMEOUT,
-      g_param_spec_uint64("batch-timeout", "Batch timeout",
-                          "Longest wait (ns) for a full batch after the first request arrived (applies when "
-                          "this element creates the engine)",
-                          0, G_MAXUINT64, kDefaultBatchTimeout, ready));
+      g_param_spec_uint64(
+          "batch-timeout", "Batch timeout",
+          "Longest wait (ns) for a full batch after the first request arrived (applies when "
+          "this element creates the engine)",
+          0, G_MAXUINT64, kDefaultBatchTimeout, ready));
   g_object_class_install_property(
       gobject_class, PROP_FRAMES_SAMPLED,
       g_param_spec_uint64("frames-sampled", "Frames sampled",
-                          "Frames chosen for a caption since the element started", 0, G_MAXUINT64, 0, counter));
+                          "Frames chosen for a caption since the element started", 0, G_MAXUINT64,
+                          0, counter));
   g_object_class_install_property(
       gobject_class, PROP_CAPTIONS_ATTACHED,
       g_param_spec_uint64("captions-attached", "Captions attached",
-                          "Captions attached to a frame since the element started", 0, G_MAXUINT64, 0, counter));
+                          "Captions attached to a frame since the element started", 0, G_MAXUINT64,
+                          0, counter));
   g_object_class_install_property(
       gobject_class, PROP_CAPTIONS_DROPPED,
-      g_param_spec_uint64("captions-dropped", "Captions dropped",
-                          "Sampled frames not captioned (a caption was in flight or the engine queue was full) "
-                          "plus captions still running at a flush or a live EOS",
-                          0, G_MAXUINT64, 0, counter));
+      g_param_spec_uint64(
+          "captions-dropped", "Captions dropped",
+          "Sampled frames not captioned (a caption was in flight or the engine queue was full) "
+          "plus captions still running at a flush or a live EOS",
+          0, G_MAXUINT64, 0, counter));
   g_object_class_install_property(
       gobject_class, PROP_CAPTIONS_FAILED,
-      g_param_spec_uint64("captions-failed", "Captions failed",
-                          "Sampled frames whose caption failed (mapping, preprocessing or model error)", 0,
-                          G_MAXUINT64, 0, counter));
+      g_param_spec_uint64(
+          "captions-failed", "Captions failed",
+          "Sampled frames whose caption failed (mapping, preprocessing or model error)", 0,
+          G_MAXUINT64, 0, counter));
   g_object_class_install_property(
       gobject_class, PROP_METRICS_ADDRESS,
       g_param_spec_string("metrics-address", "Metrics address",
-                          "host:port to serve Prometheus /metrics on, e.g. 127.0.0.1:9464; host:0 picks a free port",
+                          "host:port to serve Prometheus /metrics on, e.g. 127.0.0.1:9464; host:0 "
+                          "picks a free port",
                           nullptr, ready));
   g_object_class_install_property(
       gobject_class, PROP_STREAM_ID,
-      g_param_spec_string("stream-id", "Stream id",
-                          "Stream name in metric labels (default: the element's name); when set, the application "
-                          "counts internvl_frames_total",
-                          nullptr, ready));
+      g_param_spec_string(
+          "stream-id", "Stream id",
+          "Stream name in metric labels (default: the element's name); when set, the application "
+          "counts internvl_frames_total",
+          nullptr, ready));
   g_object_class_install_property(
       gobject_class, PROP_METRICS_PORT,
-      g_param_spec_uint("metrics-port", "Metrics port", "The port /metrics is served on (0 when not serving)", 0,
-                        G_MAXUINT16, 0, counter));
+      g_param_spec_uint("metrics-port", "Metrics port",
+                        "The port /metrics is served on (0 when not serving)", 0, G_MAXUINT16, 0,
+                        counter));
 
-  gst_element_class_set_static_metadata(
-      element_class, "InternVL captioning", "Filter/Analyzer/Video",
-      "Captions sampled frames with InternVL-G asynchronously and attaches the caption to a later frame",
-      "InternVL Stream developers");
+  gst_element_class_set_static_metadata(element_class, "InternVL captioning",
+                                        "Filter/Analyzer/Video",
+                                        "Captions sampled frames with InternVL-G asynchronously "
+                                        "and attaches the caption to a later frame",
+                                        "InternVL Stream developers");
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   gst_element_class_add_static_pad_template(element_class, &src_template);
 
@@ -444,7 +469,8 @@ static void gst_internvl_caption_class_init(GstInternVLCaptionClass* klass) {
 static void gst_internvl_caption_init(GstInternVLCaption* self) {
   self->priv = new GstInternVLCaptionPrivate();
   self->priv->settings.device = enum_auto(GST_TYPE_INTERNVL_CAPTION_DEVICE);
-  self->priv->cuda.set_device_property(enum_nick(GST_TYPE_INTERNVL_CAPTION_DEVICE, self->priv->settings.device));
+  self->priv->cuda.set_device_property(
+      enum_nick(GST_TYPE_INTERNVL_CAPTION_DEVICE, self->priv->settings.device));
   self->priv->settings.dtype = enum_auto(GST_TYPE_INTERNVL_CAPTION_DTYPE);
   // Metadata only: frames are never written, but the buffer must be writable for the meta.
   gst_base_transform_set_in_place(GST_BASE_TRANSFORM(self), TRUE);
@@ -518,7 +544,8 @@ static void gst_internvl_caption_set_property(GObject* object, guint prop_id, co
   }
 }
 
-static void gst_internvl_caption_get_property(GObject* object, guint prop_id, GValue* value, GParamSpec* pspec) {
+static void gst_internvl_caption_get_property(GObject* object, guint prop_id, GValue* value,
+                                              GParamSpec* pspec) {
   auto* self = GST_INTERNVL_CAPTION(object);
   const Counters& c = self->priv->counters;
   std::lock_guard<std::mutex> lock(self->priv->lock);
@@ -585,8 +612,8 @@ static void gst_internvl_caption_get_property(GObject* object, guint prop_id, GV
 }
 
 /// Appends the finished caption `result` to `buffer`'s meta. `buffer` must be writable.
-static void attach_caption(GstInternVLCaption* self, State& state, GstBuffer* buffer, const InFlight& request,
-                           const ivs::pipeline::CaptionResult& result) {
+static void attach_caption(GstInternVLCaption* self, State& state, GstBuffer* buffer,
+                           const InFlight& request, const ivs::pipeline::CaptionResult& result) {
   ivs::pipeline::ResultEntry entry;
   entry.type = ivs::pipeline::ResultType::kCaption;
   entry.element = state.element_name;
@@ -603,8 +630,9 @@ static void attach_caption(GstInternVLCaption* self, State& state, GstBuffer* bu
   if (meta == nullptr) {
     ++self->priv->counters.dropped;
     state.metrics->metrics().frames_dropped(state.stream, "failed").Increment();
-    GST_WARNING_OBJECT(self, "could not add the result meta; caption of frame %" G_GUINT64_FORMAT " dropped",
-                       request.segment.first_frame);
+    GST_WARNING_OBJECT(
+        self, "could not add the result meta; caption of frame %" G_GUINT64_FORMAT " dropped",
+        request.segment.first_frame);
     return;
   }
   const double latency = entry.timing.latency_seconds;
@@ -613,8 +641,9 @@ static void attach_caption(GstInternVLCaption* self, State& state, GstBuffer* bu
   ivs::sinks::Metrics& metrics = state.metrics->metrics();
   metrics.result_latency(state.stream, "caption").Observe(latency);
   metrics.caption_tokens().Increment(static_cast<double>(result.token_ids.size()));
-  GST_DEBUG_OBJECT(self, "caption of frame %" G_GUINT64_FORMAT " (%" GST_TIME_FORMAT ") on %" GST_TIME_FORMAT
-                   ": \"%s\"",
+  GST_DEBUG_OBJECT(self,
+                   "caption of frame %" G_GUINT64_FORMAT " (%" GST_TIME_FORMAT
+                   ") on %" GST_TIME_FORMAT ": \"%s\"",
                    request.segment.first_frame, GST_TIME_ARGS(request.segment.first_pts),
                    GST_TIME_ARGS(GST_BUFFER_PTS(buffer)), result.text.c_str());
 }
@@ -625,11 +654,13 @@ static void count_failure(GstInternVLCaption* self, const InFlight& request, con
     state->metrics->metrics().frames_dropped(state->stream, "failed").Increment();
   }
   if (warn_now(failures)) {
-    GST_WARNING_OBJECT(self, "caption of frame %" G_GUINT64_FORMAT " failed (%" G_GUINT64_FORMAT
+    GST_WARNING_OBJECT(self,
+                       "caption of frame %" G_GUINT64_FORMAT " failed (%" G_GUINT64_FORMAT
                        " failures so far): %s",
                        request.segment.first_frame, failures, what);
   } else {
-    GST_DEBUG_OBJECT(self, "caption of frame %" G_GUINT64_FORMAT " failed: %s", request.segment.first_frame, what);
+    GST_DEBUG_OBJECT(self, "caption of frame %" G_GUINT64_FORMAT " failed: %s",
+                     request.segment.first_frame, what);
   }
 }
 
@@ -654,8 +685,8 @@ static void finish_front(GstInternVLCaption* self, State& state, GstBuffer* buff
 
 /// Attaches every caption that is ready (without waiting) to `buffer`, oldest first.
 static void collect_ready(GstInternVLCaption* self, State& state, GstBuffer* buffer) {
-  while (!state.in_flight.empty() &&
-         state.in_flight.front().future.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+  while (!state.in_flight.empty() && state.in_flight.front().future.wait_for(
+                                         std::chrono::seconds(0)) == std::future_status::ready) {
     finish_front(self, state, buffer);
   }
 }
@@ -665,13 +696,16 @@ static void drop_in_flight(GstInternVLCaption* self, State& state, const char* w
   if (state.in_flight.empty()) return;
   GST_INFO_OBJECT(self, "%s: %zu caption(s) in flight dropped", why, state.in_flight.size());
   self->priv->counters.dropped += state.in_flight.size();
-  state.metrics->metrics().frames_dropped(state.stream, "late").Increment(static_cast<double>(state.in_flight.size()));
+  state.metrics->metrics()
+      .frames_dropped(state.stream, "late")
+      .Increment(static_cast<double>(state.in_flight.size()));
   state.in_flight.clear();  // the engine still runs them; nobody reads the results
 }
 
 /// Non-live: waits (bounded) for the captions in flight and attaches them to `buffer` (before the
 /// next sample goes in, or at EOS); one that does not finish in time is dropped, saying `why`.
-static void wait_for_in_flight(GstInternVLCaption* self, State& state, GstBuffer* buffer, const char* why) {
+static void wait_for_in_flight(GstInternVLCaption* self, State& state, GstBuffer* buffer,
+                               const char* why) {
   const auto deadline = std::chrono::steady_clock::now() + kEosWait;
   while (!state.in_flight.empty()) {
     if (state.in_flight.front().future.wait_until(deadline) != std::future_status::ready) {
@@ -685,14 +719,17 @@ static void wait_for_in_flight(GstInternVLCaption* self, State& state, GstBuffer
 }
 
 /// Preprocesses the sampled frame and queues it in the engine, or counts why not.
-static void submit_frame(GstInternVLCaption* self, State& state, GstBuffer* buffer, uint64_t frame_number) {
+static void submit_frame(GstInternVLCaption* self, State& state, GstBuffer* buffer,
+                         uint64_t frame_number) {
   if (state.in_flight.size() >= kMaxInFlight && state.non_live()) {
     wait_for_in_flight(self, state, buffer, "next sample");
   }
   if (state.in_flight.size() >= kMaxInFlight) {
     ++self->priv->counters.dropped;
     state.metrics->metrics().frames_dropped(state.stream, "engine_full").Increment();
-    GST_LOG_OBJECT(self, "frame %" G_GUINT64_FORMAT " sampled while a caption is in flight; skipped", frame_number);
+    GST_LOG_OBJECT(self,
+                   "frame %" G_GUINT64_FORMAT " sampled while a caption is in flight; skipped",
+                   frame_number);
     return;
   }
   InFlight request;
@@ -705,13 +742,14 @@ static void submit_frame(GstInternVLCaption* self, State& state, GstBuffer* buff
   try {
     // NV12 in CUDA memory stays where it is (the engine preprocesses it on the GPU); anything
     // else is preprocessed here, on the streaming thread.
-    auto input = ivs::plugins::frame_input(buffer, state.info, state.cuda_memory, state.engine->cuda_device(),
-                                           state.preprocessor);
+    auto input = ivs::plugins::frame_input(buffer, state.info, state.cuda_memory,
+                                           state.engine->cuda_device(), state.preprocessor);
     future = std::visit(
         [&](auto&& in) {
           return state.engine->submit_caption(std::move(in), state.caption,
-                                              state.non_live() ? ivs::pipeline::Admission::kWait
-                                                               : ivs::pipeline::Admission::kDropIfFull);
+                                              state.non_live()
+                                                  ? ivs::pipeline::Admission::kWait
+                                                  : ivs::pipeline::Admission::kDropIfFull);
         },
         std::move(input));
   } catch (const std::exception& e) {
@@ -722,13 +760,14 @@ static void submit_frame(GstInternVLCaption* self, State& state, GstBuffer* buff
   if (!future) {
     ++self->priv->counters.dropped;
     state.metrics->metrics().frames_dropped(state.stream, "engine_full").Increment();
-    GST_LOG_OBJECT(self, "engine caption queue full; frame %" G_GUINT64_FORMAT " skipped", frame_number);
+    GST_LOG_OBJECT(self, "engine caption queue full; frame %" G_GUINT64_FORMAT " skipped",
+                   frame_number);
     return;
   }
   request.future = std::move(*future);
   state.in_flight.push_back(std::move(request));
-  GST_LOG_OBJECT(self, "frame %" G_GUINT64_FORMAT " (%" GST_TIME_FORMAT ") queued for a caption", frame_number,
-                 GST_TIME_ARGS(GST_BUFFER_PTS(buffer)));
+  GST_LOG_OBJECT(self, "frame %" G_GUINT64_FORMAT " (%" GST_TIME_FORMAT ") queued for a caption",
+                 frame_number, GST_TIME_ARGS(GST_BUFFER_PTS(buffer)));
 }
 
 /// Whether upstream is live (a latency query); unknown counts as live, so nothing is held back.
@@ -777,22 +816,25 @@ static gboolean gst_internvl_caption_start(GstBaseTransform* trans) {
   self->priv->counters.reset();
   if (settings.model.empty()) {
     GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND, ("No InternVL model set."),
-                      ("Set the 'model' property to a checkpoint directory, e.g. model=/models/InternVL-14B-224px."));
+                      ("Set the 'model' property to a checkpoint directory, e.g. "
+                       "model=/models/InternVL-14B-224px."));
     return FALSE;
   }
   std::error_code error;
   if (!std::filesystem::is_directory(settings.model, error)) {
-    GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND, ("Model directory '%s' does not exist.", settings.model.c_str()),
-                      ("Set the 'model' property to an InternVL checkpoint directory (with config.json); '%s' is "
-                       "not a directory.",
-                       settings.model.c_str()));
+    GST_ELEMENT_ERROR(
+        self, RESOURCE, NOT_FOUND, ("Model directory '%s' does not exist.", settings.model.c_str()),
+        ("Set the 'model' property to an InternVL checkpoint directory (with config.json); '%s' is "
+         "not a directory.",
+         settings.model.c_str()));
     return FALSE;
   }
   if (settings.min_new_tokens > settings.max_new_tokens) {
-    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
-                      ("min-new-tokens (%u) is larger than max-new-tokens (%u).", settings.min_new_tokens,
-                       settings.max_new_tokens),
-                      ("Lower min-new-tokens or raise max-new-tokens so that min-new-tokens <= max-new-tokens."));
+    GST_ELEMENT_ERROR(
+        self, RESOURCE, SETTINGS,
+        ("min-new-tokens (%u) is larger than max-new-tokens (%u).", settings.min_new_tokens,
+         settings.max_new_tokens),
+        ("Lower min-new-tokens or raise max-new-tokens so that min-new-tokens <= max-new-tokens."));
     return FALSE;
   }
   try {
@@ -810,9 +852,10 @@ static gboolean gst_internvl_caption_start(GstBaseTransform* trans) {
     options.batch_observer = ivs::plugins::metrics_batch_observer(metrics);
     auto engine = ivs::pipeline::acquire_engine(GST_ELEMENT(self), key, options);
     if (engine->vision_only()) {
-      GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
-                        ("The checkpoint in '%s' is vision-only and cannot caption.", settings.model.c_str()),
-                        ("Captions need a full InternVL checkpoint with QLLaMA (e.g. InternVL-14B-224px)."));
+      GST_ELEMENT_ERROR(
+          self, RESOURCE, SETTINGS,
+          ("The checkpoint in '%s' is vision-only and cannot caption.", settings.model.c_str()),
+          ("Captions need a full InternVL checkpoint with QLLaMA (e.g. InternVL-14B-224px)."));
       return FALSE;
     }
     ivs::pipeline::CaptionSettings caption;
@@ -824,7 +867,8 @@ static gboolean gst_internvl_caption_start(GstBaseTransform* trans) {
     sampling.interval = settings.interval;
     sampling.selection_fps = settings.selection_fps;
     gchar* name = gst_object_get_name(GST_OBJECT(self));
-    auto state = std::make_unique<State>(std::move(engine), std::move(caption), name != nullptr ? name : "", sampling);
+    auto state = std::make_unique<State>(std::move(engine), std::move(caption),
+                                         name != nullptr ? name : "", sampling);
     g_free(name);
     state->stream = ivs::pipeline::stream_name_of(GST_ELEMENT(self), settings.stream_id);
     state->count_frames = settings.stream_id.empty();
@@ -836,8 +880,9 @@ static gboolean gst_internvl_caption_start(GstBaseTransform* trans) {
     self->priv->cuda.set_engine(state->engine.get());
     ivs::plugins::announce_cuda_context(GST_ELEMENT(self), self->priv->cuda.device());
     GST_INFO_OBJECT(self, "captioning with %s (%s/%s), prompt \"%s\", %u beams, %u..%u new tokens",
-                    state->model_name.c_str(), key.device.c_str(), key.dtype.c_str(), settings.prompt.c_str(),
-                    settings.num_beams, settings.min_new_tokens, settings.max_new_tokens);
+                    state->model_name.c_str(), key.device.c_str(), key.dtype.c_str(),
+                    settings.prompt.c_str(), settings.num_beams, settings.min_new_tokens,
+                    settings.max_new_tokens);
     self->priv->state = std::move(state);
   } catch (const std::exception& e) {
     GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ,
@@ -848,7 +893,8 @@ static gboolean gst_internvl_caption_start(GstBaseTransform* trans) {
   return TRUE;
 }
 
-static gboolean gst_internvl_caption_set_caps(GstBaseTransform* trans, GstCaps* incaps, GstCaps* /*outcaps*/) {
+static gboolean gst_internvl_caption_set_caps(GstBaseTransform* trans, GstCaps* incaps,
+                                              GstCaps* /*outcaps*/) {
   auto* self = GST_INTERNVL_CAPTION(trans);
   State* state = self->priv->state.get();
   if (state == nullptr) return FALSE;
@@ -862,7 +908,8 @@ static gboolean gst_internvl_caption_set_caps(GstBaseTransform* trans, GstCaps* 
   state->have_info = true;
   state->cuda_memory = ivs::plugins::nv12_picture_caps(incaps, info);
   state->preprocessor.reset();
-  GST_DEBUG_OBJECT(self, "frames %dx%d %s", GST_VIDEO_INFO_WIDTH(&info), GST_VIDEO_INFO_HEIGHT(&info),
+  GST_DEBUG_OBJECT(self, "frames %dx%d %s", GST_VIDEO_INFO_WIDTH(&info),
+                   GST_VIDEO_INFO_HEIGHT(&info),
                    gst_video_format_to_string(GST_VIDEO_INFO_FORMAT(&info)));
   return TRUE;
 }
@@ -900,10 +947,12 @@ static GstFlowReturn gst_internvl_caption_transform_ip(GstBaseTransform* trans, 
 // State::output so that, in a non-live stream with a caption in flight, the newest frame can be
 // kept back for the EOS (see the section comment). BaseTransform calls this again while it
 // returns a buffer, so everything not held is pushed at once, in order.
-static GstFlowReturn gst_internvl_caption_generate_output(GstBaseTransform* trans, GstBuffer** outbuf) {
+static GstFlowReturn gst_internvl_caption_generate_output(GstBaseTransform* trans,
+                                                          GstBuffer** outbuf) {
   auto* self = GST_INTERNVL_CAPTION(trans);
   GstBuffer* produced = nullptr;
-  const GstFlowReturn ret = GST_BASE_TRANSFORM_CLASS(parent_class)->generate_output(trans, &produced);
+  const GstFlowReturn ret =
+      GST_BASE_TRANSFORM_CLASS(parent_class)->generate_output(trans, &produced);
   *outbuf = nullptr;
   State* state = self->priv->state.get();
   if (state == nullptr || ret != GST_FLOW_OK) {
@@ -947,20 +996,25 @@ static gboolean gst_internvl_caption_sink_event(GstBaseTransform* trans, GstEven
   return GST_BASE_TRANSFORM_CLASS(parent_class)->sink_event(trans, event);
 }
 
-static gboolean gst_internvl_caption_query(GstBaseTransform* trans, GstPadDirection direction, GstQuery* query) {
+static gboolean gst_internvl_caption_query(GstBaseTransform* trans, GstPadDirection direction,
+                                           GstQuery* query) {
   auto* self = GST_INTERNVL_CAPTION(trans);
   if (GST_QUERY_TYPE(query) == GST_QUERY_CONTEXT &&
       (ivs::pipeline::handle_engine_context_query(GST_ELEMENT(trans), query) ||
        ivs::pipeline::handle_metrics_context_query(GST_ELEMENT(trans), query))) {
     return TRUE;
   }
-  if (ivs::plugins::handle_cuda_context_query(GST_ELEMENT(trans), query, self->priv->cuda.device())) return TRUE;
+  if (ivs::plugins::handle_cuda_context_query(GST_ELEMENT(trans), query, self->priv->cuda.device()))
+    return TRUE;
   if (GST_QUERY_TYPE(query) == GST_QUERY_ACCEPT_CAPS) {
     GstCaps* caps = nullptr;
     gst_query_parse_accept_caps(query, &caps);
     if (self->priv->cuda.refuses(caps)) {
-      GST_WARNING_OBJECT(self, "refusing %" GST_PTR_FORMAT ": NV12 in CUDA memory only with the model on CUDA "
-                         "(put cudadownload before internvlcaption, or set device=cuda)", caps);
+      GST_WARNING_OBJECT(self,
+                         "refusing %" GST_PTR_FORMAT
+                         ": NV12 in CUDA memory only with the model on CUDA "
+                         "(put cudadownload before internvlcaption, or set device=cuda)",
+                         caps);
       gst_query_set_accept_caps_result(query, FALSE);
       return TRUE;
     }

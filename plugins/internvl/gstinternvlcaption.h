@@ -7,7 +7,8 @@
 G_BEGIN_DECLS
 
 #define GST_TYPE_INTERNVL_CAPTION (gst_internvl_caption_get_type())
-G_DECLARE_FINAL_TYPE(GstInternVLCaption, gst_internvl_caption, GST, INTERNVL_CAPTION, GstBaseTransform)
+G_DECLARE_FINAL_TYPE(GstInternVLCaption, gst_internvl_caption, GST, INTERNVL_CAPTION,
+                     GstBaseTransform)
 
 GST_ELEMENT_REGISTER_DECLARE(internvlcaption);
 

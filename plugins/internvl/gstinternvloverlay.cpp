@@ -42,13 +42,16 @@
 GST_DEBUG_CATEGORY_STATIC(gst_internvl_overlay_debug);
 #define GST_CAT_DEFAULT gst_internvl_overlay_debug
 
-#define INTERNVL_OVERLAY_FORMATS \
-  "{ BGRx, BGRA, RGBx, RGBA, xRGB, ARGB, xBGR, ABGR, RGB, BGR, AYUV, I420, YV12, NV12, NV21, Y42B, Y444, YUY2, UYVY, GRAY8 }"
+#define INTERNVL_OVERLAY_FORMATS                                                               \
+  "{ BGRx, BGRA, RGBx, RGBA, xRGB, ARGB, xBGR, ABGR, RGB, BGR, AYUV, I420, YV12, NV12, NV21, " \
+  "Y42B, Y444, YUY2, UYVY, GRAY8 }"
 
-static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
-    "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(INTERNVL_OVERLAY_FORMATS)));
-static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
-    "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(INTERNVL_OVERLAY_FORMATS)));
+static GstStaticPadTemplate sink_template =
+    GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
+                            GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(INTERNVL_OVERLAY_FORMATS)));
+static GstStaticPadTemplate src_template =
+    GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS,
+                            GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(INTERNVL_OVERLAY_FORMATS)));
 
 /// Where the text box sits on the frame.
 typedef enum {
@@ -181,7 +184,8 @@ void State::remember(GstBuffer* buffer, GstClockTime now) {
       latest.has_caption = true;
     } else {
       latest.labels.clear();
-      for (const auto& record : entry.classification) latest.labels.emplace_back(record.label, record.confidence);
+      for (const auto& record : entry.classification)
+        latest.labels.emplace_back(record.label, record.confidence);
       latest.labels_time = now;
       latest.has_labels = true;
     }
@@ -194,7 +198,8 @@ std::string State::visible_text(const Settings& settings, GstClockTime now) cons
       is_fresh(latest.caption_time, now, settings.max_age)) {
     text = latest.caption;
   }
-  if (settings.show_labels && latest.has_labels && is_fresh(latest.labels_time, now, settings.max_age)) {
+  if (settings.show_labels && latest.has_labels &&
+      is_fresh(latest.labels_time, now, settings.max_age)) {
     const size_t count = std::min<size_t>(settings.top_k, latest.labels.size());
     for (size_t i = 0; i < count; ++i) {
       char score[32];
@@ -210,14 +215,15 @@ std::string State::visible_text(const Settings& settings, GstClockTime now) cons
 // ARGB32: exactly GST_VIDEO_OVERLAY_COMPOSITION_FORMAT_RGB (BGRA on little-endian).
 GstBuffer* State::render_box(int box_width, int box_height, const PangoRectangle& logical) {
   const int stride = cairo_format_stride_for_width(CAIRO_FORMAT_ARGB32, box_width);
-  GstBuffer* pixels = gst_buffer_new_allocate(nullptr, static_cast<gsize>(stride) * box_height, nullptr);
+  GstBuffer* pixels =
+      gst_buffer_new_allocate(nullptr, static_cast<gsize>(stride) * box_height, nullptr);
   GstMapInfo map;
   if (pixels == nullptr || !gst_buffer_map(pixels, &map, GST_MAP_WRITE)) {
     if (pixels != nullptr) gst_buffer_unref(pixels);
     return nullptr;
   }
-  cairo_surface_t* surface =
-      cairo_image_surface_create_for_data(map.data, CAIRO_FORMAT_ARGB32, box_width, box_height, stride);
+  cairo_surface_t* surface = cairo_image_surface_create_for_data(map.data, CAIRO_FORMAT_ARGB32,
+                                                                 box_width, box_height, stride);
   cairo_t* cr = cairo_create(surface);
   cairo_set_operator(cr, CAIRO_OPERATOR_CLEAR);
   cairo_paint(cr);
@@ -240,8 +246,9 @@ GstBuffer* State::render_box(int box_width, int box_height, const PangoRectangle
   cairo_surface_flush(surface);
   cairo_surface_destroy(surface);
   gst_buffer_unmap(pixels, &map);
-  gst_buffer_add_video_meta(pixels, GST_VIDEO_FRAME_FLAG_NONE, GST_VIDEO_OVERLAY_COMPOSITION_FORMAT_RGB,
-                            static_cast<guint>(box_width), static_cast<guint>(box_height));
+  gst_buffer_add_video_meta(pixels, GST_VIDEO_FRAME_FLAG_NONE,
+                            GST_VIDEO_OVERLAY_COMPOSITION_FORMAT_RGB, static_cast<guint>(box_width),
+                            static_cast<guint>(box_height));
   return pixels;
 }
 
@@ -264,7 +271,8 @@ bool State::update_composition(const Settings& settings, const std::string& text
   PangoRectangle ink;
   PangoRectangle logical;
   pango_layout_get_pixel_extents(layout, &ink, &logical);
-  const int box_width = std::min(logical.width + 2 * (kPadding + kOutline), frame_width - 2 * kMargin);
+  const int box_width =
+      std::min(logical.width + 2 * (kPadding + kOutline), frame_width - 2 * kMargin);
   const int box_height = std::min(logical.height + 2 * kPadding, frame_height - 2 * kMargin);
   if (box_width <= 0 || box_height <= 0) return false;
   const bool left = settings.position == GST_INTERNVL_OVERLAY_POSITION_TOP_LEFT ||
@@ -275,10 +283,9 @@ bool State::update_composition(const Settings& settings, const std::string& text
   const int y = top ? kMargin : frame_height - kMargin - box_height;
   GstBuffer* pixels = render_box(box_width, box_height, logical);
   if (pixels == nullptr) return false;
-  GstVideoOverlayRectangle* rectangle =
-      gst_video_overlay_rectangle_new_raw(pixels, x, y, static_cast<guint>(box_width),
-                                          static_cast<guint>(box_height),
-                                          GST_VIDEO_OVERLAY_FORMAT_FLAG_PREMULTIPLIED_ALPHA);
+  GstVideoOverlayRectangle* rectangle = gst_video_overlay_rectangle_new_raw(
+      pixels, x, y, static_cast<guint>(box_width), static_cast<guint>(box_height),
+      GST_VIDEO_OVERLAY_FORMAT_FLAG_PREMULTIPLIED_ALPHA);
   gst_buffer_unref(pixels);
   composition = gst_video_overlay_composition_new(rectangle);
   gst_video_overlay_rectangle_unref(rectangle);
@@ -306,15 +313,18 @@ static void gst_internvl_overlay_set_property(GObject* object, guint prop_id, co
 static void gst_internvl_overlay_get_property(GObject* object, guint prop_id, GValue* value,
                                               GParamSpec* pspec);
 static gboolean gst_internvl_overlay_start(GstBaseTransform* trans);
-static gboolean gst_internvl_overlay_set_info(GstVideoFilter* filter, GstCaps* incaps, GstVideoInfo* in_info,
-                                              GstCaps* outcaps, GstVideoInfo* out_info);
-static GstFlowReturn gst_internvl_overlay_transform_frame_ip(GstVideoFilter* filter, GstVideoFrame* frame);
+static gboolean gst_internvl_overlay_set_info(GstVideoFilter* filter, GstCaps* incaps,
+                                              GstVideoInfo* in_info, GstCaps* outcaps,
+                                              GstVideoInfo* out_info);
+static GstFlowReturn gst_internvl_overlay_transform_frame_ip(GstVideoFilter* filter,
+                                                             GstVideoFrame* frame);
 static gboolean gst_internvl_overlay_sink_event(GstBaseTransform* trans, GstEvent* event);
 static gboolean gst_internvl_overlay_stop(GstBaseTransform* trans);
 
 #define gst_internvl_overlay_parent_class parent_class
 G_DEFINE_TYPE(GstInternVLOverlay, gst_internvl_overlay, GST_TYPE_VIDEO_FILTER);
-GST_ELEMENT_REGISTER_DEFINE(internvloverlay, "internvloverlay", GST_RANK_NONE, GST_TYPE_INTERNVL_OVERLAY);
+GST_ELEMENT_REGISTER_DEFINE(internvloverlay, "internvloverlay", GST_RANK_NONE,
+                            GST_TYPE_INTERNVL_OVERLAY);
 
 static void gst_internvl_overlay_class_init(GstInternVLOverlayClass* klass) {
   GObjectClass* gobject_class = G_OBJECT_CLASS(klass);
@@ -335,25 +345,27 @@ static void gst_internvl_overlay_class_init(GstInternVLOverlayClass* klass) {
                                               GST_PARAM_MUTABLE_PLAYING);
   g_object_class_install_property(
       gobject_class, PROP_SHOW_CAPTION,
-      g_param_spec_boolean("show-caption", "Show caption", "Draw the latest caption", kDefaultShowCaption, flags));
+      g_param_spec_boolean("show-caption", "Show caption", "Draw the latest caption",
+                           kDefaultShowCaption, flags));
   g_object_class_install_property(
       gobject_class, PROP_SHOW_LABELS,
       g_param_spec_boolean("show-labels", "Show labels", "Draw the top-k labels with their scores",
                            kDefaultShowLabels, flags));
   g_object_class_install_property(
       gobject_class, PROP_TOP_K,
-      g_param_spec_uint("top-k", "Top k", "How many labels to draw (best first)", 0, kMaxTopK, kDefaultTopK,
-                        flags));
+      g_param_spec_uint("top-k", "Top k", "How many labels to draw (best first)", 0, kMaxTopK,
+                        kDefaultTopK, flags));
   g_object_class_install_property(
       gobject_class, PROP_FONT_DESC,
-      g_param_spec_string("font-desc", "Font description",
-                          "Pango font description of the text, e.g. \"Sans 14\" or \"DejaVu Sans Bold 20\"",
-                          kDefaultFontDesc, flags));
+      g_param_spec_string(
+          "font-desc", "Font description",
+          "Pango font description of the text, e.g. \"Sans 14\" or \"DejaVu Sans Bold 20\"",
+          kDefaultFontDesc, flags));
   g_object_class_install_property(
       gobject_class, PROP_MAX_AGE,
       g_param_spec_uint64("max-age", "Maximum age",
-                          "Hide results older than this (stream time, ns; G_MAXUINT64: never hide)", 0,
-                          G_MAXUINT64, kDefaultMaxAge, flags));
+                          "Hide results older than this (stream time, ns; G_MAXUINT64: never hide)",
+                          0, G_MAXUINT64, kDefaultMaxAge, flags));
   g_object_class_install_property(
       gobject_class, PROP_POSITION,
       g_param_spec_enum("position", "Position", "Corner of the frame where the text box is drawn",
@@ -361,15 +373,20 @@ static void gst_internvl_overlay_class_init(GstInternVLOverlayClass* klass) {
 
   gst_element_class_set_static_metadata(
       element_class, "InternVL result overlay", "Filter/Effect/Video",
-      "Draws the latest InternVL caption and top labels onto the video", "InternVL Stream developers");
+      "Draws the latest InternVL caption and top labels onto the video",
+      "InternVL Stream developers");
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   gst_element_class_add_static_pad_template(element_class, &src_template);
 
-  gst_type_mark_as_plugin_api(GST_TYPE_INTERNVL_OVERLAY_POSITION, static_cast<GstPluginAPIFlags>(0));
-  GST_DEBUG_CATEGORY_INIT(gst_internvl_overlay_debug, "internvloverlay", 0, "InternVL result overlay");
+  gst_type_mark_as_plugin_api(GST_TYPE_INTERNVL_OVERLAY_POSITION,
+                              static_cast<GstPluginAPIFlags>(0));
+  GST_DEBUG_CATEGORY_INIT(gst_internvl_overlay_debug, "internvloverlay", 0,
+                          "InternVL result overlay");
 }
 
-static void gst_internvl_overlay_init(GstInternVLOverlay* self) { self->priv = new GstInternVLOverlayPrivate(); }
+static void gst_internvl_overlay_init(GstInternVLOverlay* self) {
+  self->priv = new GstInternVLOverlayPrivate();
+}
 
 static void gst_internvl_overlay_finalize(GObject* object) {
   auto* self = GST_INTERNVL_OVERLAY(object);
@@ -410,7 +427,8 @@ static void gst_internvl_overlay_set_property(GObject* object, guint prop_id, co
   }
 }
 
-static void gst_internvl_overlay_get_property(GObject* object, guint prop_id, GValue* value, GParamSpec* pspec) {
+static void gst_internvl_overlay_get_property(GObject* object, guint prop_id, GValue* value,
+                                              GParamSpec* pspec) {
   auto* self = GST_INTERNVL_OVERLAY(object);
   std::lock_guard<std::mutex> lock(self->priv->lock);
   const Settings& s = self->priv->settings;
@@ -444,8 +462,9 @@ static gboolean gst_internvl_overlay_start(GstBaseTransform* trans) {
   try {
     auto state = std::make_unique<State>();
     if (!state->ok()) {
-      GST_ELEMENT_ERROR(self, LIBRARY, INIT, ("Could not create a Pango/Cairo text layout for the overlay."),
-                        ("pango_cairo_font_map_new() or pango_layout_new() failed; is fontconfig set up?"));
+      GST_ELEMENT_ERROR(
+          self, LIBRARY, INIT, ("Could not create a Pango/Cairo text layout for the overlay."),
+          ("pango_cairo_font_map_new() or pango_layout_new() failed; is fontconfig set up?"));
       return FALSE;
     }
     self->priv->state = std::move(state);
@@ -456,8 +475,9 @@ static gboolean gst_internvl_overlay_start(GstBaseTransform* trans) {
   return TRUE;
 }
 
-static gboolean gst_internvl_overlay_set_info(GstVideoFilter* filter, GstCaps* /*incaps*/, GstVideoInfo* in_info,
-                                              GstCaps* /*outcaps*/, GstVideoInfo* /*out_info*/) {
+static gboolean gst_internvl_overlay_set_info(GstVideoFilter* filter, GstCaps* /*incaps*/,
+                                              GstVideoInfo* in_info, GstCaps* /*outcaps*/,
+                                              GstVideoInfo* /*out_info*/) {
   auto* self = GST_INTERNVL_OVERLAY(filter);
   State* state = self->priv->state.get();
   if (state == nullptr) return FALSE;
@@ -469,7 +489,8 @@ static gboolean gst_internvl_overlay_set_info(GstVideoFilter* filter, GstCaps* /
   return TRUE;
 }
 
-static GstFlowReturn gst_internvl_overlay_transform_frame_ip(GstVideoFilter* filter, GstVideoFrame* frame) {
+static GstFlowReturn gst_internvl_overlay_transform_frame_ip(GstVideoFilter* filter,
+                                                             GstVideoFrame* frame) {
   auto* self = GST_INTERNVL_OVERLAY(filter);
   State* state = self->priv->state.get();
   if (state == nullptr) return GST_FLOW_FLUSHING;
@@ -479,8 +500,8 @@ static GstFlowReturn gst_internvl_overlay_transform_frame_ip(GstVideoFilter* fil
       std::lock_guard<std::mutex> lock(self->priv->lock);
       settings = self->priv->settings;
     }
-    const GstClockTime now = gst_segment_to_stream_time(&GST_BASE_TRANSFORM(filter)->segment, GST_FORMAT_TIME,
-                                                        GST_BUFFER_PTS(frame->buffer));
+    const GstClockTime now = gst_segment_to_stream_time(
+        &GST_BASE_TRANSFORM(filter)->segment, GST_FORMAT_TIME, GST_BUFFER_PTS(frame->buffer));
     state->remember(frame->buffer, now);
     const std::string text = state->visible_text(settings, now);
     if (text.empty()) return GST_FLOW_OK;

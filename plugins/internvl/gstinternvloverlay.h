@@ -7,7 +7,8 @@
 G_BEGIN_DECLS
 
 #define GST_TYPE_INTERNVL_OVERLAY (gst_internvl_overlay_get_type())
-G_DECLARE_FINAL_TYPE(GstInternVLOverlay, gst_internvl_overlay, GST, INTERNVL_OVERLAY, GstVideoFilter)
+G_DECLARE_FINAL_TYPE(GstInternVLOverlay, gst_internvl_overlay, GST, INTERNVL_OVERLAY,
+                     GstVideoFilter)
 
 GST_ELEMENT_REGISTER_DECLARE(internvloverlay);
 

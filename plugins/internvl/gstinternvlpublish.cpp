@@ -127,7 +127,8 @@ enum {
 };
 
 constexpr int kDefaultSendHwm = 1000;
-constexpr GstInternVLPublishFileFormat kDefaultFileFormat = GST_INTERNVL_PUBLISH_FILE_FORMAT_JSON_LINES;
+constexpr GstInternVLPublishFileFormat kDefaultFileFormat =
+    GST_INTERNVL_PUBLISH_FILE_FORMAT_JSON_LINES;
 constexpr GstInternVLPublishInclude kDefaultInclude = GST_INTERNVL_PUBLISH_INCLUDE_ALL;
 // Messages waiting for the worker; results come a few per second, so this is minutes of backlog.
 constexpr size_t kQueueCapacity = 1024;
@@ -139,7 +140,7 @@ constexpr guint64 kWarnEvery = 100;
 namespace {
 
 struct Settings {
-  std::string endpoint;  // empty: no ZeroMQ
+  std::string endpoint;   // empty: no ZeroMQ
   std::string file_path;  // empty: no file
   GstInternVLPublishFileFormat file_format = kDefaultFileFormat;
   std::string sensor_id;  // empty: the element's name
@@ -184,7 +185,9 @@ class State {
   ivs::pipeline::StreamInfo stream;
   GstInternVLPublishInclude include = kDefaultInclude;
 
-  void start_worker() { worker_ = std::thread([this] { run(); }); }
+  void start_worker() {
+    worker_ = std::thread([this] { run(); });
+  }
 
   /// Queues a message for the worker; false (and counted) when the queue is full.
   bool enqueue(ivs::sinks::FrameResult&& result) {
@@ -245,7 +248,8 @@ class State {
     }
   }
 
-  bool send_to(ivs::sinks::ResultSink* sink, const char* name, const ivs::sinks::FrameResult& result) {
+  bool send_to(ivs::sinks::ResultSink* sink, const char* name,
+               const ivs::sinks::FrameResult& result) {
     if (sink == nullptr) return true;
     bool ok = false;
     try {
@@ -254,7 +258,8 @@ class State {
       GST_DEBUG_OBJECT(owner_, "%s sink threw: %s", name, e.what());
     }
     if (metrics) {
-      (ok ? metrics->metrics().messages_published(name) : metrics->metrics().publish_errors(name)).Increment();
+      (ok ? metrics->metrics().messages_published(name) : metrics->metrics().publish_errors(name))
+          .Increment();
     }
     return ok;
   }
@@ -262,7 +267,8 @@ class State {
   void count_drop(const char* reason) {
     const guint64 dropped = ++counters_->dropped;
     if (dropped % kWarnEvery == 1) {
-      GST_WARNING_OBJECT(owner_, "sensor %s: message dropped (%s); %" G_GUINT64_FORMAT " dropped so far",
+      GST_WARNING_OBJECT(owner_,
+                         "sensor %s: message dropped (%s); %" G_GUINT64_FORMAT " dropped so far",
                          stream.sensor_id.c_str(), reason, dropped);
     }
   }
@@ -284,7 +290,8 @@ struct GstInternVLPublishPrivate {
   std::mutex lock;
   Settings settings;
   std::string bound_endpoint;  // under lock; set in start()
-  std::shared_ptr<ivs::pipeline::MetricsHub> metrics;  // under lock; set in start(), for metrics-port
+  std::shared_ptr<ivs::pipeline::MetricsHub>
+      metrics;  // under lock; set in start(), for metrics-port
   Counters counters;
   std::unique_ptr<State> state;
 };
@@ -303,20 +310,27 @@ static gboolean gst_internvl_publish_start(GstBaseTransform* trans);
 static GstFlowReturn gst_internvl_publish_transform_ip(GstBaseTransform* trans, GstBuffer* buffer);
 static gboolean gst_internvl_publish_sink_event(GstBaseTransform* trans, GstEvent* event);
 static gboolean gst_internvl_publish_stop(GstBaseTransform* trans);
-static gboolean gst_internvl_publish_query(GstBaseTransform* trans, GstPadDirection direction, GstQuery* query);
+static gboolean gst_internvl_publish_query(GstBaseTransform* trans, GstPadDirection direction,
+                                           GstQuery* query);
 
 #define gst_internvl_publish_parent_class parent_class
 G_DEFINE_TYPE(GstInternVLPublish, gst_internvl_publish, GST_TYPE_BASE_TRANSFORM);
-GST_ELEMENT_REGISTER_DEFINE(internvlpublish, "internvlpublish", GST_RANK_NONE, GST_TYPE_INTERNVL_PUBLISH);
+GST_ELEMENT_REGISTER_DEFINE(internvlpublish, "internvlpublish", GST_RANK_NONE,
+                            GST_TYPE_INTERNVL_PUBLISH);
 
-static void install_string(GObjectClass* klass, guint id, const char* name, const char* nick, const char* blurb) {
-  const auto flags = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
-  g_object_class_install_property(klass, id, g_param_spec_string(name, nick, blurb, nullptr, flags));
+static void install_string(GObjectClass* klass, guint id, const char* name, const char* nick,
+                           const char* blurb) {
+  const auto flags = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                                              GST_PARAM_MUTABLE_READY);
+  g_object_class_install_property(klass, id,
+                                  g_param_spec_string(name, nick, blurb, nullptr, flags));
 }
 
-static void install_counter(GObjectClass* klass, guint id, const char* name, const char* nick, const char* blurb) {
+static void install_counter(GObjectClass* klass, guint id, const char* name, const char* nick,
+                            const char* blurb) {
   const auto flags = static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
-  g_object_class_install_property(klass, id, g_param_spec_uint64(name, nick, blurb, 0, G_MAXUINT64, 0, flags));
+  g_object_class_install_property(klass, id,
+                                  g_param_spec_uint64(name, nick, blurb, 0, G_MAXUINT64, 0, flags));
 }
 
 static void gst_internvl_publish_class_init(GstInternVLPublishClass* klass) {
@@ -335,18 +349,21 @@ static void gst_internvl_publish_class_init(GstInternVLPublishClass* klass) {
   trans_class->passthrough_on_same_caps = TRUE;
   trans_class->transform_ip_on_passthrough = TRUE;
 
-  const auto flags = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
-  install_string(gobject_class, PROP_ENDPOINT, "endpoint", "ZeroMQ endpoint",
-                 "ZeroMQ PUB endpoint: bind:tcp://127.0.0.1:5555 or connect:tcp://host:5555; without a prefix "
-                 "an address containing '*' binds, any other connects (NULL: no ZeroMQ)");
+  const auto flags = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                                              GST_PARAM_MUTABLE_READY);
+  install_string(
+      gobject_class, PROP_ENDPOINT, "endpoint", "ZeroMQ endpoint",
+      "ZeroMQ PUB endpoint: bind:tcp://127.0.0.1:5555 or connect:tcp://host:5555; without a prefix "
+      "an address containing '*' binds, any other connects (NULL: no ZeroMQ)");
   install_string(gobject_class, PROP_FILE_PATH, "file-path", "File path",
                  "Append messages to this file in file-format (NULL: no file)");
   g_object_class_install_property(
       gobject_class, PROP_FILE_FORMAT,
-      g_param_spec_enum("file-format", "File format", "Format of file-path", GST_TYPE_INTERNVL_PUBLISH_FILE_FORMAT,
-                        kDefaultFileFormat, flags));
-  install_string(gobject_class, PROP_SENSOR_ID, "sensor-id", "Sensor id",
-                 "sensor_id of the messages and second part of the topic (NULL: the element's name)");
+      g_param_spec_enum("file-format", "File format", "Format of file-path",
+                        GST_TYPE_INTERNVL_PUBLISH_FILE_FORMAT, kDefaultFileFormat, flags));
+  install_string(
+      gobject_class, PROP_SENSOR_ID, "sensor-id", "Sensor id",
+      "sensor_id of the messages and second part of the topic (NULL: the element's name)");
   install_string(gobject_class, PROP_SOURCE, "source", "Source",
                  "The source field of the messages, e.g. the stream's URI (NULL: no source)");
   install_string(gobject_class, PROP_TOPIC_PREFIX, "topic-prefix", "Topic prefix",
@@ -354,39 +371,49 @@ static void gst_internvl_publish_class_init(GstInternVLPublishClass* klass) {
   g_object_class_install_property(
       gobject_class, PROP_SEND_HWM,
       g_param_spec_int("send-hwm", "Send high-water mark",
-                       "Messages ZeroMQ queues per subscriber before dropping", 1, G_MAXINT, kDefaultSendHwm, flags));
+                       "Messages ZeroMQ queues per subscriber before dropping", 1, G_MAXINT,
+                       kDefaultSendHwm, flags));
   g_object_class_install_property(
       gobject_class, PROP_INCLUDE,
-      g_param_spec_enum("include", "Include", "Which results to publish", GST_TYPE_INTERNVL_PUBLISH_INCLUDE,
-                        kDefaultInclude, flags));
-  install_string(gobject_class, PROP_METRICS_ADDRESS, "metrics-address", "Metrics address",
-                 "host:port to serve Prometheus /metrics on, e.g. 127.0.0.1:9464; host:0 picks a free port");
+      g_param_spec_enum("include", "Include", "Which results to publish",
+                        GST_TYPE_INTERNVL_PUBLISH_INCLUDE, kDefaultInclude, flags));
+  install_string(
+      gobject_class, PROP_METRICS_ADDRESS, "metrics-address", "Metrics address",
+      "host:port to serve Prometheus /metrics on, e.g. 127.0.0.1:9464; host:0 picks a free port");
   g_object_class_install_property(
       gobject_class, PROP_METRICS_PORT,
-      g_param_spec_uint("metrics-port", "Metrics port", "The port /metrics is served on (0 when not serving)", 0,
-                        G_MAXUINT16, 0, static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+      g_param_spec_uint("metrics-port", "Metrics port",
+                        "The port /metrics is served on (0 when not serving)", 0, G_MAXUINT16, 0,
+                        static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
   g_object_class_install_property(
       gobject_class, PROP_BOUND_ENDPOINT,
-      g_param_spec_string("bound-endpoint", "Bound endpoint",
-                          "The ZeroMQ address actually bound or connected (port filled in), once started",
-                          nullptr, static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
-  install_counter(gobject_class, PROP_MESSAGES_PUBLISHED, "messages-published", "Messages published",
+      g_param_spec_string(
+          "bound-endpoint", "Bound endpoint",
+          "The ZeroMQ address actually bound or connected (port filled in), once started", nullptr,
+          static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+  install_counter(gobject_class, PROP_MESSAGES_PUBLISHED, "messages-published",
+                  "Messages published",
                   "Messages accepted by every sink since the element started");
-  install_counter(gobject_class, PROP_MESSAGES_DROPPED, "messages-dropped", "Messages dropped",
-                  "Messages lost to a full queue, a refused send or a failed write since the element started");
+  install_counter(
+      gobject_class, PROP_MESSAGES_DROPPED, "messages-dropped", "Messages dropped",
+      "Messages lost to a full queue, a refused send or a failed write since the element started");
   install_counter(gobject_class, PROP_MESSAGES_SKIPPED, "messages-skipped", "Messages skipped",
-                  "Results the wire schema cannot carry (e.g. no label above threshold) since the element started");
+                  "Results the wire schema cannot carry (e.g. no label above threshold) since the "
+                  "element started");
 
-  gst_element_class_set_static_metadata(
-      element_class, "InternVL result publisher", "Filter/Analyzer/Video",
-      "Publishes InternVL results as JSON over ZeroMQ and/or JSON-lines files; buffers pass through",
-      "InternVL Stream developers");
+  gst_element_class_set_static_metadata(element_class, "InternVL result publisher",
+                                        "Filter/Analyzer/Video",
+                                        "Publishes InternVL results as JSON over ZeroMQ and/or "
+                                        "JSON-lines files; buffers pass through",
+                                        "InternVL Stream developers");
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   gst_element_class_add_static_pad_template(element_class, &src_template);
 
-  gst_type_mark_as_plugin_api(GST_TYPE_INTERNVL_PUBLISH_FILE_FORMAT, static_cast<GstPluginAPIFlags>(0));
+  gst_type_mark_as_plugin_api(GST_TYPE_INTERNVL_PUBLISH_FILE_FORMAT,
+                              static_cast<GstPluginAPIFlags>(0));
   gst_type_mark_as_plugin_api(GST_TYPE_INTERNVL_PUBLISH_INCLUDE, static_cast<GstPluginAPIFlags>(0));
-  GST_DEBUG_CATEGORY_INIT(gst_internvl_publish_debug, "internvlpublish", 0, "InternVL result publisher");
+  GST_DEBUG_CATEGORY_INIT(gst_internvl_publish_debug, "internvlpublish", 0,
+                          "InternVL result publisher");
 }
 
 static void gst_internvl_publish_init(GstInternVLPublish* self) {
@@ -450,7 +477,8 @@ static void set_string_or_null(GValue* value, const std::string& text) {
   g_value_set_string(value, text.empty() ? nullptr : text.c_str());
 }
 
-static void gst_internvl_publish_get_property(GObject* object, guint prop_id, GValue* value, GParamSpec* pspec) {
+static void gst_internvl_publish_get_property(GObject* object, guint prop_id, GValue* value,
+                                              GParamSpec* pspec) {
   auto* self = GST_INTERNVL_PUBLISH(object);
   GstInternVLPublishPrivate* priv = self->priv;
   std::lock_guard<std::mutex> lock(priv->lock);
@@ -516,7 +544,8 @@ static bool open_sinks(GstInternVLPublish* self, const Settings& settings, State
       state.zmq = pool ? pool->zmq(options) : std::make_shared<ivs::sinks::ZmqPublisher>(options);
     } catch (const std::exception& e) {
       GST_ELEMENT_ERROR(self, RESOURCE, OPEN_WRITE,
-                        ("Could not open ZeroMQ endpoint \"%s\".", settings.endpoint.c_str()), ("%s", e.what()));
+                        ("Could not open ZeroMQ endpoint \"%s\".", settings.endpoint.c_str()),
+                        ("%s", e.what()));
       return false;
     }
   }
@@ -526,7 +555,8 @@ static bool open_sinks(GstInternVLPublish* self, const Settings& settings, State
                          : std::make_shared<ivs::sinks::JsonLinesWriter>(settings.file_path);
     } catch (const std::exception& e) {
       GST_ELEMENT_ERROR(self, RESOURCE, OPEN_WRITE,
-                        ("Could not open file \"%s\" for writing.", settings.file_path.c_str()), ("%s", e.what()));
+                        ("Could not open file \"%s\" for writing.", settings.file_path.c_str()),
+                        ("%s", e.what()));
       return false;
     }
   }
@@ -534,7 +564,8 @@ static bool open_sinks(GstInternVLPublish* self, const Settings& settings, State
     state.metrics = ivs::pipeline::acquire_metrics(GST_ELEMENT(self), settings.metrics_address);
   } catch (const std::exception& e) {
     GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ_WRITE,
-                      ("Could not serve metrics on \"%s\".", settings.metrics_address.c_str()), ("%s", e.what()));
+                      ("Could not serve metrics on \"%s\".", settings.metrics_address.c_str()),
+                      ("%s", e.what()));
     return false;
   }
   return true;
@@ -566,7 +597,8 @@ static gboolean gst_internvl_publish_start(GstBaseTransform* trans) {
       if (state->zmq) priv->bound_endpoint = state->zmq->endpoint();
     }
     GST_INFO_OBJECT(self, "publishing sensor %s to %s%s%s", state->stream.sensor_id.c_str(),
-                    state->zmq ? state->zmq->endpoint().c_str() : "", state->zmq && state->jsonl ? " and " : "",
+                    state->zmq ? state->zmq->endpoint().c_str() : "",
+                    state->zmq && state->jsonl ? " and " : "",
                     state->jsonl ? settings.file_path.c_str() : "");
     state->start_worker();
     {
@@ -595,7 +627,8 @@ static GstFlowReturn gst_internvl_publish_transform_ip(GstBaseTransform* trans, 
       if (!result) {
         ++self->priv->counters.skipped;
         GST_DEBUG_OBJECT(self, "entry from %s skipped: %s", entry.element.c_str(),
-                         ivs::pipeline::conversion_skip_name(ivs::pipeline::check_convertible(entry, state->stream)));
+                         ivs::pipeline::conversion_skip_name(
+                             ivs::pipeline::check_convertible(entry, state->stream)));
         continue;
       }
       state->enqueue(std::move(*result));
@@ -629,7 +662,8 @@ static gboolean gst_internvl_publish_stop(GstBaseTransform* trans) {
   return TRUE;
 }
 
-static gboolean gst_internvl_publish_query(GstBaseTransform* trans, GstPadDirection direction, GstQuery* query) {
+static gboolean gst_internvl_publish_query(GstBaseTransform* trans, GstPadDirection direction,
+                                           GstQuery* query) {
   if (ivs::pipeline::handle_metrics_context_query(GST_ELEMENT(trans), query)) return TRUE;
   return GST_BASE_TRANSFORM_CLASS(parent_class)->query(trans, direction, query);
 }

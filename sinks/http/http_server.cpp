@@ -25,7 +25,8 @@ namespace {
 [[noreturn]] void throw_listen_error(const std::string& address, const std::string& cause) {
   throw std::runtime_error("HTTP server: cannot listen on '" + address +
                            "' (address in use or host not local?); choose another port, "
-                           "or host:0 for any free port. Cause: " + cause);
+                           "or host:0 for any free port. Cause: " +
+                           cause);
 }
 
 // "host:port", "[v6]:port" -> a numeric socket address (getaddrinfo resolves "localhost").
@@ -35,7 +36,8 @@ sockaddr_storage parse_address(const std::string& address) {
     throw_listen_error(address, "expected host:port");
   }
   std::string host = address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   const std::string port = address.substr(colon + 1);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -76,8 +78,10 @@ MHD_Result send_response(MHD_Connection* connection, const HttpResponse& reply) 
       reply.body.size(), const_cast<char*>(reply.body.data()), MHD_RESPMEM_MUST_COPY);
   if (response == nullptr) return MHD_NO;
   MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, reply.content_type.c_str());
-  for (const auto& [name, value] : reply.headers) MHD_add_response_header(response, name.c_str(), value.c_str());
-  const MHD_Result result = MHD_queue_response(connection, static_cast<unsigned>(reply.status), response);
+  for (const auto& [name, value] : reply.headers)
+    MHD_add_response_header(response, name.c_str(), value.c_str());
+  const MHD_Result result =
+      MHD_queue_response(connection, static_cast<unsigned>(reply.status), response);
   MHD_destroy_response(response);
   return result;
 }
@@ -105,16 +109,19 @@ MHD_Result handle(void* cls, MHD_Connection* connection, const char* url, const 
   }
   HttpRequest& request = pending->request;
   if (pending->too_large) {
-    return send_response(connection, {413, "text/plain; charset=utf-8",
-                                      "request body larger than " +
-                                          std::to_string(shared->options.max_body_bytes) + " bytes\n",
-                                      {}});
+    return send_response(
+        connection,
+        {413,
+         "text/plain; charset=utf-8",
+         "request body larger than " + std::to_string(shared->options.max_body_bytes) + " bytes\n",
+         {}});
   }
   std::map<std::string, std::string> headers;
   MHD_get_connection_values(connection, MHD_HEADER_KIND, &collect, &headers);
   for (auto& [name, value] : headers) {
     std::string lower = name;
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     request.headers[lower] = value;
   }
   MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, &collect, &request.query);
@@ -122,7 +129,8 @@ MHD_Result handle(void* cls, MHD_Connection* connection, const char* url, const 
   try {
     reply = shared->handler(request);
   } catch (const std::exception& e) {
-    reply = {500, "text/plain; charset=utf-8", std::string("internal error: ") + e.what() + "\n", {}};
+    reply = {
+        500, "text/plain; charset=utf-8", std::string("internal error: ") + e.what() + "\n", {}};
   }
   return send_response(connection, reply);
 }
@@ -140,7 +148,8 @@ std::string HttpRequest::header(const std::string& name) const {
   return found == headers.end() ? std::string() : found->second;
 }
 
-HttpServer::HttpServer(const std::string& address, HttpHandler handler, const HttpServerOptions& options)
+HttpServer::HttpServer(const std::string& address, HttpHandler handler,
+                       const HttpServerOptions& options)
     : address_(address), shared_(std::make_unique<Shared>(Shared{std::move(handler), options})) {
   if (!shared_->handler) throw std::runtime_error("HTTP server on '" + address_ + "': no handler");
   sockaddr_storage socket_address = parse_address(address_);
@@ -150,8 +159,7 @@ HttpServer::HttpServer(const std::string& address, HttpHandler handler, const Ht
                              MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&socket_address),
                              MHD_OPTION_THREAD_POOL_SIZE, std::max(1u, options.threads),
                              MHD_OPTION_NOTIFY_COMPLETED, &request_completed, nullptr,
-                             MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-                             MHD_OPTION_END);
+                             MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
   if (daemon_ == nullptr) throw_listen_error(address_, std::strerror(errno));
   const MHD_DaemonInfo* info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
   if (info == nullptr || info->port == 0) {

@@ -15,9 +15,9 @@ struct MHD_Daemon;
 namespace ivs::sinks {
 
 struct HttpRequest {
-  std::string method;                         // "GET", "POST", ...
-  std::string path;                           // "/api/v1/streams/cam01" (no query string)
-  std::map<std::string, std::string> query;   // decoded ?key=value pairs
+  std::string method;                          // "GET", "POST", ...
+  std::string path;                            // "/api/v1/streams/cam01" (no query string)
+  std::map<std::string, std::string> query;    // decoded ?key=value pairs
   std::map<std::string, std::string> headers;  // names lower-cased
   std::string body;
 
@@ -53,7 +53,8 @@ class HttpServer {
  public:
   /// `address`: "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:8080" ("host:0" picks a free port).
   /// Throws std::runtime_error naming the address when it cannot listen (in use, bad host).
-  HttpServer(const std::string& address, HttpHandler handler, const HttpServerOptions& options = {});
+  HttpServer(const std::string& address, HttpHandler handler,
+             const HttpServerOptions& options = {});
   ~HttpServer();
 
   HttpServer(const HttpServer&) = delete;

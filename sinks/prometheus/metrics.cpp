@@ -112,8 +112,7 @@ prometheus::Gauge& Metrics::queue_depth(const std::string& task) {
   return queue_depth_->Add({{"task", task}});
 }
 
-prometheus::Histogram& Metrics::result_latency(const std::string& stream,
-                                               const std::string& task) {
+prometheus::Histogram& Metrics::result_latency(const std::string& stream, const std::string& task) {
   return result_latency_->Add({{"stream", stream}, {"task", task}}, latency_buckets());
 }
 

@@ -15,7 +15,8 @@ constexpr const char* kAcceptedForms =
 constexpr size_t kMaxIpcPath = 107;
 
 [[noreturn]] void reject(const std::string& text, const std::string& reason) {
-  throw std::invalid_argument("invalid ZeroMQ endpoint '" + text + "': " + reason + "; " + kAcceptedForms);
+  throw std::invalid_argument("invalid ZeroMQ endpoint '" + text + "': " + reason + "; " +
+                              kAcceptedForms);
 }
 
 bool starts_with(const std::string& text, const std::string& prefix) {
@@ -55,7 +56,8 @@ void check_address(const std::string& text, const std::string& address, bool bin
     const std::string path = address.substr(6);
     if (path.empty()) reject(text, "the ipc path is empty");
     if (path.size() > kMaxIpcPath) {
-      reject(text, "the ipc path is longer than " + std::to_string(kMaxIpcPath) + " bytes (a Unix socket limit)");
+      reject(text, "the ipc path is longer than " + std::to_string(kMaxIpcPath) +
+                       " bytes (a Unix socket limit)");
     }
   } else if (starts_with(address, "inproc://")) {
     if (address.size() == 9) reject(text, "the inproc name is empty");

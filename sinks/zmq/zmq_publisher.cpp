@@ -11,18 +11,21 @@
 namespace ivs::sinks {
 namespace {
 
-std::string open_error(const ZmqEndpoint& endpoint, const std::string& text, const zmq::error_t& e) {
+std::string open_error(const ZmqEndpoint& endpoint, const std::string& text,
+                       const zmq::error_t& e) {
   if (!endpoint.bind) {
     return "cannot connect ZeroMQ publisher to '" + endpoint.address + "' (endpoint '" + text +
            "'): " + e.what();
   }
-  std::string message = "cannot bind ZeroMQ publisher to '" + endpoint.address + "' (endpoint '" + text +
-                        "'): " + e.what();
+  std::string message = "cannot bind ZeroMQ publisher to '" + endpoint.address + "' (endpoint '" +
+                        text + "'): " + e.what();
   if (e.num() == EADDRINUSE) {
-    message += "; another process already listens there: choose a free port (or port * for any), "
-               "or use connect:<address> to publish into a running proxy";
+    message +=
+        "; another process already listens there: choose a free port (or port * for any), "
+        "or use connect:<address> to publish into a running proxy";
   } else if (e.num() == EADDRNOTAVAIL || e.num() == ENODEV) {
-    message += "; the host is not an address of this machine (use 127.0.0.1, * or an interface address)";
+    message +=
+        "; the host is not an address of this machine (use 127.0.0.1, * or an interface address)";
   }
   return message;
 }
@@ -38,8 +41,9 @@ ZmqPublisher::ZmqPublisher(const ZmqPublisherOptions& options) : options_(option
   }
   if (options_.send_hwm < 1) {
     // ZeroMQ reads 0 as "no limit": an unbounded queue behind a stalled subscriber.
-    throw std::runtime_error("ZeroMQ publisher '" + options_.endpoint + "': send_hwm must be >= 1 (got " +
-                             std::to_string(options_.send_hwm) + ")");
+    throw std::runtime_error("ZeroMQ publisher '" + options_.endpoint +
+                             "': send_hwm must be >= 1 (got " + std::to_string(options_.send_hwm) +
+                             ")");
   }
   // Built in locals and moved in only when complete: a throw below closes the socket (linger 0,
   // so without waiting) and then the context, and leaves no half-made publisher behind.

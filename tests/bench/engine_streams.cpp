@@ -104,16 +104,23 @@ std::vector<ivs::pipeline::Nv12Picture> make_pictures(const Engine& engine, cons
                                                       int count) {
   const bool cuda = engine.takes_cuda_memory();
   const auto options = at::TensorOptions().dtype(at::kByte).device(
-      cuda ? c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(engine.cuda_device())) : c10::Device(c10::kCPU));
+      cuda ? c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(engine.cuda_device()))
+           : c10::Device(c10::kCPU));
   const int pitch = (o.width + 255) / 256 * 256;
   std::vector<ivs::pipeline::Nv12Picture> pictures;
   for (int i = 0; i < count; ++i) {
     auto planes = std::make_shared<std::pair<at::Tensor, at::Tensor>>(
-        at::randint(0, 256, {o.height, pitch}, options), at::randint(0, 256, {o.height / 2, pitch}, options));
+        at::randint(0, 256, {o.height, pitch}, options),
+        at::randint(0, 256, {o.height / 2, pitch}, options));
     ivs::pipeline::Nv12Picture p;
-    p.planes = {planes->first.data_ptr<uint8_t>(), planes->second.data_ptr<uint8_t>(), pitch, pitch,
-                o.width, o.height};
-    p.matrix = ivs::model::cuda::make_yuv_matrix(ivs::model::cuda::YuvStandard::kBt709, false, true);
+    p.planes = {planes->first.data_ptr<uint8_t>(),
+                planes->second.data_ptr<uint8_t>(),
+                pitch,
+                pitch,
+                o.width,
+                o.height};
+    p.matrix =
+        ivs::model::cuda::make_yuv_matrix(ivs::model::cuda::YuvStandard::kBt709, false, true);
     p.cuda_memory = cuda;
     p.keepalive = planes;
     pictures.push_back(std::move(p));
@@ -180,7 +187,8 @@ class Collector {
 // One N: frames due at start + (k + i / N) / sample_fps for stream i and sample k.
 Point run_point(Engine& engine, const std::vector<ivs::pipeline::Nv12Picture>& pictures,
                 int64_t streams, const Options& o) {
-  const auto mode = o.mode == "g" ? ivs::pipeline::EmbeddingMode::kG : ivs::pipeline::EmbeddingMode::kC;
+  const auto mode =
+      o.mode == "g" ? ivs::pipeline::EmbeddingMode::kG : ivs::pipeline::EmbeddingMode::kC;
   const auto samples = std::max<int64_t>(1, std::llround(o.seconds * o.sample_fps));
   Point point;
   point.streams = streams;
@@ -192,7 +200,8 @@ Point run_point(Engine& engine, const std::vector<ivs::pipeline::Nv12Picture>& p
     Collector collector(point);
     for (int64_t k = 0; k < samples; ++k) {
       for (int64_t i = 0; i < streams; ++i) {
-        const auto offset = period * (static_cast<double>(k) + static_cast<double>(i) / static_cast<double>(streams));
+        const auto offset = period * (static_cast<double>(k) +
+                                      static_cast<double>(i) / static_cast<double>(streams));
         const auto due = start + std::chrono::duration_cast<Clock::duration>(offset);
         std::this_thread::sleep_until(due);
         const auto& picture = pictures[static_cast<size_t>(i) % pictures.size()];
@@ -212,14 +221,16 @@ Point run_point(Engine& engine, const std::vector<ivs::pipeline::Nv12Picture>& p
 
 // Untimed: the first batch of each size pays for kernel choices, allocator growth and the NV12
 // plans (and the stream runs below see every size from 1 up, as the arrival rate grows).
-void warm_up(Engine& engine, const std::vector<ivs::pipeline::Nv12Picture>& pictures, const Options& o) {
-  const auto mode = o.mode == "g" ? ivs::pipeline::EmbeddingMode::kG : ivs::pipeline::EmbeddingMode::kC;
+void warm_up(Engine& engine, const std::vector<ivs::pipeline::Nv12Picture>& pictures,
+             const Options& o) {
+  const auto mode =
+      o.mode == "g" ? ivs::pipeline::EmbeddingMode::kG : ivs::pipeline::EmbeddingMode::kC;
   for (int64_t size = 1; size <= engine.options().batch_size; ++size) {
     engine.pause();  // so that the batch holds all `size` pictures
     std::vector<std::future<ivs::pipeline::EmbeddingResult>> results;
     for (int64_t i = 0; i < size; ++i) {
-      results.push_back(*engine.submit_embedding(pictures[static_cast<size_t>(i) % pictures.size()], mode,
-                                                 ivs::pipeline::Admission::kWait));
+      results.push_back(*engine.submit_embedding(pictures[static_cast<size_t>(i) % pictures.size()],
+                                                 mode, ivs::pipeline::Admission::kWait));
     }
     engine.resume();
     for (auto& r : results) r.get();
@@ -231,13 +242,15 @@ using ivs::cli::fixed;
 int run(const Options& o) {
   validate(o);
   const auto placement = ivs::model::Placement::resolve(o.device, o.dtype);
-  const auto stream_counts = ivs::cli::parse_positive_list(
-      !o.streams.empty() ? o.streams : placement.device.is_cuda() ? "16,32,64,96,128,160,192,256" : "1,2,4",
-      "--streams", "16,32,64");
+  const auto stream_counts =
+      ivs::cli::parse_positive_list(!o.streams.empty()           ? o.streams
+                                    : placement.device.is_cuda() ? "16,32,64,96,128,160,192,256"
+                                                                 : "1,2,4",
+                                    "--streams", "16,32,64");
   ivs::pipeline::EngineOptions engine_options;
   engine_options.batch_size = o.batch_size;
-  engine_options.batch_timeout =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double, std::milli>(o.batch_timeout_ms));
+  engine_options.batch_timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(
+      std::chrono::duration<double, std::milli>(o.batch_timeout_ms));
   engine_options.max_queue = o.max_queue;
   engine_options.cuda_graphs = o.cuda_graphs;
   engine_options.log = [](ivs::pipeline::EngineLogLevel level, const std::string& message) {
@@ -247,15 +260,16 @@ int run(const Options& o) {
 
   const auto preset = !o.preset.empty() ? o.preset : placement.device.is_cuda() ? "full" : "tiny";
   std::cerr << "bench_engine_streams: building "
-            << (o.model_dir.empty() ? "preset:" + preset + " with random weights" : o.model_dir) << " on "
-            << placement.describe() << std::endl;
+            << (o.model_dir.empty() ? "preset:" + preset + " with random weights" : o.model_dir)
+            << " on " << placement.describe() << std::endl;
   at::manual_seed(o.seed);
   auto loaded = std::make_shared<const ivs::model::LoadedModel>(
       o.model_dir.empty() ? ivs::model::random_model(preset, placement, o.seed)
                           : ivs::model::load_model(o.model_dir, placement));
   if (loaded->vision_only()) {
-    throw ivs::model::InputError(o.model_dir + " is a vision-only (InternViT) checkpoint: embeddings need "
-                                               "an InternVL checkpoint");
+    throw ivs::model::InputError(o.model_dir +
+                                 " is a vision-only (InternViT) checkpoint: embeddings need "
+                                 "an InternVL checkpoint");
   }
   auto engine = Engine::create(loaded, engine_options);
   const auto where = engine->key().device + "/" + engine->key().dtype;  // "cuda:0/bfloat16"
@@ -263,13 +277,15 @@ int run(const Options& o) {
   const char* memory = engine->takes_cuda_memory() ? "cuda" : "host";
   warm_up(*engine, pictures, o);
 
-  std::printf("engine stream density: %s on %s, InternVL-%s, %dx%d NV12 in %s memory, %g sampled fps "
-              "per stream for %g s, batch-size %lld, batch-timeout %g ms, max-queue %zu%s\n",
-              engine->key().model_dir.c_str(), where.c_str(), o.mode == "g" ? "G" : "C",
-              o.width, o.height, memory, o.sample_fps, o.seconds, static_cast<long long>(o.batch_size),
-              o.batch_timeout_ms, o.max_queue, o.cuda_graphs ? ", CUDA graphs" : "");
-  std::printf("%8s %7s %7s %7s %6s %8s %8s %8s %11s %9s %s\n", "streams", "frames", "done", "dropped",
-              "failed", "p50_ms", "p95_ms", "max_ms", "frame_batch", "results/s", "kept_up");
+  std::printf(
+      "engine stream density: %s on %s, InternVL-%s, %dx%d NV12 in %s memory, %g sampled fps "
+      "per stream for %g s, batch-size %lld, batch-timeout %g ms, max-queue %zu%s\n",
+      engine->key().model_dir.c_str(), where.c_str(), o.mode == "g" ? "G" : "C", o.width, o.height,
+      memory, o.sample_fps, o.seconds, static_cast<long long>(o.batch_size), o.batch_timeout_ms,
+      o.max_queue, o.cuda_graphs ? ", CUDA graphs" : "");
+  std::printf("%8s %7s %7s %7s %6s %8s %8s %8s %11s %9s %s\n", "streams", "frames", "done",
+              "dropped", "failed", "p50_ms", "p95_ms", "max_ms", "frame_batch", "results/s",
+              "kept_up");
   std::fflush(stdout);
 
   nlohmann::json report = {{"model", engine->key().model_dir},
@@ -304,22 +320,29 @@ int run(const Options& o) {
     const double p50 = any ? point.percentile(0.5) : NAN, p95 = any ? point.percentile(0.95) : NAN;
     const double max = any ? point.percentile(1.0) : NAN;
     const double mean_batch = any ? point.batch_sum / static_cast<double>(point.completed) : NAN;
-    const double rate = point.wall_seconds > 0 ? static_cast<double>(point.completed) / point.wall_seconds : 0.0;
-    std::printf("%8lld %7lld %7lld %7lld %6lld %8s %8s %8s %11s %9s %s\n", static_cast<long long>(n),
-                static_cast<long long>(point.frames), static_cast<long long>(point.completed),
-                static_cast<long long>(point.dropped), static_cast<long long>(point.failed),
-                fixed(p50, 1).c_str(), fixed(p95, 1).c_str(), fixed(max, 1).c_str(), fixed(mean_batch, 1).c_str(),
-                fixed(rate, 1).c_str(), kept ? "yes" : "no");
+    const double rate =
+        point.wall_seconds > 0 ? static_cast<double>(point.completed) / point.wall_seconds : 0.0;
+    std::printf("%8lld %7lld %7lld %7lld %6lld %8s %8s %8s %11s %9s %s\n",
+                static_cast<long long>(n), static_cast<long long>(point.frames),
+                static_cast<long long>(point.completed), static_cast<long long>(point.dropped),
+                static_cast<long long>(point.failed), fixed(p50, 1).c_str(), fixed(p95, 1).c_str(),
+                fixed(max, 1).c_str(), fixed(mean_batch, 1).c_str(), fixed(rate, 1).c_str(),
+                kept ? "yes" : "no");
     if (!point.first_error.empty()) std::printf("  first failure: %s\n", point.first_error.c_str());
     std::fflush(stdout);
-    nlohmann::json row = {{"streams", n},         {"frames", point.frames},   {"completed", point.completed},
-                          {"dropped", point.dropped}, {"failed", point.failed}, {"kept_up", kept},
+    nlohmann::json row = {{"streams", n},
+                          {"frames", point.frames},
+                          {"completed", point.completed},
+                          {"dropped", point.dropped},
+                          {"failed", point.failed},
+                          {"kept_up", kept},
                           {"results_per_second", rate}};
     if (any) {
       row["p50_ms"] = p50;
       row["p95_ms"] = p95;
       row["max_ms"] = max;
-      row["frame_mean_batch"] = mean_batch;  // the batch size each frame ran in, averaged over frames
+      row["frame_mean_batch"] =
+          mean_batch;  // the batch size each frame ran in, averaged over frames
     }
     report["points"].push_back(row);
     if (kept && n > best) {
@@ -329,9 +352,11 @@ int run(const Options& o) {
     write_report();
     if (!kept && !o.all) break;
   }
-  std::printf("engine_streams: model=%s device=%s mode=%s picture=%dx%d nv12=%s sample_fps=%g streams=%lld p95_ms=%s\n",
-              engine->key().model_dir.c_str(), where.c_str(), o.mode.c_str(), o.width, o.height,
-              memory, o.sample_fps, static_cast<long long>(best), best > 0 ? fixed(best_p95, 1).c_str() : "na");
+  std::printf(
+      "engine_streams: model=%s device=%s mode=%s picture=%dx%d nv12=%s sample_fps=%g streams=%lld "
+      "p95_ms=%s\n",
+      engine->key().model_dir.c_str(), where.c_str(), o.mode.c_str(), o.width, o.height, memory,
+      o.sample_fps, static_cast<long long>(best), best > 0 ? fixed(best_p95, 1).c_str() : "na");
   engine->shutdown();
   return 0;
 }
@@ -339,17 +364,22 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Stream density of the InternVL engine: N real-time streams of NV12 frames, embedded by one engine"};
+  CLI::App app{
+      "Stream density of the InternVL engine: N real-time streams of NV12 frames, embedded by one "
+      "engine"};
   Options o;
-  auto* preset = app.add_option("--preset", o.preset,
-                                 "Random-weight model: tiny, or full (InternVL-14B-224px shapes; the "
-                                 "default on CUDA)");
-  app.add_option("--model", o.model_dir, "A checkpoint directory instead of a preset")->excludes(preset);
+  auto* preset =
+      app.add_option("--preset", o.preset,
+                     "Random-weight model: tiny, or full (InternVL-14B-224px shapes; the "
+                     "default on CUDA)");
+  app.add_option("--model", o.model_dir, "A checkpoint directory instead of a preset")
+      ->excludes(preset);
   app.add_option("--device", o.device, "auto, cpu, cuda or cuda:N");
   app.add_option("--dtype", o.dtype, "auto, fp32, bf16 or fp16");
   app.add_option("--mode", o.mode, "c (InternVL-C) or g (InternVL-G)");
-  app.add_option("--streams", o.streams, "Stream counts to try, ascending (default 1,2,4 on the CPU, "
-                                          "16,...,256 on CUDA)");
+  app.add_option("--streams", o.streams,
+                 "Stream counts to try, ascending (default 1,2,4 on the CPU, "
+                 "16,...,256 on CUDA)");
   app.add_option("--seconds", o.seconds, "Length of each run");
   app.add_option("--sample-fps", o.sample_fps, "Frames per second each stream submits");
   app.add_option("--width", o.width, "Frame width (even)");
@@ -360,7 +390,8 @@ int main(int argc, char** argv) {
   app.add_option("--max-queue", o.max_queue, "Engine queue before frames are dropped");
   app.add_flag("--cuda-graphs", o.cuda_graphs, "Engine embeddings replayed from CUDA graphs");
   app.add_option("--distinct-pictures", o.distinct_pictures, "Random pictures the streams share");
-  app.add_flag("--all", o.all, "Run every stream count, not only up to the first that falls behind");
+  app.add_flag("--all", o.all,
+               "Run every stream count, not only up to the first that falls behind");
   app.add_option("--seed", o.seed, "Seed of the weights and pictures");
   app.add_option("--json", o.json, "Write the report to this file");
   CLI11_PARSE(app, argc, argv);

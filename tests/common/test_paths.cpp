@@ -5,7 +5,9 @@ namespace ivs::test {
 
 std::filesystem::path source_dir() { return INTERNVL_SOURCE_DIR; }
 
-std::filesystem::path internvl_tiny_dir() { return source_dir() / "tests" / "data" / "parity" / "internvl-tiny"; }
+std::filesystem::path internvl_tiny_dir() {
+  return source_dir() / "tests" / "data" / "parity" / "internvl-tiny";
+}
 
 std::filesystem::path internvl_tiny_bin_path() { return INTERNVL_TINY_PYTORCH_BIN; }
 

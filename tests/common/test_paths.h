@@ -31,8 +31,8 @@ std::filesystem::path scratch_dir(const std::string& name);
 /// Fails the current test with a clear message when `path` does not exist. Test data is part of
 /// the repository (or written by the build), so a missing file is a broken checkout or build, not
 /// a reason to skip.
-#define INTERNVL_REQUIRE_PATH(path)                                                   \
-  ASSERT_TRUE(std::filesystem::exists(path))                                          \
-      << "test data not found: " << (path).string()                                   \
+#define INTERNVL_REQUIRE_PATH(path)                                                       \
+  ASSERT_TRUE(std::filesystem::exists(path))                                              \
+      << "test data not found: " << (path).string()                                       \
       << " (it is part of the repository or made by the build: check out the whole tree " \
          "and build the default target)"

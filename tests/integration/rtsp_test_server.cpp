@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
   GstRTSPMediaFactory* factory = gst_rtsp_media_factory_new();
   gst_rtsp_media_factory_set_launch(
       factory,
-      "( videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=15/1,format=I420 "
+      "( videotestsrc is-live=true pattern=ball ! "
+      "video/x-raw,width=320,height=240,framerate=15/1,format=I420 "
       "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=15 "
       "! rtph264pay name=pay0 pt=96 config-interval=1 )");
   gst_rtsp_media_factory_set_shared(factory, TRUE);

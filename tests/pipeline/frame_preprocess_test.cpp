@@ -27,7 +27,8 @@ RgbImage painted_image(int width, int height, Paint paint) {
   image.height = height;
   image.pixels.resize(static_cast<size_t>(width) * height * 3);
   for (int y = 0; y < height; ++y) {
-    for (int x = 0; x < width; ++x) paint(x, y, &image.pixels[(static_cast<size_t>(y) * width + x) * 3]);
+    for (int x = 0; x < width; ++x)
+      paint(x, y, &image.pixels[(static_cast<size_t>(y) * width + x) * 3]);
   }
   return image;
 }
@@ -110,7 +111,8 @@ std::vector<float> run(FramePreprocessor& preprocessor, GstBuffer* buffer, GstVi
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   EXPECT_EQ(a.size(), b.size());
   double worst = 0.0;
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) worst = std::max(worst, std::fabs(double(a[i]) - b[i]));
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
+    worst = std::max(worst, std::fabs(double(a[i]) - b[i]));
   return worst;
 }
 
@@ -155,7 +157,8 @@ TEST_F(FramePreprocessTest, i420_and_nv12_match_the_rgb_image_within_the_chroma_
     GstBuffer* buffer = yuv_buffer(image, format, &info);
     const auto first = run(preprocessor, buffer, &info);
     const double diff = max_abs_diff(first, expected);
-    RecordProperty(std::string("max_abs_diff_") + gst_video_format_to_string(format), std::to_string(diff));
+    RecordProperty(std::string("max_abs_diff_") + gst_video_format_to_string(format),
+                   std::to_string(diff));
     EXPECT_LT(diff, kYuvBound);
     EXPECT_EQ(run(preprocessor, buffer, &info), first);  // the reused converter gives the same
     gst_buffer_unref(buffer);
@@ -239,8 +242,8 @@ std::vector<float> gpu_arithmetic(GstBuffer* buffer, GstVideoInfo* info,
   GstVideoFrame frame;
   EXPECT_TRUE(gst_video_frame_map(&frame, info, buffer, GST_MAP_READ));
   const ivs::model::cuda::Nv12Plan plan(info->width, info->height, config, mode);
-  auto pixels = ivs::model::cuda::preprocess_nv12_on_host(ivs::pipeline::nv12_view(frame),
-                                                          ivs::pipeline::yuv_matrix_for(*info), plan);
+  auto pixels = ivs::model::cuda::preprocess_nv12_on_host(
+      ivs::pipeline::nv12_view(frame), ivs::pipeline::yuv_matrix_for(*info), plan);
   gst_video_frame_unmap(&frame);
   return pixels;
 }
@@ -287,7 +290,8 @@ TEST_F(FramePreprocessTest, gpu_nv12_arithmetic_is_as_close_to_the_source_as_the
   const std::vector<Case> cases{
       {"1080p smooth", test_image(1920, 1080), internvl, crop},
       {"VGA hard edges", hard_edged_image(640, 480), internvl, crop},
-      {"VGA hard edges squashed", hard_edged_image(640, 480), internvl, ivs::model::ResizeMode::kSquash},
+      {"VGA hard edges squashed", hard_edged_image(640, 480), internvl,
+       ivs::model::ResizeMode::kSquash},
       {"odd size portrait", hard_edged_image(101, 157), small_config(), crop},
       {"VGA hard edges, MPEG-2 siting", hard_edged_image(640, 480), internvl, crop,
        GST_VIDEO_CHROMA_SITE_MPEG2},
@@ -305,9 +309,11 @@ TEST_F(FramePreprocessTest, gpu_nv12_arithmetic_is_as_close_to_the_source_as_the
     const auto gpu_vs_cpu = level_diff(gpu, cpu, c.config);
     const auto gpu_vs_source = level_diff(gpu, source, c.config);
     const auto cpu_vs_source = level_diff(cpu, source, c.config);
-    std::printf("%s: levels max/mean GPU vs CPU %.0f/%.3f, GPU vs source %.0f/%.3f, CPU vs source %.0f/%.3f\n",
-                c.name, gpu_vs_cpu.max, gpu_vs_cpu.mean, gpu_vs_source.max, gpu_vs_source.mean,
-                cpu_vs_source.max, cpu_vs_source.mean);
+    std::printf(
+        "%s: levels max/mean GPU vs CPU %.0f/%.3f, GPU vs source %.0f/%.3f, CPU vs source "
+        "%.0f/%.3f\n",
+        c.name, gpu_vs_cpu.max, gpu_vs_cpu.mean, gpu_vs_source.max, gpu_vs_source.mean,
+        cpu_vs_source.max, cpu_vs_source.mean);
     EXPECT_LE(gpu_vs_cpu.max, kGpuVsCpuLevels);
     EXPECT_LE(gpu_vs_source.mean, cpu_vs_source.mean);
     gst_buffer_unref(buffer);
@@ -326,7 +332,8 @@ TEST_F(FramePreprocessTest, gpu_nv12_arithmetic_with_the_wrong_matrix_is_far_off
   wrong.colorimetry.matrix = info.colorimetry.matrix == GST_VIDEO_COLOR_MATRIX_BT709
                                  ? GST_VIDEO_COLOR_MATRIX_BT601
                                  : GST_VIDEO_COLOR_MATRIX_BT709;
-  const auto gpu = gpu_arithmetic(buffer, &wrong, config, ivs::model::ResizeMode::kShortestEdgeCrop);
+  const auto gpu =
+      gpu_arithmetic(buffer, &wrong, config, ivs::model::ResizeMode::kShortestEdgeCrop);
   EXPECT_GT(level_diff(gpu, cpu, config).max, 8.0);
   gst_buffer_unref(buffer);
 }

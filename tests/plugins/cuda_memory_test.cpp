@@ -27,7 +27,8 @@ namespace {
 
 using ivs::plugins::caps_have_cuda_memory;
 
-constexpr const char* kCudaCaps = "video/x-raw(memory:CUDAMemory),format=NV12,width=64,height=48,framerate=30/1";
+constexpr const char* kCudaCaps =
+    "video/x-raw(memory:CUDAMemory),format=NV12,width=64,height=48,framerate=30/1";
 constexpr const char* kSystemCaps = "video/x-raw,format=NV12,width=64,height=48,framerate=30/1";
 
 void register_elements() {
@@ -70,12 +71,15 @@ TEST(CudaMemoryTest, pad_templates_offer_nv12_in_cuda_memory_first_where_built) 
   for (const char* factory : {"internvlclassify", "internvlcaption"}) {
     GstElementFactory* f = gst_element_factory_find(factory);
     ASSERT_NE(f, nullptr);
-    for (const GList* t = gst_element_factory_get_static_pad_templates(f); t != nullptr; t = t->next) {
+    for (const GList* t = gst_element_factory_get_static_pad_templates(f); t != nullptr;
+         t = t->next) {
       auto* templ = static_cast<GstStaticPadTemplate*>(t->data);
       GstCaps* caps = gst_static_caps_get(&templ->static_caps);
-      EXPECT_EQ(caps_have_cuda_memory(caps), IVS_HAVE_GST_CUDA != 0) << factory << " " << templ->name_template;
+      EXPECT_EQ(caps_have_cuda_memory(caps), IVS_HAVE_GST_CUDA != 0)
+          << factory << " " << templ->name_template;
       if (IVS_HAVE_GST_CUDA) {
-        EXPECT_TRUE(gst_caps_features_contains(gst_caps_get_features(caps, 0), "memory:CUDAMemory"));
+        EXPECT_TRUE(
+            gst_caps_features_contains(gst_caps_get_features(caps, 0), "memory:CUDAMemory"));
         EXPECT_STREQ(gst_structure_get_string(gst_caps_get_structure(caps, 0), "format"), "NV12");
       }
       GstCaps* system = gst_caps_from_string(kSystemCaps);
@@ -100,7 +104,8 @@ TEST(CudaMemoryTest, device_cpu_or_a_cpu_engine_leaves_cuda_memory_out_of_negoti
     gst_object_unref(cpu);
     // "auto" as the engine will resolve it: the CPU where LibTorch has no CUDA (as here).
     GstElement* automatic = make(factory, 0);
-    const bool auto_is_cuda = ivs::pipeline::Engine::canonical_key({".", "auto", "auto"}).device != "cpu";
+    const bool auto_is_cuda =
+        ivs::pipeline::Engine::canonical_key({".", "auto", "auto"}).device != "cpu";
     EXPECT_EQ(sink_caps_offer_cuda(automatic), IVS_HAVE_GST_CUDA != 0 && auto_is_cuda);
     gst_object_unref(automatic);
     // Started on a CPU engine, which cannot read CUDA memory: nvh264dec must download (or
@@ -129,7 +134,8 @@ TEST(CudaMemoryTest, the_cuda_context_query_is_answered_only_where_a_gpu_is) {
   gst_query_parse_context(query, &context);
   // With a GPU the engine would use (this build's CUDA support, a CUDA LibTorch) the answer wraps
   // the device's primary context; elsewhere the decoder makes its own context as usual.
-  const bool auto_is_cuda = ivs::pipeline::Engine::canonical_key({".", "auto", "auto"}).device != "cpu";
+  const bool auto_is_cuda =
+      ivs::pipeline::Engine::canonical_key({".", "auto", "auto"}).device != "cpu";
 #if IVS_HAVE_GST_CUDA
   const bool gpu = auto_is_cuda && ivs::model::cuda::cuda_device_available();
 #else
@@ -140,8 +146,8 @@ TEST(CudaMemoryTest, the_cuda_context_query_is_answered_only_where_a_gpu_is) {
 #if IVS_HAVE_GST_CUDA
   if (context != nullptr) {
     GstCudaContext* cuda = nullptr;
-    ASSERT_TRUE(gst_structure_get(gst_context_get_structure(context), "gst.cuda.context", GST_TYPE_CUDA_CONTEXT,
-                                  &cuda, nullptr));
+    ASSERT_TRUE(gst_structure_get(gst_context_get_structure(context), "gst.cuda.context",
+                                  GST_TYPE_CUDA_CONTEXT, &cuda, nullptr));
     EXPECT_EQ(gst_cuda_context_get_handle(cuda), ivs::model::cuda::primary_cuda_context(0));
     gst_object_unref(cuda);
   }
@@ -171,8 +177,10 @@ TEST(CudaMemoryTest, only_even_sized_nv12_in_cuda_memory_goes_to_the_engine_in_p
   EXPECT_TRUE(in_place(kCudaCaps));
   EXPECT_FALSE(in_place(kSystemCaps));
   // 4:2:0 of an odd size is downloaded and converted like system memory instead.
-  EXPECT_FALSE(in_place("video/x-raw(memory:CUDAMemory),format=NV12,width=63,height=48,framerate=30/1"));
-  EXPECT_FALSE(in_place("video/x-raw(memory:CUDAMemory),format=NV12,width=64,height=45,framerate=30/1"));
+  EXPECT_FALSE(
+      in_place("video/x-raw(memory:CUDAMemory),format=NV12,width=63,height=48,framerate=30/1"));
+  EXPECT_FALSE(
+      in_place("video/x-raw(memory:CUDAMemory),format=NV12,width=64,height=45,framerate=30/1"));
 }
 
 TEST(CudaMemoryTest, helpers_parse_devices_and_strip_cuda_structures) {
@@ -208,7 +216,8 @@ TEST(CudaMemoryTest, a_frame_outside_the_shared_context_is_read_through_host_mem
   EXPECT_EQ(picture->planes.width, 64);
   EXPECT_EQ(picture->planes.height, 48);
   EXPECT_EQ(picture->planes.y_pitch, GST_VIDEO_INFO_PLANE_STRIDE(&info, 0));
-  EXPECT_EQ(picture->planes.uv - picture->planes.y, static_cast<ptrdiff_t>(GST_VIDEO_INFO_PLANE_OFFSET(&info, 1)));
+  EXPECT_EQ(picture->planes.uv - picture->planes.y,
+            static_cast<ptrdiff_t>(GST_VIDEO_INFO_PLANE_OFFSET(&info, 1)));
   EXPECT_EQ(picture->planes.y[0], 0x80);
   EXPECT_EQ(GST_MINI_OBJECT_REFCOUNT_VALUE(buffer), 2);  // the picture's reference
   picture->keepalive.reset();

@@ -20,11 +20,13 @@ class GstEnvironment : public ::testing::Environment {
 };
 
 // gtest owns the environment; registering it here keeps every test file free of set-up code.
-[[maybe_unused]] ::testing::Environment* const kEnvironment = ::testing::AddGlobalTestEnvironment(new GstEnvironment);
+[[maybe_unused]] ::testing::Environment* const kEnvironment =
+    ::testing::AddGlobalTestEnvironment(new GstEnvironment);
 
 }  // namespace
 
-pipeline::ResultEntry classification_entry(const std::vector<std::pair<std::string, double>>& labels) {
+pipeline::ResultEntry classification_entry(
+    const std::vector<std::pair<std::string, double>>& labels) {
   pipeline::ResultEntry entry;
   entry.type = pipeline::ResultType::kClassification;
   entry.element = "internvlclassify0";

@@ -15,7 +15,8 @@
 namespace ivs::test {
 
 /// A classification entry with the given (label, confidence) pairs, best first.
-pipeline::ResultEntry classification_entry(const std::vector<std::pair<std::string, double>>& labels);
+pipeline::ResultEntry classification_entry(
+    const std::vector<std::pair<std::string, double>>& labels);
 
 /// A caption entry with `text`.
 pipeline::ResultEntry caption_entry(const std::string& text);

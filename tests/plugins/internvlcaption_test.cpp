@@ -34,7 +34,9 @@ void register_caption() {
   ASSERT_TRUE(GST_ELEMENT_REGISTER(internvlcaption, nullptr));
 }
 
-ivs::pipeline::EngineKey tiny_key() { return {ivs::test::internvl_tiny_dir().string(), "cpu", "fp32"}; }
+ivs::pipeline::EngineKey tiny_key() {
+  return {ivs::test::internvl_tiny_dir().string(), "cpu", "fp32"};
+}
 
 // One engine for the whole test program (loading it once keeps the tests fast). batch_size 1:
 // requests run strictly in submission order, so a reference request that completes proves the
@@ -79,7 +81,8 @@ GstElement* make_caption() {
   GstElement* e = gst_element_factory_make("internvlcaption", "cap");
   EXPECT_NE(e, nullptr);
   const std::string model = ivs::test::internvl_tiny_dir().string();
-  g_object_set(e, "model", model.c_str(), "num-beams", 2u, "min-new-tokens", 2u, "max-new-tokens", 6u, nullptr);
+  g_object_set(e, "model", model.c_str(), "num-beams", 2u, "min-new-tokens", 2u, "max-new-tokens",
+               6u, nullptr);
   gst_util_set_object_arg(G_OBJECT(e), "device", "cpu");
   gst_util_set_object_arg(G_OBJECT(e), "dtype", "fp32");
   give_engine(e);
@@ -118,16 +121,19 @@ GstBuffer* frame(uint64_t number, int seed = 0) {
 }
 
 // The engine's caption for `buffer`, preprocessed exactly as the element does.
-ivs::pipeline::CaptionResult reference_caption(GstBuffer* buffer, const ivs::pipeline::CaptionSettings& settings) {
+ivs::pipeline::CaptionResult reference_caption(GstBuffer* buffer,
+                                               const ivs::pipeline::CaptionSettings& settings) {
   auto engine = tiny_engine();
   GstVideoInfo info;
   gst_video_info_set_format(&info, GST_VIDEO_FORMAT_RGB, kWidth, kHeight);
   GstVideoFrame video_frame;
   EXPECT_TRUE(gst_video_frame_map(&video_frame, &info, buffer, GST_MAP_READ));
-  ivs::pipeline::FramePreprocessor preprocessor(engine->processor(), ivs::model::ResizeMode::kSquash);
+  ivs::pipeline::FramePreprocessor preprocessor(engine->processor(),
+                                                ivs::model::ResizeMode::kSquash);
   auto pixels = preprocessor.preprocess(video_frame);
   gst_video_frame_unmap(&video_frame);
-  auto future = engine->submit_caption(std::move(pixels), settings, ivs::pipeline::Admission::kWait);
+  auto future =
+      engine->submit_caption(std::move(pixels), settings, ivs::pipeline::Admission::kWait);
   EXPECT_TRUE(future.has_value());
   EXPECT_EQ(future->wait_for(kCompletes), std::future_status::ready);
   return future->get();
@@ -172,8 +178,9 @@ TEST(InternVLCaptionTest, properties_have_the_documented_defaults) {
   gchar* prompt = nullptr;
   guint beams = 0, min_tokens = 0, max_tokens = 0, interval = 1;
   gdouble fps = 0.0;
-  g_object_get(e, "prompt", &prompt, "num-beams", &beams, "min-new-tokens", &min_tokens, "max-new-tokens",
-               &max_tokens, "interval", &interval, "selection-fps", &fps, nullptr);
+  g_object_get(e, "prompt", &prompt, "num-beams", &beams, "min-new-tokens", &min_tokens,
+               "max-new-tokens", &max_tokens, "interval", &interval, "selection-fps", &fps,
+               nullptr);
   EXPECT_STREQ(prompt, "English caption:");
   EXPECT_EQ(beams, 5u);
   EXPECT_EQ(min_tokens, 8u);
@@ -201,9 +208,11 @@ TEST(InternVLCaptionTest, caption_arrives_on_a_later_frame_with_the_sampled_segm
   EXPECT_TRUE(captions_on(out0).empty()) << "a caption cannot be ready on the frame it describes";
   gst_buffer_unref(out0);
 
-  const auto reference = reference_caption(first, test_settings());  // completes after the element's
+  const auto reference =
+      reference_caption(first, test_settings());  // completes after the element's
   gst_buffer_unref(first);
-  EXPECT_EQ(tiny_engine()->stats().caption.accepted, accepted_before + 2) << "the element used the shared engine";
+  EXPECT_EQ(tiny_engine()->stats().caption.accepted, accepted_before + 2)
+      << "the element used the shared engine";
 
   gst_harness_push(h, frame(1, 2));
   GstBuffer* out1 = gst_harness_pull(h);
@@ -282,8 +291,8 @@ TEST(InternVLCaptionTest, stream_never_stalls_when_captions_are_slower_than_fram
   register_caption();
   GstElement* e = make_caption();
   // Every frame sampled, and expensive captions: far slower than the frames arrive.
-  g_object_set(e, "selection-fps", 0.0, "interval", 0u, "num-beams", 8u, "min-new-tokens", 40u, "max-new-tokens",
-               40u, nullptr);
+  g_object_set(e, "selection-fps", 0.0, "interval", 0u, "num-beams", 8u, "min-new-tokens", 40u,
+               "max-new-tokens", 40u, nullptr);
   GstHarness* h = start_harness(e);
   constexpr uint64_t kFrames = 30;
   for (uint64_t i = 0; i < kFrames; ++i) {
@@ -361,10 +370,12 @@ TEST(InternVLCaptionTest, live_eos_drops_the_caption_in_flight_and_counts_it) {
 // Runs `pipeline` to EOS (or error); returns the error text, "" on EOS.
 std::string run_to_eos(GstElement* pipeline) {
   std::string text;
-  if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) text = "state change failed";
+  if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+    text = "state change failed";
   GstBus* bus = gst_element_get_bus(pipeline);
-  GstMessage* message = gst_bus_timed_pop_filtered(
-      bus, kCompletes.count() * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  GstMessage* message =
+      gst_bus_timed_pop_filtered(bus, kCompletes.count() * GST_SECOND,
+                                 static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
   if (message == nullptr) {
     text = "timed out";
   } else if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR) {
@@ -381,11 +392,12 @@ std::string run_to_eos(GstElement* pipeline) {
 TEST(InternVLCaptionTest, playing_null_playing_runs_again) {
   REQUIRE_TINY();
   register_caption();
-  const std::string description = "videotestsrc num-buffers=20 ! video/x-raw,width=64,height=48,format=RGB ! "
-                                   "internvlcaption name=cap model=" +
-                                   ivs::test::internvl_tiny_dir().string() +
-                                   " device=cpu dtype=fp32 num-beams=2 min-new-tokens=2 max-new-tokens=6 "
-                                   "selection-fps=0 interval=1000 ! fakesink";
+  const std::string description =
+      "videotestsrc num-buffers=20 ! video/x-raw,width=64,height=48,format=RGB ! "
+      "internvlcaption name=cap model=" +
+      ivs::test::internvl_tiny_dir().string() +
+      " device=cpu dtype=fp32 num-beams=2 min-new-tokens=2 max-new-tokens=6 "
+      "selection-fps=0 interval=1000 ! fakesink";
   GError* error = nullptr;
   GstElement* pipeline = gst_parse_launch(description.c_str(), &error);
   ASSERT_EQ(error, nullptr) << error->message;
@@ -408,11 +420,12 @@ TEST(InternVLCaptionTest, non_live_stream_gets_every_sampled_caption_in_order) {
   REQUIRE_TINY();
   register_caption();
   // Every 3rd of 30 frames sampled; the frames come far faster than captions (no clock).
-  const std::string description = "videotestsrc num-buffers=30 ! video/x-raw,width=64,height=48,format=RGB ! "
-                                   "internvlcaption name=cap model=" +
-                                   ivs::test::internvl_tiny_dir().string() +
-                                   " device=cpu dtype=fp32 num-beams=2 min-new-tokens=2 max-new-tokens=4 "
-                                   "selection-fps=0 interval=2 ! fakesink name=sink sync=false";
+  const std::string description =
+      "videotestsrc num-buffers=30 ! video/x-raw,width=64,height=48,format=RGB ! "
+      "internvlcaption name=cap model=" +
+      ivs::test::internvl_tiny_dir().string() +
+      " device=cpu dtype=fp32 num-beams=2 min-new-tokens=2 max-new-tokens=4 "
+      "selection-fps=0 interval=2 ! fakesink name=sink sync=false";
   GError* error = nullptr;
   GstElement* pipeline = gst_parse_launch(description.c_str(), &error);
   ASSERT_EQ(error, nullptr) << error->message;
@@ -456,10 +469,11 @@ std::string launch_error(const std::string& description) {
 
 TEST(InternVLCaptionTest, missing_model_is_a_bus_error_naming_the_directory) {
   register_caption();
-  const std::string error =
-      launch_error("videotestsrc num-buffers=1 ! internvlcaption model=/nonexistent/internvl-model ! fakesink");
+  const std::string error = launch_error(
+      "videotestsrc num-buffers=1 ! internvlcaption model=/nonexistent/internvl-model ! fakesink");
   EXPECT_NE(error.find("/nonexistent/internvl-model"), std::string::npos) << error;
-  EXPECT_NE(launch_error("videotestsrc num-buffers=1 ! internvlcaption ! fakesink").find("model"), std::string::npos);
+  EXPECT_NE(launch_error("videotestsrc num-buffers=1 ! internvlcaption ! fakesink").find("model"),
+            std::string::npos);
 }
 
 TEST(InternVLCaptionTest, min_new_tokens_above_max_is_a_bus_error_naming_both) {

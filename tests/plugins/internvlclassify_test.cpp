@@ -41,8 +41,8 @@ std::string tiny() { return ivs::test::internvl_tiny_dir().string(); }
 // A classify element with test-friendly settings (results never late on a loaded machine).
 GstElement* make_classify(const char* labels = "a red square;a blue sky;a green field") {
   GstElement* e = gst_element_factory_make("internvlclassify", nullptr);
-  g_object_set(e, "model", tiny().c_str(), "device", 1, "labels", labels, "max-latency", 60 * GST_SECOND,
-               "batch-size", 4, "batch-timeout", guint64(GST_MSECOND), nullptr);
+  g_object_set(e, "model", tiny().c_str(), "device", 1, "labels", labels, "max-latency",
+               60 * GST_SECOND, "batch-size", 4, "batch-timeout", guint64(GST_MSECOND), nullptr);
   return e;
 }
 
@@ -56,7 +56,8 @@ GstBuffer* frame(int index) {
   GstBuffer* buffer = gst_buffer_new_allocate(nullptr, kWidth * kHeight * 4, nullptr);
   GstMapInfo map;
   gst_buffer_map(buffer, &map, GST_MAP_WRITE);
-  for (gsize i = 0; i < map.size; ++i) map.data[i] = static_cast<guint8>((i * 7 + index * 31) & 0xff);
+  for (gsize i = 0; i < map.size; ++i)
+    map.data[i] = static_cast<guint8>((i * 7 + index * 31) & 0xff);
   gst_buffer_unmap(buffer, &map);
   GST_BUFFER_PTS(buffer) = index * kFrame;
   GST_BUFFER_DURATION(buffer) = kFrame;
@@ -127,7 +128,8 @@ TEST(InternVLClassifyTest, meta_contents_match_a_direct_computation_and_order_is
   ASSERT_EQ(out.size(), 4u);
   auto engine = engine_of(e);
   ASSERT_NE(engine, nullptr);
-  auto scorer = engine->label_scorer({"a red square", "a blue sky", "a green field"}, {"a photo of {}."});
+  auto scorer =
+      engine->label_scorer({"a red square", "a blue sky", "a green field"}, {"a photo of {}."});
   ivs::pipeline::FramePreprocessor preprocessor(engine->processor());
   GstVideoInfo info;
   gst_video_info_set_format(&info, GST_VIDEO_FORMAT_BGRx, kWidth, kHeight);
@@ -249,8 +251,10 @@ TEST(InternVLClassifyTest, two_elements_share_one_engine_that_batches) {
   INTERNVL_REQUIRE_PATH(ivs::test::internvl_tiny_dir());
   register_element();
   const std::string branch =
-      " videotestsrc is-live=false num-buffers=24 ! capsfilter caps=video/x-raw,format=BGRx,width=64,height=48 "
-      "! internvlclassify name=%s device=cpu model=" + tiny() +
+      " videotestsrc is-live=false num-buffers=24 ! capsfilter "
+      "caps=video/x-raw,format=BGRx,width=64,height=48 "
+      "! internvlclassify name=%s device=cpu model=" +
+      tiny() +
       " labels=\"a;b;c\" batch-size=8 batch-timeout=50000000 max-latency=60000000000 ! fakesink";
   std::string description;
   for (const char* name : {"c1", "c2"}) {
@@ -280,9 +284,11 @@ TEST(InternVLClassifyTest, two_elements_share_one_engine_that_batches) {
   gst_object_unref(pipeline);
 }
 
-std::string error_of(const std::string& classify_props, const char* caps = "format=BGRx,width=64,height=48") {
-  const std::string description = std::string("videotestsrc num-buffers=2 ! capsfilter caps=video/x-raw,") + caps +
-                                  " ! internvlclassify device=cpu " + classify_props + " ! fakesink";
+std::string error_of(const std::string& classify_props,
+                     const char* caps = "format=BGRx,width=64,height=48") {
+  const std::string description =
+      std::string("videotestsrc num-buffers=2 ! capsfilter caps=video/x-raw,") + caps +
+      " ! internvlclassify device=cpu " + classify_props + " ! fakesink";
   GstElement* pipeline = gst_parse_launch(description.c_str(), nullptr);
   EXPECT_NE(pipeline, nullptr);
   if (pipeline == nullptr) return "";
@@ -294,11 +300,15 @@ std::string error_of(const std::string& classify_props, const char* caps = "form
 TEST(InternVLClassifyTest, bad_settings_and_input_post_an_error_naming_the_problem) {
   INTERNVL_REQUIRE_PATH(ivs::test::internvl_tiny_dir());
   register_element();
-  EXPECT_NE(error_of("model=/nonexistent/model labels=a").find("/nonexistent/model"), std::string::npos);
-  EXPECT_NE(error_of("model=" + tiny() + " labels-file=/nonexistent/labels.txt").find("/nonexistent/labels.txt"),
+  EXPECT_NE(error_of("model=/nonexistent/model labels=a").find("/nonexistent/model"),
             std::string::npos);
-  EXPECT_NE(error_of("model=" + tiny() + " labels=\" ; \"").find("label set is empty"), std::string::npos);
-  EXPECT_NE(error_of("model=" + tiny() + " labels=a prompt-template=nolabel").find("nolabel"), std::string::npos);
+  EXPECT_NE(error_of("model=" + tiny() + " labels-file=/nonexistent/labels.txt")
+                .find("/nonexistent/labels.txt"),
+            std::string::npos);
+  EXPECT_NE(error_of("model=" + tiny() + " labels=\" ; \"").find("label set is empty"),
+            std::string::npos);
+  EXPECT_NE(error_of("model=" + tiny() + " labels=a prompt-template=nolabel").find("nolabel"),
+            std::string::npos);
   EXPECT_FALSE(error_of("model=" + tiny() + " labels=a", "format=YUY2,width=64,height=48").empty());
 }
 
@@ -313,7 +323,8 @@ GstBuffer* frame_for(const GstVideoInfo& info, int index) {
   GstBuffer* buffer = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(&info), nullptr);
   GstMapInfo map;
   gst_buffer_map(buffer, &map, GST_MAP_WRITE);
-  for (gsize i = 0; i < map.size; ++i) map.data[i] = static_cast<guint8>((i * 13 + index * 29 + (i / 97) * 5) & 0xff);
+  for (gsize i = 0; i < map.size; ++i)
+    map.data[i] = static_cast<guint8>((i * 13 + index * 29 + (i / 97) * 5) & 0xff);
   gst_buffer_unmap(buffer, &map);
   GST_BUFFER_PTS(buffer) = exact_pts(index);
   GST_BUFFER_DURATION(buffer) = exact_pts(index + 1) - exact_pts(index);
@@ -339,7 +350,9 @@ guint64 counter(GstElement* e, const char* name) {
 
 // Resumes a paused engine however a test ends.
 struct PausedEngine {
-  explicit PausedEngine(std::shared_ptr<ivs::pipeline::Engine> e) : engine(std::move(e)) { engine->pause(); }
+  explicit PausedEngine(std::shared_ptr<ivs::pipeline::Engine> e) : engine(std::move(e)) {
+    engine->pause();
+  }
   ~PausedEngine() { engine->resume(); }
   std::shared_ptr<ivs::pipeline::Engine> engine;
 };
@@ -348,12 +361,14 @@ TEST(InternVLClassifyTest, every_supported_format_negotiates_and_gets_the_direct
   INTERNVL_REQUIRE_PATH(ivs::test::internvl_tiny_dir());
   register_element();
   const char* labels = "a red square;a blue sky;a green field";
-  for (const char* format : {"RGB", "BGR", "RGBx", "BGRx", "xRGB", "xBGR", "RGBA", "BGRA", "I420", "NV12"}) {
+  for (const char* format :
+       {"RGB", "BGR", "RGBx", "BGRx", "xRGB", "xBGR", "RGBA", "BGRA", "I420", "NV12"}) {
     SCOPED_TRACE(format);
     GstElement* e = make_classify(labels);
     g_object_set(e, "top-k", 3u, nullptr);
     GstHarness* h = gst_harness_new_with_element(e, "sink", "src");
-    const std::string caps = std::string("video/x-raw,format=") + format + ",width=64,height=48,framerate=30/1";
+    const std::string caps =
+        std::string("video/x-raw,format=") + format + ",width=64,height=48,framerate=30/1";
     gst_harness_set_src_caps_str(h, caps.c_str());
     GstCaps* parsed = gst_caps_from_string(caps.c_str());
     GstVideoInfo info;
@@ -362,7 +377,8 @@ TEST(InternVLClassifyTest, every_supported_format_negotiates_and_gets_the_direct
     for (int i = 0; i < 2; ++i) ASSERT_EQ(gst_harness_push(h, frame_for(info, i)), GST_FLOW_OK);
     auto engine = engine_of(e);
     ASSERT_NE(engine, nullptr);
-    auto scorer = engine->label_scorer({"a red square", "a blue sky", "a green field"}, {"a photo of {}."});
+    auto scorer =
+        engine->label_scorer({"a red square", "a blue sky", "a green field"}, {"a photo of {}."});
     ivs::pipeline::FramePreprocessor preprocessor(engine->processor());
     for (int i = 0; i < 2; ++i) {
       SCOPED_TRACE(i);

@@ -42,9 +42,10 @@ GstBuffer* grey_frame(const char* format, GstClockTime pts) {
 }
 
 void add_results(GstBuffer* buffer) {
-  ivs::test::add_entries(buffer, {ivs::test::caption_entry("a red panda sitting on a wooden platform"),
-                                  ivs::test::classification_entry(
-                                      {{"playing guitar", 0.91}, {"singing", 0.05}, {"dancing", 0.02}})});
+  ivs::test::add_entries(buffer,
+                         {ivs::test::caption_entry("a red panda sitting on a wooden platform"),
+                          ivs::test::classification_entry(
+                              {{"playing guitar", 0.91}, {"singing", 0.05}, {"dancing", 0.02}})});
 }
 
 // Counts the bytes of the frame in [x0,x1) x [y0,y1) (BGRx, plane 0) that are not grey.
@@ -164,9 +165,9 @@ TEST_P(InternVLOverlayFormatTest, negotiates_and_draws) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Formats, InternVLOverlayFormatTest,
-                         ::testing::Values("BGRx", "BGRA", "RGBx", "RGBA", "xRGB", "ARGB", "RGB", "BGR", "AYUV",
-                                           "I420", "YV12", "NV12", "NV21", "Y42B", "Y444", "YUY2", "UYVY",
-                                           "GRAY8"));
+                         ::testing::Values("BGRx", "BGRA", "RGBx", "RGBA", "xRGB", "ARGB", "RGB",
+                                           "BGR", "AYUV", "I420", "YV12", "NV12", "NV21", "Y42B",
+                                           "Y444", "YUY2", "UYVY", "GRAY8"));
 
 TEST(InternVLOverlayTest, properties_round_trip) {
   GstHarness* h = gst_harness_new("internvloverlay");
@@ -176,8 +177,8 @@ TEST(InternVLOverlayTest, properties_round_trip) {
   guint top_k = 0;
   gchar* font = nullptr;
   guint64 max_age = 0;
-  g_object_get(e, "show-caption", &show_caption, "show-labels", &show_labels, "top-k", &top_k, "font-desc", &font,
-               "max-age", &max_age, nullptr);
+  g_object_get(e, "show-caption", &show_caption, "show-labels", &show_labels, "top-k", &top_k,
+               "font-desc", &font, "max-age", &max_age, nullptr);
   EXPECT_TRUE(show_caption);
   EXPECT_TRUE(show_labels);
   EXPECT_EQ(top_k, 3u);
@@ -185,11 +186,11 @@ TEST(InternVLOverlayTest, properties_round_trip) {
   EXPECT_EQ(max_age, 10 * GST_SECOND);
   g_free(font);
 
-  g_object_set(e, "show-caption", FALSE, "show-labels", FALSE, "top-k", 7u, "font-desc", "Serif Bold 20", "max-age",
-               static_cast<guint64>(3 * GST_SECOND), nullptr);
+  g_object_set(e, "show-caption", FALSE, "show-labels", FALSE, "top-k", 7u, "font-desc",
+               "Serif Bold 20", "max-age", static_cast<guint64>(3 * GST_SECOND), nullptr);
   gst_util_set_object_arg(G_OBJECT(e), "position", "bottom-right");
-  g_object_get(e, "show-caption", &show_caption, "show-labels", &show_labels, "top-k", &top_k, "font-desc", &font,
-               "max-age", &max_age, nullptr);
+  g_object_get(e, "show-caption", &show_caption, "show-labels", &show_labels, "top-k", &top_k,
+               "font-desc", &font, "max-age", &max_age, nullptr);
   EXPECT_FALSE(show_caption);
   EXPECT_FALSE(show_labels);
   EXPECT_EQ(top_k, 7u);
@@ -201,7 +202,8 @@ TEST(InternVLOverlayTest, properties_round_trip) {
   GValue value = G_VALUE_INIT;
   g_value_init(&value, spec->value_type);
   g_object_get_property(G_OBJECT(e), "position", &value);
-  GEnumValue* nick = g_enum_get_value(G_ENUM_CLASS(g_type_class_peek(spec->value_type)), g_value_get_enum(&value));
+  GEnumValue* nick =
+      g_enum_get_value(G_ENUM_CLASS(g_type_class_peek(spec->value_type)), g_value_get_enum(&value));
   ASSERT_NE(nick, nullptr);
   EXPECT_STREQ(nick->value_nick, "bottom-right");
   g_value_unset(&value);

@@ -32,18 +32,20 @@ void expect_valid_messages(const fs::path& path) {
   const std::string schema = INTERNVL_RESULT_SCHEMA_PATH;
   const std::string file = path.string();
   gchar* argv[] = {const_cast<gchar*>("/usr/bin/python3"), const_cast<gchar*>(validator.c_str()),
-                   const_cast<gchar*>("--schema"), const_cast<gchar*>(schema.c_str()),
-                   const_cast<gchar*>(file.c_str()), nullptr};
+                   const_cast<gchar*>("--schema"),         const_cast<gchar*>(schema.c_str()),
+                   const_cast<gchar*>(file.c_str()),       nullptr};
   gchar* out = nullptr;
   gchar* err = nullptr;
   gint status = 0;
   GError* error = nullptr;
-  ASSERT_TRUE(g_spawn_sync(nullptr, argv, nullptr, G_SPAWN_DEFAULT, nullptr, nullptr, &out, &err, &status, &error))
+  ASSERT_TRUE(g_spawn_sync(nullptr, argv, nullptr, G_SPAWN_DEFAULT, nullptr, nullptr, &out, &err,
+                           &status, &error))
       << (error != nullptr ? error->message : "");
   const std::string output = std::string(out != nullptr ? out : "") + (err != nullptr ? err : "");
   g_free(out);
   g_free(err);
-  if (g_spawn_check_wait_status(status, nullptr) == FALSE && WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+  if (g_spawn_check_wait_status(status, nullptr) == FALSE && WIFEXITED(status) &&
+      WEXITSTATUS(status) == 77) {
     GTEST_SKIP() << "python3-jsonschema missing: " << output;
   }
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
@@ -56,8 +58,12 @@ GstBuffer* result_buffer(const std::vector<ivs::pipeline::ResultEntry>& entries,
   return buffer;
 }
 
-ivs::pipeline::ResultEntry guitar() { return ivs::test::classification_entry({{"playing guitar", 0.91}}); }
-ivs::pipeline::ResultEntry panda() { return ivs::test::caption_entry("a red panda on a wooden platform"); }
+ivs::pipeline::ResultEntry guitar() {
+  return ivs::test::classification_entry({{"playing guitar", 0.91}});
+}
+ivs::pipeline::ResultEntry panda() {
+  return ivs::test::caption_entry("a red panda on a wooden platform");
+}
 
 // Harness around an element configured before it starts (gst_harness_new would start it at once).
 GstHarness* start_publish(GstElement* publish) {
@@ -83,15 +89,16 @@ TEST(InternVLPublishTest, properties_round_trip) {
   EXPECT_EQ(endpoint, nullptr);
   EXPECT_EQ(sensor, nullptr);
   EXPECT_EQ(hwm, 1000);
-  g_object_set(e, "endpoint", "connect:tcp://127.0.0.1:5555", "file-path", "/tmp/x.jsonl", "sensor-id", "cam01",
-               "topic-prefix", "site1/", "send-hwm", 10, "metrics-address", "127.0.0.1:0", nullptr);
+  g_object_set(e, "endpoint", "connect:tcp://127.0.0.1:5555", "file-path", "/tmp/x.jsonl",
+               "sensor-id", "cam01", "topic-prefix", "site1/", "send-hwm", 10, "metrics-address",
+               "127.0.0.1:0", nullptr);
   gst_util_set_object_arg(G_OBJECT(e), "include", "caption");
   gst_util_set_object_arg(G_OBJECT(e), "file-format", "json-lines");
   gchar* file = nullptr;
   gchar* prefix = nullptr;
   gchar* metrics = nullptr;
-  g_object_get(e, "endpoint", &endpoint, "file-path", &file, "sensor-id", &sensor, "topic-prefix", &prefix,
-               "send-hwm", &hwm, "metrics-address", &metrics, nullptr);
+  g_object_get(e, "endpoint", &endpoint, "file-path", &file, "sensor-id", &sensor, "topic-prefix",
+               &prefix, "send-hwm", &hwm, "metrics-address", &metrics, nullptr);
   EXPECT_STREQ(endpoint, "connect:tcp://127.0.0.1:5555");
   EXPECT_STREQ(file, "/tmp/x.jsonl");
   EXPECT_STREQ(sensor, "cam01");
@@ -142,7 +149,8 @@ TEST(InternVLPublishTest, zeromq_subscriber_receives_valid_messages) {
   std::vector<std::string> topics;
   for (int i = 0; i < 2; ++i) {
     std::vector<zmq::message_t> message;
-    ASSERT_TRUE(zmq::recv_multipart(sub, std::back_inserter(message)).has_value()) << "message " << i;
+    ASSERT_TRUE(zmq::recv_multipart(sub, std::back_inserter(message)).has_value())
+        << "message " << i;
     ASSERT_EQ(message.size(), 2u);
     topics.push_back(message[0].to_string());
     received << message[1].to_string() << '\n';
@@ -171,7 +179,8 @@ TEST(InternVLPublishTest, json_lines_file_has_one_line_per_entry) {
   EXPECT_EQ(counter(h->element, "messages-dropped"), 0u);
   const auto lines = read_lines(path);
   ASSERT_EQ(lines.size(), 3u);
-  EXPECT_NE(lines[0].find("\"sensor_id\":\"cam07\""), std::string::npos) << lines[0];  // default: element name
+  EXPECT_NE(lines[0].find("\"sensor_id\":\"cam07\""), std::string::npos)
+      << lines[0];  // default: element name
   expect_valid_messages(path);
   gst_harness_teardown(h);
 }
@@ -238,8 +247,10 @@ TEST(InternVLPublishTest, endpoint_in_use_is_an_error_naming_it) {
 }
 
 TEST(InternVLPublishTest, unwritable_file_is_an_error_naming_it) {
-  const std::string path = (ivs::test::scratch_dir("publish_bad_file") / "missing" / "out.jsonl").string();
-  const std::string text = start_error("appsrc ! internvlpublish file-path=" + path + " ! fakesink");
+  const std::string path =
+      (ivs::test::scratch_dir("publish_bad_file") / "missing" / "out.jsonl").string();
+  const std::string text =
+      start_error("appsrc ! internvlpublish file-path=" + path + " ! fakesink");
   EXPECT_NE(text.find(path), std::string::npos) << text;
 }
 
@@ -255,7 +266,8 @@ TEST(InternVLPublishTest, metrics_address_starts_counts_and_stops) {
 }
 
 TEST(InternVLPublishTest, bad_metrics_address_is_an_error_naming_it) {
-  const std::string text = start_error("appsrc ! internvlpublish metrics-address=no-such-host.invalid:1 ! fakesink");
+  const std::string text =
+      start_error("appsrc ! internvlpublish metrics-address=no-such-host.invalid:1 ! fakesink");
   EXPECT_NE(text.find("no-such-host.invalid:1"), std::string::npos) << text;
 }
 
@@ -269,8 +281,8 @@ void run_once(GstElement* pipeline) {
   g_signal_emit_by_name(src, "end-of-stream", &flow);
   gst_object_unref(src);
   GstBus* bus = gst_element_get_bus(pipeline);
-  GstMessage* message =
-      gst_bus_timed_pop_filtered(bus, 10 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  GstMessage* message = gst_bus_timed_pop_filtered(
+      bus, 10 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
   ASSERT_NE(message, nullptr);
   EXPECT_EQ(GST_MESSAGE_TYPE(message), GST_MESSAGE_EOS);
   gst_message_unref(message);
@@ -282,7 +294,10 @@ TEST(InternVLPublishTest, playing_null_playing_publishes_again) {
   GError* error = nullptr;
   GstElement* pipeline = gst_parse_launch(
       ("appsrc name=src caps=application/x-internvl-test format=time ! internvlpublish name=pub "
-       "endpoint=bind:tcp://127.0.0.1:* file-path=" + path.string() + " ! fakesink").c_str(), &error);
+       "endpoint=bind:tcp://127.0.0.1:* file-path=" +
+       path.string() + " ! fakesink")
+          .c_str(),
+      &error);
   ASSERT_EQ(error, nullptr);
   GstElement* pub = gst_bin_get_by_name(GST_BIN(pipeline), "pub");
   for (int round = 0; round < 2; ++round) {

@@ -63,12 +63,16 @@ guint uint_property(GstElement* pipeline, const char* element, const char* prope
   return value;
 }
 
-std::string branch(const std::string& model, const std::string& n, const fs::path& out, bool serve) {
-  return "videotestsrc num-buffers=30 ! capsfilter caps=video/x-raw,format=BGRx,width=160,height=120,framerate=30/1"
-         " ! internvlclassify name=c" + n + " model=\"" + model + "\" device=cpu labels=\"a;b;c\"" +
+std::string branch(const std::string& model, const std::string& n, const fs::path& out,
+                   bool serve) {
+  return "videotestsrc num-buffers=30 ! capsfilter "
+         "caps=video/x-raw,format=BGRx,width=160,height=120,framerate=30/1"
+         " ! internvlclassify name=c" +
+         n + " model=\"" + model + "\" device=cpu labels=\"a;b;c\"" +
          (serve ? " metrics-address=127.0.0.1:0" : "") +
          " batch-size=8 batch-timeout=50000000 max-latency=60000000000"
-         " ! internvlpublish name=p" + n + " file-path=\"" + out.string() + "\" ! fakesink";
+         " ! internvlpublish name=p" +
+         n + " file-path=\"" + out.string() + "\" ! fakesink";
 }
 
 TEST(MetricsPipelineTest, two_branches_share_one_registry_served_once) {
@@ -80,12 +84,14 @@ TEST(MetricsPipelineTest, two_branches_share_one_registry_served_once) {
   const fs::path b = dir / "b.jsonl";
   GError* error = nullptr;
   GstElement* pipeline = gst_parse_launch(
-      (branch(model.string(), "1", a, true) + " " + branch(model.string(), "2", b, false)).c_str(), &error);
+      (branch(model.string(), "1", a, true) + " " + branch(model.string(), "2", b, false)).c_str(),
+      &error);
   ASSERT_NE(pipeline, nullptr) << (error != nullptr ? error->message : "");
   ASSERT_EQ(error, nullptr) << error->message;
 
   ASSERT_NE(gst_element_set_state(pipeline, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
-  ASSERT_EQ(gst_element_get_state(pipeline, nullptr, nullptr, 120 * GST_SECOND), GST_STATE_CHANGE_SUCCESS);
+  ASSERT_EQ(gst_element_get_state(pipeline, nullptr, nullptr, 120 * GST_SECOND),
+            GST_STATE_CHANGE_SUCCESS);
 
   // One hub: c1 serves it, and every other element found it (so reports the same port).
   const guint port = uint_property(pipeline, "c1", "metrics-port");
@@ -96,13 +102,13 @@ TEST(MetricsPipelineTest, two_branches_share_one_registry_served_once) {
 
   const std::string before = scrape(port);
   EXPECT_NE(before.find("internvl_build_info{"), std::string::npos) << before;
-  const double sampled_before =
-      std::max(0.0, sample(before, "internvl_frames_sampled_total{stream=\"c1\",task=\"classification\"}"));
+  const double sampled_before = std::max(
+      0.0, sample(before, "internvl_frames_sampled_total{stream=\"c1\",task=\"classification\"}"));
 
   ASSERT_NE(gst_element_set_state(pipeline, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
   GstBus* bus = gst_element_get_bus(pipeline);
-  GstMessage* message = gst_bus_timed_pop_filtered(bus, 300 * GST_SECOND,
-                                                   static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  GstMessage* message = gst_bus_timed_pop_filtered(
+      bus, 300 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
   ASSERT_NE(message, nullptr) << "no EOS within 300 s";
   if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR) {
     GError* err = nullptr;
@@ -119,16 +125,23 @@ TEST(MetricsPipelineTest, two_branches_share_one_registry_served_once) {
   EXPECT_EQ(sample(after, "internvl_frames_total{stream=\"c1\"}"), 30.0) << after;
   EXPECT_EQ(sample(after, "internvl_frames_total{stream=\"c2\"}"), 30.0) << after;
   // interval=0 samples every frame (prerolling may already have sampled them all).
-  EXPECT_GE(sample(after, "internvl_frames_sampled_total{stream=\"c1\",task=\"classification\"}"), sampled_before);
-  EXPECT_EQ(sample(after, "internvl_frames_sampled_total{stream=\"c1\",task=\"classification\"}"), 30.0);
-  EXPECT_EQ(sample(after, "internvl_frames_sampled_total{stream=\"c2\",task=\"classification\"}"), 30.0);
+  EXPECT_GE(sample(after, "internvl_frames_sampled_total{stream=\"c1\",task=\"classification\"}"),
+            sampled_before);
+  EXPECT_EQ(sample(after, "internvl_frames_sampled_total{stream=\"c1\",task=\"classification\"}"),
+            30.0);
+  EXPECT_EQ(sample(after, "internvl_frames_sampled_total{stream=\"c2\",task=\"classification\"}"),
+            30.0);
   const double batches = sample(after, "internvl_batch_size_count{task=\"embedding\"}");
   const double batched_frames = sample(after, "internvl_batch_size_sum{task=\"embedding\"}");
   EXPECT_GT(batches, 0.0) << after;
   EXPECT_GT(batched_frames, batches) << "no batch of more than one frame\n" << after;
-  EXPECT_GT(sample(after, "internvl_inference_duration_seconds_count{stage=\"model\",task=\"embedding\"}"), 0.0)
+  EXPECT_GT(sample(after,
+                   "internvl_inference_duration_seconds_count{stage=\"model\",task=\"embedding\"}"),
+            0.0)
       << after;
-  EXPECT_GT(sample(after, "internvl_result_latency_seconds_count{stream=\"c1\",task=\"classification\"}"), 0.0)
+  EXPECT_GT(
+      sample(after, "internvl_result_latency_seconds_count{stream=\"c1\",task=\"classification\"}"),
+      0.0)
       << after;
   EXPECT_NE(after.find("internvl_build_info{"), std::string::npos);
 
@@ -136,7 +149,8 @@ TEST(MetricsPipelineTest, two_branches_share_one_registry_served_once) {
   // Both publishers count into the one {sink="jsonl"} series.
   const size_t lines = count_lines(a) + count_lines(b);
   EXPECT_GT(count_lines(a), 0u);
-  EXPECT_EQ(sample(after, "internvl_messages_published_total{sink=\"jsonl\"}"), static_cast<double>(lines))
+  EXPECT_EQ(sample(after, "internvl_messages_published_total{sink=\"jsonl\"}"),
+            static_cast<double>(lines))
       << after;
   gst_object_unref(pipeline);
 }

@@ -35,9 +35,11 @@ std::string scratch_file(const char* name) {
 std::string run_to_eos(GstElement* pipeline) {
   GstBus* bus = gst_element_get_bus(pipeline);
   std::string error;
-  if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) error = "set_state failed";
-  GstMessage* msg = error.empty() ? gst_bus_timed_pop_filtered(bus, 300 * GST_SECOND,
-                                                                GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR))
+  if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+    error = "set_state failed";
+  GstMessage* msg = error.empty() ? gst_bus_timed_pop_filtered(
+                                        bus, 300 * GST_SECOND,
+                                        GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR))
                                   : nullptr;
   if (error.empty() && msg == nullptr) error = "timeout";
   if (msg != nullptr && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
@@ -73,11 +75,13 @@ void cycle(const std::string& description, int cycles) {
 }
 
 std::string classify_pipeline(int buffers, const char* size = "width=64,height=48") {
-  return "videotestsrc num-buffers=" + std::to_string(buffers) + " ! video/x-raw,format=BGRx," + size +
+  return "videotestsrc num-buffers=" + std::to_string(buffers) + " ! video/x-raw,format=BGRx," +
+         size +
          ",framerate=30/1"
          " ! internvlclassify device=cpu labels=a;b;c batch-size=1 max-latency=60000000000 model=" +
          ivs::test::internvl_tiny_dir().string() +
-         " ! internvloverlay ! internvlpublish file-path=" + scratch_file("classify.jsonl") + " ! fakesink";
+         " ! internvloverlay ! internvlpublish file-path=" + scratch_file("classify.jsonl") +
+         " ! fakesink";
 }
 
 long rss_kib() {
@@ -90,7 +94,10 @@ long rss_kib() {
 }
 
 TEST(StateCycleTest, overlay_alone_cycles_playing_null_playing) {
-  cycle("videotestsrc num-buffers=5 ! video/x-raw,format=BGRx,width=64,height=48 ! internvloverlay ! fakesink", 3);
+  cycle(
+      "videotestsrc num-buffers=5 ! video/x-raw,format=BGRx,width=64,height=48 ! internvloverlay ! "
+      "fakesink",
+      3);
 }
 
 TEST(StateCycleTest, publish_alone_cycles_playing_null_playing) {
@@ -127,8 +134,9 @@ TEST(StateCycleTest, classify_pipeline_rss_stays_flat_over_sixty_cycles) {
     if (i > 55) late = late < 0 ? rss : std::min(late, rss);
   }
   gst_object_unref(pipeline);
-  std::printf("VmRSS (min of 5 cycles) after cycle 20: %ld KiB, after cycle 60: %ld KiB, growth %ld KiB\n", early,
-              late, late - early);
+  std::printf(
+      "VmRSS (min of 5 cycles) after cycle 20: %ld KiB, after cycle 60: %ld KiB, growth %ld KiB\n",
+      early, late, late - early);
   EXPECT_LE(late - early, kBoundKiB);
 }
 

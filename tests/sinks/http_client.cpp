@@ -86,8 +86,8 @@ int connect_to(const std::string& host, uint16_t port, Clock::time_point deadlin
   std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> guard(found, &::freeaddrinfo);
   std::string last_error = "no address";
   for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
-    const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                            a->ai_protocol);
+    const int fd =
+        ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
     if (fd < 0) {
       last_error = std::strerror(errno);
       continue;
@@ -197,7 +197,8 @@ std::optional<std::string> HttpResponse::header(const std::string& name) const {
 
 HttpResponse http_request(const std::string& host, uint16_t port, const std::string& method,
                           const std::string& path, const std::string& body,
-                          const std::map<std::string, std::string>& headers, std::chrono::milliseconds timeout) {
+                          const std::map<std::string, std::string>& headers,
+                          std::chrono::milliseconds timeout) {
   // An IPv6 literal needs brackets in a URL and a Host header ("[::1]:9464").
   const std::string authority =
       (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);

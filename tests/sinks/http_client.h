@@ -12,11 +12,11 @@
 namespace ivs::test {
 
 struct HttpResponse {
-  int status = 0;          // e.g. 200
-  std::string reason;      // e.g. "OK"
+  int status = 0;      // e.g. 200
+  std::string reason;  // e.g. "OK"
   // Header names lower-cased (HTTP names are case-insensitive); a repeated header keeps the last.
   std::map<std::string, std::string> headers;
-  std::string body;        // de-chunked when the server used Transfer-Encoding: chunked
+  std::string body;  // de-chunked when the server used Transfer-Encoding: chunked
 
   /// The value of header `name` (any case), or nullopt.
   std::optional<std::string> header(const std::string& name) const;

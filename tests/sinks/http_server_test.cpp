@@ -25,8 +25,9 @@ TEST(HttpServerTest, hands_method_path_query_headers_and_body_to_the_handler) {
   });
   ASSERT_NE(server.port(), 0);
   const std::string body(100000, 'x');  // arrives in several pieces
-  const auto response = http_request("127.0.0.1", server.port(), "POST", "/api/v1/things?limit=3&name=a%20b", body,
-                                     {{"Authorization", "Bearer secret"}});
+  const auto response =
+      http_request("127.0.0.1", server.port(), "POST", "/api/v1/things?limit=3&name=a%20b", body,
+                   {{"Authorization", "Bearer secret"}});
   EXPECT_EQ(response.status, 201);
   EXPECT_EQ(response.body, "{\"ok\": true}");
   EXPECT_EQ(response.header("content-type").value_or(""), "application/json");
@@ -49,7 +50,8 @@ TEST(HttpServerTest, refuses_bodies_over_the_limit_without_calling_the_handler) 
         return HttpResponse{};
       },
       HttpServerOptions{1000, 1});
-  const auto response = http_request("127.0.0.1", server.port(), "PUT", "/x", std::string(5000, 'y'));
+  const auto response =
+      http_request("127.0.0.1", server.port(), "PUT", "/x", std::string(5000, 'y'));
   EXPECT_EQ(response.status, 413);
   EXPECT_NE(response.body.find("1000 bytes"), std::string::npos) << response.body;
   EXPECT_EQ(calls, 0);
@@ -75,8 +77,10 @@ TEST(HttpServerTest, an_address_in_use_or_malformed_is_an_error_naming_it) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find(taken), std::string::npos) << e.what();
   }
-  EXPECT_THROW(HttpServer("no-port-here", [](const HttpRequest&) { return HttpResponse{}; }), std::runtime_error);
-  EXPECT_THROW(HttpServer("256.1.1.1:80", [](const HttpRequest&) { return HttpResponse{}; }), std::runtime_error);
+  EXPECT_THROW(HttpServer("no-port-here", [](const HttpRequest&) { return HttpResponse{}; }),
+               std::runtime_error);
+  EXPECT_THROW(HttpServer("256.1.1.1:80", [](const HttpRequest&) { return HttpResponse{}; }),
+               std::runtime_error);
 }
 
 }  // namespace

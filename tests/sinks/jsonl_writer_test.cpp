@@ -38,7 +38,8 @@ TEST(JsonLinesWriterTest, writes_one_message_per_line) {
   const auto lines = read_lines(path);
   ASSERT_EQ(lines.size(), 3u);
   EXPECT_EQ(lines[0], ivs::sinks::result_to_json(ivs::test::sample_classification()));
-  EXPECT_EQ(ivs::sinks::result_from_json(lines[1]).caption->text, "a red panda sitting on a wooden platform");
+  EXPECT_EQ(ivs::sinks::result_from_json(lines[1]).caption->text,
+            "a red panda sitting on a wooden platform");
   EXPECT_EQ(ivs::sinks::result_from_json(lines[2]).classification[0].label, "弹吉他");
 }
 

@@ -139,10 +139,10 @@ TEST(MetricsTest, histogram_buckets_cover_one_millisecond_to_thirty_seconds) {
   for (const auto& [series, value] : e.samples) {
     if (series.rfind(prefix, 0) == 0) bounds.insert(series.substr(prefix.size()));
   }
-  const std::set<std::string> expected = {
-      R"(0.001"})", R"(0.0025"})", R"(0.005"})", R"(0.01"})", R"(0.025"})", R"(0.05"})",
-      R"(0.1"})",   R"(0.25"})",   R"(0.5"})",   R"(1"})",    R"(2.5"})",   R"(5"})",
-      R"(10"})",    R"(30"})",     R"(+Inf"})"};
+  const std::set<std::string> expected = {R"(0.001"})", R"(0.0025"})", R"(0.005"})", R"(0.01"})",
+                                          R"(0.025"})", R"(0.05"})",   R"(0.1"})",   R"(0.25"})",
+                                          R"(0.5"})",   R"(1"})",      R"(2.5"})",   R"(5"})",
+                                          R"(10"})",    R"(30"})",     R"(+Inf"})"};
   EXPECT_EQ(bounds, expected);
   EXPECT_EQ(e.value(prefix + R"(0.01"})"), 0);
   EXPECT_EQ(e.value(prefix + R"(0.025"})"), 1);

@@ -18,10 +18,10 @@
 namespace {
 
 using ivs::sinks::FrameResult;
-using ivs::sinks::ResultKind;
 using ivs::sinks::result_from_json;
 using ivs::sinks::result_to_json;
 using ivs::sinks::result_topic;
+using ivs::sinks::ResultKind;
 using nlohmann::json;
 
 void expect_same(const FrameResult& a, const FrameResult& b) {
@@ -166,28 +166,38 @@ TEST(ResultJsonTest, rejects_invalid_messages_naming_the_field) {
       {"unknown nested key", [](json& m) { m["segment"]["duration"] = 1.4; }, "'segment.duration'"},
       {"empty sensor", [](json& m) { m["sensor_id"] = ""; }, "'sensor_id'"},
       {"source not string", [](json& m) { m["source"] = nullptr; }, "'source'"},
-      {"timestamp offset", [](json& m) { m["timestamp"] = "2026-11-28T20:01:00.123+01:00"; }, "'timestamp'"},
-      {"timestamp no millis", [](json& m) { m["timestamp"] = "2026-11-28T20:01:00Z"; }, "'timestamp'"},
-      {"timestamp bad date", [](json& m) { m["timestamp"] = "2026-02-30T20:01:00.123Z"; }, "'timestamp'"},
-      {"segment string", [](json& m) { m["segment"]["start_time"] = "12"; }, "'segment.start_time'"},
+      {"timestamp offset", [](json& m) { m["timestamp"] = "2026-11-28T20:01:00.123+01:00"; },
+       "'timestamp'"},
+      {"timestamp no millis", [](json& m) { m["timestamp"] = "2026-11-28T20:01:00Z"; },
+       "'timestamp'"},
+      {"timestamp bad date", [](json& m) { m["timestamp"] = "2026-02-30T20:01:00.123Z"; },
+       "'timestamp'"},
+      {"segment string", [](json& m) { m["segment"]["start_time"] = "12"; },
+       "'segment.start_time'"},
       {"negative segment", [](json& m) { m["segment"]["end_time"] = -1; }, "'segment.end_time'"},
       {"fractional frame id", [](json& m) { m["start_frame_id"] = 1.5; }, "'start_frame_id'"},
-      {"huge frame id", [](json& m) { m["end_frame_id"] = 18446744073709551615ULL; }, "'end_frame_id'"},
+      {"huge frame id", [](json& m) { m["end_frame_id"] = 18446744073709551615ULL; },
+       "'end_frame_id'"},
       {"model missing", [](json& m) { m.erase("model"); }, "'model'"},
       {"model mode", [](json& m) { m["model"]["mode"] = "c"; }, "'model.mode'"},
       {"confidence above 1", [](json& m) { m["classification"][0]["confidence"] = 1.5; },
        "'classification[0].confidence'"},
       {"label id negative", [](json& m) { m["classification"][0]["label_id"] = -1; },
        "'classification[0].label_id'"},
-      {"classification object", [](json& m) { m["classification"] = json::object(); }, "'classification'"},
-      {"empty classification", [](json& m) { m["classification"] = json::array(); }, "'classification'"},
-      {"caption on classification", [](json& m) { m["caption"] = {{"text", "t"}, {"prompt", "p"},
-                                                                 {"num_generated_tokens", 1},
-                                                                 {"num_input_tokens", 1}}; },
+      {"classification object", [](json& m) { m["classification"] = json::object(); },
+       "'classification'"},
+      {"empty classification", [](json& m) { m["classification"] = json::array(); },
+       "'classification'"},
+      {"caption on classification",
+       [](json& m) {
+         m["caption"] = {
+             {"text", "t"}, {"prompt", "p"}, {"num_generated_tokens", 1}, {"num_input_tokens", 1}};
+       },
        "'caption'"},
       {"caption kind without caption", [](json& m) { m["kind"] = "caption"; }, "'caption'"},
       {"metrics batch", [](json& m) { m["metrics"]["batch_size"] = true; }, "'metrics.batch_size'"},
-      {"negative latency", [](json& m) { m["metrics"]["latency_seconds"] = -0.1; }, "'metrics.latency_seconds'"},
+      {"negative latency", [](json& m) { m["metrics"]["latency_seconds"] = -0.1; },
+       "'metrics.latency_seconds'"},
   };
   const json good = json::parse(result_to_json(ivs::test::sample_classification()));
   for (const BadMessage& c : cases) {
@@ -197,7 +207,8 @@ TEST(ResultJsonTest, rejects_invalid_messages_naming_the_field) {
       result_from_json(message.dump());
       ADD_FAILURE() << c.name << ": accepted " << message.dump();
     } catch (const std::invalid_argument& e) {
-      EXPECT_NE(std::string(e.what()).find(c.field), std::string::npos) << c.name << ": " << e.what();
+      EXPECT_NE(std::string(e.what()).find(c.field), std::string::npos)
+          << c.name << ": " << e.what();
     }
   }
 }
@@ -215,7 +226,8 @@ TEST(ResultJsonTest, caption_message_rejects_missing_caption_token_count) {
     result_from_json(message.dump());
     FAIL() << "accepted";
   } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("'caption.num_input_tokens'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'caption.num_input_tokens'"), std::string::npos)
+        << e.what();
   }
 }
 

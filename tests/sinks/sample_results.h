@@ -39,7 +39,8 @@ inline sinks::FrameResult sample_caption() {
   r.kind = sinks::ResultKind::kCaption;
   r.model_mode = "caption";
   r.classification.clear();
-  r.caption = sinks::CaptionRecord{"a red panda sitting on a wooden platform", "English caption:", 9, 5};
+  r.caption =
+      sinks::CaptionRecord{"a red panda sitting on a wooden platform", "English caption:", 9, 5};
   r.batch_size = 1;
   return r;
 }

@@ -23,8 +23,9 @@ using ivs::sinks::FrameResult;
 using nlohmann::ordered_json;
 
 std::vector<FrameResult> valid_results() {
-  std::vector<FrameResult> results = {ivs::test::sample_classification(), ivs::test::sample_caption(),
-                                      ivs::test::sample_event(), ivs::test::sample_unicode()};
+  std::vector<FrameResult> results = {ivs::test::sample_classification(),
+                                      ivs::test::sample_caption(), ivs::test::sample_event(),
+                                      ivs::test::sample_unicode()};
   FrameResult no_source_caption = ivs::test::sample_caption();
   no_source_caption.source.clear();
   no_source_caption.caption->text = "一只小熊猫坐在木台上";
@@ -41,7 +42,8 @@ std::vector<FrameResult> valid_results() {
 }
 
 std::vector<std::string> invalid_messages() {
-  const ordered_json good = ordered_json::parse(ivs::sinks::result_to_json(ivs::test::sample_classification()));
+  const ordered_json good =
+      ordered_json::parse(ivs::sinks::result_to_json(ivs::test::sample_classification()));
   std::vector<std::string> out;
   auto add = [&](auto mutate) {
     ordered_json message = good;

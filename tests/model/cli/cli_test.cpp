@@ -31,7 +31,8 @@ RunResult run_cli(const std::string& args) {
   if (pipe == nullptr) return result;
   std::array<char, 4096> buffer{};
   size_t n = 0;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+    result.output.append(buffer.data(), n);
   const int status = pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
@@ -44,7 +45,9 @@ nlohmann::json run_json(const std::string& args) {
 }
 
 std::string tiny() { return test::internvl_tiny_dir().string(); }
-std::string image(const char* name) { return "--image " + (test::internvl_tiny_dir() / name).string(); }
+std::string image(const char* name) {
+  return "--image " + (test::internvl_tiny_dir() / name).string();
+}
 
 nlohmann::json expected() {
   std::ifstream in(test::internvl_tiny_dir() / "expected.json");
@@ -118,33 +121,40 @@ TEST_F(CliTest, classify_clip_scores_the_frames_together) {
 TEST_F(CliTest, embed_dump_matches_the_reference_outputs) {
   const auto dump = test::scratch_dir("cli_embed");
   const auto ref = expected();
-  run_json("embed --device cpu --model " + tiny() + " " + image("image1_red_square_320x240.png") + " " +
-           image("image2_blue_green_gradient_200x300.png") + " " + image("image3_checkerboard_224x224.png") +
-           " --text 'a photo of a red panda' --text '一张熊猫的照片' --text '二匹の猫の写真' --dump " +
-           dump.string());
+  run_json(
+      "embed --device cpu --model " + tiny() + " " + image("image1_red_square_320x240.png") + " " +
+      image("image2_blue_green_gradient_200x300.png") + " " +
+      image("image3_checkerboard_224x224.png") +
+      " --text 'a photo of a red panda' --text '一张熊猫的照片' --text '二匹の猫の写真' --dump " +
+      dump.string());
   const auto vision = read_npy((dump / "vision_last_hidden_state.npy").string());
-  const auto vision_ref = read_npy((test::internvl_tiny_dir() / "vision_last_hidden_state.npy").string());
+  const auto vision_ref =
+      read_npy((test::internvl_tiny_dir() / "vision_last_hidden_state.npy").string());
   ASSERT_EQ(vision.shape, vision_ref.shape);
   EXPECT_LT(relative_error(vision, floats_of(vision_ref)), 1e-4);
   const auto ids = read_npy((dump / "input_ids.npy").string());
   ASSERT_EQ(ids.dtype, DType::kI64);
   const auto* id = reinterpret_cast<const int64_t*>(ids.data.data());
   const auto ref_ids = ref["inputs"]["input_ids"];
-  for (int64_t i = 0; i < ids.numel(); ++i) ASSERT_EQ(id[i], ref_ids[i / 80][i % 80].get<int64_t>());
+  for (int64_t i = 0; i < ids.numel(); ++i)
+    ASSERT_EQ(id[i], ref_ids[i / 80][i % 80].get<int64_t>());
   for (const char* name : {"image_embeds", "text_embeds", "logits_per_image"}) {
     std::vector<double> reference;
     for (const auto& row : ref["internvl_c"][name]) {
       for (const auto& v : row) reference.push_back(v.get<double>());
     }
-    EXPECT_LT(relative_error(read_npy((dump / (std::string(name) + ".npy")).string()), reference), 1e-4)
+    EXPECT_LT(relative_error(read_npy((dump / (std::string(name) + ".npy")).string()), reference),
+              1e-4)
         << name;
   }
 }
 
 TEST_F(CliTest, tokenize_prints_reference_ids) {
-  const auto out = run_json("tokenize --eos --model " + tiny() + " 'summarize:a photo of a red panda'");
-  EXPECT_EQ(out["results"][0]["ids"].get<std::vector<int64_t>>(),
-            (std::vector<int64_t>{1, 19138, 675, 29901, 29874, 15373, 310, 263, 2654, 282, 5863, 2}));
+  const auto out =
+      run_json("tokenize --eos --model " + tiny() + " 'summarize:a photo of a red panda'");
+  EXPECT_EQ(
+      out["results"][0]["ids"].get<std::vector<int64_t>>(),
+      (std::vector<int64_t>{1, 19138, 675, 29901, 29874, 15373, 310, 263, 2654, 282, 5863, 2}));
 }
 
 TEST_F(CliTest, inspect_summarises_a_good_checkpoint) {
@@ -161,15 +171,18 @@ TEST_F(CliTest, inspect_lists_every_problem_of_a_mismatched_checkpoint) {
   auto config = nlohmann::json::parse(std::ifstream(test::internvl_tiny_dir() / "config.json"));
   config["vision_config"]["intermediate_size"] = 96;
   std::ofstream(dir / "config.json") << config.dump();
-  std::filesystem::create_symlink(test::internvl_tiny_dir() / "model.safetensors", dir / "model.safetensors");
+  std::filesystem::create_symlink(test::internvl_tiny_dir() / "model.safetensors",
+                                  dir / "model.safetensors");
   const auto r = run_cli("inspect " + dir.string());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("tokenizer.model is missing"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("wrong shape: vision_model.encoder.layers.0.mlp.fc1.weight: checkpoint [128, 64], "
-                          "model [96, 64]"),
+  EXPECT_NE(r.output.find(
+                "wrong shape: vision_model.encoder.layers.0.mlp.fc1.weight: checkpoint [128, 64], "
+                "model [96, 64]"),
             std::string::npos)
       << r.output;
-  EXPECT_NE(r.output.find("wrong shape: vision_model.encoder.layers.1.mlp.fc2.weight"), std::string::npos);
+  EXPECT_NE(r.output.find("wrong shape: vision_model.encoder.layers.1.mlp.fc2.weight"),
+            std::string::npos);
 }
 
 TEST(CliErrorTest, user_errors_name_the_thing_and_the_fix) {
@@ -180,7 +193,8 @@ TEST(CliErrorTest, user_errors_name_the_thing_and_the_fix) {
   std::ofstream(dir / "config.json") << "{ not json";
   const std::vector<Case> cases = {
       {"classify --model /nonexistent/model --image x.png --labels a", "x.png does not exist"},
-      {"caption --model /nonexistent/model --image " + (test::internvl_tiny_dir() / "config.json").string(),
+      {"caption --model /nonexistent/model --image " +
+           (test::internvl_tiny_dir() / "config.json").string(),
        "config.json"},
       {"classify --model " + dir.string() + " --image x.png", "--labels"},
       {"inspect /nonexistent/model", "/nonexistent/model"},

@@ -52,8 +52,6 @@ std::filesystem::path pil_file(const nlohmann::json& entry, const char* key) {
   return pil_data_dir() / entry.at(key).get<std::string>();
 }
 
-
-
 // A width x height image with `channels` interleaved channels and distinct, varied values.
 Bytes pattern(int width, int height, int channels) {
   Bytes bytes(static_cast<std::size_t>(width) * height * channels);

@@ -23,8 +23,6 @@ using test::Bytes;
 using test::read_bytes;
 using test::write_bytes;
 
-
-
 // Replaces the first occurrence of `from` with the same-length `to` inside the header.
 Bytes patched(Bytes bytes, const std::string& from, const std::string& to) {
   const std::string text(bytes.begin(), bytes.begin() + std::min<std::size_t>(bytes.size(), 256));

@@ -25,8 +25,6 @@ using test::Bytes;
 using test::read_bytes;
 using test::write_bytes;
 
-
-
 // A raw file: `header_length` as the prefix, then `header`, then `data_size` bytes 0, 1, 2, ...
 Bytes raw_file(std::uint64_t header_length, const std::string& header, std::size_t data_size) {
   Bytes bytes;

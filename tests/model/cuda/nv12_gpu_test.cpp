@@ -18,7 +18,9 @@ namespace {
 
 template <class T>
 struct DeviceBuffer {
-  explicit DeviceBuffer(size_t n) : count(n) { EXPECT_EQ(cudaMalloc(&data, n * sizeof(T)), cudaSuccess); }
+  explicit DeviceBuffer(size_t n) : count(n) {
+    EXPECT_EQ(cudaMalloc(&data, n * sizeof(T)), cudaSuccess);
+  }
   ~DeviceBuffer() { cudaFree(data); }
   T* data = nullptr;
   size_t count;
@@ -32,10 +34,12 @@ float bf16_to_float(uint16_t bits) {
 }
 
 TEST(Nv12GpuTest, kernels_equal_the_cpu_twin) {
-  if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device: the kernels are checked on the GPU machine";
+  if (!cuda_device_available())
+    GTEST_SKIP() << "no CUDA device: the kernels are checked on the GPU machine";
   const int width = 1920, height = 1080, pitch = 2048;  // a decoder-like pitched frame
   std::mt19937 random(7);
-  std::vector<uint8_t> luma(static_cast<size_t>(pitch) * height), chroma(static_cast<size_t>(pitch) * height / 2);
+  std::vector<uint8_t> luma(static_cast<size_t>(pitch) * height),
+      chroma(static_cast<size_t>(pitch) * height / 2);
   for (auto& v : luma) v = static_cast<uint8_t>(random() % 220 + 16);
   for (auto& v : chroma) v = static_cast<uint8_t>(random() % 225 + 16);
   Nv12View host{luma.data(), chroma.data(), pitch, pitch, width, height};
@@ -57,8 +61,10 @@ TEST(Nv12GpuTest, kernels_equal_the_cpu_twin) {
   gpu.run(device, matrix, out16.data, Nv12GpuPreprocessor::Output::kBFloat16, nullptr);
   std::vector<float> got32(expected.size());
   std::vector<uint16_t> got16(expected.size());
-  ASSERT_EQ(cudaMemcpy(got32.data(), out32.data, got32.size() * 4, cudaMemcpyDeviceToHost), cudaSuccess);
-  ASSERT_EQ(cudaMemcpy(got16.data(), out16.data, got16.size() * 2, cudaMemcpyDeviceToHost), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(got32.data(), out32.data, got32.size() * 4, cudaMemcpyDeviceToHost),
+            cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(got16.data(), out16.data, got16.size() * 2, cudaMemcpyDeviceToHost),
+            cudaSuccess);
   EXPECT_EQ(got32, expected);
   double worst = 0.0;
   for (size_t i = 0; i < expected.size(); ++i) {
@@ -69,7 +75,8 @@ TEST(Nv12GpuTest, kernels_equal_the_cpu_twin) {
 }
 
 TEST(Nv12GpuTest, a_frame_of_another_size_is_refused) {
-  if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device: the kernels are checked on the GPU machine";
+  if (!cuda_device_available())
+    GTEST_SKIP() << "no CUDA device: the kernels are checked on the GPU machine";
   const Nv12Plan plan(64, 48, ImageProcessorConfig{});
   Nv12GpuPreprocessor gpu(plan);
   Nv12View other{nullptr, nullptr, 64, 64, 32, 48};

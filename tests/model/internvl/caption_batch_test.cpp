@@ -26,7 +26,8 @@ GenerationConfig config_with(int64_t beams) {
 // Collects finished captions by id.
 void collect(CaptionBatch& batch, std::map<int64_t, GeneratedCaption>& out) {
   for (auto& [id, caption] : batch.take_finished()) {
-    EXPECT_TRUE(out.emplace(id, std::move(caption)).second) << "request " << id << " finished twice";
+    EXPECT_TRUE(out.emplace(id, std::move(caption)).second)
+        << "request " << id << " finished twice";
   }
 }
 
@@ -73,7 +74,8 @@ TEST(CaptionBatchTest, an_idle_batch_admits_again) {
     std::map<int64_t, GeneratedCaption> got;
     while (batch.live() > 0) batch.step();
     collect(batch, got);
-    const auto alone = generate_captions(*model, vision.narrow(0, round, 1), kPrompt, config_with(3));
+    const auto alone =
+        generate_captions(*model, vision.narrow(0, round, 1), kPrompt, config_with(3));
     EXPECT_EQ(got.at(round).token_ids, alone[0].token_ids);
   }
 }

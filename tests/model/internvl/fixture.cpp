@@ -27,7 +27,9 @@ at::Tensor npy_tensor(const std::string& path) {
   return out;
 }
 
-at::Tensor tiny_npy(const std::string& name) { return npy_tensor((internvl_tiny_dir() / name).string()); }
+at::Tensor tiny_npy(const std::string& name) {
+  return npy_tensor((internvl_tiny_dir() / name).string());
+}
 
 const model::LoadedModel& tiny_model() {
   // Loaded once per test process: every parity test reads the same immutable model.
@@ -38,8 +40,9 @@ const model::LoadedModel& tiny_model() {
 
 std::vector<model::RgbImage> tiny_images() {
   std::vector<model::RgbImage> images;
-  for (const char* name : {"image1_red_square_320x240.png", "image2_blue_green_gradient_200x300.png",
-                           "image3_checkerboard_224x224.png"}) {
+  for (const char* name :
+       {"image1_red_square_320x240.png", "image2_blue_green_gradient_200x300.png",
+        "image3_checkerboard_224x224.png"}) {
     images.push_back(model::decode_image_file((internvl_tiny_dir() / name).string()));
   }
   return images;
@@ -52,7 +55,8 @@ model::InternVLConfig small_config() {
                       "intermediate_size": 32, "image_size": 28, "patch_size": 14},
     "qllama_config": {"vocab_size": 50, "hidden_size": 8, "num_hidden_layers": 2,
                       "num_attention_heads": 2, "intermediate_size": 16}
-  })", "small test config");
+  })",
+                                               "small test config");
 }
 
 model::InternVLModel random_small_model(uint64_t seed) {

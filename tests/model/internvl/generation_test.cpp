@@ -22,7 +22,8 @@ TEST(GenerationTest, respects_min_and_max_new_tokens) {
       config.num_beams = beams;
       config.min_new_tokens = min_new;
       config.max_new_tokens = max_new;
-      const auto captions = generate_captions(*model, test::random_small_vision(2, 3), kPrompt, config);
+      const auto captions =
+          generate_captions(*model, test::random_small_vision(2, 3), kPrompt, config);
       ASSERT_EQ(captions.size(), 2u);
       for (const auto& c : captions) {
         ASSERT_FALSE(c.token_ids.empty());
@@ -91,7 +92,8 @@ TEST(GenerationTest, fused_projections_share_the_weights_and_give_the_same_capti
   const auto& attn = model->qllama->model->layer_ptrs[0]->self_attn;
   ASSERT_TRUE(attn->qkv_weight.defined());
   EXPECT_TRUE(at::equal(attn->k_proj->weight, k_before));
-  const auto registered = model->named_parameters()["qllama.model.layers.0.self_attn.k_proj.weight"];
+  const auto registered =
+      model->named_parameters()["qllama.model.layers.0.self_attn.k_proj.weight"];
   EXPECT_EQ(registered.data_ptr(), attn->qkv_weight[attn->qkv_weight.size(0) / 3].data_ptr())
       << "the registered parameter must be the view, not a stale copy";
   EXPECT_EQ(model->named_parameters().size(), parameters_before);
@@ -140,13 +142,16 @@ TEST(GenerationTest, invalid_settings_are_rejected) {
   auto model = test::random_small_model(14);
   GenerationConfig bad;
   bad.min_new_tokens = 30;
-  EXPECT_THROW(generate_captions(*model, test::random_small_vision(1, 1), kPrompt, bad), InputError);
+  EXPECT_THROW(generate_captions(*model, test::random_small_vision(1, 1), kPrompt, bad),
+               InputError);
   bad = GenerationConfig{};
   bad.num_beams = 0;
-  EXPECT_THROW(generate_captions(*model, test::random_small_vision(1, 1), kPrompt, bad), InputError);
+  EXPECT_THROW(generate_captions(*model, test::random_small_vision(1, 1), kPrompt, bad),
+               InputError);
   bad = GenerationConfig{};
   bad.max_new_tokens = 5000;  // beyond max_position_embeddings
-  EXPECT_THROW(generate_captions(*model, test::random_small_vision(1, 1), kPrompt, bad), InputError);
+  EXPECT_THROW(generate_captions(*model, test::random_small_vision(1, 1), kPrompt, bad),
+               InputError);
 }
 
 }  // namespace

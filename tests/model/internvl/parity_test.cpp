@@ -18,8 +18,8 @@
 namespace ivs::model {
 namespace {
 
-using test::internvl_tiny_dir;
 using test::internvl_tiny_bin_path;
+using test::internvl_tiny_dir;
 using test::tensor_from_rows;
 using test::tensors_close;
 using test::tensors_close_in_norm;
@@ -41,7 +41,8 @@ std::vector<std::string> fixture_texts_without_prefix() {
 
 at::Tensor fixture_input_ids() {
   const auto rows = tiny_expected()["inputs"]["input_ids"].get<std::vector<std::vector<int64_t>>>();
-  auto ids = at::empty({static_cast<int64_t>(rows.size()), static_cast<int64_t>(rows[0].size())}, at::kLong);
+  auto ids = at::empty({static_cast<int64_t>(rows.size()), static_cast<int64_t>(rows[0].size())},
+                       at::kLong);
   for (size_t i = 0; i < rows.size(); ++i) {
     for (size_t j = 0; j < rows[i].size(); ++j) ids[i][j] = rows[i][j];
   }
@@ -68,7 +69,8 @@ TEST_F(ParityTest, preprocessing_matches_clip_image_processor) {
 }
 
 TEST_F(ParityTest, retrieval_token_ids_match) {
-  const auto batch = tiny_model().text_tokenizer().encode_for_retrieval(fixture_texts_without_prefix());
+  const auto batch =
+      tiny_model().text_tokenizer().encode_for_retrieval(fixture_texts_without_prefix());
   const auto ids = at::tensor(batch.ids, at::kLong).view({batch.batch, batch.length});
   EXPECT_TRUE(ids.equal(fixture_input_ids())) << ids << "\nexpected\n" << fixture_input_ids();
 }
@@ -81,7 +83,8 @@ TEST_F(ParityTest, vision_last_hidden_state_matches) {
 
 TEST_F(ParityTest, qllama_text_hidden_matches) {
   const auto hidden = tiny_model().full_model().text_hidden(fixture_input_ids());
-  EXPECT_TRUE(tensors_close(hidden, tiny_npy("qllama_text_hidden.npy"), kTolerance, "qllama text hidden"));
+  EXPECT_TRUE(
+      tensors_close(hidden, tiny_npy("qllama_text_hidden.npy"), kTolerance, "qllama text hidden"));
 }
 
 TEST_F(ParityTest, qllama_image_query_hidden_matches) {
@@ -95,13 +98,15 @@ TEST_F(ParityTest, internvl_c_embeddings_and_logits_match) {
   const auto& m = tiny_model().full_model();
   const auto image = m.encode_image(tiny_npy("pixel_values.npy"), EmbeddingMode::kC);
   const auto text = m.encode_text(fixture_input_ids());
-  EXPECT_TRUE(tensors_close(image, expected_matrix("internvl_c", "image_embeds"), kTolerance, "C image_embeds"));
-  EXPECT_TRUE(tensors_close(text, expected_matrix("internvl_c", "text_embeds"), kTolerance, "C text_embeds"));
+  EXPECT_TRUE(tensors_close(image, expected_matrix("internvl_c", "image_embeds"), kTolerance,
+                            "C image_embeds"));
+  EXPECT_TRUE(tensors_close(text, expected_matrix("internvl_c", "text_embeds"), kTolerance,
+                            "C text_embeds"));
   const auto logits = m.logits_per_image(image, text);
   EXPECT_TRUE(tensors_close(logits, expected_matrix("internvl_c", "logits_per_image"), kTolerance,
                             "C logits_per_image"));
-  EXPECT_TRUE(tensors_close(logits.t(), expected_matrix("internvl_c", "logits_per_text"), kTolerance,
-                            "C logits_per_text"));
+  EXPECT_TRUE(tensors_close(logits.t(), expected_matrix("internvl_c", "logits_per_text"),
+                            kTolerance, "C logits_per_text"));
 }
 
 TEST_F(ParityTest, internvl_g_embeddings_and_logits_match) {
@@ -114,7 +119,8 @@ TEST_F(ParityTest, internvl_g_embeddings_and_logits_match) {
                             expected_matrix("internvl_g", "clip_projector2_query"), kTolerance,
                             "G clip_projector2"));
   const auto image = m.encode_image_features(vision, EmbeddingMode::kG);
-  EXPECT_TRUE(tensors_close(image, expected_matrix("internvl_g", "image_embeds"), kTolerance, "G image_embeds"));
+  EXPECT_TRUE(tensors_close(image, expected_matrix("internvl_g", "image_embeds"), kTolerance,
+                            "G image_embeds"));
   const auto logits = m.logits_per_image(image, m.encode_text(fixture_input_ids()));
   EXPECT_TRUE(tensors_close(logits, expected_matrix("internvl_g", "logits_per_image"), kTolerance,
                             "G logits_per_image"));
@@ -134,9 +140,11 @@ TEST_F(ParityTest, beam_search_captions_match) {
     expected_ids.erase(expected_ids.begin());  // transformers' dummy leading BOS
     EXPECT_EQ(captions[i].token_ids, expected_ids) << "image " << i;
     EXPECT_EQ(loaded.text_tokenizer().decode(captions[i].token_ids),
-              generation[i]["caption"].get<std::string>()) << "image " << i;
+              generation[i]["caption"].get<std::string>())
+        << "image " << i;
     const double expected_score = generation[i]["beam_sequences_scores"][0].get<double>();
-    EXPECT_NEAR(captions[i].score, expected_score, 1e-4 * std::abs(expected_score)) << "image " << i;
+    EXPECT_NEAR(captions[i].score, expected_score, 1e-4 * std::abs(expected_score))
+        << "image " << i;
   }
 }
 
@@ -165,8 +173,8 @@ TEST_F(ParityTest, standalone_internvit_matches) {
   const auto hidden = loaded.vision_features(pixels);
   EXPECT_TRUE(tensors_close(hidden, tiny_npy("vision_last_hidden_state.npy"), kTolerance,
                             "standalone last_hidden_state"));
-  const auto pooler = tensor_from_rows(
-      tiny_expected()["internvit_standalone"]["pooler_output"].get<std::vector<std::vector<double>>>());
+  const auto pooler = tensor_from_rows(tiny_expected()["internvit_standalone"]["pooler_output"]
+                                           .get<std::vector<std::vector<double>>>());
   EXPECT_TRUE(tensors_close(hidden.select(1, 0), pooler, kTolerance, "standalone pooler_output"));
 }
 
@@ -179,15 +187,16 @@ TEST_F(ParityTest, bfloat16_outputs_are_within_one_percent) {
   const auto& m = loaded.full_model();
   const auto pixels = tiny_npy("pixel_values.npy").to(at::kBFloat16);
   const auto vision = m.vision_features(pixels);
-  EXPECT_TRUE(tensors_close_in_norm(vision, tiny_npy("vision_last_hidden_state.npy"), 1e-2, "bf16 vision"));
+  EXPECT_TRUE(
+      tensors_close_in_norm(vision, tiny_npy("vision_last_hidden_state.npy"), 1e-2, "bf16 vision"));
   for (auto mode : {EmbeddingMode::kC, EmbeddingMode::kG}) {
     const auto section = mode == EmbeddingMode::kC ? "internvl_c" : "internvl_g";
     const auto image = m.encode_image_features(vision, mode);
     EXPECT_TRUE(tensors_close_in_norm(image, expected_matrix(section, "image_embeds"), 1e-2,
-                              std::string("bf16 image_embeds ") + section));
+                                      std::string("bf16 image_embeds ") + section));
     const auto logits = m.logits_per_image(image, m.encode_text(fixture_input_ids()));
     EXPECT_TRUE(tensors_close_in_norm(logits, expected_matrix(section, "logits_per_image"), 1e-2,
-                              std::string("bf16 logits ") + section));
+                                      std::string("bf16 logits ") + section));
   }
 }
 
@@ -209,11 +218,11 @@ TEST_F(ParityTest, missing_tie_flag_ties_embeddings_like_transformers) {
   for (auto [mode, key] : {std::pair{EmbeddingMode::kC, "internvl_c_logits_per_image"},
                            std::pair{EmbeddingMode::kG, "internvl_g_logits_per_image"}}) {
     const auto expected = tensor_from_rows(variant[key].get<std::vector<std::vector<double>>>());
-    EXPECT_TRUE(tensors_close(m.logits_per_image(m.encode_image_features(vision, mode), text), expected,
-                              kTolerance, key));
+    EXPECT_TRUE(tensors_close(m.logits_per_image(m.encode_image_features(vision, mode), text),
+                              expected, kTolerance, key));
   }
-  const auto captions = generate_captions(m, vision, loaded.text_tokenizer().encode_prompt("English caption:"),
-                                          GenerationConfig{});
+  const auto captions = generate_captions(
+      m, vision, loaded.text_tokenizer().encode_prompt("English caption:"), GenerationConfig{});
   for (size_t i = 0; i < captions.size(); ++i) {
     auto ids = variant["generation"][i]["generated_ids"].get<std::vector<int64_t>>();
     ids.erase(ids.begin());

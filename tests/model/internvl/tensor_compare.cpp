@@ -39,8 +39,9 @@ double norm_relative_error(const at::Tensor& actual, const at::Tensor& expected)
   return (a - e).norm().item<double>() / e.norm().item<double>();
 }
 
-::testing::AssertionResult tensors_close_in_norm(const at::Tensor& actual, const at::Tensor& expected,
-                                                 double tolerance, const std::string& what) {
+::testing::AssertionResult tensors_close_in_norm(const at::Tensor& actual,
+                                                 const at::Tensor& expected, double tolerance,
+                                                 const std::string& what) {
   if (actual.sizes() != expected.sizes()) {
     std::ostringstream out;
     out << what << ": shape " << actual.sizes() << " vs expected " << expected.sizes();

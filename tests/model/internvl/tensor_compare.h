@@ -17,8 +17,9 @@ double norm_relative_error(const at::Tensor& actual, const at::Tensor& expected)
 
 /// Passes when shapes match and norm_relative_error < tolerance (for reduced precision, where
 /// single elements near a rounding step dominate the max-based error); reports both errors.
-::testing::AssertionResult tensors_close_in_norm(const at::Tensor& actual, const at::Tensor& expected,
-                                                 double tolerance, const std::string& what);
+::testing::AssertionResult tensors_close_in_norm(const at::Tensor& actual,
+                                                 const at::Tensor& expected, double tolerance,
+                                                 const std::string& what);
 
 /// Passes when shapes match and relative_error < tolerance; the failure message shows the
 /// error, the max abs difference and where it is (llm.c check_tensor style).

@@ -32,13 +32,15 @@ TEST_F(TokenizerTest, reproduces_the_reference_ids) {
 }
 
 TEST_F(TokenizerTest, retrieval_batch_has_prefix_bos_eos_and_right_padding) {
-  const auto batch = tokenizer().encode_for_retrieval({"a photo of a red panda", "a photo of a dog."});
+  const auto batch =
+      tokenizer().encode_for_retrieval({"a photo of a red panda", "a photo of a dog."});
   ASSERT_EQ(batch.batch, 2);
   ASSERT_EQ(batch.length, 80);
   const std::vector<int64_t> first(batch.ids.begin(), batch.ids.begin() + 13);
   EXPECT_EQ(first, (std::vector<int64_t>{1, 19138, 675, 29901, 29874, 15373, 310, 263, 2654, 282,
                                          5863, 2, 0}));
-  EXPECT_TRUE(std::all_of(batch.ids.begin() + 12, batch.ids.begin() + 80, [](int64_t id) { return id == 0; }));
+  EXPECT_TRUE(std::all_of(batch.ids.begin() + 12, batch.ids.begin() + 80,
+                          [](int64_t id) { return id == 0; }));
   EXPECT_EQ(batch.ids[80 + 10], 2);  // second row: BOS + 9 content tokens, then EOS
 }
 
@@ -56,7 +58,8 @@ TEST_F(TokenizerTest, truncation_keeps_bos_and_eos) {
 
 TEST_F(TokenizerTest, decode_skips_special_tokens_and_strips) {
   const auto t = tokenizer();
-  EXPECT_EQ(t.decode({1, 29874, 15373, 310, 263, 2654, 282, 5863, 2, 0, 0}), "a photo of a red panda");
+  EXPECT_EQ(t.decode({1, 29874, 15373, 310, 263, 2654, 282, 5863, 2, 0, 0}),
+            "a photo of a red panda");
   EXPECT_EQ(t.decode({}), "");
   const auto ids = t.encode("二匹の猫の写真", true, true);
   EXPECT_EQ(t.decode(ids), "二匹の猫の写真");

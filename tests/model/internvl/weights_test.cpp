@@ -64,7 +64,7 @@ TEST(WeightsTest, one_error_lists_every_missing_unexpected_and_misshaped_tensor)
     const auto& name = item.key();
     if (name == "logit_scale" || name == "qllama.model.norm.weight") continue;  // missing
     auto value = item.value().contiguous();
-    if (name == "text_projection") value = at::zeros({3, 3});                     // mis-shaped
+    if (name == "text_projection") value = at::zeros({3, 3});  // mis-shaped
     keep.push_back(value);
     tensors.push_back({name, DType::kF32, value.sizes().vec(), value.data_ptr()});
   }
@@ -80,10 +80,10 @@ TEST(WeightsTest, one_error_lists_every_missing_unexpected_and_misshaped_tensor)
     FAIL() << "expected WeightLoadError";
   } catch (const WeightLoadError& e) {
     const std::string message = e.what();
-    for (const char* needle : {"model.safetensors", "missing tensors (2)", "logit_scale",
-                               "qllama.model.norm.weight", "unexpected tensors (1)",
-                               "vision_model.encoder.layers.9.ls1", "wrong shape (1)",
-                               "text_projection: checkpoint [3, 3], model [8, 12]"}) {
+    for (const char* needle :
+         {"model.safetensors", "missing tensors (2)", "logit_scale", "qllama.model.norm.weight",
+          "unexpected tensors (1)", "vision_model.encoder.layers.9.ls1", "wrong shape (1)",
+          "text_projection: checkpoint [3, 3], model [8, 12]"}) {
       EXPECT_NE(message.find(needle), std::string::npos) << needle << "\n" << message;
     }
     EXPECT_EQ(message.find("itm_head"), std::string::npos) << message;
@@ -120,9 +120,11 @@ TEST(WeightsTest, corrupt_checkpoint_file_gives_weight_load_error) {
 class TinyShardedModule : public torch::nn::Module {
  public:
   TinyShardedModule() {
-    for (const auto& [name, shape] : std::vector<std::pair<std::string, std::vector<int64_t>>>{
-             {"embed.weight", {4, 3}}, {"layers.0.weight", {3, 3}}, {"layers.1.weight", {3, 3}},
-             {"norm.weight", {3}}}) {
+    for (const auto& [name, shape] :
+         std::vector<std::pair<std::string, std::vector<int64_t>>>{{"embed.weight", {4, 3}},
+                                                                   {"layers.0.weight", {3, 3}},
+                                                                   {"layers.1.weight", {3, 3}},
+                                                                   {"norm.weight", {3}}}) {
       auto holder = std::make_shared<torch::nn::Module>();
       parts.push_back(holder);
       params[name] = at::zeros(shape);
@@ -160,14 +162,16 @@ TEST(WeightsTest, sharded_bf16_pytorch_bin_loads) {
 // preprocessing at the model's resolution, no tokenizer, and a clear error for another name.
 TEST(WeightsTest, random_preset_models_are_deterministic_and_complete) {
   const Placement cpu;
-  const auto a = ivs::model::random_model("tiny", cpu, 7), b = ivs::model::random_model("tiny", cpu, 7);
+  const auto a = ivs::model::random_model("tiny", cpu, 7),
+             b = ivs::model::random_model("tiny", cpu, 7);
   const auto c = ivs::model::random_model("tiny", cpu, 8);
   EXPECT_EQ(a.dir, "preset:tiny");
   EXPECT_FALSE(a.vision_only());
   EXPECT_FALSE(a.tokenizer.has_value());
   EXPECT_EQ(a.processor.crop_height, internvl_tiny_config().image_size());
   EXPECT_EQ(a.processor.shortest_edge, a.processor.crop_width);
-  auto same_seed = a.internvl->named_parameters(true), other_seed = c.internvl->named_parameters(true);
+  auto same_seed = a.internvl->named_parameters(true),
+       other_seed = c.internvl->named_parameters(true);
   bool differs = false;
   for (const auto& item : b.internvl->named_parameters(true)) {
     EXPECT_TRUE(same_seed[item.key()].equal(item.value())) << item.key();

@@ -49,7 +49,8 @@ TEST(ZeroShotTest, template_ensemble_and_scores_match_a_manual_computation) {
   c10::InferenceMode guard;
   const auto& loaded = test::tiny_model();
   const auto& m = loaded.full_model();
-  const LabelSet labels{{"red panda", "dog", "checkerboard"}, {"a photo of a {}.", "a drawing of a {}."}};
+  const LabelSet labels{{"red panda", "dog", "checkerboard"},
+                        {"a photo of a {}.", "a drawing of a {}."}};
   const ZeroShotClassifier classifier(m, loaded.text_tokenizer(), labels);
   std::vector<at::Tensor> manual;
   for (const auto& label : labels.labels) {
@@ -59,11 +60,12 @@ TEST(ZeroShotTest, template_ensemble_and_scores_match_a_manual_computation) {
     const auto ids = at::tensor(batch.ids, at::kLong).view({batch.batch, batch.length});
     manual.push_back(l2_normalize(l2_normalize(m.encode_text(ids)).mean(0, true)));
   }
-  EXPECT_TRUE(test::tensors_close(classifier.class_embeddings(), at::cat(manual, 0), 1e-5, "classes"));
+  EXPECT_TRUE(
+      test::tensors_close(classifier.class_embeddings(), at::cat(manual, 0), 1e-5, "classes"));
   const auto images = m.encode_image(loaded.pixel_values(test::tiny_images()), EmbeddingMode::kC);
   const auto probs = classifier.probabilities(images);
-  const auto expected =
-      at::softmax(m.logit_scale_exp() * at::matmul(l2_normalize(images), at::cat(manual, 0).t()), -1);
+  const auto expected = at::softmax(
+      m.logit_scale_exp() * at::matmul(l2_normalize(images), at::cat(manual, 0).t()), -1);
   EXPECT_TRUE(test::tensors_close(probs, expected, 1e-5, "probabilities"));
   const auto top = classifier.top_k(probs, 2);
   ASSERT_EQ(top.size(), 3u);

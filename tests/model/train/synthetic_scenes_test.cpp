@@ -34,7 +34,8 @@ TEST(SyntheticScenesTest, a_seed_gives_the_same_scenes_and_pixels) {
   EXPECT_TRUE(differs);
 }
 
-TEST(SyntheticScenesTest, held_out_combinations_never_reach_training_which_still_covers_everything) {
+TEST(SyntheticScenesTest,
+     held_out_combinations_never_reach_training_which_still_covers_everything) {
   SceneSampler train(1, Split::kTrain);
   SceneSampler held(1, Split::kHeldOut);
   std::set<int> colours, backgrounds, shapes;
@@ -70,7 +71,8 @@ TEST(SyntheticScenesTest, held_out_combinations_never_reach_training_which_still
   EXPECT_GT(plain, 300);  // ~10 %
   EXPECT_LT(plain, 700);
   const size_t combos = n * (n - 1) * kShapeCount;
-  EXPECT_EQ(train_combos.size() + held_combos.size(), combos);  // every combination, in exactly one split
+  EXPECT_EQ(train_combos.size() + held_combos.size(),
+            combos);  // every combination, in exactly one split
   EXPECT_GT(held_combos.size(), combos / 10);
   EXPECT_LT(held_combos.size(), combos / 5);
   for (const auto& combo : held_combos) EXPECT_EQ(train_combos.count(combo), 0u);
@@ -78,7 +80,7 @@ TEST(SyntheticScenesTest, held_out_combinations_never_reach_training_which_still
 
 TEST(SyntheticScenesTest, captions_and_labels_follow_the_templates) {
   Scene scene;
-  scene.colour = 0;  // red
+  scene.colour = 0;      // red
   scene.background = 2;  // blue
   scene.shape = Shape::kTriangle;
   EXPECT_EQ(scene_caption(scene), "a red triangle on a blue background");
@@ -120,8 +122,10 @@ TEST(SyntheticScenesTest, pixels_show_the_shape_over_the_background) {
   };
   const auto& yellow = scene_colours()[3];
   const auto& black = scene_colours()[7];
-  EXPECT_EQ(at(50, 40), std::make_tuple(int(yellow.r), int(yellow.g), int(yellow.b)));  // centre: the shape
-  EXPECT_EQ(at(1, 1), std::make_tuple(int(black.r), int(black.g), int(black.b)));       // corner: background
+  EXPECT_EQ(at(50, 40),
+            std::make_tuple(int(yellow.r), int(yellow.g), int(yellow.b)));  // centre: the shape
+  EXPECT_EQ(at(1, 1),
+            std::make_tuple(int(black.r), int(black.g), int(black.b)));  // corner: background
   // The edge is anti-aliased: some pixel lies strictly between the two colours.
   bool blended = false;
   for (int x = 0; x < w && !blended; ++x) {
@@ -147,14 +151,14 @@ TEST(SyntheticScenesTest, test_patterns_look_like_videotestsrc) {
   Scene bars;
   bars.pattern = Pattern::kColourBars;
   const auto b = render_scene(bars, w, h);
-  EXPECT_EQ(pixel(b, 16, 50), std::make_tuple(255, 255, 255));   // white
-  EXPECT_EQ(pixel(b, 48, 50), std::make_tuple(255, 255, 0));     // yellow
-  EXPECT_EQ(pixel(b, 208, 50), std::make_tuple(0, 0, 255));      // blue
-  EXPECT_EQ(pixel(b, 16, 160), std::make_tuple(0, 0, 255));      // the reversed row
+  EXPECT_EQ(pixel(b, 16, 50), std::make_tuple(255, 255, 255));  // white
+  EXPECT_EQ(pixel(b, 48, 50), std::make_tuple(255, 255, 0));    // yellow
+  EXPECT_EQ(pixel(b, 208, 50), std::make_tuple(0, 0, 255));     // blue
+  EXPECT_EQ(pixel(b, 16, 160), std::make_tuple(0, 0, 255));     // the reversed row
   EXPECT_EQ(pixel(b, 48, 160), std::make_tuple(0, 0, 0));
-  EXPECT_EQ(pixel(b, 4, 200), std::make_tuple(0, 0, 128));       // -I
-  EXPECT_EQ(pixel(b, 100, 200), std::make_tuple(0, 128, 255));   // +Q
-  EXPECT_EQ(pixel(b, 156, 200), std::make_tuple(19, 19, 19));    // PLUGE
+  EXPECT_EQ(pixel(b, 4, 200), std::make_tuple(0, 0, 128));      // -I
+  EXPECT_EQ(pixel(b, 100, 200), std::make_tuple(0, 128, 255));  // +Q
+  EXPECT_EQ(pixel(b, 156, 200), std::make_tuple(19, 19, 19));   // PLUGE
   Scene checkers;
   checkers.pattern = Pattern::kCheckers;
   checkers.cell = 8;

@@ -369,7 +369,8 @@ TEST(EngineTest, canonical_keys_resolve_aliases_and_options_are_validated) {
   options.batch_size = 0;
   EXPECT_THROW(options.validate(), model::ConfigError);
   EXPECT_THROW(Engine::create(tiny_engine_key(), options), model::ConfigError);
-  for (auto [ratio, steps] : {std::pair<double, int64_t>{-0.5, 8}, {1.0, 0}, {std::nan(""), 8}, {HUGE_VAL, 8}}) {
+  for (auto [ratio, steps] :
+       {std::pair<double, int64_t>{-0.5, 8}, {1.0, 0}, {std::nan(""), 8}, {HUGE_VAL, 8}}) {
     auto join = small_options();
     join.caption_join.waiting_served_ratio = ratio;
     join.caption_join.max_waiting_steps = steps;
@@ -389,11 +390,14 @@ TEST(EngineTest, an_engine_around_a_model_in_memory_runs_that_model) {
   const auto pixels = random_pixels(*engine, 4);
   const auto result = embed(*engine, pixels, EmbeddingMode::kG);
   c10::InferenceMode guard;
-  const auto direct = model::l2_normalize(
-      loaded->full_model().encode_image(as_batch(pixels, *engine), model::EmbeddingMode::kG)).contiguous();
-  EXPECT_LT(max_abs_diff(result.embedding, {direct.data_ptr<float>(), direct.data_ptr<float>() + direct.numel()}),
+  const auto direct = model::l2_normalize(loaded->full_model().encode_image(
+                                              as_batch(pixels, *engine), model::EmbeddingMode::kG))
+                          .contiguous();
+  EXPECT_LT(max_abs_diff(result.embedding,
+                         {direct.data_ptr<float>(), direct.data_ptr<float>() + direct.numel()}),
             1e-6);
-  EXPECT_THROW(Engine::create(std::shared_ptr<const model::LoadedModel>(), small_options()), model::InputError);
+  EXPECT_THROW(Engine::create(std::shared_ptr<const model::LoadedModel>(), small_options()),
+               model::InputError);
 }
 
 // CUDA graphs asked of a model on the CPU: a warning that says why, and embeddings as without.
@@ -411,7 +415,8 @@ TEST(EngineTest, cuda_graphs_on_a_cpu_model_are_declined_with_a_warning) {
   engine->shutdown();
   const auto warnings = log.at_least(EngineLogLevel::kWarning);
   ASSERT_EQ(warnings.size(), 1u);
-  EXPECT_NE(warnings[0].find("without CUDA graphs: CUDA graphs need"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find("without CUDA graphs: CUDA graphs need"), std::string::npos)
+      << warnings[0];
 }
 
 }  // namespace

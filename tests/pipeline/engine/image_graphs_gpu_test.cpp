@@ -29,11 +29,11 @@ using test_support::max_abs_diff;
 using test_support::small_options;
 
 // Skips unless graphs can be captured here; the tests use the tiny fixture on CUDA.
-#define REQUIRE_CUDA_GRAPHS()                                                                  \
-  do {                                                                                         \
-    INTERNVL_REQUIRE_PATH(test::internvl_tiny_dir() / "config.json");                          \
-    if (!model::cuda_graphs_supported()) GTEST_SKIP() << "this LibTorch has no CUDA graphs";  \
-    if (!model::cuda_usable()) GTEST_SKIP() << "no CUDA device";                               \
+#define REQUIRE_CUDA_GRAPHS()                                                                \
+  do {                                                                                       \
+    INTERNVL_REQUIRE_PATH(test::internvl_tiny_dir() / "config.json");                        \
+    if (!model::cuda_graphs_supported()) GTEST_SKIP() << "this LibTorch has no CUDA graphs"; \
+    if (!model::cuda_usable()) GTEST_SKIP() << "no CUDA device";                             \
   } while (0)
 
 double relative_error(const at::Tensor& got, const at::Tensor& want) {
@@ -43,11 +43,14 @@ double relative_error(const at::Tensor& got, const at::Tensor& want) {
 
 TEST(ImageGraphsGpuTest, replays_equal_the_eager_forward_on_new_pixels) {
   REQUIRE_CUDA_GRAPHS();
-  for (const auto& [dtype, limit] : {std::pair<std::string, double>{"fp32", 1e-5}, {"bf16", 1e-2}}) {
-    const auto loaded = model::load_model(test::internvl_tiny_dir().string(), model::Placement::resolve("cuda", dtype));
+  for (const auto& [dtype, limit] :
+       {std::pair<std::string, double>{"fp32", 1e-5}, {"bf16", 1e-2}}) {
+    const auto loaded = model::load_model(test::internvl_tiny_dir().string(),
+                                          model::Placement::resolve("cuda", dtype));
     c10::InferenceMode guard;
     const auto& internvl = *loaded.internvl;
-    model::ImageEmbeddingGraphs graphs(internvl, {model::EmbeddingMode::kC, model::EmbeddingMode::kG}, {1, 4});
+    model::ImageEmbeddingGraphs graphs(
+        internvl, {model::EmbeddingMode::kC, model::EmbeddingMode::kG}, {1, 4});
     ASSERT_EQ(graphs.size(), 4u);
     const auto size = loaded.config.image_size();
     const auto options = internvl.query_tokens.options();
@@ -64,7 +67,8 @@ TEST(ImageGraphsGpuTest, replays_equal_the_eager_forward_on_new_pixels) {
           ASSERT_TRUE(replayed.has_value());
           ASSERT_EQ(replayed->sizes(), eager.sizes());
           EXPECT_TRUE(at::isfinite(*replayed).all().item<bool>());
-          EXPECT_LT(relative_error(*replayed, eager), limit) << dtype << " batch " << batch << " round " << round;
+          EXPECT_LT(relative_error(*replayed, eager), limit)
+              << dtype << " batch " << batch << " round " << round;
         }
       }
       EXPECT_FALSE(graphs.encode_image(at::zeros({5, 3, size, size}, options), mode).has_value())
@@ -89,8 +93,9 @@ TEST(ImageGraphsGpuTest, an_engine_with_cuda_graphs_embeds_as_one_without) {
     for (int i = 0; i < count; ++i) {
       at::manual_seed(i);
       const auto t = at::randn({3, size, size});
-      futures.push_back(*engine.submit_embedding({t.data_ptr<float>(), t.data_ptr<float>() + t.numel()},
-                                                 EmbeddingMode::kG, Admission::kWait));
+      futures.push_back(
+          *engine.submit_embedding({t.data_ptr<float>(), t.data_ptr<float>() + t.numel()},
+                                   EmbeddingMode::kG, Admission::kWait));
     }
     engine.resume();
     std::vector<std::vector<float>> out;
@@ -108,14 +113,17 @@ TEST(ImageGraphsGpuTest, an_engine_with_cuda_graphs_embeds_as_one_without) {
     // and cuDNN may pick another (TF32) convolution for them. That the padded replay is exact is
     // the test above's; here it must only be the same embedding.
     const double limit = count == 3 ? 1e-3 : 1e-5;
-    for (size_t i = 0; i < want.size(); ++i) EXPECT_LT(max_abs_diff(got[i], want[i]), limit) << count << " " << i;
+    for (size_t i = 0; i < want.size(); ++i)
+      EXPECT_LT(max_abs_diff(got[i], want[i]), limit) << count << " " << i;
   }
   graphed->shutdown();
   const auto warnings = log.at_least(EngineLogLevel::kWarning);
   EXPECT_TRUE(warnings.empty()) << warnings.front();
   bool captured = false;
   for (const auto& message : log.at_least(EngineLogLevel::kInfo)) {
-    captured = captured || message.find("replay CUDA graphs of InternVL-C and -G for batches of 1,2,4") != std::string::npos;
+    captured =
+        captured || message.find("replay CUDA graphs of InternVL-C and -G for batches of 1,2,4") !=
+                        std::string::npos;
   }
   EXPECT_TRUE(captured) << "the engine did not say it captured its graphs";
 }

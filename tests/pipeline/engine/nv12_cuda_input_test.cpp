@@ -27,7 +27,8 @@ using test_support::small_options;
 // A copy of `host` in device memory, freed with the last reference.
 std::shared_ptr<uint8_t> to_device(const std::vector<uint8_t>& host) {
   void* device = nullptr;
-  if (cudaMalloc(&device, host.size()) != cudaSuccess) throw std::runtime_error("cudaMalloc failed");
+  if (cudaMalloc(&device, host.size()) != cudaSuccess)
+    throw std::runtime_error("cudaMalloc failed");
   std::shared_ptr<uint8_t> owned(static_cast<uint8_t*>(device), [](uint8_t* p) { cudaFree(p); });
   if (cudaMemcpy(device, host.data(), host.size(), cudaMemcpyHostToDevice) != cudaSuccess) {
     throw std::runtime_error("cudaMemcpy failed");
@@ -37,14 +38,16 @@ std::shared_ptr<uint8_t> to_device(const std::vector<uint8_t>& host) {
 
 // A HostNv12's planes in device memory, handed out as pictures that keep them alive.
 struct DeviceNv12 {
-  explicit DeviceNv12(const HostNv12& frame) : host(frame), y(to_device(frame.y)), uv(to_device(frame.uv)) {}
+  explicit DeviceNv12(const HostNv12& frame)
+      : host(frame), y(to_device(frame.y)), uv(to_device(frame.uv)) {}
 
   Nv12Picture picture() const {
     auto p = host.picture();
     p.planes.y = y.get();
     p.planes.uv = uv.get();
     p.cuda_memory = true;
-    p.keepalive = std::make_shared<std::pair<std::shared_ptr<uint8_t>, std::shared_ptr<uint8_t>>>(y, uv);
+    p.keepalive =
+        std::make_shared<std::pair<std::shared_ptr<uint8_t>, std::shared_ptr<uint8_t>>>(y, uv);
     return p;
   }
 
@@ -71,7 +74,9 @@ TEST(Nv12CudaInputTest, pictures_in_cuda_memory_equal_the_same_pictures_in_host_
   auto embed_batch = [&](std::vector<Nv12Picture> pictures) {
     engine->pause();
     std::vector<std::future<EmbeddingResult>> futures;
-    for (auto& p : pictures) futures.push_back(*engine->submit_embedding(std::move(p), EmbeddingMode::kC, Admission::kWait));
+    for (auto& p : pictures)
+      futures.push_back(
+          *engine->submit_embedding(std::move(p), EmbeddingMode::kC, Admission::kWait));
     engine->resume();
     std::vector<std::vector<float>> out;
     for (auto& f : futures) {
@@ -91,7 +96,8 @@ TEST(Nv12CudaInputTest, pictures_in_cuda_memory_equal_the_same_pictures_in_host_
   CaptionSettings settings;
   settings.num_beams = 2;
   settings.min_new_tokens = settings.max_new_tokens = 5;
-  auto caption_device = *engine->submit_caption(full_hd_on_device.picture(), settings, Admission::kWait);
+  auto caption_device =
+      *engine->submit_caption(full_hd_on_device.picture(), settings, Admission::kWait);
   auto caption_host = *engine->submit_caption(full_hd.picture(), settings, Admission::kWait);
   ASSERT_TRUE(completes(caption_device) && completes(caption_host));
   EXPECT_EQ(caption_device.get().token_ids, caption_host.get().token_ids);

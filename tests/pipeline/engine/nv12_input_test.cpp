@@ -44,7 +44,8 @@ TEST(Nv12InputTest, embeddings_of_host_nv12_pictures_equal_those_of_their_twin_p
     for (const auto* frame : {&wide, &tall}) {
       futures.push_back(*engine->submit_embedding(frame->picture(), mode, Admission::kWait));
       futures.push_back(*engine->submit_embedding(
-          frame->twin_pixels(*engine, model::ResizeMode::kShortestEdgeCrop), mode, Admission::kWait));
+          frame->twin_pixels(*engine, model::ResizeMode::kShortestEdgeCrop), mode,
+          Admission::kWait));
     }
     engine->resume();
     std::vector<EmbeddingResult> results;
@@ -55,7 +56,8 @@ TEST(Nv12InputTest, embeddings_of_host_nv12_pictures_equal_those_of_their_twin_p
     EXPECT_EQ(results[0].timing.batch_size, 4);
     EXPECT_LT(max_abs_diff(results[0].embedding, results[1].embedding), 1e-6f);
     EXPECT_LT(max_abs_diff(results[2].embedding, results[3].embedding), 1e-6f);
-    EXPECT_GT(max_abs_diff(results[0].embedding, results[2].embedding), 1e-3f);  // different pictures
+    EXPECT_GT(max_abs_diff(results[0].embedding, results[2].embedding),
+              1e-3f);  // different pictures
   }
 }
 
@@ -68,8 +70,8 @@ TEST(Nv12InputTest, captions_squash_nv12_pictures_as_the_caption_element_does) {
   settings.max_new_tokens = 6;
   const HostNv12 frame(120, 40, 3);  // 3:1: squash and crop see different pixels
   auto from_picture = *engine->submit_caption(frame.picture(), settings, Admission::kWait);
-  auto squashed = *engine->submit_caption(frame.twin_pixels(*engine, model::ResizeMode::kSquash), settings,
-                                          Admission::kWait);
+  auto squashed = *engine->submit_caption(frame.twin_pixels(*engine, model::ResizeMode::kSquash),
+                                          settings, Admission::kWait);
   ASSERT_TRUE(completes(from_picture) && completes(squashed));
   const auto a = from_picture.get(), b = squashed.get();
   EXPECT_EQ(a.token_ids, b.token_ids);
@@ -93,7 +95,8 @@ TEST(Nv12InputTest, a_picture_is_released_once_preprocessed_before_its_caption_i
     delete static_cast<int*>(p);
   });
   std::weak_ptr<void> watch = keepalive;
-  auto future = *engine->submit_caption(frame.picture(std::move(keepalive)), settings, Admission::kWait);
+  auto future =
+      *engine->submit_caption(frame.picture(std::move(keepalive)), settings, Admission::kWait);
   ASSERT_TRUE(completes(future));
   EXPECT_EQ(future.get().token_ids.size(), 8u);
   EXPECT_TRUE(watch.expired());
@@ -136,8 +139,10 @@ TEST(Nv12InputTest, the_stager_keeps_a_bounded_number_of_frame_sizes) {
   for (int size = 0; size < 20; ++size) {
     const HostNv12 frame(64 + 2 * size, 48, static_cast<uint32_t>(10 + size));
     stager.to_host(frame.picture(), out.data());
-    const model::cuda::Nv12Plan plan(frame.width, frame.height, config, model::ResizeMode::kShortestEdgeCrop);
-    EXPECT_EQ(out, model::cuda::preprocess_nv12_on_host(frame.view(), frame.picture().matrix, plan)) << size;
+    const model::cuda::Nv12Plan plan(frame.width, frame.height, config,
+                                     model::ResizeMode::kShortestEdgeCrop);
+    EXPECT_EQ(out, model::cuda::preprocess_nv12_on_host(frame.view(), frame.picture().matrix, plan))
+        << size;
     EXPECT_LE(stager.sizes_kept(), Nv12Stager::kMaxSizes);
   }
   EXPECT_GE(stager.sizes_kept(), 1u);

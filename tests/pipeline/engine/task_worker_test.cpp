@@ -36,7 +36,9 @@ struct FakeJob {
   bool same_batch(const FakeJob& other) const { return key == other.key; }
 };
 
-std::string key_of(int key) { return "a batching key longer than a small string " + std::to_string(key); }
+std::string key_of(int key) {
+  return "a batching key longer than a small string " + std::to_string(key);
+}
 
 enum class StepEnd { kOk, kError, kThrow };  // how a scripted step ends
 
@@ -45,7 +47,8 @@ class ScriptedModel {
  public:
   TaskModel<FakeJob, FakeResult> model() {
     TaskModel<FakeJob, FakeResult> m;
-    m.admit = [this](const std::vector<const FakeJob*>& jobs, const std::vector<uint64_t>& tickets) {
+    m.admit = [this](const std::vector<const FakeJob*>& jobs,
+                     const std::vector<uint64_t>& tickets) {
       std::lock_guard<std::mutex> lock(mutex_);
       std::vector<int> names;
       for (size_t i = 0; i < jobs.size(); ++i) {

@@ -83,7 +83,8 @@ outputs:
   zmq: {endpoint: "bind:tcp://*:5555", topic_prefix: "site1/", send_hwm: 50}
   jsonl: {path: out/results.jsonl}
 http: {listen: "0.0.0.0:0", auth_token: s3cret}
-)", "/etc/internvl");
+)",
+                                "/etc/internvl");
   EXPECT_EQ(c.model.path, "/etc/internvl/m");  // relative to the config's directory
   EXPECT_EQ(c.outputs.jsonl.path, "/etc/internvl/out/results.jsonl");
   EXPECT_EQ(c.outputs.zmq.topic_prefix, "site1/");
@@ -101,8 +102,8 @@ http: {listen: "0.0.0.0:0", auth_token: s3cret}
   EXPECT_DOUBLE_EQ(b.stall_timeout_seconds, 3.0);
   EXPECT_EQ(b.tasks.classify.labels, (std::vector<std::string>{"x", "y"}));
   EXPECT_EQ(b.tasks.classify.top_k, 2u);
-  EXPECT_EQ(b.tasks.classify.mode, "g");                  // inherited
-  EXPECT_DOUBLE_EQ(b.tasks.classify.threshold, 0.1);      // inherited
+  EXPECT_EQ(b.tasks.classify.mode, "g");              // inherited
+  EXPECT_DOUBLE_EQ(b.tasks.classify.threshold, 0.1);  // inherited
   EXPECT_TRUE(b.tasks.caption.enabled);
   EXPECT_EQ(b.tasks.caption.num_beams, 1u);
 }
@@ -127,20 +128,28 @@ streams:
 }
 
 TEST(ServiceConfigTest, wrong_types_and_values_name_what_is_expected) {
-  EXPECT_NE(error_of("model: {path: /m, batch_size: many}").find("model.batch_size (line 1): expected an integer; got 'many'"),
+  EXPECT_NE(error_of("model: {path: /m, batch_size: many}")
+                .find("model.batch_size (line 1): expected an integer; got 'many'"),
             std::string::npos);
   EXPECT_NE(error_of("model: {path: /m, batch_size: 0}").find("in [1, 1024]"), std::string::npos);
-  EXPECT_NE(error_of("model: {path: /m, device: cuda:1}").find("expected one of auto, cpu, cuda; got 'cuda:1'"),
+  EXPECT_NE(error_of("model: {path: /m, device: cuda:1}")
+                .find("expected one of auto, cpu, cuda; got 'cuda:1'"),
             std::string::npos);
-  EXPECT_NE(error_of("model: {path: /m}\ntasks: {classify: {labels: [a], mode: x}}").find("expected one of c, g"),
+  EXPECT_NE(error_of("model: {path: /m}\ntasks: {classify: {labels: [a], mode: x}}")
+                .find("expected one of c, g"),
             std::string::npos);
-  EXPECT_NE(error_of("model: {path: /m}\ntasks: {classify: {labels: a b}}").find("expected a list of strings"),
+  EXPECT_NE(error_of("model: {path: /m}\ntasks: {classify: {labels: a b}}")
+                .find("expected a list of strings"),
             std::string::npos);
-  EXPECT_NE(error_of("model: {path: /m}\ntasks: {caption: {enabled: maybe}}").find("expected true or false"),
+  EXPECT_NE(error_of("model: {path: /m}\ntasks: {caption: {enabled: maybe}}")
+                .find("expected true or false"),
             std::string::npos);
-  EXPECT_NE(error_of("model: {path: /m}\nstreams: {id: a}").find("expected a list of streams"), std::string::npos);
-  EXPECT_NE(error_of("model: {path: /m}\nhttp: {listen: localhost}").find("expected host:port"), std::string::npos);
-  EXPECT_NE(error_of("model: {path: /m}\noutputs: {zmq: {endpoint: 'bind:nonsense'}}").find("outputs.zmq.endpoint"),
+  EXPECT_NE(error_of("model: {path: /m}\nstreams: {id: a}").find("expected a list of streams"),
+            std::string::npos);
+  EXPECT_NE(error_of("model: {path: /m}\nhttp: {listen: localhost}").find("expected host:port"),
+            std::string::npos);
+  EXPECT_NE(error_of("model: {path: /m}\noutputs: {zmq: {endpoint: 'bind:nonsense'}}")
+                .find("outputs.zmq.endpoint"),
             std::string::npos);
   EXPECT_NE(error_of("tasks: {}").find("missing required key 'model'"), std::string::npos);
   EXPECT_NE(error_of("- just\n- a list\n").find("expected a mapping"), std::string::npos);
@@ -156,30 +165,39 @@ TEST(ServiceConfigTest, streams_are_checked) {
   EXPECT_NE(error_of(base + "streams: [{id: a, uri: 'rtsp://h/1'}, {id: a, uri: 'rtsp://h/2'}]")
                 .find("duplicate stream id 'a'"),
             std::string::npos);
-  EXPECT_NE(error_of(base + "streams: [{id: 'cam 1', uri: 'rtsp://h/1'}]").find("must be 1-128 characters"),
+  EXPECT_NE(error_of(base + "streams: [{id: 'cam 1', uri: 'rtsp://h/1'}]")
+                .find("must be 1-128 characters"),
             std::string::npos);
-  EXPECT_NE(error_of(base + "streams: [{id: a, uri: 'videos/a.mp4'}]").find("expected a URI"), std::string::npos);
-  EXPECT_NE(error_of(base + "streams: [{id: a}]").find("missing required key 'uri'"), std::string::npos);
-  EXPECT_NE(error_of("model: {path: /m}\nstreams: [{id: a, uri: 'rtsp://h/1'}]").find("has no labels"),
+  EXPECT_NE(error_of(base + "streams: [{id: a, uri: 'videos/a.mp4'}]").find("expected a URI"),
             std::string::npos);
-  EXPECT_NE(error_of(base + "streams: [{id: a, uri: 'rtsp://h/1', tasks: {classify: {enabled: false}}}]")
-                .find("neither classify nor caption"),
+  EXPECT_NE(error_of(base + "streams: [{id: a}]").find("missing required key 'uri'"),
             std::string::npos);
+  EXPECT_NE(
+      error_of("model: {path: /m}\nstreams: [{id: a, uri: 'rtsp://h/1'}]").find("has no labels"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of(base + "streams: [{id: a, uri: 'rtsp://h/1', tasks: {classify: {enabled: false}}}]")
+          .find("neither classify nor caption"),
+      std::string::npos);
 }
 
 TEST(ServiceConfigTest, labels_are_checked_and_label_files_must_exist) {
-  EXPECT_NE(error_of("model: {path: /m}\ntasks: {classify: {labels: ['a;b']}}").find("contains ';'"),
+  EXPECT_NE(
+      error_of("model: {path: /m}\ntasks: {classify: {labels: ['a;b']}}").find("contains ';'"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of("model: {path: /m}\ntasks: {classify: {labels: [a, a]}}").find("appears twice"),
+      std::string::npos);
+  EXPECT_NE(error_of("model: {path: /m}\ntasks: {classify: {labels: []}}").find("empty"),
             std::string::npos);
-  EXPECT_NE(error_of("model: {path: /m}\ntasks: {classify: {labels: [a, a]}}").find("appears twice"),
-            std::string::npos);
-  EXPECT_NE(error_of("model: {path: /m}\ntasks: {classify: {labels: []}}").find("empty"), std::string::npos);
   EXPECT_NE(error_of("model: {path: /m}\ntasks: {classify: {labels_file: no-such.txt}}")
                 .find("file '/etc/internvl/no-such.txt' does not exist"),
             std::string::npos);
   const auto dir = test::scratch_dir("service_config_labels");
   std::ofstream(dir / "labels.txt") << "a cat\na dog\n";
   const ServiceConfig c = parse_service_config(
-      "model: {path: /m}\ntasks: {classify: {labels_file: labels.txt}}\nstreams: [{id: a, uri: 'rtsp://h/1'}]\n",
+      "model: {path: /m}\ntasks: {classify: {labels_file: labels.txt}}\nstreams: [{id: a, uri: "
+      "'rtsp://h/1'}]\n",
       "t.yaml", dir.string());
   EXPECT_EQ(c.streams[0].tasks.classify.labels_file, (dir / "labels.txt").string());
 }
@@ -198,7 +216,8 @@ outputs: {jsonl: {path: "/tmp/$${IVS_TEST_UNSET}.jsonl"}}
   EXPECT_EQ(c.http.auth_token, "fallback");  // set but empty takes the default, as in the shell
   EXPECT_EQ(c.outputs.jsonl.path, "/tmp/${IVS_TEST_UNSET}.jsonl");  // $$ is a literal $
   const std::string message = error_of("model: {path: '${IVS_TEST_UNSET}'}");
-  EXPECT_NE(message.find("environment variable 'IVS_TEST_UNSET' is not set"), std::string::npos) << message;
+  EXPECT_NE(message.find("environment variable 'IVS_TEST_UNSET' is not set"), std::string::npos)
+      << message;
   EXPECT_NE(error_of("model: {path: '${IVS_TEST_MODEL'}").find("unclosed"), std::string::npos);
   EXPECT_EQ(expand_environment("cost: $$5 ${IVS_TEST_MODEL}", "x"), "cost: $5 /models/from-env");
 }
@@ -224,8 +243,8 @@ TEST(ServiceConfigTest, a_rest_stream_body_is_parsed_like_a_config_entry) {
   EXPECT_EQ(s.tasks.classify.labels, std::vector<std::string>{"a bus"});
   EXPECT_EQ(s.tasks.classify.top_k, 5u);
   try {
-    parse_stream_config(R"({"id": "x", "uri": "rtsp://h/1", "colour": "red"})", service, "request body",
-                        StreamSource::kRest);
+    parse_stream_config(R"({"id": "x", "uri": "rtsp://h/1", "colour": "red"})", service,
+                        "request body", StreamSource::kRest);
     FAIL();
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("request body: colour"), std::string::npos) << e.what();
@@ -236,36 +255,41 @@ TEST(ServiceConfigTest, a_rest_body_reads_neither_the_servers_environment_nor_it
   const ServiceConfig service = parse(kMinimal);
   setenv("IVS_TEST_SECRET", "hunter2", 1);
   const StreamConfig s = parse_stream_config(
-      R"({"id": "x", "uri": "rtsp://h/1", "tasks": {"classify": {"labels": ["${IVS_TEST_SECRET}"]}}})", service,
-      "request body", StreamSource::kRest);
+      R"({"id": "x", "uri": "rtsp://h/1", "tasks": {"classify": {"labels": ["${IVS_TEST_SECRET}"]}}})",
+      service, "request body", StreamSource::kRest);
   EXPECT_EQ(s.tasks.classify.labels, std::vector<std::string>{"${IVS_TEST_SECRET}"});  // as written
   for (const char* key : {"labels_file", "templates_file"}) {
     try {
-      parse_stream_config(std::string(R"({"id": "x", "uri": "rtsp://h/1", "tasks": {"classify": {")") + key +
-                              R"(": "/etc/passwd"}}})",
-                          service, "request body", StreamSource::kRest);
+      parse_stream_config(
+          std::string(R"({"id": "x", "uri": "rtsp://h/1", "tasks": {"classify": {")") + key +
+              R"(": "/etc/passwd"}}})",
+          service, "request body", StreamSource::kRest);
       FAIL() << key << " was accepted over REST";
     } catch (const ConfigError& e) {
-      EXPECT_NE(std::string(e.what()).find("files cannot be named over REST"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("files cannot be named over REST"), std::string::npos)
+          << e.what();
     }
   }
   // The same text from a config file is trusted.
   const StreamConfig trusted = parse_stream_config(
-      R"({"id": "x", "uri": "rtsp://h/1", "tasks": {"classify": {"labels": ["${IVS_TEST_SECRET}"]}}})", service,
-      "config", StreamSource::kConfigFile);
+      R"({"id": "x", "uri": "rtsp://h/1", "tasks": {"classify": {"labels": ["${IVS_TEST_SECRET}"]}}})",
+      service, "config", StreamSource::kConfigFile);
   EXPECT_EQ(trusted.tasks.classify.labels, std::vector<std::string>{"hunter2"});
 }
 
 TEST(ServiceConfigTest, listen_ports_are_range_checked) {
-  EXPECT_NE(error_of("model: {path: /m}\nhttp: {listen: '127.0.0.1:70000'}").find("expected host:port"),
-            std::string::npos);
-  EXPECT_NE(error_of("model: {path: /m}\nhttp: {listen: '127.0.0.1:99999999999999999999'}").find("expected host:port"),
+  EXPECT_NE(
+      error_of("model: {path: /m}\nhttp: {listen: '127.0.0.1:70000'}").find("expected host:port"),
+      std::string::npos);
+  EXPECT_NE(error_of("model: {path: /m}\nhttp: {listen: '127.0.0.1:99999999999999999999'}")
+                .find("expected host:port"),
             std::string::npos);
   EXPECT_EQ(parse("model: {path: /m}\nhttp: {listen: '[::1]:65535'}").http.listen, "[::1]:65535");
 }
 
 TEST(ServiceConfigTest, sharding_splits_streams_by_a_stable_hash) {
-  EXPECT_NE(error_of("model: {path: /m}\nsharding: {replicas: 2, ordinal: 2}").find("must be below replicas"),
+  EXPECT_NE(error_of("model: {path: /m}\nsharding: {replicas: 2, ordinal: 2}")
+                .find("must be below replicas"),
             std::string::npos);
   // FNV-1a 64 of "cam01" is 0xe88cab3a98c1c1df (fixed by the algorithm): odd, so replica 1 of 2.
   EXPECT_TRUE(stream_in_shard("cam01", {2, 1}));

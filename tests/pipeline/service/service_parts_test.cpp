@@ -15,7 +15,7 @@ TEST(BackoffTest, doubles_per_failure_is_bounded_and_jittered_within_half) {
   EXPECT_DOUBLE_EQ(backoff_delay_seconds(1, 60, 1, 1.0), 1.0);
   EXPECT_DOUBLE_EQ(backoff_delay_seconds(1, 60, 2, 1.0), 2.0);
   EXPECT_DOUBLE_EQ(backoff_delay_seconds(1, 60, 5, 1.0), 16.0);
-  EXPECT_DOUBLE_EQ(backoff_delay_seconds(1, 60, 7, 1.0), 60.0);    // 64 capped
+  EXPECT_DOUBLE_EQ(backoff_delay_seconds(1, 60, 7, 1.0), 60.0);     // 64 capped
   EXPECT_DOUBLE_EQ(backoff_delay_seconds(1, 60, 1000, 1.0), 60.0);  // no overflow
   EXPECT_DOUBLE_EQ(backoff_delay_seconds(1, 60, 5, 0.0), 8.0);      // jitter: half at least
   for (double r = 0.0; r < 1.0; r += 0.05) {
@@ -28,7 +28,8 @@ TEST(BackoffTest, doubles_per_failure_is_bounded_and_jittered_within_half) {
 TEST(StreamUriTest, credentials_are_removed_for_display) {
   EXPECT_EQ(redact_uri("rtsp://admin:pa55@10.0.0.5:554/stream1"), "rtsp://10.0.0.5:554/stream1");
   EXPECT_EQ(redact_uri("rtsp://user@cam/s"), "rtsp://cam/s");
-  EXPECT_EQ(redact_uri("rtsp://10.0.0.5/path@odd"), "rtsp://10.0.0.5/path@odd");  // '@' in the path stays
+  EXPECT_EQ(redact_uri("rtsp://10.0.0.5/path@odd"),
+            "rtsp://10.0.0.5/path@odd");  // '@' in the path stays
   EXPECT_EQ(redact_uri("file:///videos/a.mp4"), "file:///videos/a.mp4");
 }
 
