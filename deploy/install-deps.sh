@@ -30,11 +30,14 @@ packages=(
   libmicrohttpd-dev
   # tests (the generators of tests/data need python3-torch / python3-pil only to regenerate)
   libgtest-dev libgmock-dev liblsan0
+  # the format check of every C++ source (tests/check_format.sh)
+  clang-format-14
   # tests: the JSON Schema check of sink messages (tests/sinks/validate_messages.py, run by
   # /usr/bin/python3) and a Python ZeroMQ subscriber for checking a live endpoint by hand
   python3-jsonschema python3-zmq
   # tests/bench/eager_internvl.py: the PyTorch eager baseline of the GPU benchmark, checked here
-  # against the official outputs of the tiny fixture (uses the libtorch1.13 already installed)
+  # against the official outputs of the tiny fixture (uses the libtorch1.13 already installed);
+  # the build also writes the tiny checkpoint's pytorch_model.bin with it (tests/data/parity/)
   python3-torch python3-numpy
   # service tests (tests/integration/run_service_e2e.py): a real Prometheus server scraping the
   # service (package prometheus, below) and headless Chromium loading its status page
