@@ -585,17 +585,22 @@ def scenario_soak(args, tiny, work):
         frames = sum(s["frames"] for s in status.values())
         after_warmup = [rss for t, rss in samples if t >= warmup]
         third = max(1, len(after_warmup) // 3)
-        early = sorted(after_warmup[:third])[third // 2]   # medians: RSS is noisy while pipelines
-        late = sorted(after_warmup[-third:])[third // 2]   # start and stop several times a second
+        # Medians, since RSS is noisy while pipelines start and stop several times a second. The
+        # middle third is compared with the last: LibTorch's allocator keeps growing until every
+        # batch composition has run, which took up to ~100 s (a one-off step of ~35 MiB, then
+        # flat), while a leak keeps growing; half the bound over half the distance is the same rate.
+        middle = sorted(after_warmup[third:2 * third])[third // 2]
+        late = sorted(after_warmup[-third:])[third // 2]
         peak = max(after_warmup)
-        growth_mib = (late - early) / 1024
+        growth_mib = (late - middle) / 1024
+        bound_mib = args.rss_bound_mib / 2
         log(f"soak {args.soak_seconds:.0f} s: {frames} frames, {restarts} pipeline restarts, {sub.count()} messages; "
-            f"RSS median {early / 1024:.1f} MiB in the first third after warm-up, {late / 1024:.1f} MiB in the "
+            f"RSS median {middle / 1024:.1f} MiB in the middle third after warm-up, {late / 1024:.1f} MiB in the "
             f"last third (growth {growth_mib:.1f} MiB), peak {peak / 1024:.1f} MiB")
         print("rss_samples_kib", json.dumps(samples))
         check(restarts > 20, f"only {restarts} restarts: the soak did not cycle pipelines")
-        check(growth_mib < args.rss_bound_mib,
-              f"RSS grew {growth_mib:.1f} MiB between the first and last third, bound {args.rss_bound_mib} MiB")
+        check(growth_mib < bound_mib,
+              f"RSS grew {growth_mib:.1f} MiB between the middle and last third, bound {bound_mib} MiB")
         check(service.stop() == 0, "the service did not exit 0 after the soak")
     finally:
         sub.close()
