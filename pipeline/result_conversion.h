@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "pipeline/result_records.h"
+#include "pipeline/engine/result_records.h"
 #include "sinks/frame_result.h"
 
 namespace ivs::pipeline {

@@ -9,7 +9,7 @@
 
 #include <gst/gst.h>
 
-#include "pipeline/result_records.h"
+#include "pipeline/engine/result_records.h"
 
 G_BEGIN_DECLS
 

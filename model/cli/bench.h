@@ -41,8 +41,8 @@ struct BenchOptions {
   int64_t matmul_size = 0;   // 0: 4096 on CUDA, 1024 on CPU
   uint64_t seed = 0;
   bool unfused = false;  // presets only: keep q/k/v, k/v and gate/up as separate products (A/B)
-  bool cuda_graphs =
-      false;  // tasks c and g replayed from CUDA graphs (model/internvl/image_graphs.h)
+  // tasks c and g replayed from CUDA graphs (model/internvl/image_graphs.h)
+  bool cuda_graphs = false;
   model::JoinPolicy join;  // caption-streams: when finished streams' next requests join
 };
 

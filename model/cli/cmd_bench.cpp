@@ -30,6 +30,7 @@
 #include "model/internvl/generation.h"
 #include "model/internvl/image_graphs.h"
 #include "model/internvl/loaded_model.h"
+#include "model/internvl/prompts.h"
 #include "model/internvl/weights.h"
 
 namespace ivs::cli {
@@ -131,7 +132,7 @@ BenchModel load_checkpoint_model(const ModelOptions& options) {
   }
   m.internvl = loaded.internvl;
   m.vision = loaded.internvl->vision_model;
-  m.prompt_ids = loaded.text_tokenizer().encode_prompt("English caption:");
+  m.prompt_ids = loaded.text_tokenizer().encode_prompt(model::kDefaultCaptionPrompt);
   return m;
 }
 

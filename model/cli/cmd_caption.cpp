@@ -9,13 +9,14 @@
 #include "model/cli/model_options.h"
 #include "model/common/errors.h"
 #include "model/internvl/generation.h"
+#include "model/internvl/prompts.h"
 
 namespace ivs::cli {
 namespace {
 
 struct CaptionOptions {
   ModelOptions model;
-  std::string prompt = "English caption:";
+  std::string prompt = model::kDefaultCaptionPrompt;
   std::string resize = "crop";
   model::GenerationConfig generation;
 };

@@ -10,6 +10,7 @@
 #include "model/cli/commands.h"
 #include "model/cli/model_options.h"
 #include "model/common/errors.h"
+#include "model/internvl/prompts.h"
 #include "model/internvl/zero_shot.h"
 
 namespace ivs::cli {
@@ -20,7 +21,7 @@ struct ClassifyOptions {
   std::string labels;
   std::string labels_file;
   std::string templates_file;
-  std::string prompt_template = "a photo of {}.";
+  std::string prompt_template = model::kDefaultPromptTemplate;
   std::string mode = "c";
   int64_t top_k = 5;
   int64_t batch_size = 16;
@@ -51,9 +52,10 @@ nlohmann::json scores_json(const std::vector<model::LabelScore>& scores) {
 model::LabelSet label_set(const ClassifyOptions& o) {
   model::LabelSet set;
   set.labels = o.labels_file.empty() ? model::parse_label_list(o.labels)
-                                     : model::read_lines_file(o.labels_file, "labels");
-  set.templates = o.templates_file.empty() ? std::vector<std::string>{o.prompt_template}
-                                           : model::read_lines_file(o.templates_file, "templates");
+                                     : model::read_lines_file(o.labels_file, "--labels-file");
+  set.templates = o.templates_file.empty()
+                      ? std::vector<std::string>{o.prompt_template}
+                      : model::read_lines_file(o.templates_file, "--templates-file");
   set.validate();
   return set;
 }

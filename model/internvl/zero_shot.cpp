@@ -2,7 +2,6 @@
 #include "model/internvl/zero_shot.h"
 
 #include <algorithm>
-#include <fstream>
 #include <set>
 
 #include <ATen/ATen.h>
@@ -11,16 +10,6 @@
 
 namespace ivs::model {
 namespace {
-
-std::string trim(const std::string& s) {
-  const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return {};
-  return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
-}
-
-bool has_placeholder(const std::string& templ) {
-  return templ.find("{}") != std::string::npos || templ.find("{c}") != std::string::npos;
-}
 
 at::Tensor encode_texts(const InternVLModelImpl& model, const Tokenizer& tokenizer,
                         const std::vector<std::string>& texts, int64_t batch_size) {
@@ -53,43 +42,6 @@ void LabelSet::validate() const {
       throw InputError("prompt template '" + t + "' has no '{}' placeholder for the label");
     }
   }
-}
-
-std::vector<std::string> parse_label_list(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    const auto end = std::min(text.find(';', start), text.size());
-    auto item = trim(text.substr(start, end - start));
-    if (!item.empty()) out.push_back(std::move(item));
-    start = end + 1;
-  }
-  return out;
-}
-
-std::vector<std::string> read_lines_file(const std::string& path, const char* what) {
-  std::ifstream in(path);
-  if (!in) throw InputError(std::string("cannot open the ") + what + " file " + path);
-  std::vector<std::string> out;
-  std::string line;
-  while (std::getline(in, line)) {
-    auto item = trim(line);
-    if (!item.empty() && item[0] != '#') out.push_back(std::move(item));
-  }
-  if (out.empty())
-    throw InputError(std::string("the ") + what + " file " + path + " has no entries");
-  return out;
-}
-
-std::string format_template(const std::string& templ, const std::string& label) {
-  std::string out = templ;
-  for (const char* placeholder : {"{c}", "{}"}) {
-    const std::string p(placeholder);
-    for (auto pos = out.find(p); pos != std::string::npos; pos = out.find(p, pos + label.size())) {
-      out.replace(pos, p.size(), label);
-    }
-  }
-  return out;
 }
 
 ZeroShotClassifier::ZeroShotClassifier(const InternVLModelImpl& model, const Tokenizer& tokenizer,

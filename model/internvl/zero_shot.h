@@ -9,6 +9,8 @@
 #include <ATen/core/Tensor.h>
 
 #include "model/internvl/internvl.h"
+#include "model/common/label_list.h"
+#include "model/internvl/prompts.h"
 #include "model/internvl/tokenizer.h"
 
 namespace ivs::model {
@@ -16,22 +18,12 @@ namespace ivs::model {
 /// Labels and the prompt templates that turn a label into text ("{}" or "{c}" = the label).
 struct LabelSet {
   std::vector<std::string> labels;
-  std::vector<std::string> templates{"a photo of {}."};
+  std::vector<std::string> templates{kDefaultPromptTemplate};
 
   /// Throws InputError when there are no labels, a label is empty or repeated, or a template
   /// has no placeholder.
   void validate() const;
 };
-
-/// "a;b;c" -> labels (trimmed, empty entries dropped).
-std::vector<std::string> parse_label_list(const std::string& text);
-
-/// One label (or template) per line; blank lines and lines starting with '#' are skipped.
-/// Throws InputError naming the file when it cannot be read or holds nothing.
-std::vector<std::string> read_lines_file(const std::string& path, const char* what);
-
-/// A template with the label substituted for "{}" / "{c}".
-std::string format_template(const std::string& templ, const std::string& label);
 
 struct LabelScore {
   int64_t label_id = 0;

@@ -30,6 +30,7 @@
 #include "model/internvl/config.h"
 #include "model/internvl/generation.h"
 #include "model/internvl/internvl.h"
+#include "model/internvl/prompts.h"
 #include "model/internvl/tokenizer.h"
 #include "model/internvl/weights.h"
 #include "model/train/synthetic_scenes.h"
@@ -40,8 +41,9 @@ using namespace ivs;
 using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kPrompt = "English caption:";
-constexpr const char* kTemplate = "a photo of {}.";
+// The demo model learns the prompts it will be used with.
+constexpr const char* kPrompt = ivs::model::kDefaultCaptionPrompt;
+constexpr const char* kTemplate = ivs::model::kDefaultPromptTemplate;
 
 struct Options {
   std::string tokenizer;

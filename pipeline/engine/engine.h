@@ -19,8 +19,9 @@
 #include "model/common/clip_image_processor.h"
 #include "model/cuda/nv12_pixels.h"
 #include "model/internvl/join_policy.h"
+#include "model/internvl/prompts.h"
 #include "pipeline/engine/label_scorer.h"
-#include "pipeline/result_records.h"
+#include "pipeline/engine/result_records.h"
 
 namespace ivs::model {
 struct LoadedModel;
@@ -106,7 +107,7 @@ enum class EmbeddingMode { kC, kG };
 /// Caption prompt and decoding settings (the fields of
 /// model::GenerationConfig). Requests with equal settings share a batch.
 struct CaptionSettings {
-  std::string prompt = "English caption:";
+  std::string prompt = model::kDefaultCaptionPrompt;
   int64_t num_beams = 5;
   int64_t min_new_tokens = 8;
   int64_t max_new_tokens = 20;

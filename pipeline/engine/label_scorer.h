@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/result_records.h"
+#include "pipeline/engine/result_records.h"
 
 namespace ivs::model {
 struct LoadedModel;

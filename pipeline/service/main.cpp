@@ -18,13 +18,13 @@
 #include <CLI/CLI.hpp>
 
 #include "pipeline/engine/engine.h"
-#include "pipeline/engine/engine_context.h"
+#include "pipeline/engine_context.h"
 #include "pipeline/metrics_context.h"
 #include "pipeline/service/rest_api.h"
 #include "pipeline/service/service_config.h"
 #include "pipeline/service/supervisor.h"
 #include "pipeline/sink_pool.h"
-#include "register_elements.h"
+#include "plugins/internvl/register_elements.h"
 #include "sinks/http/http_server.h"
 
 namespace {

@@ -6,6 +6,8 @@
 // kept out of the file.
 #pragma once
 
+#include "model/internvl/prompts.h"
+
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -35,7 +37,7 @@ struct ClassifyConfig {
   std::string mode = "c";  // c | g
   std::vector<std::string> labels;
   std::string labels_file;  // absolute (made so relative to the config file)
-  std::string prompt_template = "a photo of {}.";
+  std::string prompt_template = model::kDefaultPromptTemplate;
   std::string templates_file;
   unsigned interval = 0;
   double selection_fps = 0.0;
@@ -49,7 +51,7 @@ struct ClassifyConfig {
 /// internvlcaption's properties in snake_case.
 struct CaptionConfig {
   bool enabled = false;
-  std::string prompt = "English caption:";
+  std::string prompt = model::kDefaultCaptionPrompt;
   unsigned num_beams = 5;
   unsigned min_new_tokens = 8;
   unsigned max_new_tokens = 20;

@@ -17,7 +17,7 @@
 #include <gst/gst.h>
 
 #include "pipeline/metrics_context.h"
-#include "pipeline/result_records.h"
+#include "pipeline/engine/result_records.h"
 #include "pipeline/service/service_config.h"
 
 namespace ivs::service {
@@ -42,14 +42,14 @@ struct StreamTelemetry {
   std::atomic<int64_t> last_frame_ns{0};    // steady clock of the last decoded frame, 0: none yet
   std::atomic<bool> leaky{false};           // counts queue overruns as drops only when leaking
   prometheus::Counter* frames_metric = nullptr;  // internvl_frames_total{stream}
-  prometheus::Counter* dropped_metric =
-      nullptr;  // internvl_frames_dropped_total{stream,reason="queue_full"}
+  // internvl_frames_dropped_total{stream,reason="queue_full"}
+  prometheus::Counter* dropped_metric = nullptr;
 
-  std::mutex lock;                                     // guards the fields below
-  std::string decoder;                                 // factory of the video decoder in use
-  std::vector<pipeline::ClassificationRecord> labels;  // latest frame classification, best first
-  std::vector<pipeline::ClassificationRecord>
-      clip_labels;      // latest clip classification, best first
+  std::mutex lock;      // guards the fields below
+  std::string decoder;  // factory of the video decoder in use
+  // The latest classifications, best first: of a sampled frame, and of a clip window.
+  std::vector<pipeline::ClassificationRecord> labels;
+  std::vector<pipeline::ClassificationRecord> clip_labels;
   std::string caption;  // latest caption
   double labels_pts_seconds = -1.0;
   double caption_pts_seconds = -1.0;

@@ -1,53 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "classify_state.h"
+#include "plugins/internvl/classify_state.h"
+
+#include "model/common/label_list.h"
 
 #include <algorithm>
-#include <fstream>
 #include <stdexcept>
 #include <utility>
 
 namespace ivs::plugins {
 
-namespace {
-
-std::string trim(const std::string& text) {
-  const auto begin = text.find_first_not_of(" \t\r\n");
-  if (begin == std::string::npos) return {};
-  const auto end = text.find_last_not_of(" \t\r\n");
-  return text.substr(begin, end - begin + 1);
-}
-
-// One entry per line; blank lines and '#' comments skipped.
-std::vector<std::string> read_entries(const std::string& path, const char* property) {
-  std::ifstream in(path);
-  if (!in) {
-    throw std::runtime_error(std::string("cannot read ") + property + " '" + path +
-                             "': check that the file exists and is readable");
-  }
-  std::vector<std::string> out;
-  for (std::string line; std::getline(in, line);) {
-    auto item = trim(line);
-    if (!item.empty() && item[0] != '#') out.push_back(std::move(item));
-  }
-  if (out.empty()) {
-    throw std::runtime_error(std::string(property) + " '" + path +
-                             "' has no entries: put one per line");
-  }
-  return out;
-}
-
-}  // namespace
-
 std::vector<std::string> resolve_labels(const ClassifySettings& settings) {
-  if (!settings.labels_file.empty()) return read_entries(settings.labels_file, "labels-file");
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= settings.labels.size()) {
-    const auto end = std::min(settings.labels.find(';', start), settings.labels.size());
-    auto item = trim(settings.labels.substr(start, end - start));
-    if (!item.empty()) out.push_back(std::move(item));
-    start = end + 1;
-  }
+  if (!settings.labels_file.empty())
+    return model::read_lines_file(settings.labels_file, "labels-file");
+  std::vector<std::string> out = model::parse_label_list(settings.labels);
   if (out.empty()) {
     throw std::runtime_error(
         "the label set is empty: set labels=\"cat;dog;...\" or labels-file=<file>");
@@ -56,11 +21,12 @@ std::vector<std::string> resolve_labels(const ClassifySettings& settings) {
 }
 
 std::vector<std::string> resolve_templates(const ClassifySettings& settings) {
-  std::vector<std::string> out = settings.templates_file.empty()
-                                     ? std::vector<std::string>{settings.prompt_template}
-                                     : read_entries(settings.templates_file, "templates-file");
+  std::vector<std::string> out =
+      settings.templates_file.empty()
+          ? std::vector<std::string>{settings.prompt_template}
+          : model::read_lines_file(settings.templates_file, "templates-file");
   for (const auto& t : out) {
-    if (t.find("{}") == std::string::npos && t.find("{c}") == std::string::npos) {
+    if (!model::has_placeholder(t)) {
       throw std::runtime_error(
           "prompt template '" + t +
           "' has no '{}' placeholder for the label: write e.g. \"a photo of {}.\"");

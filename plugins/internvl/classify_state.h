@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "pipeline/engine/engine.h"
+#include "model/internvl/prompts.h"
 #include "pipeline/frame_preprocess.h"
 #include "pipeline/frame_sampler.h"
 #include "pipeline/metrics_context.h"
@@ -35,7 +36,7 @@ struct ClassifySettings {
   bool mode_g = false;
   std::string labels;
   std::string labels_file;
-  std::string prompt_template = "a photo of {}.";
+  std::string prompt_template = model::kDefaultPromptTemplate;
   std::string templates_file;
   guint interval = 0;
   double selection_fps = 0.0;
@@ -117,8 +118,8 @@ struct ClassifyState {
   pipeline::FramePreprocessor preprocessor;
   GstVideoInfo info{};
   bool have_info = false;
-  bool cuda_memory =
-      false;  // frames are NV12 in CUDA memory: the engine preprocesses them in place
+  // frames are NV12 in CUDA memory: the engine preprocesses them in place
+  bool cuda_memory = false;
   std::optional<bool> live;  // asked upstream at the first buffer after start / flush
   std::shared_ptr<const pipeline::LabelScorer> scorer;
   uint64_t scorer_generation = 0;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "cuda_memory.h"
+#include "plugins/internvl/cuda_memory.h"
 
 #include <cstdlib>
 #include <map>

@@ -53,16 +53,17 @@
  * Caps: video/x-raw in system memory (RGB, BGR, RGBx, BGRx, xRGB, xBGR, RGBA, BGRA, I420, NV12),
  * in and out the same; the pixels are never modified.
  */
-#include "gstinternvlcaption.h"
+#include "plugins/internvl/gstinternvlcaption.h"
 
 #include <gst/video/video.h>
 
 #include "model/common/clip_image_processor.h"
+#include "model/internvl/prompts.h"
 #include "pipeline/engine/engine.h"
-#include "pipeline/engine/engine_context.h"
+#include "pipeline/engine_context.h"
 #include "pipeline/metrics_context.h"
-#include "classify_state.h"  // metrics_batch_observer, record_queue_depth
-#include "cuda_memory.h"
+#include "plugins/internvl/classify_state.h"  // metrics_batch_observer, record_queue_depth
+#include "plugins/internvl/cuda_memory.h"
 #include "pipeline/frame_preprocess.h"
 #include "pipeline/frame_sampler.h"
 #include "pipeline/result_meta.h"
@@ -146,7 +147,7 @@ enum {
   PROP_METRICS_PORT,
 };
 
-constexpr const char* kDefaultPrompt = "English caption:";
+constexpr const char* kDefaultPrompt = ivs::model::kDefaultCaptionPrompt;
 constexpr guint kDefaultNumBeams = 5;
 constexpr guint kMaxNumBeams = 64;
 constexpr guint kDefaultMinNewTokens = 8;
@@ -205,8 +206,8 @@ struct InFlight {
 /// Runtime resources: built in start(), dropped in stop(). Used from the streaming thread only
 /// (and start/stop, which never run concurrently with it).
 struct State {
-  std::shared_ptr<ivs::pipeline::MetricsHub>
-      metrics;  // the pipeline's; set right after construction
+  // the pipeline's; set right after construction
+  std::shared_ptr<ivs::pipeline::MetricsHub> metrics;
   std::shared_ptr<ivs::pipeline::Engine> engine;
   ivs::pipeline::CaptionSettings caption;
   std::string element_name;
@@ -217,8 +218,8 @@ struct State {
   ivs::pipeline::FramePreprocessor preprocessor;
   GstVideoInfo info{};
   bool have_info = false;
-  bool cuda_memory =
-      false;  // frames are NV12 in CUDA memory: the engine preprocesses them in place
+  // frames are NV12 in CUDA memory: the engine preprocesses them in place
+  bool cuda_memory = false;
   std::optional<bool> live;  // from an upstream latency query on the first frame
   std::deque<InFlight> in_flight;
   std::deque<GstBuffer*> output;  // frames ready to push, oldest first (see generate_output)
@@ -296,8 +297,8 @@ struct GstInternVLCaptionPrivate {
   Settings settings;
   std::unique_ptr<State> state;
   Counters counters;
-  std::shared_ptr<ivs::pipeline::MetricsHub>
-      metrics;                         // under lock; set in start(), for metrics-port
+  // under lock; set in start(), for metrics-port
+  std::shared_ptr<ivs::pipeline::MetricsHub> metrics;
   ivs::plugins::CudaFramePolicy cuda;  // CUDA memory in negotiation (pad queries)
 };
 

@@ -36,13 +36,13 @@
  * gst-launch-1.0 videotestsrc num-buffers=60 ! internvlclassify model=/models/InternVL-14B-224px labels="a dog;a cat;a car" interval=4 ! internvloverlay ! internvlpublish file-path=out.jsonl ! fakesink
  * ]|
  */
-#include "gstinternvlclassify.h"
+#include "plugins/internvl/gstinternvlclassify.h"
 
 #include <gst/video/video.h>
 
-#include "classify_state.h"
-#include "cuda_memory.h"
-#include "pipeline/engine/engine_context.h"
+#include "plugins/internvl/classify_state.h"
+#include "plugins/internvl/cuda_memory.h"
+#include "pipeline/engine_context.h"
 #include "pipeline/metrics_context.h"
 #include "pipeline/result_meta.h"
 
@@ -132,8 +132,8 @@ struct GstInternVLClassifyPrivate {
   std::atomic<guint64> frames_sampled{0};
   std::atomic<guint64> samples_dropped{0};
   std::atomic<guint64> results_late{0};
-  std::shared_ptr<ivs::pipeline::MetricsHub>
-      metrics;                         // under lock; set in start(), for metrics-port
+  // under lock; set in start(), for metrics-port
+  std::shared_ptr<ivs::pipeline::MetricsHub> metrics;
   ivs::plugins::CudaFramePolicy cuda;  // CUDA memory in negotiation (pad queries)
 };
 

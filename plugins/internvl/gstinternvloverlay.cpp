@@ -23,7 +23,7 @@
  *
  * Caps: video/x-raw in system memory, in and out the same (in place).
  */
-#include "gstinternvloverlay.h"
+#include "plugins/internvl/gstinternvloverlay.h"
 
 #include <gst/video/video.h>
 #include <pango/pangocairo.h>

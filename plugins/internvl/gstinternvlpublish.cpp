@@ -42,7 +42,7 @@
  *
  * Caps: any; passthrough.
  */
-#include "gstinternvlpublish.h"
+#include "plugins/internvl/gstinternvlpublish.h"
 
 #include "pipeline/result_conversion.h"
 #include "pipeline/result_meta.h"
@@ -290,8 +290,8 @@ struct GstInternVLPublishPrivate {
   std::mutex lock;
   Settings settings;
   std::string bound_endpoint;  // under lock; set in start()
-  std::shared_ptr<ivs::pipeline::MetricsHub>
-      metrics;  // under lock; set in start(), for metrics-port
+  // under lock; set in start(), for metrics-port
+  std::shared_ptr<ivs::pipeline::MetricsHub> metrics;
   Counters counters;
   std::unique_ptr<State> state;
 };

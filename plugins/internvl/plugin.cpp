@@ -2,7 +2,7 @@
 // The `internvl` plugin module: registers the elements and nothing else.
 #include <gst/gst.h>
 
-#include "register_elements.h"
+#include "plugins/internvl/register_elements.h"
 
 static gboolean plugin_init(GstPlugin* plugin) { return gst_internvl_register_elements(plugin); }
 

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "register_elements.h"
+#include "plugins/internvl/register_elements.h"
 
-#include "gstinternvlcaption.h"
-#include "gstinternvlclassify.h"
-#include "gstinternvloverlay.h"
-#include "gstinternvlpublish.h"
+#include "plugins/internvl/gstinternvlcaption.h"
+#include "plugins/internvl/gstinternvlclassify.h"
+#include "plugins/internvl/gstinternvloverlay.h"
+#include "plugins/internvl/gstinternvlpublish.h"
 
 gboolean gst_internvl_register_elements(GstPlugin* plugin) {
   gboolean ok = FALSE;

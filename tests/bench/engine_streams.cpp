@@ -341,8 +341,8 @@ int run(const Options& o) {
       row["p50_ms"] = p50;
       row["p95_ms"] = p95;
       row["max_ms"] = max;
-      row["frame_mean_batch"] =
-          mean_batch;  // the batch size each frame ran in, averaged over frames
+      // the batch size each frame ran in, averaged over frames
+      row["frame_mean_batch"] = mean_batch;
     }
     report["points"].push_back(row);
     if (kept && n > best) {

@@ -11,15 +11,15 @@
 #include <cstring>
 #include <string>
 
-#include "cuda_memory.h"
+#include "plugins/internvl/cuda_memory.h"
 #if IVS_HAVE_GST_CUDA
 #define GST_USE_UNSTABLE_API
 #include <gst/cuda/gstcudacontext.h>
 
 #include "model/cuda/nv12_gpu.h"
 #endif
-#include "gstinternvlcaption.h"
-#include "gstinternvlclassify.h"
+#include "plugins/internvl/gstinternvlcaption.h"
+#include "plugins/internvl/gstinternvlclassify.h"
 #include "pipeline/engine/engine.h"
 #include "tests/common/test_paths.h"
 

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "gst_test_environment.h"
+#include "tests/plugins/gst_test_environment.h"
 
 #include <gtest/gtest.h>
 
-#include "gstinternvloverlay.h"
-#include "gstinternvlpublish.h"
+#include "plugins/internvl/gstinternvloverlay.h"
+#include "plugins/internvl/gstinternvlpublish.h"
 #include "pipeline/result_meta.h"
 
 namespace ivs::test {

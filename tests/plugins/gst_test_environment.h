@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "pipeline/result_records.h"
+#include "pipeline/engine/result_records.h"
 
 namespace ivs::test {
 

@@ -7,9 +7,9 @@
 #include <gst/video/video.h>
 #include <gtest/gtest.h>
 
-#include "gstinternvlcaption.h"
+#include "plugins/internvl/gstinternvlcaption.h"
 #include "pipeline/engine/engine.h"
-#include "pipeline/engine/engine_context.h"
+#include "pipeline/engine_context.h"
 #include "pipeline/frame_preprocess.h"
 #include "pipeline/result_meta.h"
 #include "tests/common/test_paths.h"

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "gstinternvlclassify.h"
-#include "pipeline/engine/engine_context.h"
+#include "plugins/internvl/gstinternvlclassify.h"
+#include "pipeline/engine_context.h"
 #include "pipeline/frame_preprocess.h"
 #include "pipeline/result_meta.h"
 #include "tests/common/test_paths.h"

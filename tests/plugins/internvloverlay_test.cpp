@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "gst_test_environment.h"
+#include "tests/plugins/gst_test_environment.h"
 
 namespace {
 

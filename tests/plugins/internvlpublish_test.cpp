@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "tests/common/test_paths.h"
-#include "gst_test_environment.h"
+#include "tests/plugins/gst_test_environment.h"
 
 namespace {
 

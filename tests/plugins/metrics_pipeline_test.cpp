@@ -11,8 +11,8 @@
 #include <sstream>
 #include <string>
 
-#include "gstinternvlclassify.h"
-#include "gstinternvlpublish.h"
+#include "plugins/internvl/gstinternvlclassify.h"
+#include "plugins/internvl/gstinternvlpublish.h"
 #include "tests/common/test_paths.h"
 #include "tests/sinks/http_client.h"
 

@@ -11,7 +11,7 @@
 #include <fstream>
 #include <string>
 
-#include "gstinternvlclassify.h"
+#include "plugins/internvl/gstinternvlclassify.h"
 #include "tests/common/test_paths.h"
 
 namespace {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "pipeline/engine/engine_context.h"
+#include "pipeline/engine_context.h"
 
 #include <gst/gst.h>
 #include <gtest/gtest.h>

@@ -87,8 +87,8 @@ TEST(EngineTest, concurrent_submits_are_batched_and_each_gets_its_own_result) {
   auto options = small_options();
   options.batch_timeout = std::chrono::seconds(2);  // the bound, not a wait: batches fill first
   auto engine = tiny_engine(options);
-  constexpr int kThreads = 4,
-                kPerThread = 4;  // 8 C + 8 G: whole batches of 4 per mode
+  // 8 C + 8 G: whole batches of 4 per mode
+  constexpr int kThreads = 4, kPerThread = 4;
   std::vector<std::vector<float>> pixels;
   for (int i = 0; i < kThreads * kPerThread; ++i) pixels.push_back(random_pixels(*engine, 100 + i));
   auto mode_of = [](int i) { return i % 2 == 0 ? EmbeddingMode::kC : EmbeddingMode::kG; };
