@@ -35,8 +35,8 @@ rm -f "$out_dir/scenes.rgb" "$out_dir/results.jsonl"
 echo "== model: $model"
 echo "== pipeline: decode -> internvlclassify (2 samples/s) -> internvlcaption (1/s) -> internvloverlay -> internvlpublish"
 # The printer binds a ZeroMQ SUB socket first; the pipeline connects to it, so nothing is missed.
-# The file sink keeps the clock: the video plays in real time, as from a camera, and the captioner
-# (which skips sampled frames while a caption is in flight) captions every second.
+# The file sink keeps the clock: the video plays in real time, as from a camera. A file is not
+# live, so the captioner captions every sampled frame (once a second), waiting if it must.
 port_file=$(mktemp)
 /usr/bin/python3 -u "$root/deploy/demo_printer.py" --port-file "$port_file" --timeline "$out_dir/scenes.json" &
 printer=$!
