@@ -77,6 +77,19 @@ bool peer_context_accepted(GstElement* element, const char* type,
 
 }  // namespace
 
+bool answer_context_query(GstElement* element, GstQuery* query, const char* type) {
+  const gchar* asked = nullptr;
+  if (GST_QUERY_TYPE(query) != GST_QUERY_CONTEXT || !gst_query_parse_context_type(query, &asked) ||
+      std::strcmp(asked, type) != 0) {
+    return false;
+  }
+  GstContext* context = gst_element_get_context(element, type);
+  if (context == nullptr) return false;
+  gst_query_set_context(query, context);
+  gst_context_unref(context);
+  return true;
+}
+
 bool find_shared_context(GstElement* element, const char* type,
                          const std::function<bool(const GstContext*)>& accepts) {
   if (own_context_accepted(element, type, accepts)) return true;

@@ -23,6 +23,11 @@ bool find_shared_context(GstElement* element, const char* type,
 /// added later receive it. Takes ownership of `context`.
 void announce_context(GstElement* element, GstContext* context);
 
+/// Answers a GST_QUERY_CONTEXT for `type` with the element's own context of that type, so that
+/// peers asking find what this element already holds. False when the query is of another kind or
+/// type, or the element holds no such context.
+bool answer_context_query(GstElement* element, GstQuery* query, const char* type);
+
 /// A new persistent context of `type` holding a reference to `object` (any C++ object shared
 /// through GStreamer: the metrics hub, the sink pool). Transfer full.
 GstContext* shared_object_context_new(const char* type, std::shared_ptr<void> object);

@@ -4,7 +4,6 @@
 #include "pipeline/context_lookup.h"
 
 #include <algorithm>
-#include <cstring>
 
 GST_DEBUG_CATEGORY_STATIC(internvl_engine_context_debug);
 #define GST_CAT_DEFAULT internvl_engine_context_debug
@@ -83,16 +82,7 @@ std::shared_ptr<Engine> acquire_engine(GstElement* element, const EngineKey& key
 }
 
 bool handle_engine_context_query(GstElement* element, GstQuery* query) {
-  const gchar* type = nullptr;
-  if (GST_QUERY_TYPE(query) != GST_QUERY_CONTEXT || !gst_query_parse_context_type(query, &type) ||
-      std::strcmp(type, kEngineContextType) != 0) {
-    return false;
-  }
-  GstContext* context = gst_element_get_context(element, kEngineContextType);
-  if (context == nullptr) return false;
-  gst_query_set_context(query, context);
-  gst_context_unref(context);
-  return true;
+  return answer_context_query(element, query, kEngineContextType);
 }
 
 }  // namespace ivs::pipeline

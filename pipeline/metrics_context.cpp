@@ -3,7 +3,6 @@
 
 #include "pipeline/context_lookup.h"
 
-#include <cstring>
 #include <stdexcept>
 #include <utility>
 
@@ -108,16 +107,7 @@ std::shared_ptr<MetricsHub> acquire_metrics(GstElement* element, const std::stri
 }
 
 bool handle_metrics_context_query(GstElement* element, GstQuery* query) {
-  const gchar* type = nullptr;
-  if (GST_QUERY_TYPE(query) != GST_QUERY_CONTEXT || !gst_query_parse_context_type(query, &type) ||
-      std::strcmp(type, kMetricsContextType) != 0) {
-    return false;
-  }
-  GstContext* context = gst_element_get_context(element, kMetricsContextType);
-  if (context == nullptr) return false;
-  gst_query_set_context(query, context);
-  gst_context_unref(context);
-  return true;
+  return answer_context_query(element, query, kMetricsContextType);
 }
 
 std::string stream_name_of(GstElement* element, const std::string& configured) {
