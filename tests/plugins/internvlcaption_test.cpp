@@ -389,19 +389,35 @@ std::string run_to_eos(GstElement* pipeline) {
   return text;
 }
 
+// `frames` small RGB test frames -> internvlcaption named "cap" on the tiny checkpoint (CPU,
+// fp32) with `caption_options` -> `sink`, sharing the test's engine. Null (and a failure) when
+// the description does not parse.
+GstElement* tiny_caption_pipeline(int frames, const std::string& caption_options,
+                                  const std::string& sink) {
+  const std::string description =
+      "videotestsrc num-buffers=" + std::to_string(frames) +
+      " ! video/x-raw,width=64,height=48,format=RGB ! internvlcaption name=cap model=" +
+      ivs::test::internvl_tiny_dir().string() + " device=cpu dtype=fp32 " + caption_options +
+      " ! " + sink;
+  GError* error = nullptr;
+  GstElement* pipeline = gst_parse_launch(description.c_str(), &error);
+  if (error != nullptr) {
+    ADD_FAILURE() << error->message;
+    g_clear_error(&error);
+    if (pipeline != nullptr) gst_object_unref(pipeline);
+    return nullptr;
+  }
+  give_engine(pipeline);
+  return pipeline;
+}
+
 TEST(InternVLCaptionTest, playing_null_playing_runs_again) {
   REQUIRE_TINY();
   register_caption();
-  const std::string description =
-      "videotestsrc num-buffers=20 ! video/x-raw,width=64,height=48,format=RGB ! "
-      "internvlcaption name=cap model=" +
-      ivs::test::internvl_tiny_dir().string() +
-      " device=cpu dtype=fp32 num-beams=2 min-new-tokens=2 max-new-tokens=6 "
-      "selection-fps=0 interval=1000 ! fakesink";
-  GError* error = nullptr;
-  GstElement* pipeline = gst_parse_launch(description.c_str(), &error);
-  ASSERT_EQ(error, nullptr) << error->message;
-  give_engine(pipeline);
+  GstElement* pipeline = tiny_caption_pipeline(
+      20, "num-beams=2 min-new-tokens=2 max-new-tokens=6 selection-fps=0 interval=1000",
+      "fakesink");
+  ASSERT_NE(pipeline, nullptr);
   GstElement* cap = gst_bin_get_by_name(GST_BIN(pipeline), "cap");
   for (int run = 0; run < 2; ++run) {
     EXPECT_EQ(run_to_eos(pipeline), "") << "run " << run;
@@ -420,16 +436,10 @@ TEST(InternVLCaptionTest, non_live_stream_gets_every_sampled_caption_in_order) {
   REQUIRE_TINY();
   register_caption();
   // Every 3rd of 30 frames sampled; the frames come far faster than captions (no clock).
-  const std::string description =
-      "videotestsrc num-buffers=30 ! video/x-raw,width=64,height=48,format=RGB ! "
-      "internvlcaption name=cap model=" +
-      ivs::test::internvl_tiny_dir().string() +
-      " device=cpu dtype=fp32 num-beams=2 min-new-tokens=2 max-new-tokens=4 "
-      "selection-fps=0 interval=2 ! fakesink name=sink sync=false";
-  GError* error = nullptr;
-  GstElement* pipeline = gst_parse_launch(description.c_str(), &error);
-  ASSERT_EQ(error, nullptr) << error->message;
-  give_engine(pipeline);
+  GstElement* pipeline = tiny_caption_pipeline(
+      30, "num-beams=2 min-new-tokens=2 max-new-tokens=4 selection-fps=0 interval=2",
+      "fakesink name=sink sync=false");
+  ASSERT_NE(pipeline, nullptr);
   std::vector<uint64_t> captioned;  // first_frame of each caption, in the order they passed
   GstElement* sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
   GstPad* pad = gst_element_get_static_pad(sink, "sink");
