@@ -1,136 +1,205 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "plugins/internvl/classify_state.h"
 
-#include "model/common/label_list.h"
-
-#include <algorithm>
-#include <stdexcept>
+#include <chrono>
+#include <exception>
 #include <utility>
+#include <variant>
+#include <vector>
+
+#include "pipeline/result_meta.h"
+#include "plugins/internvl/cuda_memory.h"
+
+GST_DEBUG_CATEGORY_EXTERN(gst_internvl_classify_debug);
+#define GST_CAT_DEFAULT gst_internvl_classify_debug
 
 namespace ivs::plugins {
+namespace {
 
-std::vector<std::string> resolve_labels(const ClassifySettings& settings) {
-  if (!settings.labels_file.empty())
-    return model::read_lines_file(settings.labels_file, "labels-file");
-  std::vector<std::string> out = model::parse_label_list(settings.labels);
-  if (out.empty()) {
-    throw std::runtime_error(
-        "the label set is empty: set labels=\"cat;dog;...\" or labels-file=<file>");
-  }
-  return out;
-}
-
-std::vector<std::string> resolve_templates(const ClassifySettings& settings) {
-  std::vector<std::string> out =
-      settings.templates_file.empty()
-          ? std::vector<std::string>{settings.prompt_template}
-          : model::read_lines_file(settings.templates_file, "templates-file");
-  for (const auto& t : out) {
-    if (!model::has_placeholder(t)) {
-      throw std::runtime_error(
-          "prompt template '" + t +
-          "' has no '{}' placeholder for the label: write e.g. \"a photo of {}.\"");
-    }
-  }
-  return out;
-}
-
-pipeline::EngineKey engine_key(const ClassifySettings& settings) {
-  static const char* const kDevices[] = {"auto", "cpu", "cuda"};
-  static const char* const kDtypes[] = {"auto", "fp32", "bf16", "fp16"};
-  pipeline::EngineKey key;
-  key.model_dir = settings.model;
-  key.device = kDevices[std::clamp(settings.device, 0, 2)];
-  key.dtype = kDtypes[std::clamp(settings.dtype, 0, 3)];
-  return key;
-}
-
-pipeline::EngineOptions engine_options(const ClassifySettings& settings) {
-  pipeline::EngineOptions options;
-  options.batch_size = settings.batch_size;
-  options.batch_timeout = std::chrono::nanoseconds(settings.batch_timeout);
+pipeline::SchedulingOptions classify_scheduling(const ClassifySettings& settings) {
+  pipeline::SchedulingOptions options;
+  options.target = pipeline::ResultTarget::kOwnFrame;
+  options.max_latency = std::chrono::nanoseconds(settings.max_latency_ns);
+  options.max_queued = 128;  // buffers and events waiting downstream before the chain blocks
   return options;
 }
 
-std::function<void(const pipeline::BatchReport&)> metrics_batch_observer(
-    std::shared_ptr<pipeline::MetricsHub> hub) {
-  return [hub = std::move(hub)](const pipeline::BatchReport& report) {
-    sinks::Metrics& metrics = hub->metrics();
-    const std::string task = pipeline::engine_task_name(report.task);
-    metrics.batch_size(task).Observe(static_cast<double>(report.batch_size));
-    metrics.inference_duration(task, "model").Observe(report.inference_seconds);
-    auto& queue = metrics.inference_duration(task, "queue");
-    for (double seconds : report.queue_seconds) queue.Observe(seconds);
-  };
+}  // namespace
+
+std::unique_ptr<ClassifyState> ClassifyState::start(GstElement* element,
+                                                    const ClassifySettings& settings,
+                                                    pipeline::ResultCounters& counters) {
+  const auto labels = settings.resolve_labels();
+  const auto templates = settings.resolve_templates();
+  InferenceResources inference = acquire_inference(element, settings.engine);
+  counters.bind(std::shared_ptr<sinks::Metrics>(inference.metrics, &inference.metrics->metrics()),
+                pipeline::stream_name_of(element, settings.engine.stream_id), "classification",
+                settings.engine.stream_id.empty());
+  auto state = std::make_unique<ClassifyState>(element, std::move(inference), settings, counters);
+  state->scorer_ = state->inference_.engine->label_scorer(labels, templates);
+  state->scorer_generation_ = settings.label_generation;
+  GST_INFO_OBJECT(element, "classifying with %s, %zu labels", state->model_name_.c_str(),
+                  labels.size());
+  return state;
 }
 
-void record_queue_depth(pipeline::MetricsHub& hub, const pipeline::Engine& engine) {
-  const pipeline::EngineStats stats = engine.stats();
-  hub.metrics().queue_depth("embedding").Set(static_cast<double>(stats.embedding.queue_depth));
-  hub.metrics().queue_depth("caption").Set(static_cast<double>(stats.caption.queue_depth));
-}
+ClassifyState::ClassifyState(GstElement* element, InferenceResources inference,
+                             const ClassifySettings& settings, pipeline::ResultCounters& counters)
+    : element_(element),
+      inference_(std::move(inference)),
+      counters_(counters),
+      model_name_(inference_.engine->model_name()),
+      mode_(settings.mode == Mode::kG ? pipeline::EmbeddingMode::kG : pipeline::EmbeddingMode::kC),
+      leaky_(settings.leaky),
+      sampler_(pipeline::FrameSampler::Options{settings.interval, settings.selection_fps}),
+      intake_(inference_.engine->processor()),
+      clip_(settings.clip_frames),
+      scheduler_(classify_scheduling(settings), counters) {}
 
-PendingItem::PendingItem(PendingItem&& other) noexcept
-    : buffer(std::exchange(other.buffer, nullptr)),
-      event(std::exchange(other.event, nullptr)),
-      result(std::move(other.result)),
-      scorer(std::move(other.scorer)),
-      arrival(other.arrival),
-      deadline(other.deadline),
-      frame_number(other.frame_number),
-      pts(other.pts),
-      top_k(other.top_k),
-      threshold(other.threshold) {}
-
-PendingItem::~PendingItem() {
-  if (buffer != nullptr) gst_buffer_unref(buffer);
-  if (event != nullptr) gst_event_unref(event);
-}
-
-ClassifyState::ClassifyState(const pipeline::FrameSampler::Options& sampling,
-                             model::ImageProcessorConfig config)
-    : sampler(sampling), preprocessor(std::move(config)) {
-  gst_video_info_init(&info);
-}
-
-void ClassifyState::clear_fifo() {
-  std::deque<PendingItem> dropped;
-  {
-    std::lock_guard<std::mutex> guard(fifo_lock);
-    dropped.swap(fifo);
+// The text tower runs here, on the streaming thread, once per change of the label set; a bad new
+// set keeps the old one.
+void ClassifyState::update_scorer(const ClassifySettings& settings) {
+  if (settings.label_generation == scorer_generation_) return;
+  scorer_generation_ = settings.label_generation;
+  try {
+    scorer_ =
+        inference_.engine->label_scorer(settings.resolve_labels(), settings.resolve_templates());
+    GST_INFO_OBJECT(element_, "label set changed: %zu labels", scorer_->labels().size());
+  } catch (const std::exception& e) {
+    GST_ELEMENT_WARNING(element_, RESOURCE, SETTINGS, ("new labels not used: %s", e.what()),
+                        ("keeping the previous label set"));
   }
-  fifo_cond.notify_all();
 }
 
-std::vector<pipeline::ResultEntry> ClassifyState::entries_for(
-    const PendingItem& item, const pipeline::EmbeddingResult& result, const std::string& element) {
-  const auto now = std::chrono::steady_clock::now();
-  pipeline::ResultEntry entry;
-  entry.type = pipeline::ResultType::kClassification;
-  entry.element = element;
-  entry.model_name = model_name;
-  entry.mode = mode == pipeline::EmbeddingMode::kG ? "InternVL-G" : "InternVL-C";
-  entry.classification = item.scorer->scores(result.embedding, item.top_k, item.threshold);
-  entry.segment.first_pts = entry.segment.last_pts = item.pts;
-  entry.segment.first_frame = entry.segment.last_frame = item.frame_number;
-  entry.timing = result.timing;
-  entry.timing.latency_seconds = std::chrono::duration<double>(now - item.arrival).count();
-  std::vector<pipeline::ResultEntry> entries{entry};
-
-  clip.push_back({result.embedding, item.pts, item.frame_number});
-  while (clip.size() > clip_frames) clip.pop_front();
-  if (clip_frames > 0 && clip.size() == clip_frames) {
-    std::vector<std::vector<float>> embeddings;
-    embeddings.reserve(clip.size());
-    for (const auto& sample : clip) embeddings.push_back(sample.embedding);
-    pipeline::ResultEntry clip_entry = entry;
-    clip_entry.type = pipeline::ResultType::kClipClassification;
-    clip_entry.classification = item.scorer->clip_scores(embeddings, item.top_k, item.threshold);
-    clip_entry.segment.first_pts = clip.front().pts;
-    clip_entry.segment.first_frame = clip.front().frame_number;
-    entries.push_back(std::move(clip_entry));
+GstFlowReturn ClassifyState::queue_buffer(GstBuffer* buffer, GstPad* sinkpad,
+                                          const ClassifySettings& settings) {
+  counters_.frame();
+  scheduler_.set_max_latency(std::chrono::nanoseconds(settings.max_latency_ns));
+  ClassifyItem item;
+  item.object = GstItem(buffer);
+  item.pts = GST_BUFFER_PTS(buffer);
+  item.frame_number = sampler_.frames_seen();
+  item.top_k = settings.top_k;
+  item.threshold = settings.threshold;
+  const auto arrival = scheduler_.now();
+  std::optional<Scheduler::Request> request;
+  if (sampler_.should_sample(GST_CLOCK_TIME_IS_VALID(item.pts) ? std::optional<uint64_t>(item.pts)
+                                                               : std::nullopt)) {
+    counters_.sampled();
+    update_scorer(settings);
+    if (!liveness_known_) {
+      const bool live = upstream_is_live(sinkpad);
+      scheduler_.set_back_pressure(applies_back_pressure(leaky_, live));
+      liveness_known_ = true;
+      GST_DEBUG_OBJECT(element_, "upstream is %s", live ? "live" : "not live");
+    }
+    request = submit(buffer, item.frame_number);
+    if (request) request->sampled_at = arrival;
+    item.scorer = scorer_;
   }
-  return entries;
+  const GstFlowReturn flow = flow_;
+  if (flow != GST_FLOW_OK) return flow;
+  return scheduler_.push(std::move(item), std::move(request)) ? GstFlowReturn(flow_)
+                                                              : GST_FLOW_FLUSHING;
+}
+
+std::optional<ClassifyState::Scheduler::Request> ClassifyState::submit(GstBuffer* buffer,
+                                                                       uint64_t frame_number) {
+  std::optional<std::future<pipeline::EmbeddingResult>> future;
+  try {
+    auto input = intake_.input(buffer, inference_.engine->cuda_device());
+    const auto admission = admission_for(scheduler_.back_pressure());
+    future = std::visit(
+        [&](auto&& in) {
+          return inference_.engine->submit_embedding(std::move(in), mode_, admission);
+        },
+        std::move(input));
+  } catch (const std::exception& e) {
+    counters_.dropped(pipeline::DropReason::kFailed);
+    GST_WARNING_OBJECT(element_, "frame %" G_GUINT64_FORMAT " not classified: %s", frame_number,
+                       e.what());
+    return std::nullopt;
+  }
+  record_queue_depth(*inference_.metrics, *inference_.engine);
+  if (!future) {
+    counters_.dropped(pipeline::DropReason::kEngineFull);
+    GST_LOG_OBJECT(element_, "sample %" G_GUINT64_FORMAT " dropped (engine full)", frame_number);
+    return std::nullopt;
+  }
+  return Scheduler::Request{std::move(*future), frame_number, {}, GST_BUFFER_PTS(buffer)};
+}
+
+bool ClassifyState::queue_event(GstEvent* event) {
+  ClassifyItem item;
+  item.object = GstItem(event);
+  return scheduler_.push(std::move(item));
+}
+
+std::optional<GstItem> ClassifyState::next() {
+  auto released = scheduler_.pop();
+  if (!released) return std::nullopt;
+  ClassifyItem& item = released->item;
+  if (released->late) {
+    GST_INFO_OBJECT(element_,
+                    "frame %" G_GUINT64_FORMAT " sent without its result (max-latency passed)",
+                    item.frame_number);
+  }
+  for (const auto& done : released->results) attach(item, done);
+  return std::move(item.object);
+}
+
+void ClassifyState::attach(ClassifyItem& item, const Scheduler::Finished& done) {
+  if (!done.result) {  // counted kFailed by the scheduler
+    GST_WARNING_OBJECT(element_, "frame %" G_GUINT64_FORMAT " not classified: %s",
+                       item.frame_number, done.error.c_str());
+    return;
+  }
+  try {
+    pipeline::ResultEntry entry;
+    entry.type = pipeline::ResultType::kClassification;
+    entry.element = GST_OBJECT_NAME(element_);
+    entry.model_name = model_name_;
+    entry.mode = mode_ == pipeline::EmbeddingMode::kG ? "InternVL-G" : "InternVL-C";
+    entry.classification = item.scorer->scores(done.result->embedding, item.top_k, item.threshold);
+    entry.segment.first_pts = entry.segment.last_pts = item.pts;
+    entry.segment.first_frame = entry.segment.last_frame = item.frame_number;
+    entry.timing = done.result->timing;
+    entry.timing.latency_seconds =
+        std::chrono::duration<double>(scheduler_.now() - done.sampled_at).count();
+    std::vector<pipeline::ResultEntry> entries{entry};
+    if (auto clip = clip_.add(done.result->embedding, item.pts, item.frame_number)) {
+      pipeline::ResultEntry clip_entry = entry;
+      clip_entry.type = pipeline::ResultType::kClipClassification;
+      clip_entry.classification =
+          item.scorer->clip_scores(clip->embeddings, item.top_k, item.threshold);
+      clip_entry.segment.first_pts = clip->first_pts;
+      clip_entry.segment.first_frame = clip->first_frame;
+      entries.push_back(std::move(clip_entry));
+    }
+    GstInternVLResultMeta* meta =
+        gst_buffer_add_internvl_result_meta(item.object.writable_buffer());
+    for (auto& e : entries) meta->records->entries.push_back(std::move(e));
+    counters_.attached(entry.timing.latency_seconds);
+    record_queue_depth(*inference_.metrics, *inference_.engine);
+  } catch (const std::exception& e) {
+    counters_.dropped(pipeline::DropReason::kFailed);
+    GST_WARNING_OBJECT(element_, "frame %" G_GUINT64_FORMAT " not classified: %s",
+                       item.frame_number, e.what());
+  }
+}
+
+void ClassifyState::close() {
+  flow_ = GST_FLOW_FLUSHING;
+  scheduler_.close();
+}
+
+void ClassifyState::reopen() {
+  scheduler_.flush();
+  sampler_.reset();
+  clip_.clear();
+  liveness_known_ = false;
+  flow_ = GST_FLOW_OK;
+  scheduler_.open();
 }
 
 }  // namespace ivs::plugins

@@ -352,6 +352,37 @@ TEST(InternVLCaptionTest, non_live_eos_attaches_the_last_caption_to_the_last_fra
   gst_harness_teardown(h);
 }
 
+// Makes every latency query that reaches `pad` from downstream fail, as a source that does not
+// answer it would.
+GstPadProbeReturn refuse_latency(GstPad*, GstPadProbeInfo* info, gpointer) {
+  GstQuery* query = GST_PAD_PROBE_INFO_QUERY(info);
+  return GST_QUERY_TYPE(query) == GST_QUERY_LATENCY ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+}
+
+TEST(InternVLCaptionTest, an_upstream_that_does_not_answer_the_latency_query_is_not_live) {
+  REQUIRE_TINY();
+  register_caption();
+  GstElement* e = make_caption();
+  g_object_set(e, "selection-fps", 0.0, "interval", 1000u, nullptr);
+  GstHarness* h = start_harness(e, /*live=*/true);
+  GstPad* sinkpad = gst_element_get_static_pad(h->element, "sink");
+  GstPad* upstream = gst_pad_get_peer(sinkpad);
+  gst_pad_add_probe(upstream, GST_PAD_PROBE_TYPE_QUERY_UPSTREAM, refuse_latency, nullptr, nullptr);
+  gst_object_unref(upstream);
+  gst_object_unref(sinkpad);
+  {
+    PausedEngine paused;
+    for (uint64_t i = 0; i < 3; ++i) gst_harness_push(h, frame(i));
+    // Not live (as GstBaseSink counts an unanswered query): the newest frame waits for the EOS.
+    EXPECT_EQ(gst_harness_buffers_received(h), 2u);
+  }
+  EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+  ASSERT_EQ(gst_harness_buffers_received(h), 3u);
+  EXPECT_EQ(counter(h->element, "captions-attached"), 1u);
+  EXPECT_EQ(counter(h->element, "captions-dropped"), 0u);
+  gst_harness_teardown(h);
+}
+
 TEST(InternVLCaptionTest, live_eos_drops_the_caption_in_flight_and_counts_it) {
   REQUIRE_TINY();
   register_caption();

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+// The property values of the inference elements as plain C++ (no GStreamer): the elements keep
+// them under their lock, and the service builds them from its YAML, so every default is
+// written once, here. The enums' numbers are the GEnum values of the properties and their names
+// are the nicks (element_common.h registers them).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/internvl/prompts.h"
+#include "pipeline/engine/engine.h"
+
+namespace ivs::plugins {
+
+enum class Device { kAuto = 0, kCpu = 1, kCuda = 2 };
+enum class Dtype { kAuto = 0, kFp32 = 1, kBf16 = 2, kFp16 = 3 };
+enum class Mode { kC = 0, kG = 1 };
+/// What a sample does when the engine is full: auto drops when the stream is live and waits
+/// otherwise (the liveness rule of element_common.h).
+enum class Leaky { kAuto = 0, kYes = 1, kNo = 2 };
+
+/// The names of each enum's values, in value order: the property nicks, the engine key's strings
+/// and the service's YAML values.
+const std::vector<std::string>& device_names();  // auto, cpu, cuda
+const std::vector<std::string>& dtype_names();   // auto, fp32, bf16, fp16
+const std::vector<std::string>& mode_names();    // c, g
+const std::vector<std::string>& leaky_names();   // auto, yes, no
+
+/// What every inference element needs to find its engine and metrics.
+struct EngineSettings {
+  std::string model;  // checkpoint directory (required)
+  Device device = Device::kAuto;
+  Dtype dtype = Dtype::kAuto;
+  unsigned batch_size = 16;
+  uint64_t batch_timeout_ns = 10'000'000;
+  std::string metrics_address;  // empty: record into the pipeline's hub without serving it
+  std::string stream_id;        // empty: the element's name (and the element counts frames)
+
+  pipeline::EngineKey key() const;
+};
+
+/// internvlclassify.
+struct ClassifySettings {
+  EngineSettings engine;
+  Mode mode = Mode::kC;
+  std::string labels;  // ';'-separated
+  std::string labels_file;
+  std::string prompt_template = model::kDefaultPromptTemplate;
+  std::string templates_file;
+  unsigned interval = 0;
+  double selection_fps = 0.0;
+  unsigned clip_frames = 8;
+  unsigned top_k = 5;
+  double threshold = 0.0;
+  uint64_t max_latency_ns = 1'000'000'000;
+  Leaky leaky = Leaky::kAuto;
+  uint64_t label_generation = 0;  // bumped by every change of labels / templates
+
+  /// The label set: labels-file (one per line) when set, else the ';'-separated labels.
+  /// Throws std::runtime_error naming the file or value and the fix.
+  std::vector<std::string> resolve_labels() const;
+  /// The templates: templates-file when set, else prompt-template. Throws as resolve_labels.
+  std::vector<std::string> resolve_templates() const;
+};
+
+/// internvlcaption: beam search as the engine defines it, sampled far less often.
+struct CaptionElementSettings {
+  EngineSettings engine;
+  pipeline::CaptionSettings caption;
+  unsigned interval = 0;
+  double selection_fps = 0.2;  // one caption every five seconds of stream time
+};
+
+}  // namespace ivs::plugins
