@@ -2,7 +2,6 @@
 #include "pipeline/service/stream_pipeline.h"
 
 #include <algorithm>
-#include <chrono>
 #include <stdexcept>
 
 #include "pipeline/result_meta.h"
@@ -135,9 +134,6 @@ GstPadProbeReturn count_frame(GstPad* /*pad*/, GstPadProbeInfo* /*info*/,
   auto* telemetry = static_cast<StreamTelemetry*>(telemetry_pointer);
   ++telemetry->frames;
   if (telemetry->frames_metric != nullptr) telemetry->frames_metric->Increment();
-  telemetry->last_frame_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                 std::chrono::steady_clock::now().time_since_epoch())
-                                 .count();
   return GST_PAD_PROBE_OK;
 }
 
@@ -274,6 +270,14 @@ std::string redact_uri(const std::string& uri) {
   return uri.substr(0, authority) + uri.substr(at + 1);
 }
 
+void count_frames_at(GstElement* pipeline, GstElement* sink,
+                     const std::shared_ptr<StreamTelemetry>& telemetry) {
+  attach_telemetry(pipeline, telemetry);
+  GstPad* sink_pad = gst_element_get_static_pad(sink, "sink");
+  gst_pad_add_probe(sink_pad, GST_PAD_PROBE_TYPE_BUFFER, &count_frame, telemetry.get(), nullptr);
+  gst_object_unref(sink_pad);
+}
+
 void apply_labels(GstElement* classify, const ClassifyConfig& config) {
   if (!config.labels_file.empty()) {
     g_object_set(classify, "labels-file", config.labels_file.c_str(), nullptr);
@@ -291,7 +295,6 @@ StreamPipeline build_stream_pipeline(const StreamConfig& stream, const SharedCon
   built.pipeline = gst_pipeline_new(stream.id.c_str());
   gst_object_ref_sink(built.pipeline);
   try {
-    attach_telemetry(built.pipeline, telemetry);
     // Each element goes into the bin as soon as it exists, so a later failure frees it with it.
     auto add = [&](GstElement* element) {
       gst_bin_add(GST_BIN(built.pipeline), element);
@@ -337,9 +340,7 @@ StreamPipeline build_stream_pipeline(const StreamConfig& stream, const SharedCon
     // Progress (frames, fps, stall detection) is counted where frames leave the pipeline: frames
     // of a file can be read far ahead into the elements' queues and then play for seconds, paced
     // by the sink, with nothing new entering; counted on entry, such a file looked stalled.
-    GstPad* sink_pad = gst_element_get_static_pad(sink, "sink");
-    gst_pad_add_probe(sink_pad, GST_PAD_PROBE_TYPE_BUFFER, &count_frame, telemetry.get(), nullptr);
-    gst_object_unref(sink_pad);
+    count_frames_at(built.pipeline, sink, telemetry);
     GstPad* publish_sink = gst_element_get_static_pad(built.publish, "sink");
     gst_pad_add_probe(publish_sink, GST_PAD_PROBE_TYPE_BUFFER, &remember_results, telemetry.get(),
                       nullptr);

@@ -37,10 +37,9 @@ struct SharedContexts {
 
 /// Counters and latest results written by the pipeline's streaming threads, read by the service.
 struct StreamTelemetry {
-  std::atomic<uint64_t> frames{0};          // frames through the whole pipeline (at the sink)
-  std::atomic<uint64_t> frames_dropped{0};  // dropped by the leaky queue (inference behind)
-  std::atomic<int64_t> last_frame_ns{0};    // steady clock of the last decoded frame, 0: none yet
-  std::atomic<bool> leaky{false};           // counts queue overruns as drops only when leaking
+  std::atomic<uint64_t> frames{0};               // frames through the whole pipeline (at the sink)
+  std::atomic<uint64_t> frames_dropped{0};       // dropped by the leaky queue (inference behind)
+  std::atomic<bool> leaky{false};                // counts queue overruns as drops only when leaking
   prometheus::Counter* frames_metric = nullptr;  // internvl_frames_total{stream}
   // internvl_frames_dropped_total{stream,reason="queue_full"}
   prometheus::Counter* dropped_metric = nullptr;
@@ -70,6 +69,11 @@ struct StreamPipeline {
 /// (an element factory with its Debian package, decode: gpu without nvcodec).
 StreamPipeline build_stream_pipeline(const StreamConfig& stream, const SharedContexts& shared,
                                      const std::shared_ptr<StreamTelemetry>& telemetry);
+
+/// Counts the frames that reach `sink`, an element of `pipeline`, in `telemetry` (and its
+/// frames_metric); the pipeline keeps `telemetry` alive from now on.
+void count_frames_at(GstElement* pipeline, GstElement* sink,
+                     const std::shared_ptr<StreamTelemetry>& telemetry);
 
 /// Whether a URI is a live source before it is opened (rtsp, rtmp, srt, udp, v4l2, ...); the
 /// state change result (NO_PREROLL) confirms it for the rest.

@@ -3,11 +3,19 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 #include <utility>
 
 namespace ivs::service {
 
 using Clock = std::chrono::steady_clock;
+
+std::function<double()> seeded_unit_random() {
+  return [generator = std::mt19937_64(std::random_device{}()),
+          uniform = std::uniform_real_distribution<double>(0.0, 1.0)]() mutable {
+    return uniform(generator);
+  };
+}
 
 double backoff_delay_seconds(double initial_seconds, double max_seconds, unsigned failures,
                              double unit_random) {
@@ -73,7 +81,7 @@ class Stream {
     const SharedContexts& shared;
     pipeline::MetricsHub& metrics;
     Reaper& reaper;
-    std::mt19937_64& random;
+    const SupervisorEnv& system;
   };
 
   Stream(StreamConfig config, Env env)
@@ -89,11 +97,11 @@ class Stream {
   const StreamConfig& config() const { return config_; }
 
   void start(bool log = true) {
-    const Clock::time_point now = Clock::now();
-    started_at_ = now;
     frames_at_start_ = telemetry_->frames;
+    frames_seen_ = frames_at_start_;
+    last_frame_at_ = env_.system.now();
     try {
-      pipe_ = build_stream_pipeline(config_, env_.shared, telemetry_);
+      pipe_ = env_.system.build_pipeline(config_, env_.shared, telemetry_);
     } catch (const std::exception& e) {
       fail(e.what());
       return;
@@ -139,14 +147,14 @@ class Stream {
             std::max(1.0, env_.service.supervision.backoff_max_seconds)) {
       failures_ = 0;  // healthy for as long as the longest wait: the next failure starts over
     }
-    const int64_t last_frame_ns = telemetry_->last_frame_ns;
-    Clock::time_point last_activity = started_at_;
-    if (frames > frames_at_start_ && last_frame_ns > 0) {
-      last_activity =
-          std::max(last_activity, Clock::time_point(std::chrono::nanoseconds(last_frame_ns)));
+    // A frame is dated by the first tick that sees it: all time comes from env_.system.now(), on
+    // this thread, and a stall is seconds long while ticks are a quarter of a second apart.
+    if (frames != frames_seen_) {
+      frames_seen_ = frames;
+      last_frame_at_ = now;
     }
     const double stall = stall_timeout_seconds();
-    if (seconds_between(last_activity, now) > stall) {
+    if (seconds_between(last_frame_at_, now) > stall) {
       char text[96];
       g_snprintf(text, sizeof text, "no frames for %.1f s (stall_timeout_seconds)", stall);
       fail(text);
@@ -246,11 +254,10 @@ class Stream {
     take_down(false);
     env_.metrics.metrics().stream_up(config_.id).Set(0);
     ++failures_;
-    const double delay =
-        backoff_delay_seconds(env_.service.supervision.backoff_initial_seconds,
-                              env_.service.supervision.backoff_max_seconds, failures_,
-                              std::uniform_real_distribution<double>(0.0, 1.0)(env_.random));
-    next_start_ = Clock::now() + to_millis(delay);
+    const double delay = backoff_delay_seconds(env_.service.supervision.backoff_initial_seconds,
+                                               env_.service.supervision.backoff_max_seconds,
+                                               failures_, env_.system.unit_random());
+    next_start_ = env_.system.now() + to_millis(delay);
     state_ = StreamState::kBackoff;
     last_error_ = reason;
     g_warning("stream %s: %s; restarting in %.1f s (failure %u in a row)", config_.id.c_str(),
@@ -300,11 +307,12 @@ class Stream {
   }
 
   void update_fps(Clock::time_point now) {
-    const double elapsed = seconds_between(fps_at_, now);
-    if (elapsed < 2.0) return;
     const uint64_t frames = telemetry_->frames;
-    fps_ =
-        fps_at_ == Clock::time_point{} ? 0.0 : static_cast<double>(frames - fps_frames_) / elapsed;
+    if (fps_at_.has_value()) {
+      const double elapsed = seconds_between(*fps_at_, now);
+      if (elapsed < 2.0) return;
+      fps_ = static_cast<double>(frames - fps_frames_) / elapsed;
+    }
     fps_frames_ = frames;
     fps_at_ = now;
   }
@@ -329,21 +337,22 @@ class Stream {
   unsigned failures_ = 0;
   uint64_t restarts_ = 0;
   uint64_t frames_at_start_ = 0;
+  uint64_t frames_seen_ = 0;  // the count at the last tick
   std::string last_error_;
-  Clock::time_point started_at_{};
+  Clock::time_point last_frame_at_{};  // or the start, before the first frame
   Clock::time_point running_since_{};
   Clock::time_point next_start_{};
-  Clock::time_point fps_at_{};
+  std::optional<Clock::time_point> fps_at_;  // unset until the first tick
   uint64_t fps_frames_ = 0;
   double fps_ = 0.0;
 };
 
 Supervisor::Supervisor(const ServiceConfig& config, SharedContexts shared,
-                       std::shared_ptr<pipeline::MetricsHub> metrics)
+                       std::shared_ptr<pipeline::MetricsHub> metrics, SupervisorEnv env)
     : config_(config),
       shared_(std::move(shared)),
       metrics_(std::move(metrics)),
-      random_(std::random_device{}()) {}
+      env_(std::move(env)) {}
 
 Supervisor::~Supervisor() {
   stop_all(false);
@@ -373,7 +382,7 @@ void Supervisor::add(const StreamConfig& stream) {
                       std::to_string(config_.sharding.ordinal) + ")");
   }
   auto created =
-      std::make_unique<Stream>(stream, Stream::Env{config_, shared_, *metrics_, reaper_, random_});
+      std::make_unique<Stream>(stream, Stream::Env{config_, shared_, *metrics_, reaper_, env_});
   Stream& started = *created;
   streams_.emplace(stream.id, std::move(created));
   started.start();
@@ -401,7 +410,7 @@ bool Supervisor::set_labels(const std::string& id, const std::vector<std::string
 
 std::vector<StreamStatus> Supervisor::statuses() const {
   std::vector<StreamStatus> all;
-  const auto now = Clock::now();
+  const auto now = env_.now();
   for (const auto& [id, stream] : streams_) all.push_back(stream->status(now));
   return all;
 }
@@ -409,11 +418,11 @@ std::vector<StreamStatus> Supervisor::statuses() const {
 std::optional<StreamStatus> Supervisor::status(const std::string& id) const {
   const auto found = streams_.find(id);
   if (found == streams_.end()) return std::nullopt;
-  return found->second->status(Clock::now());
+  return found->second->status(env_.now());
 }
 
 void Supervisor::tick() {
-  const auto now = Clock::now();
+  const auto now = env_.now();
   for (auto& [id, stream] : streams_) stream->tick(now);
   reaper_.join_finished();
 }

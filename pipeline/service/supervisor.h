@@ -11,10 +11,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -59,13 +59,30 @@ struct StreamStatus {
   std::string latest_caption;
 };
 
+/// Numbers uniform in [0, 1) from a generator seeded by std::random_device.
+std::function<double()> seeded_unit_random();
+
+/// What the supervisor reads from outside its streams, injected so that stall detection, fps and
+/// backoff can be tested in simulated time (LevelDB's Env, Envoy's TimeSource). The defaults are
+/// the production ones. The functions are called on the supervisor's thread only.
+struct SupervisorEnv {
+  /// The time stalls, fps and backoff deadlines are measured in.
+  std::function<std::chrono::steady_clock::time_point()> now = &std::chrono::steady_clock::now;
+  /// Uniform in [0, 1): the backoff jitter.
+  std::function<double()> unit_random = seeded_unit_random();
+  /// Builds a stream's pipeline (start and every restart).
+  std::function<StreamPipeline(const StreamConfig&, const SharedContexts&,
+                               const std::shared_ptr<StreamTelemetry>&)>
+      build_pipeline = &build_stream_pipeline;
+};
+
 class Stream;
 
 class Supervisor {
  public:
   /// `shared` holds context references the caller keeps alive for the supervisor's lifetime.
   Supervisor(const ServiceConfig& config, SharedContexts shared,
-             std::shared_ptr<pipeline::MetricsHub> metrics);
+             std::shared_ptr<pipeline::MetricsHub> metrics, SupervisorEnv env = {});
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
@@ -98,8 +115,8 @@ class Supervisor {
   ServiceConfig config_;
   SharedContexts shared_;
   std::shared_ptr<pipeline::MetricsHub> metrics_;
+  SupervisorEnv env_;
   Reaper reaper_;
-  std::mt19937_64 random_;
   std::map<std::string, std::unique_ptr<Stream>> streams_;
 };
 
