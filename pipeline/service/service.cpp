@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "pipeline/service/service.h"
+
+#include <chrono>
+#include <filesystem>
+#include <utility>
+
+#include "pipeline/engine/engine.h"
+#include "pipeline/engine_context.h"
+#include "plugins/internvl/register_elements.h"
+#include "sinks/prometheus/metrics_exposer.h"
+
+namespace ivs::service {
+namespace {
+
+// How long closing the ZeroMQ socket waits for queued messages to reach subscribers.
+constexpr std::chrono::milliseconds kZmqCloseLinger{2000};
+
+int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool loopback_address(const std::string& listen) {
+  return listen.rfind("127.", 0) == 0 || listen.rfind("localhost:", 0) == 0 ||
+         listen.rfind("[::1]:", 0) == 0;
+}
+
+void log_engine(pipeline::EngineLogLevel level, const std::string& text) {
+  if (level == pipeline::EngineLogLevel::kError || level == pipeline::EngineLogLevel::kWarning) {
+    g_warning("engine: %s", text.c_str());
+  } else if (level == pipeline::EngineLogLevel::kInfo) {
+    g_message("engine: %s", text.c_str());
+  }
+}
+
+}  // namespace
+
+Service::Service(const std::string& config_path) {
+  try {
+    config_ = load_service_config(config_path);
+  } catch (const ConfigError& e) {
+    throw StartupError(std::string("invalid config: ") + e.what());
+  }
+  if (!std::filesystem::is_directory(config_.model.path)) {
+    throw StartupError("model.path '" + config_.model.path +
+                       "' is not a directory; point it (or INTERNVL_MODEL_DIR) at an InternVL "
+                       "checkpoint directory such as InternVL-14B-224px");
+  }
+  if (!gst_internvl_register_static())
+    throw StartupError("could not register the internvl GStreamer elements");
+}
+
+Service::~Service() {
+  set_api(nullptr);
+  supervisor_.reset();
+  release_contexts();
+}
+
+void Service::start(GMainContext* loop) {
+  metrics_ =
+      std::make_shared<pipeline::MetricsHub>(pipeline::default_build_info(config_.model.device));
+  start_http();
+  load_engine();
+  open_outputs();
+  share_contexts();
+  supervisor_ = std::make_unique<Supervisor>(config_, shared_, metrics_);
+  set_api(
+      std::make_shared<RestApi>(*supervisor_, loop, metrics_, health_, config_.http.auth_token));
+  const size_t started = supervisor_->start_configured();
+  health_.last_tick_ns = steady_now_ns();
+  health_.ready = true;
+  g_message("ready: %zu of %zu configured streams in this shard", started, config_.streams.size());
+}
+
+void Service::tick() {
+  health_.last_tick_ns = steady_now_ns();
+  if (!health_.stopping) supervisor_->tick();
+}
+
+bool Service::begin_shutdown() {
+  if (health_.stopping.exchange(true)) return false;
+  g_message(
+      "shutting down: sending end of stream to every stream and publishing what was accepted");
+  if (supervisor_ != nullptr) supervisor_->stop_all(true);
+  return true;
+}
+
+void Service::stop() {
+  if (supervisor_ == nullptr) return;
+  supervisor_->wait_for_teardowns();
+  set_api(nullptr);
+  supervisor_.reset();
+  engine_->shutdown(pipeline::Engine::ShutdownMode::kDrain);
+  if (zmq_) {
+    g_message("ZeroMQ: %llu messages published, %llu dropped",
+              static_cast<unsigned long long>(zmq_->published()),
+              static_cast<unsigned long long>(zmq_->dropped()));
+  }
+  release_contexts();
+  http_.reset();
+  zmq_.reset();
+  jsonl_.reset();
+}
+
+// Before the REST API exists (the model is loading) liveness and /metrics already answer.
+sinks::HttpResponse Service::handle(const sinks::HttpRequest& request) {
+  std::shared_ptr<RestApi> api;
+  {
+    std::lock_guard<std::mutex> guard(api_lock_);
+    api = api_;
+  }
+  if (api) return api->handle(request);
+  if (request.path == "/health/live")
+    return {200, "application/json", "{\"status\": \"live\"}\n", {}};
+  if (request.path == "/metrics") return sinks::metrics_response(*metrics_->metrics().registry());
+  return error_response(503, "starting: the model is loading");
+}
+
+void Service::set_api(std::shared_ptr<RestApi> api) {
+  std::lock_guard<std::mutex> guard(api_lock_);
+  api_ = std::move(api);
+}
+
+void Service::start_http() {
+  try {
+    http_ = std::make_unique<sinks::HttpServer>(
+        config_.http.listen, [this](const sinks::HttpRequest& request) { return handle(request); },
+        sinks::HttpServerOptions{1 << 20, 8});
+  } catch (const std::exception& e) {
+    throw StartupError(std::string("http.listen: ") + e.what());
+  }
+  g_message("HTTP (REST, /metrics, /health, status page) on http://%s (port %u)",
+            config_.http.listen.c_str(), http_->port());
+  if (config_.http.auth_token.empty() && !loopback_address(config_.http.listen)) {
+    g_warning(
+        "http.listen %s is reachable from other hosts and http.auth_token is empty: anyone who can "
+        "reach the port can add, change and remove streams; set a token",
+        config_.http.listen.c_str());
+  }
+}
+
+void Service::load_engine() {
+  try {
+    pipeline::EngineOptions options;
+    options.batch_size = config_.model.batch_size;
+    options.batch_timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double>(config_.model.batch_timeout_seconds));
+    options.log = &log_engine;
+    engine_ = pipeline::Engine::create(
+        {config_.model.path, config_.model.device, config_.model.dtype}, options);
+  } catch (const std::exception& e) {
+    throw StartupError("cannot load the model from '" + config_.model.path + "': " + e.what());
+  }
+  g_message("model %s loaded (%s)", engine_->model_name().c_str(),
+            engine_->key().describe().c_str());
+}
+
+void Service::open_outputs() {
+  pool_ = std::make_shared<pipeline::SinkPool>();
+  const OutputsConfig& outputs = config_.outputs;
+  try {
+    if (!outputs.zmq.endpoint.empty()) {
+      zmq_ = pool_->zmq(
+          {outputs.zmq.endpoint, outputs.zmq.topic_prefix, outputs.zmq.send_hwm, kZmqCloseLinger});
+      g_message("publishing results on ZeroMQ %s", zmq_->endpoint().c_str());
+    }
+    if (!outputs.jsonl.path.empty()) {
+      jsonl_ = pool_->jsonl(outputs.jsonl.path);
+      g_message("writing results to %s", outputs.jsonl.path.c_str());
+    }
+  } catch (const std::exception& e) {
+    throw StartupError(std::string("outputs: ") + e.what());
+  }
+  if (!zmq_ && !jsonl_)
+    g_warning("no outputs configured (outputs.zmq, outputs.jsonl): results are not published");
+}
+
+void Service::share_contexts() {
+  shared_.engine = pipeline::engine_context_new({engine_});
+  shared_.metrics = pipeline::metrics_context_new(metrics_);
+  shared_.sink_pool = pipeline::sink_pool_context_new(pool_);
+  shared_.model_dir = config_.model.path;
+  shared_.device = config_.model.device;
+  shared_.dtype = config_.model.dtype;
+  shared_.cuda = engine_->key().device.rfind("cuda", 0) == 0;
+  shared_.outputs = config_.outputs;
+  shared_.queue_max_buffers = config_.supervision.queue_max_buffers;
+}
+
+void Service::release_contexts() {
+  for (GstContext** context : {&shared_.engine, &shared_.metrics, &shared_.sink_pool}) {
+    if (*context != nullptr) gst_context_unref(*context);
+    *context = nullptr;
+  }
+}
+
+}  // namespace ivs::service
