@@ -28,7 +28,7 @@
 #include <gst/video/video.h>
 #include <pango/pangocairo.h>
 
-#include "pipeline/result_meta.h"
+#include "plugins/internvl/overlay_state.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -52,14 +52,6 @@ static GstStaticPadTemplate sink_template =
 static GstStaticPadTemplate src_template =
     GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS,
                             GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(INTERNVL_OVERLAY_FORMATS)));
-
-/// Where the text box sits on the frame.
-typedef enum {
-  GST_INTERNVL_OVERLAY_POSITION_TOP_LEFT,
-  GST_INTERNVL_OVERLAY_POSITION_TOP_RIGHT,
-  GST_INTERNVL_OVERLAY_POSITION_BOTTOM_LEFT,
-  GST_INTERNVL_OVERLAY_POSITION_BOTTOM_RIGHT,
-} GstInternVLOverlayPosition;
 
 #define GST_TYPE_INTERNVL_OVERLAY_POSITION (gst_internvl_overlay_position_get_type())
 static GType gst_internvl_overlay_position_get_type(void) {
@@ -87,219 +79,16 @@ enum {
   PROP_POSITION,
 };
 
-constexpr gboolean kDefaultShowCaption = TRUE;
-constexpr gboolean kDefaultShowLabels = TRUE;
-constexpr guint kDefaultTopK = 3;
 constexpr guint kMaxTopK = 100;
-constexpr const char* kDefaultFontDesc = "Sans 14";
-constexpr guint64 kDefaultMaxAge = 10 * GST_SECOND;
-constexpr GstInternVLOverlayPosition kDefaultPosition = GST_INTERNVL_OVERLAY_POSITION_BOTTOM_LEFT;
 
-// Box geometry in pixels: distance from the frame edge, padding inside the box, text outline.
-constexpr int kMargin = 8;
-constexpr int kPadding = 6;
-constexpr int kOutline = 2;
-
-namespace {
-
-struct Settings {
-  bool show_caption = kDefaultShowCaption;
-  bool show_labels = kDefaultShowLabels;
-  guint top_k = kDefaultTopK;
-  std::string font_desc = kDefaultFontDesc;
-  guint64 max_age = kDefaultMaxAge;
-  GstInternVLOverlayPosition position = kDefaultPosition;
-};
-
-/// A result remembered from an earlier buffer, with the stream time of the buffer it came on.
-struct Remembered {
-  std::string caption;
-  GstClockTime caption_time = GST_CLOCK_TIME_NONE;
-  bool has_caption = false;
-  std::vector<std::pair<std::string, double>> labels;  // best first
-  GstClockTime labels_time = GST_CLOCK_TIME_NONE;
-  bool has_labels = false;
-};
-
-bool is_fresh(GstClockTime result_time, GstClockTime now, guint64 max_age) {
-  if (!GST_CLOCK_TIME_IS_VALID(result_time) || !GST_CLOCK_TIME_IS_VALID(now)) return true;
-  // A result "from the future" is left over from before a backward jump in stream time.
-  return now >= result_time && now - result_time <= max_age;
-}
-
-/// Runtime resources: built in start(), dropped in stop(). Used only from the streaming thread
-/// (and start/stop, which never run concurrently with it).
-struct State {
-  PangoFontMap* font_map = nullptr;
-  PangoContext* context = nullptr;
-  PangoLayout* layout = nullptr;
-  std::string applied_font;
-  int frame_width = 0;
-  int frame_height = 0;
-  Remembered latest;
-  // The rendered box, reused while text, font and position stay the same.
-  GstVideoOverlayComposition* composition = nullptr;
-  std::string drawn_text;
-  GstInternVLOverlayPosition drawn_position = kDefaultPosition;
-
-  State() {
-    font_map = pango_cairo_font_map_new();
-    if (font_map != nullptr) context = pango_font_map_create_context(font_map);
-    if (context != nullptr) layout = pango_layout_new(context);
-    if (layout != nullptr) pango_layout_set_wrap(layout, PANGO_WRAP_WORD_CHAR);
-  }
-  ~State() {
-    drop_composition();
-    if (layout != nullptr) g_object_unref(layout);
-    if (context != nullptr) g_object_unref(context);
-    if (font_map != nullptr) g_object_unref(font_map);
-  }
-  State(const State&) = delete;
-  State& operator=(const State&) = delete;
-
-  bool ok() const { return layout != nullptr; }
-
-  void drop_composition() {
-    if (composition != nullptr) gst_video_overlay_composition_unref(composition);
-    composition = nullptr;
-    drawn_text.clear();
-  }
-
-  void remember(GstBuffer* buffer, GstClockTime now);
-  std::string visible_text(const Settings& settings, GstClockTime now) const;
-  bool update_composition(const Settings& settings, const std::string& text);
-
- private:
-  GstBuffer* render_box(int box_width, int box_height, const PangoRectangle& logical);
-};
-
-void State::remember(GstBuffer* buffer, GstClockTime now) {
-  GstInternVLResultMeta* meta = gst_buffer_get_internvl_result_meta(buffer);
-  if (meta == nullptr || meta->records == nullptr) return;
-  for (const auto& entry : meta->records->entries) {
-    if (entry.type == ivs::pipeline::ResultType::kCaption) {
-      if (!entry.caption) continue;
-      latest.caption = entry.caption->text;
-      latest.caption_time = now;
-      latest.has_caption = true;
-    } else {
-      latest.labels.clear();
-      for (const auto& record : entry.classification)
-        latest.labels.emplace_back(record.label, record.confidence);
-      latest.labels_time = now;
-      latest.has_labels = true;
-    }
-  }
-}
-
-std::string State::visible_text(const Settings& settings, GstClockTime now) const {
-  std::string text;
-  if (settings.show_caption && latest.has_caption && !latest.caption.empty() &&
-      is_fresh(latest.caption_time, now, settings.max_age)) {
-    text = latest.caption;
-  }
-  if (settings.show_labels && latest.has_labels &&
-      is_fresh(latest.labels_time, now, settings.max_age)) {
-    const size_t count = std::min<size_t>(settings.top_k, latest.labels.size());
-    for (size_t i = 0; i < count; ++i) {
-      char score[32];
-      std::snprintf(score, sizeof(score), "  %.2f", latest.labels[i].second);
-      if (!text.empty()) text += '\n';
-      text += latest.labels[i].first + score;
-    }
-  }
-  return text;
-}
-
-// Dark box, then the text as a black outline and white fill, into premultiplied native-endian
-// ARGB32: exactly GST_VIDEO_OVERLAY_COMPOSITION_FORMAT_RGB (BGRA on little-endian).
-GstBuffer* State::render_box(int box_width, int box_height, const PangoRectangle& logical) {
-  const int stride = cairo_format_stride_for_width(CAIRO_FORMAT_ARGB32, box_width);
-  GstBuffer* pixels =
-      gst_buffer_new_allocate(nullptr, static_cast<gsize>(stride) * box_height, nullptr);
-  GstMapInfo map;
-  if (pixels == nullptr || !gst_buffer_map(pixels, &map, GST_MAP_WRITE)) {
-    if (pixels != nullptr) gst_buffer_unref(pixels);
-    return nullptr;
-  }
-  cairo_surface_t* surface = cairo_image_surface_create_for_data(map.data, CAIRO_FORMAT_ARGB32,
-                                                                 box_width, box_height, stride);
-  cairo_t* cr = cairo_create(surface);
-  cairo_set_operator(cr, CAIRO_OPERATOR_CLEAR);
-  cairo_paint(cr);
-  cairo_set_operator(cr, CAIRO_OPERATOR_OVER);
-  cairo_set_source_rgba(cr, 0.0, 0.0, 0.0, 0.6);
-  cairo_rectangle(cr, 0, 0, box_width, box_height);
-  cairo_fill(cr);
-  const double x = kPadding + kOutline - logical.x;
-  const double y = kPadding - logical.y;
-  cairo_move_to(cr, x, y);
-  pango_cairo_layout_path(cr, layout);
-  cairo_set_source_rgba(cr, 0.0, 0.0, 0.0, 1.0);
-  cairo_set_line_width(cr, 2.0 * kOutline);
-  cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
-  cairo_stroke(cr);
-  cairo_move_to(cr, x, y);
-  cairo_set_source_rgba(cr, 1.0, 1.0, 1.0, 1.0);
-  pango_cairo_show_layout(cr, layout);
-  cairo_destroy(cr);
-  cairo_surface_flush(surface);
-  cairo_surface_destroy(surface);
-  gst_buffer_unmap(pixels, &map);
-  gst_buffer_add_video_meta(pixels, GST_VIDEO_FRAME_FLAG_NONE,
-                            GST_VIDEO_OVERLAY_COMPOSITION_FORMAT_RGB, static_cast<guint>(box_width),
-                            static_cast<guint>(box_height));
-  return pixels;
-}
-
-bool State::update_composition(const Settings& settings, const std::string& text) {
-  if (composition != nullptr && text == drawn_text && settings.position == drawn_position &&
-      settings.font_desc == applied_font) {
-    return true;
-  }
-  drop_composition();
-  if (settings.font_desc != applied_font) {
-    PangoFontDescription* desc = pango_font_description_from_string(settings.font_desc.c_str());
-    pango_layout_set_font_description(layout, desc);
-    pango_font_description_free(desc);
-    applied_font = settings.font_desc;
-  }
-  const int text_width = frame_width - 2 * (kMargin + kPadding + kOutline);
-  if (text_width <= 0 || frame_height <= 2 * kMargin) return false;  // frame too small for a box
-  pango_layout_set_width(layout, text_width * PANGO_SCALE);
-  pango_layout_set_text(layout, text.c_str(), -1);
-  PangoRectangle ink;
-  PangoRectangle logical;
-  pango_layout_get_pixel_extents(layout, &ink, &logical);
-  const int box_width =
-      std::min(logical.width + 2 * (kPadding + kOutline), frame_width - 2 * kMargin);
-  const int box_height = std::min(logical.height + 2 * kPadding, frame_height - 2 * kMargin);
-  if (box_width <= 0 || box_height <= 0) return false;
-  const bool left = settings.position == GST_INTERNVL_OVERLAY_POSITION_TOP_LEFT ||
-                    settings.position == GST_INTERNVL_OVERLAY_POSITION_BOTTOM_LEFT;
-  const bool top = settings.position == GST_INTERNVL_OVERLAY_POSITION_TOP_LEFT ||
-                   settings.position == GST_INTERNVL_OVERLAY_POSITION_TOP_RIGHT;
-  const int x = left ? kMargin : frame_width - kMargin - box_width;
-  const int y = top ? kMargin : frame_height - kMargin - box_height;
-  GstBuffer* pixels = render_box(box_width, box_height, logical);
-  if (pixels == nullptr) return false;
-  GstVideoOverlayRectangle* rectangle = gst_video_overlay_rectangle_new_raw(
-      pixels, x, y, static_cast<guint>(box_width), static_cast<guint>(box_height),
-      GST_VIDEO_OVERLAY_FORMAT_FLAG_PREMULTIPLIED_ALPHA);
-  gst_buffer_unref(pixels);
-  composition = gst_video_overlay_composition_new(rectangle);
-  gst_video_overlay_rectangle_unref(rectangle);
-  drawn_text = text;
-  drawn_position = settings.position;
-  return true;
-}
-
-}  // namespace
+using ivs::plugins::OverlaySettings;
+using ivs::plugins::OverlayState;
+using ivs::plugins::Remembered;
 
 struct GstInternVLOverlayPrivate {
   std::mutex lock;
-  Settings settings;
-  std::unique_ptr<State> state;
+  OverlaySettings settings;
+  std::unique_ptr<OverlayState> state;
 };
 
 struct _GstInternVLOverlay {
@@ -346,30 +135,30 @@ static void gst_internvl_overlay_class_init(GstInternVLOverlayClass* klass) {
   g_object_class_install_property(
       gobject_class, PROP_SHOW_CAPTION,
       g_param_spec_boolean("show-caption", "Show caption", "Draw the latest caption",
-                           kDefaultShowCaption, flags));
+                           ivs::plugins::kDefaultShowCaption, flags));
   g_object_class_install_property(
       gobject_class, PROP_SHOW_LABELS,
       g_param_spec_boolean("show-labels", "Show labels", "Draw the top-k labels with their scores",
-                           kDefaultShowLabels, flags));
+                           ivs::plugins::kDefaultShowLabels, flags));
   g_object_class_install_property(
       gobject_class, PROP_TOP_K,
       g_param_spec_uint("top-k", "Top k", "How many labels to draw (best first)", 0, kMaxTopK,
-                        kDefaultTopK, flags));
+                        ivs::plugins::kDefaultTopK, flags));
   g_object_class_install_property(
       gobject_class, PROP_FONT_DESC,
       g_param_spec_string(
           "font-desc", "Font description",
           "Pango font description of the text, e.g. \"Sans 14\" or \"DejaVu Sans Bold 20\"",
-          kDefaultFontDesc, flags));
+          ivs::plugins::kDefaultFontDesc, flags));
   g_object_class_install_property(
       gobject_class, PROP_MAX_AGE,
       g_param_spec_uint64("max-age", "Maximum age",
                           "Hide results older than this (stream time, ns; G_MAXUINT64: never hide)",
-                          0, G_MAXUINT64, kDefaultMaxAge, flags));
+                          0, G_MAXUINT64, ivs::plugins::kDefaultMaxAge, flags));
   g_object_class_install_property(
       gobject_class, PROP_POSITION,
       g_param_spec_enum("position", "Position", "Corner of the frame where the text box is drawn",
-                        GST_TYPE_INTERNVL_OVERLAY_POSITION, kDefaultPosition, flags));
+                        GST_TYPE_INTERNVL_OVERLAY_POSITION, ivs::plugins::kDefaultPosition, flags));
 
   gst_element_class_set_static_metadata(
       element_class, "InternVL result overlay", "Filter/Effect/Video",
@@ -399,7 +188,7 @@ static void gst_internvl_overlay_set_property(GObject* object, guint prop_id, co
                                               GParamSpec* pspec) {
   auto* self = GST_INTERNVL_OVERLAY(object);
   std::lock_guard<std::mutex> lock(self->priv->lock);
-  Settings& s = self->priv->settings;
+  OverlaySettings& s = self->priv->settings;
   switch (prop_id) {
     case PROP_SHOW_CAPTION:
       s.show_caption = g_value_get_boolean(value);
@@ -412,7 +201,7 @@ static void gst_internvl_overlay_set_property(GObject* object, guint prop_id, co
       break;
     case PROP_FONT_DESC: {
       const gchar* font = g_value_get_string(value);
-      s.font_desc = font != nullptr ? font : kDefaultFontDesc;
+      s.font_desc = font != nullptr ? font : ivs::plugins::kDefaultFontDesc;
       break;
     }
     case PROP_MAX_AGE:
@@ -431,7 +220,7 @@ static void gst_internvl_overlay_get_property(GObject* object, guint prop_id, GV
                                               GParamSpec* pspec) {
   auto* self = GST_INTERNVL_OVERLAY(object);
   std::lock_guard<std::mutex> lock(self->priv->lock);
-  const Settings& s = self->priv->settings;
+  const OverlaySettings& s = self->priv->settings;
   switch (prop_id) {
     case PROP_SHOW_CAPTION:
       g_value_set_boolean(value, s.show_caption);
@@ -460,7 +249,7 @@ static void gst_internvl_overlay_get_property(GObject* object, guint prop_id, GV
 static gboolean gst_internvl_overlay_start(GstBaseTransform* trans) {
   auto* self = GST_INTERNVL_OVERLAY(trans);
   try {
-    auto state = std::make_unique<State>();
+    auto state = std::make_unique<OverlayState>();
     if (!state->ok()) {
       GST_ELEMENT_ERROR(
           self, LIBRARY, INIT, ("Could not create a Pango/Cairo text layout for the overlay."),
@@ -479,7 +268,7 @@ static gboolean gst_internvl_overlay_set_info(GstVideoFilter* filter, GstCaps* /
                                               GstVideoInfo* in_info, GstCaps* /*outcaps*/,
                                               GstVideoInfo* /*out_info*/) {
   auto* self = GST_INTERNVL_OVERLAY(filter);
-  State* state = self->priv->state.get();
+  OverlayState* state = self->priv->state.get();
   if (state == nullptr) return FALSE;
   state->frame_width = GST_VIDEO_INFO_WIDTH(in_info);
   state->frame_height = GST_VIDEO_INFO_HEIGHT(in_info);
@@ -492,10 +281,10 @@ static gboolean gst_internvl_overlay_set_info(GstVideoFilter* filter, GstCaps* /
 static GstFlowReturn gst_internvl_overlay_transform_frame_ip(GstVideoFilter* filter,
                                                              GstVideoFrame* frame) {
   auto* self = GST_INTERNVL_OVERLAY(filter);
-  State* state = self->priv->state.get();
+  OverlayState* state = self->priv->state.get();
   if (state == nullptr) return GST_FLOW_FLUSHING;
   try {
-    Settings settings;
+    OverlaySettings settings;
     {
       std::lock_guard<std::mutex> lock(self->priv->lock);
       settings = self->priv->settings;
