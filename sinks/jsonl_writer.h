@@ -20,6 +20,7 @@ class JsonLinesWriter : public ResultSink {
 
   bool publish(const FrameResult& result) override;
   void flush() override;
+  const char* name() const override { return "jsonl"; }
 
   uint64_t written() const;
   uint64_t errors() const;

@@ -7,8 +7,9 @@
 
 namespace ivs::sinks {
 
-/// Where results go (ZeroMQ, JSON-lines files, ...). Implementations are thread-safe: several
-/// streaming threads may publish at once. publish() never blocks on a slow consumer.
+/// Where results go (ZeroMQ, JSON-lines files, ...). A new kind of destination implements this
+/// and is added to a ResultFanout's list. Implementations are thread-safe: several fan-outs may
+/// share one sink and publish at once. publish() never blocks on a slow consumer.
 class ResultSink {
  public:
   virtual ~ResultSink() = default;
@@ -19,8 +20,14 @@ class ResultSink {
 
   /// Pushes out anything buffered (bounded wait).
   virtual void flush() = 0;
+
+  /// The kind of sink, lower case ("zmq", "jsonl"): the `sink` label of the publish metrics.
+  /// A static string, valid for the program's life.
+  virtual const char* name() const = 0;
 };
 
-using ResultSinkPtr = std::unique_ptr<ResultSink>;
+/// Shared, not unique: a process may publish through one socket or file from several fan-outs
+/// (one per stream), and the sink lives until the last of them lets go.
+using ResultSinkPtr = std::shared_ptr<ResultSink>;
 
 }  // namespace ivs::sinks

@@ -44,6 +44,7 @@ class ZmqPublisher : public ResultSink {
 
   bool publish(const FrameResult& result) override;
   void flush() override;
+  const char* name() const override { return "zmq"; }
 
   /// The address actually bound or connected ("tcp://127.0.0.1:40123" after binding port 0 or *).
   std::string endpoint() const;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 #include <vector>
 
 namespace ivs::test {
@@ -13,5 +14,8 @@ Bytes read_bytes(const std::filesystem::path& path);
 
 /// Replaces the file's contents with `bytes`.
 void write_bytes(const std::filesystem::path& path, const Bytes& bytes);
+
+/// The file's lines without their '\n' (empty when it cannot be read).
+std::vector<std::string> read_lines(const std::filesystem::path& path);
 
 }  // namespace ivs::test

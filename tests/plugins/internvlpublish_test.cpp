@@ -12,19 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "tests/common/test_files.h"
 #include "tests/common/test_paths.h"
 #include "tests/plugins/gst_test_environment.h"
 
 namespace {
 
 namespace fs = std::filesystem;
-
-std::vector<std::string> read_lines(const fs::path& path) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
+using ivs::test::read_lines;
 
 // Runs the schema validator (an independent implementation) over a JSON-lines file.
 void expect_valid_messages(const fs::path& path) {

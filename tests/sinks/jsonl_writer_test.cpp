@@ -11,19 +11,14 @@
 #include <vector>
 
 #include "sinks/result_json.h"
+#include "tests/common/test_files.h"
 #include "tests/common/test_paths.h"
 #include "tests/sinks/sample_results.h"
 
 namespace {
 
 using ivs::sinks::JsonLinesWriter;
-
-std::vector<std::string> read_lines(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
+using ivs::test::read_lines;
 
 TEST(JsonLinesWriterTest, writes_one_message_per_line) {
   const auto path = ivs::test::scratch_dir("jsonl_one_per_line") / "results.jsonl";

@@ -6,17 +6,15 @@
 #include <atomic>
 #include <chrono>
 #include <future>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <zmq.hpp>
-
 #include "sinks/result_json.h"
 #include "sinks/zmq/endpoint.h"
 #include "tests/sinks/sample_results.h"
+#include "tests/sinks/zmq_subscriber.h"
 
 namespace {
 
@@ -24,78 +22,10 @@ using ivs::sinks::FrameResult;
 using ivs::sinks::ZmqEndpoint;
 using ivs::sinks::ZmqPublisher;
 using ivs::sinks::ZmqPublisherOptions;
+using ivs::test::handshake;
+using ivs::test::probe;
+using Subscriber = ivs::test::ZmqSubscriber;
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
-
-// Generous: only a broken build takes this long; passing runs take milliseconds.
-constexpr auto kDeadline = 20s;
-// start_frame_id of handshake probes, so tests can tell them from the messages under test.
-constexpr int64_t kProbeFrameId = 999999;
-
-struct Message {
-  std::string topic;
-  std::string payload;
-  FrameResult result() const { return ivs::sinks::result_from_json(payload); }
-};
-
-// A real SUB socket on its own context, as an external consumer would have.
-class Subscriber {
- public:
-  explicit Subscriber(const std::string& topic, int rcvhwm = 1000, int rcvbuf = -1) {
-    socket_.set(zmq::sockopt::linger, 0);
-    socket_.set(zmq::sockopt::rcvhwm, rcvhwm);
-    if (rcvbuf > 0) socket_.set(zmq::sockopt::rcvbuf, rcvbuf);
-    socket_.set(zmq::sockopt::subscribe, topic);
-  }
-  void connect(const std::string& endpoint) { socket_.connect(endpoint); }
-  std::string bind_any() {
-    socket_.bind("tcp://127.0.0.1:*");
-    return socket_.get(zmq::sockopt::last_endpoint);
-  }
-  void close() { socket_.close(); }
-
-  std::optional<Message> receive(std::chrono::milliseconds timeout) {
-    socket_.set(zmq::sockopt::rcvtimeo, static_cast<int>(timeout.count()));
-    zmq::message_t topic;
-    if (!socket_.recv(topic)) return std::nullopt;
-    EXPECT_TRUE(topic.more()) << "topic frame without payload";
-    zmq::message_t payload;
-    if (!socket_.recv(payload)) return std::nullopt;
-    EXPECT_FALSE(payload.more()) << "more than two frames";
-    return Message{topic.to_string(), payload.to_string()};
-  }
-
-  // The next message that is not a handshake probe, waiting at most kDeadline.
-  std::optional<Message> receive_non_probe() {
-    const auto deadline = Clock::now() + kDeadline;
-    while (Clock::now() < deadline) {
-      auto message = receive(50ms);
-      if (message && message->result().start_frame_id != kProbeFrameId) return message;
-    }
-    return std::nullopt;
-  }
-
- private:
-  zmq::context_t context_{1};
-  zmq::socket_t socket_{context_, zmq::socket_type::sub};
-};
-
-FrameResult probe(FrameResult result) {
-  result.start_frame_id = kProbeFrameId;
-  return result;
-}
-
-// The slow-joiner problem: a subscription reaches the publisher some time after connect(), and
-// PUB drops what nobody has subscribed to yet. Publishing probes until one arrives proves the
-// path is up, with a deadline instead of a guessed sleep.
-bool handshake(ZmqPublisher& publisher, Subscriber& subscriber, const FrameResult& probe_result) {
-  const auto deadline = Clock::now() + kDeadline;
-  while (Clock::now() < deadline) {
-    publisher.publish(probe_result);
-    if (subscriber.receive(20ms)) return true;
-  }
-  return false;
-}
 
 ZmqPublisherOptions loopback_options() {
   ZmqPublisherOptions options;
