@@ -44,23 +44,23 @@
  */
 #include "plugins/internvl/gstinternvlpublish.h"
 
+#include "pipeline/metrics_context.h"
 #include "pipeline/result_conversion.h"
 #include "pipeline/result_meta.h"
-#include "sinks/jsonl_writer.h"
-#include "pipeline/metrics_context.h"
 #include "pipeline/sink_pool.h"
+#include "plugins/internvl/publish_settings.h"
+#include "sinks/jsonl_writer.h"
+#include "sinks/result_fanout.h"
 #include "sinks/zmq/zmq_publisher.h"
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <exception>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <utility>
+#include <vector>
 
 GST_DEBUG_CATEGORY_STATIC(gst_internvl_publish_debug);
 #define GST_CAT_DEFAULT gst_internvl_publish_debug
@@ -70,68 +70,8 @@ static GstStaticPadTemplate sink_template =
 static GstStaticPadTemplate src_template =
     GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
 
-typedef enum {
-  GST_INTERNVL_PUBLISH_FILE_FORMAT_JSON_LINES,
-} GstInternVLPublishFileFormat;
+using ivs::plugins::PublishSettings;
 
-typedef enum {
-  GST_INTERNVL_PUBLISH_INCLUDE_CLASSIFICATION,
-  GST_INTERNVL_PUBLISH_INCLUDE_CAPTION,
-  GST_INTERNVL_PUBLISH_INCLUDE_ALL,
-} GstInternVLPublishInclude;
-
-#define GST_TYPE_INTERNVL_PUBLISH_FILE_FORMAT (gst_internvl_publish_file_format_get_type())
-static GType gst_internvl_publish_file_format_get_type(void) {
-  static GType type = 0;
-  static const GEnumValue values[] = {
-      {GST_INTERNVL_PUBLISH_FILE_FORMAT_JSON_LINES, "One JSON message per line", "json-lines"},
-      {0, nullptr, nullptr},
-  };
-  if (g_once_init_enter(&type)) {
-    g_once_init_leave(&type, g_enum_register_static("GstInternVLPublishFileFormat", values));
-  }
-  return type;
-}
-
-#define GST_TYPE_INTERNVL_PUBLISH_INCLUDE (gst_internvl_publish_include_get_type())
-static GType gst_internvl_publish_include_get_type(void) {
-  static GType type = 0;
-  static const GEnumValue values[] = {
-      {GST_INTERNVL_PUBLISH_INCLUDE_CLASSIFICATION, "Classifications only", "classification"},
-      {GST_INTERNVL_PUBLISH_INCLUDE_CAPTION, "Captions only", "caption"},
-      {GST_INTERNVL_PUBLISH_INCLUDE_ALL, "Classifications and captions", "all"},
-      {0, nullptr, nullptr},
-  };
-  if (g_once_init_enter(&type)) {
-    g_once_init_leave(&type, g_enum_register_static("GstInternVLPublishInclude", values));
-  }
-  return type;
-}
-
-enum {
-  PROP_0,
-  PROP_ENDPOINT,
-  PROP_FILE_PATH,
-  PROP_FILE_FORMAT,
-  PROP_SENSOR_ID,
-  PROP_SOURCE,
-  PROP_TOPIC_PREFIX,
-  PROP_SEND_HWM,
-  PROP_INCLUDE,
-  PROP_METRICS_ADDRESS,
-  PROP_BOUND_ENDPOINT,
-  PROP_MESSAGES_PUBLISHED,
-  PROP_MESSAGES_DROPPED,
-  PROP_MESSAGES_SKIPPED,
-  PROP_METRICS_PORT,
-};
-
-constexpr int kDefaultSendHwm = 1000;
-constexpr GstInternVLPublishFileFormat kDefaultFileFormat =
-    GST_INTERNVL_PUBLISH_FILE_FORMAT_JSON_LINES;
-constexpr GstInternVLPublishInclude kDefaultInclude = GST_INTERNVL_PUBLISH_INCLUDE_ALL;
-// Messages waiting for the worker; results come a few per second, so this is minutes of backlog.
-constexpr size_t kQueueCapacity = 1024;
 // How long EOS waits for the queue to be sent before letting EOS pass anyway.
 constexpr std::chrono::seconds kDrainTimeout{5};
 // A drop warning is logged for the first drop and then every this many.
@@ -139,160 +79,26 @@ constexpr guint64 kWarnEvery = 100;
 
 namespace {
 
-struct Settings {
-  std::string endpoint;   // empty: no ZeroMQ
-  std::string file_path;  // empty: no file
-  GstInternVLPublishFileFormat file_format = kDefaultFileFormat;
-  std::string sensor_id;  // empty: the element's name
-  std::string source;     // the `source` field of every message; may be empty
-  std::string topic_prefix;
-  int send_hwm = kDefaultSendHwm;
-  GstInternVLPublishInclude include = kDefaultInclude;
-  std::string metrics_address;  // empty: record into the pipeline's hub without serving it
-};
-
-struct Counters {
-  std::atomic<guint64> published{0};
-  std::atomic<guint64> dropped{0};
-  std::atomic<guint64> skipped{0};
-};
-
-bool included(GstInternVLPublishInclude include, ivs::pipeline::ResultType type) {
-  const bool caption = type == ivs::pipeline::ResultType::kCaption;
-  switch (include) {
-    case GST_INTERNVL_PUBLISH_INCLUDE_CLASSIFICATION:
-      return !caption;
-    case GST_INTERNVL_PUBLISH_INCLUDE_CAPTION:
-      return caption;
-    case GST_INTERNVL_PUBLISH_INCLUDE_ALL:
-      break;
-  }
-  return true;
-}
-
-/// The sinks and the worker thread that feeds them. Built in start(), dropped in stop().
-class State {
- public:
-  State(GstElement* owner, Counters* counters) : owner_(owner), counters_(counters) {}
-  ~State() { stop_worker(); }
-  State(const State&) = delete;
-  State& operator=(const State&) = delete;
-
-  // Shared with other publishers of the process when the application gave a sink pool.
-  std::shared_ptr<ivs::sinks::ZmqPublisher> zmq;
-  std::shared_ptr<ivs::sinks::JsonLinesWriter> jsonl;
+/// Built in start(), dropped in stop(). Members go in reverse order: the fan-out first, as it
+/// publishes what is still queued into the sinks and the metrics.
+struct State {
   std::shared_ptr<ivs::pipeline::MetricsHub> metrics;  // the pipeline's
   ivs::pipeline::StreamInfo stream;
-  GstInternVLPublishInclude include = kDefaultInclude;
-
-  void start_worker() {
-    worker_ = std::thread([this] { run(); });
-  }
-
-  /// Queues a message for the worker; false (and counted) when the queue is full.
-  bool enqueue(ivs::sinks::FrameResult&& result) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (queue_.size() >= kQueueCapacity) {
-        count_drop("queue full");
-        return false;
-      }
-      queue_.push_back(std::move(result));
-    }
-    wake_.notify_one();
-    return true;
-  }
-
-  /// Blocks until everything queued has been handed to the sinks, at most `timeout`.
-  bool wait_idle(std::chrono::milliseconds timeout) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    return idle_.wait_for(lock, timeout, [this] { return queue_.empty() && !busy_; });
-  }
-
- private:
-  void stop_worker() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_all();
-    if (worker_.joinable()) worker_.join();
-  }
-
-  // Sends what is queued; on stop, sends the rest and ends.
-  void run() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    for (;;) {
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) break;  // stopping and drained
-      ivs::sinks::FrameResult result = std::move(queue_.front());
-      queue_.pop_front();
-      busy_ = true;
-      lock.unlock();
-      send(result);
-      lock.lock();
-      busy_ = false;
-      if (queue_.empty()) idle_.notify_all();
-    }
-    idle_.notify_all();
-  }
-
-  void send(const ivs::sinks::FrameResult& result) {
-    bool ok = true;
-    ok &= send_to(zmq.get(), "zmq", result);
-    ok &= send_to(jsonl.get(), "jsonl", result);
-    if (ok) {
-      ++counters_->published;
-    } else {
-      count_drop("a sink refused it");
-    }
-  }
-
-  bool send_to(ivs::sinks::ResultSink* sink, const char* name,
-               const ivs::sinks::FrameResult& result) {
-    if (sink == nullptr) return true;
-    bool ok = false;
-    try {
-      ok = sink->publish(result);
-    } catch (const std::exception& e) {
-      GST_DEBUG_OBJECT(owner_, "%s sink threw: %s", name, e.what());
-    }
-    if (metrics) {
-      (ok ? metrics->metrics().messages_published(name) : metrics->metrics().publish_errors(name))
-          .Increment();
-    }
-    return ok;
-  }
-
-  void count_drop(const char* reason) {
-    const guint64 dropped = ++counters_->dropped;
-    if (dropped % kWarnEvery == 1) {
-      GST_WARNING_OBJECT(owner_,
-                         "sensor %s: message dropped (%s); %" G_GUINT64_FORMAT " dropped so far",
-                         stream.sensor_id.c_str(), reason, dropped);
-    }
-  }
-
-  GstElement* owner_;   // not owned; outlives the state
-  Counters* counters_;  // not owned; in the element's private struct
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::condition_variable idle_;
-  std::deque<ivs::sinks::FrameResult> queue_;
-  bool stopping_ = false;
-  bool busy_ = false;
-  std::thread worker_;
+  GstInternVLPublishInclude include = GST_INTERNVL_PUBLISH_INCLUDE_ALL;
+  std::unique_ptr<ivs::sinks::ResultFanout> fanout;
 };
 
 }  // namespace
 
 struct GstInternVLPublishPrivate {
   std::mutex lock;
-  Settings settings;
+  PublishSettings settings;
   std::string bound_endpoint;  // under lock; set in start()
   // under lock; set in start(), for metrics-port
   std::shared_ptr<ivs::pipeline::MetricsHub> metrics;
-  Counters counters;
+  // Outlive the state, so that the counter properties still read after stop().
+  ivs::sinks::ResultFanoutCounters counters;
+  std::atomic<guint64> skipped{0};
   std::unique_ptr<State> state;
 };
 
@@ -318,21 +124,6 @@ G_DEFINE_TYPE(GstInternVLPublish, gst_internvl_publish, GST_TYPE_BASE_TRANSFORM)
 GST_ELEMENT_REGISTER_DEFINE(internvlpublish, "internvlpublish", GST_RANK_NONE,
                             GST_TYPE_INTERNVL_PUBLISH);
 
-static void install_string(GObjectClass* klass, guint id, const char* name, const char* nick,
-                           const char* blurb) {
-  const auto flags = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-                                              GST_PARAM_MUTABLE_READY);
-  g_object_class_install_property(klass, id,
-                                  g_param_spec_string(name, nick, blurb, nullptr, flags));
-}
-
-static void install_counter(GObjectClass* klass, guint id, const char* name, const char* nick,
-                            const char* blurb) {
-  const auto flags = static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
-  g_object_class_install_property(klass, id,
-                                  g_param_spec_uint64(name, nick, blurb, 0, G_MAXUINT64, 0, flags));
-}
-
 static void gst_internvl_publish_class_init(GstInternVLPublishClass* klass) {
   GObjectClass* gobject_class = G_OBJECT_CLASS(klass);
   GstElementClass* element_class = GST_ELEMENT_CLASS(klass);
@@ -349,57 +140,7 @@ static void gst_internvl_publish_class_init(GstInternVLPublishClass* klass) {
   trans_class->passthrough_on_same_caps = TRUE;
   trans_class->transform_ip_on_passthrough = TRUE;
 
-  const auto flags = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-                                              GST_PARAM_MUTABLE_READY);
-  install_string(
-      gobject_class, PROP_ENDPOINT, "endpoint", "ZeroMQ endpoint",
-      "ZeroMQ PUB endpoint: bind:tcp://127.0.0.1:5555 or connect:tcp://host:5555; without a prefix "
-      "an address containing '*' binds, any other connects (NULL: no ZeroMQ)");
-  install_string(gobject_class, PROP_FILE_PATH, "file-path", "File path",
-                 "Append messages to this file in file-format (NULL: no file)");
-  g_object_class_install_property(
-      gobject_class, PROP_FILE_FORMAT,
-      g_param_spec_enum("file-format", "File format", "Format of file-path",
-                        GST_TYPE_INTERNVL_PUBLISH_FILE_FORMAT, kDefaultFileFormat, flags));
-  install_string(
-      gobject_class, PROP_SENSOR_ID, "sensor-id", "Sensor id",
-      "sensor_id of the messages and second part of the topic (NULL: the element's name)");
-  install_string(gobject_class, PROP_SOURCE, "source", "Source",
-                 "The source field of the messages, e.g. the stream's URI (NULL: no source)");
-  install_string(gobject_class, PROP_TOPIC_PREFIX, "topic-prefix", "Topic prefix",
-                 "Prepended to the ZeroMQ topic \"<kind>/<sensor_id>\"");
-  g_object_class_install_property(
-      gobject_class, PROP_SEND_HWM,
-      g_param_spec_int("send-hwm", "Send high-water mark",
-                       "Messages ZeroMQ queues per subscriber before dropping", 1, G_MAXINT,
-                       kDefaultSendHwm, flags));
-  g_object_class_install_property(
-      gobject_class, PROP_INCLUDE,
-      g_param_spec_enum("include", "Include", "Which results to publish",
-                        GST_TYPE_INTERNVL_PUBLISH_INCLUDE, kDefaultInclude, flags));
-  install_string(
-      gobject_class, PROP_METRICS_ADDRESS, "metrics-address", "Metrics address",
-      "host:port to serve Prometheus /metrics on, e.g. 127.0.0.1:9464; host:0 picks a free port");
-  g_object_class_install_property(
-      gobject_class, PROP_METRICS_PORT,
-      g_param_spec_uint("metrics-port", "Metrics port",
-                        "The port /metrics is served on (0 when not serving)", 0, G_MAXUINT16, 0,
-                        static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
-  g_object_class_install_property(
-      gobject_class, PROP_BOUND_ENDPOINT,
-      g_param_spec_string(
-          "bound-endpoint", "Bound endpoint",
-          "The ZeroMQ address actually bound or connected (port filled in), once started", nullptr,
-          static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
-  install_counter(gobject_class, PROP_MESSAGES_PUBLISHED, "messages-published",
-                  "Messages published",
-                  "Messages accepted by every sink since the element started");
-  install_counter(
-      gobject_class, PROP_MESSAGES_DROPPED, "messages-dropped", "Messages dropped",
-      "Messages lost to a full queue, a refused send or a failed write since the element started");
-  install_counter(gobject_class, PROP_MESSAGES_SKIPPED, "messages-skipped", "Messages skipped",
-                  "Results the wire schema cannot carry (e.g. no label above threshold) since the "
-                  "element started");
+  ivs::plugins::publish_install_properties(gobject_class);
 
   gst_element_class_set_static_metadata(element_class, "InternVL result publisher",
                                         "Filter/Analyzer/Video",
@@ -409,9 +150,6 @@ static void gst_internvl_publish_class_init(GstInternVLPublishClass* klass) {
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   gst_element_class_add_static_pad_template(element_class, &src_template);
 
-  gst_type_mark_as_plugin_api(GST_TYPE_INTERNVL_PUBLISH_FILE_FORMAT,
-                              static_cast<GstPluginAPIFlags>(0));
-  gst_type_mark_as_plugin_api(GST_TYPE_INTERNVL_PUBLISH_INCLUDE, static_cast<GstPluginAPIFlags>(0));
   GST_DEBUG_CATEGORY_INIT(gst_internvl_publish_debug, "internvlpublish", 0,
                           "InternVL result publisher");
 }
@@ -429,52 +167,13 @@ static void gst_internvl_publish_finalize(GObject* object) {
   G_OBJECT_CLASS(parent_class)->finalize(object);
 }
 
-static std::string string_or_empty(const GValue* value) {
-  const gchar* text = g_value_get_string(value);
-  return text != nullptr ? text : "";
-}
-
 static void gst_internvl_publish_set_property(GObject* object, guint prop_id, const GValue* value,
                                               GParamSpec* pspec) {
   auto* self = GST_INTERNVL_PUBLISH(object);
   std::lock_guard<std::mutex> lock(self->priv->lock);
-  Settings& s = self->priv->settings;
-  switch (prop_id) {
-    case PROP_ENDPOINT:
-      s.endpoint = string_or_empty(value);
-      break;
-    case PROP_FILE_PATH:
-      s.file_path = string_or_empty(value);
-      break;
-    case PROP_FILE_FORMAT:
-      s.file_format = static_cast<GstInternVLPublishFileFormat>(g_value_get_enum(value));
-      break;
-    case PROP_SENSOR_ID:
-      s.sensor_id = string_or_empty(value);
-      break;
-    case PROP_SOURCE:
-      s.source = string_or_empty(value);
-      break;
-    case PROP_TOPIC_PREFIX:
-      s.topic_prefix = string_or_empty(value);
-      break;
-    case PROP_SEND_HWM:
-      s.send_hwm = g_value_get_int(value);
-      break;
-    case PROP_INCLUDE:
-      s.include = static_cast<GstInternVLPublishInclude>(g_value_get_enum(value));
-      break;
-    case PROP_METRICS_ADDRESS:
-      s.metrics_address = string_or_empty(value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
-      break;
+  if (!ivs::plugins::publish_set_setting(self->priv->settings, prop_id, value)) {
+    G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
-}
-
-static void set_string_or_null(GValue* value, const std::string& text) {
-  g_value_set_string(value, text.empty() ? nullptr : text.c_str());
 }
 
 static void gst_internvl_publish_get_property(GObject* object, guint prop_id, GValue* value,
@@ -482,48 +181,22 @@ static void gst_internvl_publish_get_property(GObject* object, guint prop_id, GV
   auto* self = GST_INTERNVL_PUBLISH(object);
   GstInternVLPublishPrivate* priv = self->priv;
   std::lock_guard<std::mutex> lock(priv->lock);
-  const Settings& s = priv->settings;
+  if (ivs::plugins::publish_get_setting(priv->settings, prop_id, value)) return;
   switch (prop_id) {
-    case PROP_ENDPOINT:
-      set_string_or_null(value, s.endpoint);
+    case ivs::plugins::PROP_BOUND_ENDPOINT:
+      g_value_set_string(value,
+                         priv->bound_endpoint.empty() ? nullptr : priv->bound_endpoint.c_str());
       break;
-    case PROP_FILE_PATH:
-      set_string_or_null(value, s.file_path);
-      break;
-    case PROP_FILE_FORMAT:
-      g_value_set_enum(value, s.file_format);
-      break;
-    case PROP_SENSOR_ID:
-      set_string_or_null(value, s.sensor_id);
-      break;
-    case PROP_SOURCE:
-      set_string_or_null(value, s.source);
-      break;
-    case PROP_TOPIC_PREFIX:
-      set_string_or_null(value, s.topic_prefix);
-      break;
-    case PROP_SEND_HWM:
-      g_value_set_int(value, s.send_hwm);
-      break;
-    case PROP_INCLUDE:
-      g_value_set_enum(value, s.include);
-      break;
-    case PROP_METRICS_ADDRESS:
-      set_string_or_null(value, s.metrics_address);
-      break;
-    case PROP_BOUND_ENDPOINT:
-      set_string_or_null(value, priv->bound_endpoint);
-      break;
-    case PROP_MESSAGES_PUBLISHED:
+    case ivs::plugins::PROP_MESSAGES_PUBLISHED:
       g_value_set_uint64(value, priv->counters.published.load());
       break;
-    case PROP_MESSAGES_DROPPED:
+    case ivs::plugins::PROP_MESSAGES_DROPPED:
       g_value_set_uint64(value, priv->counters.dropped.load());
       break;
-    case PROP_MESSAGES_SKIPPED:
-      g_value_set_uint64(value, priv->counters.skipped.load());
+    case ivs::plugins::PROP_MESSAGES_SKIPPED:
+      g_value_set_uint64(value, priv->skipped.load());
       break;
-    case PROP_METRICS_PORT:
+    case ivs::plugins::PROP_METRICS_PORT:
       g_value_set_uint(value, priv->metrics ? priv->metrics->port() : 0);
       break;
     default:
@@ -532,8 +205,10 @@ static void gst_internvl_publish_get_property(GObject* object, guint prop_id, GV
   }
 }
 
-// Opens the sinks named by `settings`; on failure posts the error naming what failed.
-static bool open_sinks(GstInternVLPublish* self, const Settings& settings, State& state) {
+// Opens the sinks named by `settings`, ZeroMQ first, then the file (the order each result goes
+// to them); on failure posts the error naming what failed and returns false.
+static bool open_sinks(GstInternVLPublish* self, const PublishSettings& settings,
+                       std::vector<ivs::sinks::ResultSinkPtr>& sinks, std::string& bound_endpoint) {
   const auto pool = ivs::pipeline::find_sink_pool(GST_ELEMENT(self));
   if (!settings.endpoint.empty()) {
     try {
@@ -541,7 +216,9 @@ static bool open_sinks(GstInternVLPublish* self, const Settings& settings, State
       options.endpoint = settings.endpoint;
       options.topic_prefix = settings.topic_prefix;
       options.send_hwm = settings.send_hwm;
-      state.zmq = pool ? pool->zmq(options) : std::make_shared<ivs::sinks::ZmqPublisher>(options);
+      auto zmq = pool ? pool->zmq(options) : std::make_shared<ivs::sinks::ZmqPublisher>(options);
+      bound_endpoint = zmq->endpoint();
+      sinks.push_back(std::move(zmq));
     } catch (const std::exception& e) {
       GST_ELEMENT_ERROR(self, RESOURCE, OPEN_WRITE,
                         ("Could not open ZeroMQ endpoint \"%s\".", settings.endpoint.c_str()),
@@ -551,8 +228,8 @@ static bool open_sinks(GstInternVLPublish* self, const Settings& settings, State
   }
   if (!settings.file_path.empty()) {
     try {
-      state.jsonl = pool ? pool->jsonl(settings.file_path)
-                         : std::make_shared<ivs::sinks::JsonLinesWriter>(settings.file_path);
+      sinks.push_back(pool ? pool->jsonl(settings.file_path)
+                           : std::make_shared<ivs::sinks::JsonLinesWriter>(settings.file_path));
     } catch (const std::exception& e) {
       GST_ELEMENT_ERROR(self, RESOURCE, OPEN_WRITE,
                         ("Could not open file \"%s\" for writing.", settings.file_path.c_str()),
@@ -560,21 +237,33 @@ static bool open_sinks(GstInternVLPublish* self, const Settings& settings, State
       return false;
     }
   }
-  try {
-    state.metrics = ivs::pipeline::acquire_metrics(GST_ELEMENT(self), settings.metrics_address);
-  } catch (const std::exception& e) {
-    GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ_WRITE,
-                      ("Could not serve metrics on \"%s\".", settings.metrics_address.c_str()),
-                      ("%s", e.what()));
-    return false;
-  }
   return true;
+}
+
+// The fan-out's drops and sink failures, in this element's debug log.
+static ivs::sinks::ResultFanoutOptions fanout_options(GstInternVLPublish* self,
+                                                      const State& state) {
+  ivs::sinks::ResultFanoutOptions options;
+  options.metrics = state.metrics ? &state.metrics->metrics() : nullptr;
+  GstElement* owner = GST_ELEMENT(self);  // outlives the fan-out: stop() destroys it
+  options.on_drop = [owner, sensor_id = state.stream.sensor_id](const char* reason,
+                                                                uint64_t dropped) {
+    if (dropped % kWarnEvery == 1) {
+      GST_WARNING_OBJECT(owner,
+                         "sensor %s: message dropped (%s); %" G_GUINT64_FORMAT " dropped so far",
+                         sensor_id.c_str(), reason, static_cast<guint64>(dropped));
+    }
+  };
+  options.on_sink_exception = [owner](const ivs::sinks::ResultSink& sink, const char* what) {
+    GST_DEBUG_OBJECT(owner, "%s sink threw: %s", sink.name(), what);
+  };
+  return options;
 }
 
 static gboolean gst_internvl_publish_start(GstBaseTransform* trans) {
   auto* self = GST_INTERNVL_PUBLISH(trans);
   GstInternVLPublishPrivate* priv = self->priv;
-  Settings settings;
+  PublishSettings settings;
   {
     std::lock_guard<std::mutex> lock(priv->lock);
     settings = priv->settings;
@@ -582,27 +271,35 @@ static gboolean gst_internvl_publish_start(GstBaseTransform* trans) {
   }
   priv->counters.published = 0;
   priv->counters.dropped = 0;
-  priv->counters.skipped = 0;
+  priv->skipped = 0;
   try {
-    auto state = std::make_unique<State>(GST_ELEMENT(self), &priv->counters);
+    auto state = std::make_unique<State>();
     state->stream.sensor_id = ivs::pipeline::stream_name_of(GST_ELEMENT(self), settings.sensor_id);
     state->stream.source = settings.source;
     state->include = settings.include;
-    if (!open_sinks(self, settings, *state)) return FALSE;
-    if (!state->zmq && !state->jsonl) {
+    std::vector<ivs::sinks::ResultSinkPtr> sinks;
+    std::string bound_endpoint;
+    if (!open_sinks(self, settings, sinks, bound_endpoint)) return FALSE;
+    try {
+      state->metrics = ivs::pipeline::acquire_metrics(GST_ELEMENT(self), settings.metrics_address);
+    } catch (const std::exception& e) {
+      GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ_WRITE,
+                        ("Could not serve metrics on \"%s\".", settings.metrics_address.c_str()),
+                        ("%s", e.what()));
+      return FALSE;
+    }
+    if (sinks.empty()) {
       GST_WARNING_OBJECT(self, "neither endpoint nor file-path is set: results are not published");
     }
-    {
-      std::lock_guard<std::mutex> lock(priv->lock);
-      if (state->zmq) priv->bound_endpoint = state->zmq->endpoint();
-    }
+    const bool to_file = !settings.file_path.empty();
     GST_INFO_OBJECT(self, "publishing sensor %s to %s%s%s", state->stream.sensor_id.c_str(),
-                    state->zmq ? state->zmq->endpoint().c_str() : "",
-                    state->zmq && state->jsonl ? " and " : "",
-                    state->jsonl ? settings.file_path.c_str() : "");
-    state->start_worker();
+                    bound_endpoint.c_str(), !bound_endpoint.empty() && to_file ? " and " : "",
+                    to_file ? settings.file_path.c_str() : "");
+    state->fanout = std::make_unique<ivs::sinks::ResultFanout>(std::move(sinks), priv->counters,
+                                                               fanout_options(self, *state));
     {
       std::lock_guard<std::mutex> lock(priv->lock);
+      priv->bound_endpoint = bound_endpoint;
       priv->metrics = state->metrics;
     }
     priv->state = std::move(state);
@@ -621,17 +318,17 @@ static GstFlowReturn gst_internvl_publish_transform_ip(GstBaseTransform* trans, 
   if (meta == nullptr || meta->records == nullptr) return GST_FLOW_OK;
   const auto now = std::chrono::system_clock::now();
   for (const auto& entry : meta->records->entries) {
-    if (!included(state->include, entry.type)) continue;
+    if (!ivs::plugins::publish_includes(state->include, entry.type)) continue;
     try {
       auto result = ivs::pipeline::to_frame_result(entry, state->stream, now);
       if (!result) {
-        ++self->priv->counters.skipped;
+        ++self->priv->skipped;
         GST_DEBUG_OBJECT(self, "entry from %s skipped: %s", entry.element.c_str(),
                          ivs::pipeline::conversion_skip_name(
                              ivs::pipeline::check_convertible(entry, state->stream)));
         continue;
       }
-      state->enqueue(std::move(*result));
+      state->fanout->submit(std::move(*result));
     } catch (const std::exception& e) {
       // Publishing is best effort: a failure costs the message, never the video.
       ++self->priv->counters.dropped;
@@ -645,7 +342,7 @@ static gboolean gst_internvl_publish_sink_event(GstBaseTransform* trans, GstEven
   auto* self = GST_INTERNVL_PUBLISH(trans);
   State* state = self->priv->state.get();
   if (GST_EVENT_TYPE(event) == GST_EVENT_EOS && state != nullptr) {
-    if (!state->wait_idle(kDrainTimeout)) {
+    if (!state->fanout->wait_idle(kDrainTimeout)) {
       GST_WARNING_OBJECT(self, "EOS: messages still queued after %lld s; passing EOS on",
                          static_cast<long long>(kDrainTimeout.count()));
     }
