@@ -31,7 +31,7 @@ int validate(const std::string& path) {
     for (const auto& stream : config.streams)
       here += service::stream_in_shard(stream.id, config.sharding) ? 1 : 0;
     std::printf("%s: valid (%zu streams, %zu in this shard; model %s)\n", path.c_str(),
-                config.streams.size(), here, config.model.path.c_str());
+                config.streams.size(), here, config.model.engine.model.c_str());
     return 0;
   } catch (const service::ConfigError& e) {
     std::fprintf(stderr, "invalid config: %s\n", e.what());

@@ -43,8 +43,8 @@ Service::Service(const std::string& config_path) {
   } catch (const ConfigError& e) {
     throw StartupError(std::string("invalid config: ") + e.what());
   }
-  if (!std::filesystem::is_directory(config_.model.path)) {
-    throw StartupError("model.path '" + config_.model.path +
+  if (!std::filesystem::is_directory(config_.model.engine.model)) {
+    throw StartupError("model.path '" + config_.model.engine.model +
                        "' is not a directory; point it (or INTERNVL_MODEL_DIR) at an InternVL "
                        "checkpoint directory such as InternVL-14B-224px");
   }
@@ -59,8 +59,8 @@ Service::~Service() {
 }
 
 void Service::start(GMainContext* loop) {
-  metrics_ =
-      std::make_shared<pipeline::MetricsHub>(pipeline::default_build_info(config_.model.device));
+  metrics_ = std::make_shared<pipeline::MetricsHub>(
+      pipeline::default_build_info(config_.model.engine.key().device));
   start_http();
   load_engine();
   open_outputs();
@@ -144,14 +144,14 @@ void Service::start_http() {
 void Service::load_engine() {
   try {
     pipeline::EngineOptions options;
-    options.batch_size = config_.model.batch_size;
-    options.batch_timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(
-        std::chrono::duration<double>(config_.model.batch_timeout_seconds));
+    const plugins::EngineSettings& settings = config_.model.engine;
+    options.batch_size = settings.batch_size;
+    options.batch_timeout = std::chrono::nanoseconds(settings.batch_timeout_ns);
     options.log = &log_engine;
-    engine_ = pipeline::Engine::create(
-        {config_.model.path, config_.model.device, config_.model.dtype}, options);
+    engine_ = pipeline::Engine::create(settings.key(), options);
   } catch (const std::exception& e) {
-    throw StartupError("cannot load the model from '" + config_.model.path + "': " + e.what());
+    throw StartupError("cannot load the model from '" + config_.model.engine.model +
+                       "': " + e.what());
   }
   g_message("model %s loaded (%s)", engine_->model_name().c_str(),
             engine_->key().describe().c_str());
@@ -181,9 +181,7 @@ void Service::share_contexts() {
   shared_.engine = pipeline::engine_context_new({engine_});
   shared_.metrics = pipeline::metrics_context_new(metrics_);
   shared_.sink_pool = pipeline::sink_pool_context_new(pool_);
-  shared_.model_dir = config_.model.path;
-  shared_.device = config_.model.device;
-  shared_.dtype = config_.model.dtype;
+  shared_.model = config_.model.engine;
   shared_.cuda = engine_->key().device.rfind("cuda", 0) == 0;
   shared_.outputs = config_.outputs;
   shared_.queue_max_buffers = config_.supervision.queue_max_buffers;

@@ -113,6 +113,18 @@ std::string read_choice(const YAML::Node& node, const Place& at,
   return text;
 }
 
+// One of an enum's names (plugins/internvl/element_settings.h), as its value.
+template <typename Enum>
+Enum read_enum(const YAML::Node& node, const Place& at, const std::vector<std::string>& names) {
+  const std::string text = read_choice(node, at, names);
+  return static_cast<Enum>(std::find(names.begin(), names.end(), text) - names.begin());
+}
+
+// A duration written in seconds (the unit of every key), as the elements' nanoseconds.
+uint64_t read_seconds_as_ns(const YAML::Node& node, const Place& at, double low, double high) {
+  return static_cast<uint64_t>(read_number(node, at, low, high) * 1e9);
+}
+
 std::vector<std::string> read_string_list(const YAML::Node& node, const Place& at) {
   if (!node.IsSequence()) at.fail("expected a list of strings");
   std::vector<std::string> values;
@@ -186,13 +198,16 @@ void require_file(const std::string& path, const Place& at) {
 }
 
 void parse_classify(const YAML::Node& node, const Place& at, const std::string& base_dir,
-                    ClassifyConfig& c) {
+                    ClassifyConfig& config) {
   MapReader map(node, at);
-  map.optional("enabled", [&](auto& v, auto& p) { c.enabled = read_bool(v, p); });
-  map.optional("mode", [&](auto& v, auto& p) { c.mode = read_choice(v, p, {"c", "g"}); });
+  plugins::ClassifySettings& c = config.element;
+  map.optional("enabled", [&](auto& v, auto& p) { config.enabled = read_bool(v, p); });
+  map.optional("mode", [&](auto& v, auto& p) {
+    c.mode = read_enum<plugins::Mode>(v, p, plugins::mode_names());
+  });
   map.optional("labels", [&](auto& v, auto& p) {
-    c.labels = read_string_list(v, p);
-    check_labels(c.labels, p.describe());
+    config.labels = read_string_list(v, p);
+    check_labels(config.labels, p.describe());
     c.labels_file.clear();  // the nearer setting wins over an inherited file
   });
   map.optional("labels_file", [&](auto& v, auto& p) {
@@ -220,16 +235,18 @@ void parse_classify(const YAML::Node& node, const Place& at, const std::string& 
   map.optional("top_k", [&](auto& v, auto& p) { c.top_k = read_integer(v, p, 1, 1000); });
   map.optional("threshold", [&](auto& v, auto& p) { c.threshold = read_number(v, p, 0, 1); });
   map.optional("max_latency_seconds",
-               [&](auto& v, auto& p) { c.max_latency_seconds = read_number(v, p, 0, 3600); });
+               [&](auto& v, auto& p) { c.max_latency_ns = read_seconds_as_ns(v, p, 0, 3600); });
   map.optional("leaky", [&](auto& v, auto& p) {
-    c.leaky = read_choice(v, p, {"auto", "yes", "no"});
+    c.leaky = read_enum<plugins::Leaky>(v, p, plugins::leaky_names());
   });
   map.done();
 }
 
-void parse_caption(const YAML::Node& node, const Place& at, CaptionConfig& c) {
+void parse_caption(const YAML::Node& node, const Place& at, CaptionConfig& config) {
   MapReader map(node, at);
-  map.optional("enabled", [&](auto& v, auto& p) { c.enabled = read_bool(v, p); });
+  plugins::CaptionElementSettings& e = config.element;
+  pipeline::CaptionSettings& c = e.caption;
+  map.optional("enabled", [&](auto& v, auto& p) { config.enabled = read_bool(v, p); });
   map.optional("prompt", [&](auto& v, auto& p) { c.prompt = read_string(v, p); });
   map.optional("num_beams", [&](auto& v, auto& p) { c.num_beams = read_integer(v, p, 1, 64); });
   map.optional("min_new_tokens",
@@ -237,9 +254,9 @@ void parse_caption(const YAML::Node& node, const Place& at, CaptionConfig& c) {
   map.optional("max_new_tokens",
                [&](auto& v, auto& p) { c.max_new_tokens = read_integer(v, p, 1, 1024); });
   map.optional("interval",
-               [&](auto& v, auto& p) { c.interval = read_integer(v, p, 0, UINT32_MAX); });
+               [&](auto& v, auto& p) { e.interval = read_integer(v, p, 0, UINT32_MAX); });
   map.optional("selection_fps",
-               [&](auto& v, auto& p) { c.selection_fps = read_number(v, p, 0, 1000); });
+               [&](auto& v, auto& p) { e.selection_fps = read_number(v, p, 0, 1000); });
   map.done();
   if (c.min_new_tokens > c.max_new_tokens) at.fail("min_new_tokens is larger than max_new_tokens");
 }
@@ -256,7 +273,7 @@ void parse_tasks(const YAML::Node& node, const Place& at, const std::string& bas
 // What every task set must satisfy once defaults and overrides are merged.
 void check_tasks(const TasksConfig& tasks, const Place& at) {
   const ClassifyConfig& c = tasks.classify;
-  if (c.enabled && c.labels.empty() && c.labels_file.empty()) {
+  if (c.enabled && c.labels.empty() && c.element.labels_file.empty()) {
     at.fail("tasks.classify is enabled but has no labels: give 'labels: [...]' or 'labels_file'");
   }
 }
@@ -404,23 +421,23 @@ ServiceConfig parse_service_config(const std::string& yaml, const std::string& o
   MapReader map(root, top);
   map.required("model", [&](auto& node, auto& at) {
     MapReader model(node, at);
+    plugins::EngineSettings& engine = config.model.engine;
     model.required("path", [&](auto& v, auto& p) {
-      config.model.path = resolve_path(read_string(v, p), base_dir);
-      if (config.model.path.empty()) p.fail("the model path is empty");
+      engine.model = resolve_path(read_string(v, p), base_dir);
+      if (engine.model.empty()) p.fail("the model path is empty");
     });
     // One process per GPU (README.md, "Run the service"): pick the GPU with CUDA_VISIBLE_DEVICES,
     // not cuda:N.
     model.optional("device", [&](auto& v, auto& p) {
-      config.model.device = read_choice(v, p, {"auto", "cpu", "cuda"});
+      engine.device = read_enum<plugins::Device>(v, p, plugins::device_names());
     });
     model.optional("dtype", [&](auto& v, auto& p) {
-      config.model.dtype = read_choice(v, p, {"auto", "fp32", "bf16", "fp16"});
+      engine.dtype = read_enum<plugins::Dtype>(v, p, plugins::dtype_names());
     });
-    model.optional("batch_size", [&](auto& v, auto& p) {
-      config.model.batch_size = read_integer(v, p, 1, 1024);
-    });
+    model.optional("batch_size",
+                   [&](auto& v, auto& p) { engine.batch_size = read_integer(v, p, 1, 1024); });
     model.optional("batch_timeout_seconds", [&](auto& v, auto& p) {
-      config.model.batch_timeout_seconds = read_number(v, p, 0, 10);
+      engine.batch_timeout_ns = read_seconds_as_ns(v, p, 0, 10);
     });
     model.done();
   });

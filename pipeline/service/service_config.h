@@ -6,12 +6,12 @@
 // kept out of the file.
 #pragma once
 
-#include "model/internvl/prompts.h"
-
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "plugins/internvl/element_settings.h"
 
 namespace ivs::service {
 
@@ -23,40 +23,28 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// The engine the service loads and every element's key to it. `engine.model` is the checkpoint
+/// directory (required; absolute, made so relative to the config file); device is auto, cpu or
+/// cuda (one process per GPU: CUDA_VISIBLE_DEVICES). metrics_address and stream_id are unused:
+/// the service serves the metrics and names each stream.
 struct ModelConfig {
-  std::string path;             // checkpoint directory (required)
-  std::string device = "auto";  // auto | cpu | cuda (one process per GPU: CUDA_VISIBLE_DEVICES)
-  std::string dtype = "auto";   // auto | fp32 | bf16 | fp16
-  int batch_size = 16;
-  double batch_timeout_seconds = 0.01;
+  plugins::EngineSettings engine;
 };
 
-/// internvlclassify's properties in snake_case (README.md, "Use from gst-launch").
+/// internvlclassify's properties in snake_case (README.md, "Use from gst-launch"). The labels are
+/// a list here (the service reports and replaces them as one) and joined with ';' only when set
+/// on the element: `element.labels` is unused, and so is `element.engine` (ModelConfig's applies).
+/// element.labels_file is absolute (made so relative to the config file).
 struct ClassifyConfig {
   bool enabled = true;
-  std::string mode = "c";  // c | g
   std::vector<std::string> labels;
-  std::string labels_file;  // absolute (made so relative to the config file)
-  std::string prompt_template = model::kDefaultPromptTemplate;
-  std::string templates_file;
-  unsigned interval = 0;
-  double selection_fps = 0.0;
-  unsigned clip_frames = 8;
-  unsigned top_k = 5;
-  double threshold = 0.0;
-  double max_latency_seconds = 1.0;
-  std::string leaky = "auto";  // auto | yes | no
+  plugins::ClassifySettings element;
 };
 
-/// internvlcaption's properties in snake_case.
+/// internvlcaption's properties in snake_case; `element.engine` is unused (ModelConfig's applies).
 struct CaptionConfig {
   bool enabled = false;
-  std::string prompt = model::kDefaultCaptionPrompt;
-  unsigned num_beams = 5;
-  unsigned min_new_tokens = 8;
-  unsigned max_new_tokens = 20;
-  unsigned interval = 0;
-  double selection_fps = 0.2;
+  plugins::CaptionElementSettings element;
 };
 
 struct TasksConfig {

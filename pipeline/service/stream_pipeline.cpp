@@ -180,43 +180,40 @@ std::string join_labels(const std::vector<std::string>& labels) {
   return joined;
 }
 
+// The enums' values are the properties' GEnum values (element_settings.h).
 void set_engine_properties(GstElement* element, const SharedContexts& shared) {
-  g_object_set(element, "model", shared.model_dir.c_str(), nullptr);
-  gst_util_set_object_arg(G_OBJECT(element), "device", shared.device.c_str());
-  gst_util_set_object_arg(G_OBJECT(element), "dtype", shared.dtype.c_str());
-}
-
-GstClockTime to_clock_time(double seconds) {
-  return static_cast<GstClockTime>(seconds * GST_SECOND);
+  g_object_set(element, "model", shared.model.model.c_str(), "device",
+               static_cast<gint>(shared.model.device), "dtype",
+               static_cast<gint>(shared.model.dtype), nullptr);
 }
 
 GstElement* make_classify(const StreamConfig& stream, const SharedContexts& shared) {
-  const ClassifyConfig& c = stream.tasks.classify;
+  const plugins::ClassifySettings& c = stream.tasks.classify.element;
   GstElement* classify =
       make({"internvlclassify", "the internvl plugin (this project)"}, "classify");
   set_engine_properties(classify, shared);
-  gst_util_set_object_arg(G_OBJECT(classify), "mode", c.mode.c_str());
-  gst_util_set_object_arg(G_OBJECT(classify), "leaky", c.leaky.c_str());
-  g_object_set(classify, "stream-id", stream.id.c_str(), "interval", c.interval, "selection-fps",
+  g_object_set(classify, "mode", static_cast<gint>(c.mode), "leaky", static_cast<gint>(c.leaky),
+               "stream-id", stream.id.c_str(), "interval", c.interval, "selection-fps",
                c.selection_fps, "clip-frames", c.clip_frames, "top-k", c.top_k, "threshold",
-               c.threshold, "max-latency",
-               static_cast<guint64>(to_clock_time(c.max_latency_seconds)), nullptr);
+               c.threshold, "max-latency", static_cast<guint64>(c.max_latency_ns), nullptr);
   if (!c.templates_file.empty()) {
     g_object_set(classify, "templates-file", c.templates_file.c_str(), nullptr);
   } else {
     g_object_set(classify, "prompt-template", c.prompt_template.c_str(), nullptr);
   }
-  apply_labels(classify, c);
+  apply_labels(classify, stream.tasks.classify);
   return classify;
 }
 
 GstElement* make_caption(const StreamConfig& stream, const SharedContexts& shared) {
-  const CaptionConfig& c = stream.tasks.caption;
+  const plugins::CaptionElementSettings& c = stream.tasks.caption.element;
   GstElement* caption = make({"internvlcaption", "the internvl plugin (this project)"}, "caption");
   set_engine_properties(caption, shared);
-  g_object_set(caption, "stream-id", stream.id.c_str(), "prompt", c.prompt.c_str(), "num-beams",
-               c.num_beams, "min-new-tokens", c.min_new_tokens, "max-new-tokens", c.max_new_tokens,
-               "interval", c.interval, "selection-fps", c.selection_fps, nullptr);
+  g_object_set(caption, "stream-id", stream.id.c_str(), "prompt", c.caption.prompt.c_str(),
+               "num-beams", static_cast<guint>(c.caption.num_beams), "min-new-tokens",
+               static_cast<guint>(c.caption.min_new_tokens), "max-new-tokens",
+               static_cast<guint>(c.caption.max_new_tokens), "interval", c.interval,
+               "selection-fps", c.selection_fps, nullptr);
   return caption;
 }
 
@@ -279,8 +276,8 @@ void count_frames_at(GstElement* pipeline, GstElement* sink,
 }
 
 void apply_labels(GstElement* classify, const ClassifyConfig& config) {
-  if (!config.labels_file.empty()) {
-    g_object_set(classify, "labels-file", config.labels_file.c_str(), nullptr);
+  if (!config.element.labels_file.empty()) {
+    g_object_set(classify, "labels-file", config.element.labels_file.c_str(), nullptr);
   } else {
     // Labels first, then the file cleared: the element never sees neither.
     const std::string joined = join_labels(config.labels);

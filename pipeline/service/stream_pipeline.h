@@ -27,9 +27,7 @@ struct SharedContexts {
   GstContext* engine = nullptr;     // "internvl.engine" (owned by the service)
   GstContext* metrics = nullptr;    // "internvl.metrics"
   GstContext* sink_pool = nullptr;  // "internvl.sinks"
-  std::string model_dir;            // the engine's key, repeated on the elements
-  std::string device;               // auto | cpu | cuda
-  std::string dtype;                // auto | fp32 | bf16 | fp16
+  plugins::EngineSettings model;    // the engine's key (model, device, dtype), set on the elements
   bool cuda = false;                // the engine runs on CUDA (decode: auto picks GPU decoders)
   OutputsConfig outputs;
   unsigned queue_max_buffers = 8;
@@ -41,7 +39,7 @@ struct StreamTelemetry {
   std::atomic<uint64_t> frames_dropped{0};       // dropped by the leaky queue (inference behind)
   std::atomic<bool> leaky{false};                // counts queue overruns as drops only when leaking
   prometheus::Counter* frames_metric = nullptr;  // internvl_frames_total{stream}
-  // internvl_frames_dropped_total{stream,reason="queue_full"}
+  // internvl_frames_dropped_total{stream,reason=drop_reason_label(DropReason::kQueueFull)}
   prometheus::Counter* dropped_metric = nullptr;
 
   std::mutex lock;      // guards the fields below

@@ -6,6 +6,8 @@
 #include <random>
 #include <utility>
 
+#include "pipeline/scheduling/result_counters.h"
+
 namespace ivs::service {
 
 using Clock = std::chrono::steady_clock;
@@ -87,7 +89,8 @@ class Stream {
   Stream(StreamConfig config, Env env)
       : config_(std::move(config)), env_(env), telemetry_(std::make_shared<StreamTelemetry>()) {
     telemetry_->frames_metric = &env_.metrics.metrics().frames(config_.id);
-    telemetry_->dropped_metric = &env_.metrics.metrics().frames_dropped(config_.id, "queue_full");
+    telemetry_->dropped_metric = &env_.metrics.metrics().frames_dropped(
+        config_.id, pipeline::drop_reason_label(pipeline::DropReason::kQueueFull));
     env_.metrics.metrics().stream_up(config_.id).Set(0);
     env_.metrics.metrics().stream_restarts(config_.id);  // exported as 0 from the start
   }
@@ -170,7 +173,7 @@ class Stream {
 
   void set_labels(const std::vector<std::string>& labels) {
     config_.tasks.classify.labels = labels;
-    config_.tasks.classify.labels_file.clear();
+    config_.tasks.classify.element.labels_file.clear();
     if (pipe_.classify != nullptr) apply_labels(pipe_.classify, config_.tasks.classify);
   }
 
@@ -190,7 +193,7 @@ class Stream {
       s.restart_in_seconds = std::max(0.0, seconds_between(now, next_start_));
     if (config_.tasks.classify.enabled) {
       s.labels = config_.tasks.classify.labels;
-      s.labels_file = config_.tasks.classify.labels_file;
+      s.labels_file = config_.tasks.classify.element.labels_file;
     }
     std::lock_guard<std::mutex> guard(telemetry_->lock);
     s.decoder = telemetry_->decoder;

@@ -39,23 +39,23 @@ std::string error_of(const std::string& text) {
 
 TEST(ServiceConfigTest, minimal_config_gets_the_documented_defaults) {
   const ServiceConfig c = parse(kMinimal);
-  EXPECT_EQ(c.model.path, "/models/m");
-  EXPECT_EQ(c.model.device, "auto");
-  EXPECT_EQ(c.model.dtype, "auto");
-  EXPECT_EQ(c.model.batch_size, 16);
-  EXPECT_DOUBLE_EQ(c.model.batch_timeout_seconds, 0.01);
+  EXPECT_EQ(c.model.engine.model, "/models/m");
+  EXPECT_EQ(c.model.engine.device, plugins::Device::kAuto);
+  EXPECT_EQ(c.model.engine.dtype, plugins::Dtype::kAuto);
+  EXPECT_EQ(c.model.engine.batch_size, 16u);
+  EXPECT_EQ(c.model.engine.batch_timeout_ns, 10'000'000u);  // 0.01 s
   ASSERT_EQ(c.streams.size(), 1u);
   const StreamConfig& s = c.streams[0];
   EXPECT_EQ(s.id, "cam01");
   EXPECT_EQ(s.decode, "auto");
   EXPECT_FALSE(s.restart_on_eos.has_value());
   EXPECT_TRUE(s.tasks.classify.enabled);
-  EXPECT_EQ(s.tasks.classify.mode, "c");
-  EXPECT_EQ(s.tasks.classify.prompt_template, "a photo of {}.");
-  EXPECT_EQ(s.tasks.classify.clip_frames, 8u);
-  EXPECT_EQ(s.tasks.classify.top_k, 5u);
+  EXPECT_EQ(s.tasks.classify.element.mode, plugins::Mode::kC);
+  EXPECT_EQ(s.tasks.classify.element.prompt_template, "a photo of {}.");
+  EXPECT_EQ(s.tasks.classify.element.clip_frames, 8u);
+  EXPECT_EQ(s.tasks.classify.element.top_k, 5u);
   EXPECT_FALSE(s.tasks.caption.enabled);
-  EXPECT_DOUBLE_EQ(s.tasks.caption.selection_fps, 0.2);
+  EXPECT_DOUBLE_EQ(s.tasks.caption.element.selection_fps, 0.2);
   EXPECT_EQ(c.http.listen, "127.0.0.1:8080");
   EXPECT_TRUE(c.http.auth_token.empty());
   EXPECT_DOUBLE_EQ(c.supervision.stall_timeout_seconds, 10.0);
@@ -85,7 +85,7 @@ outputs:
 http: {listen: "0.0.0.0:0", auth_token: s3cret}
 )",
                                 "/etc/internvl");
-  EXPECT_EQ(c.model.path, "/etc/internvl/m");  // relative to the config's directory
+  EXPECT_EQ(c.model.engine.model, "/etc/internvl/m");  // relative to the config's directory
   EXPECT_EQ(c.outputs.jsonl.path, "/etc/internvl/out/results.jsonl");
   EXPECT_EQ(c.outputs.zmq.topic_prefix, "site1/");
   EXPECT_EQ(c.outputs.zmq.send_hwm, 50);
@@ -94,18 +94,18 @@ http: {listen: "0.0.0.0:0", auth_token: s3cret}
   EXPECT_EQ(a.uri, "file:///videos/a.mp4");  // an absolute path becomes a file URI
   EXPECT_TRUE(a.realtime);
   EXPECT_EQ(a.restart_on_eos, true);
-  EXPECT_EQ(a.tasks.classify.mode, "g");
+  EXPECT_EQ(a.tasks.classify.element.mode, plugins::Mode::kG);
   EXPECT_EQ(a.tasks.classify.labels, (std::vector<std::string>{"a cat", "a dog"}));
-  EXPECT_DOUBLE_EQ(a.tasks.classify.selection_fps, 2.5);
+  EXPECT_DOUBLE_EQ(a.tasks.classify.element.selection_fps, 2.5);
   const StreamConfig& b = c.streams[1];
   EXPECT_EQ(b.decode, "cpu");
   EXPECT_DOUBLE_EQ(b.stall_timeout_seconds, 3.0);
   EXPECT_EQ(b.tasks.classify.labels, (std::vector<std::string>{"x", "y"}));
-  EXPECT_EQ(b.tasks.classify.top_k, 2u);
-  EXPECT_EQ(b.tasks.classify.mode, "g");              // inherited
-  EXPECT_DOUBLE_EQ(b.tasks.classify.threshold, 0.1);  // inherited
+  EXPECT_EQ(b.tasks.classify.element.top_k, 2u);
+  EXPECT_EQ(b.tasks.classify.element.mode, plugins::Mode::kG);  // inherited
+  EXPECT_DOUBLE_EQ(b.tasks.classify.element.threshold, 0.1);    // inherited
   EXPECT_TRUE(b.tasks.caption.enabled);
-  EXPECT_EQ(b.tasks.caption.num_beams, 1u);
+  EXPECT_EQ(b.tasks.caption.element.caption.num_beams, 1);
 }
 
 TEST(ServiceConfigTest, unknown_keys_are_rejected_with_their_path_and_line) {
@@ -199,7 +199,7 @@ TEST(ServiceConfigTest, labels_are_checked_and_label_files_must_exist) {
       "model: {path: /m}\ntasks: {classify: {labels_file: labels.txt}}\nstreams: [{id: a, uri: "
       "'rtsp://h/1'}]\n",
       "t.yaml", dir.string());
-  EXPECT_EQ(c.streams[0].tasks.classify.labels_file, (dir / "labels.txt").string());
+  EXPECT_EQ(c.streams[0].tasks.classify.element.labels_file, (dir / "labels.txt").string());
 }
 
 TEST(ServiceConfigTest, environment_variables_expand_with_defaults) {
@@ -211,8 +211,8 @@ model: {path: "${IVS_TEST_MODEL}", batch_size: "${IVS_TEST_UNSET:-8}"}
 http: {auth_token: "${IVS_TEST_EMPTY:-fallback}"}
 outputs: {jsonl: {path: "/tmp/$${IVS_TEST_UNSET}.jsonl"}}
 )");
-  EXPECT_EQ(c.model.path, "/models/from-env");
-  EXPECT_EQ(c.model.batch_size, 8);
+  EXPECT_EQ(c.model.engine.model, "/models/from-env");
+  EXPECT_EQ(c.model.engine.batch_size, 8u);
   EXPECT_EQ(c.http.auth_token, "fallback");  // set but empty takes the default, as in the shell
   EXPECT_EQ(c.outputs.jsonl.path, "/tmp/${IVS_TEST_UNSET}.jsonl");  // $$ is a literal $
   const std::string message = error_of("model: {path: '${IVS_TEST_UNSET}'}");
@@ -241,7 +241,7 @@ TEST(ServiceConfigTest, a_rest_stream_body_is_parsed_like_a_config_entry) {
   EXPECT_EQ(s.id, "cam09");
   EXPECT_EQ(s.decode, "cpu");
   EXPECT_EQ(s.tasks.classify.labels, std::vector<std::string>{"a bus"});
-  EXPECT_EQ(s.tasks.classify.top_k, 5u);
+  EXPECT_EQ(s.tasks.classify.element.top_k, 5u);
   try {
     parse_stream_config(R"({"id": "x", "uri": "rtsp://h/1", "colour": "red"})", service,
                         "request body", StreamSource::kRest);
