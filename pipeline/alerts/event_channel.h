@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: Apache-2.0
+// Alert events of the streams of one pipeline (or process), keyed by stream id: internvlalert
+// publishes, internvlrecord (in another branch of the same stream, after a tee) and others listen.
+// Shared between elements through the "internvl.events" GstContext (pipeline/event_context.h).
+// Thread-safe; listeners run on the publisher's thread and must not block.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "pipeline/alerts/alert_event.h"
+
+namespace ivs::pipeline {
+
+class EventChannel {
+ public:
+  using Listener = std::function<void(const AlertEvent&)>;
+
+  /// Calls `listener` for every event of `stream_id` published from now on; the returned id
+  /// unsubscribes.
+  uint64_t subscribe(const std::string& stream_id, Listener listener);
+  void unsubscribe(uint64_t id);
+
+  /// Hands `event` to the listeners of event.stream_id, in subscription order.
+  void publish(const AlertEvent& event);
+
+ private:
+  struct Subscription {
+    std::string stream_id;
+    Listener listener;
+  };
+  std::mutex mutex_;
+  uint64_t next_id_ = 1;
+  std::map<uint64_t, Subscription> subscriptions_;
+};
+
+}  // namespace ivs::pipeline
