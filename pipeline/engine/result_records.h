@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,7 +43,27 @@ struct TimingRecord {
   int64_t batch_size = 0;
 };
 
-enum class ResultType { kClassification, kClipClassification, kCaption };
+/// One start or end of an alert (internvlalert): a rule's probability crossed its on-threshold
+/// for min-on seconds (start) or stayed below its off-threshold for min-off seconds (end).
+enum class AlertState { kStart, kEnd };
+struct EventRecord {
+  std::string id;         // unique in the process: "<stream>-<rule>-<n>"; names its files
+  std::string stream_id;  // the stream the rule watches
+  std::string rule;       // rule name
+  std::string prompt;
+  AlertState state = AlertState::kStart;
+  uint64_t start_pts = kNoClockTime;  // stream time (ns) the probability first stayed above on
+  uint64_t end_pts = kNoClockTime;    // on kEnd: stream time it first stayed below off
+  uint64_t pts = kNoClockTime;        // stream time of the sample that decided this start or end
+  double probability = 0.0;           // of that sample (smoothed as the rule says)
+  double peak_probability = 0.0;      // highest since the start
+  uint64_t start_frame = 0;           // frame number of the first sample above on
+  uint64_t frame = 0;                 // frame number of the deciding sample
+  std::string snapshot_path;          // JPEG of the deciding frame of the start; empty: none
+  std::string clip_path;              // the clip internvlrecord writes; empty: none
+};
+
+enum class ResultType { kClassification, kClipClassification, kCaption, kEvent };
 
 /// One result attached to a frame by one element.
 struct ResultEntry {
@@ -52,6 +73,10 @@ struct ResultEntry {
   std::string mode;        // "InternVL-C", "InternVL-G" or "caption"
   std::vector<ClassificationRecord> classification;  // best first
   std::optional<CaptionRecord> caption;
+  std::optional<EventRecord> event;  // kEvent
+  // kClassification: the sampled frame's image embedding (the mode's, L2-normalised), shared
+  // rather than copied, so alerts and search reuse it without a second inference.
+  std::shared_ptr<const std::vector<float>> embedding;
   SegmentRecord segment;
   TimingRecord timing;
 };

@@ -163,12 +163,14 @@ void ClassifyState::attach(ClassifyItem& item, const Scheduler::Finished& done) 
     entry.classification = item.scorer->scores(done.result->embedding, item.top_k, item.threshold);
     entry.segment.first_pts = entry.segment.last_pts = item.pts;
     entry.segment.first_frame = entry.segment.last_frame = item.frame_number;
+    entry.embedding = std::make_shared<const std::vector<float>>(done.result->embedding);
     entry.timing = done.result->timing;
     entry.timing.latency_seconds =
         std::chrono::duration<double>(scheduler_.now() - done.sampled_at).count();
     std::vector<pipeline::ResultEntry> entries{entry};
     if (auto clip = clip_.add(done.result->embedding, item.pts, item.frame_number)) {
       pipeline::ResultEntry clip_entry = entry;
+      clip_entry.embedding.reset();  // the clip's is the mean, computed by the scorer
       clip_entry.type = pipeline::ResultType::kClipClassification;
       clip_entry.classification =
           item.scorer->clip_scores(clip->embeddings, item.top_k, item.threshold);

@@ -154,6 +154,16 @@ TEST(InternVLClassifyTest, meta_contents_match_a_direct_computation_and_order_is
     // Direct: the same frame preprocessed and embedded here, scored by the engine's scorer.
     const auto embedding = direct_embedding(*engine, preprocessor, info, frame(i));
     ASSERT_FALSE(embedding.empty());
+    // The meta carries the frame's embedding for later elements (alerts, search).
+    ASSERT_NE(entry->embedding, nullptr);
+    ASSERT_EQ(entry->embedding->size(), embedding.size());
+    double diff = 0.0;
+    double norm = 0.0;
+    for (size_t k = 0; k < embedding.size(); ++k) {
+      diff += std::pow((*entry->embedding)[k] - embedding[k], 2.0);
+      norm += std::pow(embedding[k], 2.0);
+    }
+    EXPECT_LT(std::sqrt(diff / norm), 1e-5) << "relative error of the meta's embedding";
     const auto expected = scorer->scores(embedding, 2);
     ASSERT_EQ(expected.size(), 2u);
     for (size_t k = 0; k < 2; ++k) {
