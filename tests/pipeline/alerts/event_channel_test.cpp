@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "pipeline/alerts/event_channel.h"
+
+namespace ivs::pipeline {
+namespace {
+
+AlertEvent event_of(const std::string& stream, const std::string& id) {
+  AlertEvent e;
+  e.stream_id = stream;
+  e.id = id;
+  return e;
+}
+
+TEST(EventChannelTest, listeners_get_the_events_of_their_stream_only) {
+  EventChannel channel;
+  std::vector<std::string> cam1;
+  std::vector<std::string> cam2;
+  const uint64_t a = channel.subscribe("cam1", [&](const AlertEvent& e) { cam1.push_back(e.id); });
+  channel.subscribe("cam2", [&](const AlertEvent& e) { cam2.push_back(e.id); });
+  channel.publish(event_of("cam1", "x"));
+  channel.publish(event_of("cam2", "y"));
+  channel.unsubscribe(a);
+  channel.publish(event_of("cam1", "z"));
+  EXPECT_EQ(cam1, std::vector<std::string>{"x"});
+  EXPECT_EQ(cam2, std::vector<std::string>{"y"});
+}
+
+TEST(EventChannelTest, a_listener_may_unsubscribe_itself_while_called) {
+  EventChannel channel;
+  int calls = 0;
+  uint64_t id = 0;
+  id = channel.subscribe("cam1", [&](const AlertEvent&) {
+    ++calls;
+    channel.unsubscribe(id);
+  });
+  channel.publish(event_of("cam1", "a"));
+  channel.publish(event_of("cam1", "b"));
+  EXPECT_EQ(calls, 1);
+}
+
+}  // namespace
+}  // namespace ivs::pipeline
