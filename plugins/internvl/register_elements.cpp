@@ -5,6 +5,7 @@
 #include "plugins/internvl/gstinternvlclassify.h"
 #include "plugins/internvl/gstinternvloverlay.h"
 #include "plugins/internvl/gstinternvlpublish.h"
+#include "plugins/internvl/gstinternvlrecord.h"
 
 gboolean gst_internvl_register_elements(GstPlugin* plugin) {
   gboolean ok = FALSE;
@@ -12,6 +13,7 @@ gboolean gst_internvl_register_elements(GstPlugin* plugin) {
   ok |= GST_ELEMENT_REGISTER(internvlclassify, plugin);
   ok |= GST_ELEMENT_REGISTER(internvloverlay, plugin);
   ok |= GST_ELEMENT_REGISTER(internvlpublish, plugin);
+  ok |= GST_ELEMENT_REGISTER(internvlrecord, plugin);
   return ok;
 }
 
@@ -20,7 +22,7 @@ gboolean gst_internvl_register_static(void) {
   if (g_once_init_enter(&result)) {
     const gboolean ok = gst_plugin_register_static(
         GST_VERSION_MAJOR, GST_VERSION_MINOR, "internvl",
-        "InternVL video understanding: classification, captions, overlay, publishing",
+        "InternVL video understanding: classification, captions, overlay, publishing, recording",
         gst_internvl_register_elements, VERSION, GST_LICENSE, PACKAGE, GST_PACKAGE_NAME,
         GST_PACKAGE_ORIGIN);
     g_once_init_leave(&result, ok ? 2 : 1);

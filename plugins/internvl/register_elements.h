@@ -8,7 +8,8 @@
 
 G_BEGIN_DECLS
 
-/// Registers internvlclassify, internvlcaption, internvloverlay and internvlpublish with
+/// Registers internvlclassify, internvlcaption, internvloverlay, internvlpublish and
+/// internvlrecord with
 /// `plugin` (the module's plugin_init). Returns TRUE when at least one was registered.
 gboolean gst_internvl_register_elements(GstPlugin* plugin);
 

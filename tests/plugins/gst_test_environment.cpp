@@ -5,6 +5,7 @@
 
 #include "plugins/internvl/gstinternvloverlay.h"
 #include "plugins/internvl/gstinternvlpublish.h"
+#include "plugins/internvl/gstinternvlrecord.h"
 #include "pipeline/result_meta.h"
 
 namespace ivs::test {
@@ -16,6 +17,7 @@ class GstEnvironment : public ::testing::Environment {
     gst_init(nullptr, nullptr);
     ASSERT_TRUE(GST_ELEMENT_REGISTER(internvloverlay, nullptr));
     ASSERT_TRUE(GST_ELEMENT_REGISTER(internvlpublish, nullptr));
+    ASSERT_TRUE(GST_ELEMENT_REGISTER(internvlrecord, nullptr));
   }
 };
 
