@@ -20,7 +20,11 @@ const std::vector<std::string>& default_alert_negatives() {
 }
 
 std::vector<std::string> AlertRule::effective_negatives() const {
-  return negatives.empty() ? default_alert_negatives() : negatives;
+  std::vector<std::string> out;
+  for (const auto& negative : negatives.empty() ? default_alert_negatives() : negatives) {
+    if (negative != prompt) out.push_back(negative);
+  }
+  return out;
 }
 
 void AlertRule::validate() const {
@@ -31,9 +35,6 @@ void AlertRule::validate() const {
   }
   for (const auto& negative : negatives) {
     if (negative.empty()) invalid(name, "negatives", "contains an empty entry");
-    if (negative == prompt) {
-      invalid(name, "negatives", "contains the prompt itself ('" + prompt + "'): remove it");
-    }
   }
   auto check_probability = [&](const char* field, double value) {
     if (!(value >= 0.0 && value <= 1.0)) {
@@ -56,6 +57,9 @@ void AlertRule::validate() const {
   check_duration("min-off", min_off_seconds);
   check_duration("cooldown", cooldown_seconds);
   if (smoothing == 0) invalid(name, "smoothing", "must be at least 1 sample");
+  if (effective_negatives().empty()) {
+    invalid(name, "negatives", "holds nothing but the prompt: give at least one alternative");
+  }
 }
 
 }  // namespace ivs::pipeline

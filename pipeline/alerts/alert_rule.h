@@ -20,12 +20,13 @@ struct AlertRule {
   double cooldown_seconds = 0.0;       // after an end, before the rule may start again
   unsigned smoothing = 1;              // samples averaged into the probability (1: none)
 
-  /// The negatives the probability is computed against.
+  /// The negatives the probability is computed against, the prompt itself left out (so a
+  /// whole label set may serve as the negatives of each of its labels).
   std::vector<std::string> effective_negatives() const;
 
   /// Throws std::invalid_argument naming the field and the fix: an empty name or prompt, a
   /// threshold outside [0, 1], off_threshold above on_threshold, a negative duration, smoothing
-  /// 0, a negative equal to the prompt, or a ';' in a text (the list separator).
+  /// 0, no negative but the prompt, or a ';' in the prompt (the list separator).
   void validate() const;
 };
 

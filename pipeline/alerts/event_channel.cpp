@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "pipeline/alerts/event_channel.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -32,6 +33,25 @@ void EventChannel::publish(const AlertEvent& event) {
   }
   // Outside the lock: a listener may subscribe or unsubscribe.
   for (const auto& listener : listeners) listener(event);
+}
+
+void EventChannel::note_clip(const std::string& event_id, const std::string& path) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (clips_.emplace(event_id, path).second) clip_order_.push_back(event_id);
+  while (clip_order_.size() > kMaxClipNotes) {
+    clips_.erase(clip_order_.front());
+    clip_order_.pop_front();
+  }
+}
+
+std::string EventChannel::clip_of(const std::string& event_id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = clips_.find(event_id);
+  if (it == clips_.end()) return "";
+  std::string path = std::move(it->second);
+  clips_.erase(it);
+  clip_order_.erase(std::find(clip_order_.begin(), clip_order_.end(), event_id));
+  return path;
 }
 
 }  // namespace ivs::pipeline

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -27,6 +28,14 @@ class EventChannel {
   /// Hands `event` to the listeners of event.stream_id, in subscription order.
   void publish(const AlertEvent& event);
 
+  /// internvlrecord says where the clip of event `id` goes (when its start arrives), so that
+  /// the end event can name it. Bounded: the oldest notes are forgotten past kMaxClipNotes.
+  void note_clip(const std::string& event_id, const std::string& path);
+  /// The clip noted for `event_id` ("" when none), forgotten once read.
+  std::string clip_of(const std::string& event_id);
+
+  static constexpr size_t kMaxClipNotes = 1024;
+
  private:
   struct Subscription {
     std::string stream_id;
@@ -35,6 +44,8 @@ class EventChannel {
   std::mutex mutex_;
   uint64_t next_id_ = 1;
   std::map<uint64_t, Subscription> subscriptions_;
+  std::map<std::string, std::string> clips_;  // event id -> clip path
+  std::deque<std::string> clip_order_;        // ids in the order noted
 };
 
 }  // namespace ivs::pipeline

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/config/yaml_reader.h"
 #include "plugins/internvl/element_settings.h"
 
 namespace ivs::service {
@@ -18,10 +19,7 @@ namespace ivs::service {
 /// A configuration the service cannot run: the message names the file, the key path, the line
 /// and what is expected ("cam.yaml: streams[0].decode (line 12): expected one of auto, gpu,
 /// cpu; got 'gpux'").
-class ConfigError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+using config::ConfigError;
 
 /// The engine the service loads and every element's key to it. `engine.model` is the checkpoint
 /// directory (required; absolute, made so relative to the config file); device is auto, cpu or
@@ -133,8 +131,6 @@ void check_labels(const std::vector<std::string>& labels, const std::string& whe
 /// Whether this replica runs stream `id`: FNV-1a 64 of the id, modulo replicas, equals ordinal.
 bool stream_in_shard(const std::string& id, const ShardingConfig& sharding);
 
-/// ${VAR} and ${VAR:-default} replaced from the environment ("$$" is a literal '$'). Throws
-/// ConfigError naming `where` when VAR is unset and has no default, or a brace is unclosed.
-std::string expand_environment(const std::string& value, const std::string& where);
+using config::expand_environment;
 
 }  // namespace ivs::service

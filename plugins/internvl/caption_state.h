@@ -18,12 +18,13 @@
 #include "pipeline/scheduling/result_scheduler.h"
 #include "plugins/internvl/element_common.h"
 #include "plugins/internvl/element_settings.h"
+#include "plugins/internvl/frame_holder.h"
 #include "plugins/internvl/frame_intake.h"
 #include "plugins/internvl/gst_item.h"
 
 namespace ivs::plugins {
 
-class CaptionState {
+class CaptionState final : public FrameHolder {
  public:
   /// Checks `settings`, finds the engine and the pipeline's metrics (element_common.h) and binds
   /// `counters` to them. Throws std::runtime_error naming the problem and the fix.
@@ -42,16 +43,13 @@ class CaptionState {
 
   /// A frame arrived (writable): finished captions go onto it; when sampled, it is submitted.
   void on_frame(GstBuffer* buffer, GstPad* sinkpad);
-  /// The frame after on_frame(); returns a frame that may leave now (or null), oldest first.
-  GstBuffer* queue_frame(GstBuffer* buffer);
-  /// The next frame that may leave (null when none), after queue_frame returned one.
-  GstBuffer* next_frame();
-  /// End of stream: frames held back get the captions still running (non-live) and all leave.
-  std::vector<GstBuffer*> finish();
-  /// Before a serialized event: every held frame leaves.
-  std::vector<GstBuffer*> release_all();
-  /// A flush: held frames and captions in flight are dropped; sampling starts again.
-  void flush();
+  // FrameHolder: a non-live stream's newest frame waits while a caption runs; at the end of the
+  // stream it gets the captions still running. A flush drops them and restarts sampling.
+  GstBuffer* queue_frame(GstBuffer* buffer) override;
+  GstBuffer* next_frame() override;
+  std::vector<GstBuffer*> finish() override;
+  std::vector<GstBuffer*> release_all() override;
+  void flush() override;
 
  private:
   using Scheduler = pipeline::ResultScheduler<GstItem, pipeline::CaptionResult>;

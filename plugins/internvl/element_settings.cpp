@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "model/common/label_list.h"
+#include "pipeline/alerts/alert_rules_yaml.h"
 
 namespace ivs::plugins {
 
@@ -42,7 +43,12 @@ std::vector<std::string> ClassifySettings::resolve_labels() const {
   return out;
 }
 
-std::vector<std::string> ClassifySettings::resolve_templates() const {
+namespace {
+
+// Templates as internvlclassify reads them (templates-file, else prompt-template), each with a
+// '{}' for the label.
+std::vector<std::string> templates_of(const std::string& prompt_template,
+                                      const std::string& templates_file) {
   std::vector<std::string> out = templates_file.empty()
                                      ? std::vector<std::string>{prompt_template}
                                      : model::read_lines_file(templates_file, "templates-file");
@@ -54,6 +60,46 @@ std::vector<std::string> ClassifySettings::resolve_templates() const {
     }
   }
   return out;
+}
+
+}  // namespace
+
+std::vector<std::string> ClassifySettings::resolve_templates() const {
+  return templates_of(prompt_template, templates_file);
+}
+
+pipeline::AlertRule AlertElementSettings::default_alert_rule() {
+  pipeline::AlertRule rule;
+  rule.name = "alert";
+  return rule;
+}
+
+std::vector<pipeline::AlertRule> AlertElementSettings::resolve_rules() const {
+  if (!rules.empty()) {
+    static const std::string kOrigin = "rules property";
+    YAML::Node node;
+    try {
+      node = YAML::Load(rules);
+    } catch (const YAML::Exception& e) {
+      throw config::ConfigError("rules: not valid YAML at line " + std::to_string(e.mark.line + 1) +
+                                ": " + e.msg);
+    }
+    return pipeline::read_alert_rules(node, config::Place{&kOrigin, "rules", -1, true}, "");
+  }
+  if (!rules_file.empty()) return pipeline::load_alert_rules_file(rules_file);
+  pipeline::AlertRule one = rule;
+  one.negatives = negatives_file.empty() ? model::parse_label_list(negatives)
+                                         : model::read_lines_file(negatives_file, "negatives-file");
+  if (one.prompt.empty()) {
+    throw std::invalid_argument(
+        "no alert rule: set prompt=\"...\" (and rule-name), or rules-file=<file>");
+  }
+  one.validate();
+  return {one};
+}
+
+std::vector<std::string> AlertElementSettings::resolve_templates() const {
+  return templates_of(prompt_template, templates_file);
 }
 
 }  // namespace ivs::plugins

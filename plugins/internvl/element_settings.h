@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "model/internvl/prompts.h"
+#include "pipeline/alerts/alert_rule.h"
 #include "pipeline/engine/engine.h"
 
 namespace ivs::plugins {
@@ -71,6 +72,29 @@ struct CaptionElementSettings {
   pipeline::CaptionSettings caption;
   unsigned interval = 0;
   double selection_fps = 0.2;  // one caption every five seconds of stream time
+};
+
+/// internvlalert: one rule from properties, or many from `rules` (YAML text) or `rules_file`.
+struct AlertElementSettings {
+  EngineSettings engine;
+  pipeline::AlertRule rule = default_alert_rule();  // its negatives: from `negatives`
+  std::string negatives;                            // ';'-separated
+  std::string negatives_file;
+  std::string prompt_template = model::kDefaultPromptTemplate;
+  std::string templates_file;
+  std::string rules;  // YAML list of rules; takes precedence over rules_file and the rule
+  std::string rules_file;
+  std::string snapshot_dir;      // empty: no snapshots
+  uint64_t rule_generation = 0;  // bumped by every change of a rule property
+
+  /// The rules in force: `rules`, else `rules_file`, else the one rule of the properties (its
+  /// negatives from negatives_file or negatives). Throws config::ConfigError or
+  /// std::invalid_argument naming the property and the fix.
+  std::vector<pipeline::AlertRule> resolve_rules() const;
+  /// The templates: templates-file when set, else prompt-template. Throws as resolve_rules.
+  std::vector<std::string> resolve_templates() const;
+
+  static pipeline::AlertRule default_alert_rule();
 };
 
 }  // namespace ivs::plugins

@@ -152,48 +152,15 @@ static GstFlowReturn gst_internvl_caption_transform_ip(GstBaseTransform* trans, 
   return GST_FLOW_OK;
 }
 
-// The default generate_output runs transform_ip on the queued input; the frame then goes through
-// the scheduler, which may hold the newest one back (non-live, a caption in flight) so that the
-// end of the stream still has a frame to carry it. BaseTransform calls this again while it
-// returns a buffer, so everything not held goes out at once, in order.
 static GstFlowReturn gst_internvl_caption_generate_output(GstBaseTransform* trans,
                                                           GstBuffer** outbuf) {
-  auto* self = GST_INTERNVL_CAPTION(trans);
-  GstBuffer* produced = nullptr;
-  const GstFlowReturn ret =
-      GST_BASE_TRANSFORM_CLASS(parent_class)->generate_output(trans, &produced);
-  ivs::plugins::CaptionState* state = self->priv->state.get();
-  if (state == nullptr || ret != GST_FLOW_OK) {
-    *outbuf = produced;
-    return ret;
-  }
-  *outbuf = produced != nullptr ? state->queue_frame(produced) : state->next_frame();
-  return GST_FLOW_OK;
-}
-
-static void push_all(GstInternVLCaption* self, std::vector<GstBuffer*> buffers) {
-  for (GstBuffer* buffer : buffers) {
-    const GstFlowReturn ret = gst_pad_push(GST_BASE_TRANSFORM_SRC_PAD(self), buffer);
-    if (ret != GST_FLOW_OK)
-      GST_DEBUG_OBJECT(self, "pushing a held frame: %s", gst_flow_get_name(ret));
-  }
+  return ivs::plugins::generate_through_holder(trans, GST_BASE_TRANSFORM_CLASS(parent_class),
+                                               GST_INTERNVL_CAPTION(trans)->priv->state.get(),
+                                               outbuf);
 }
 
 static gboolean gst_internvl_caption_sink_event(GstBaseTransform* trans, GstEvent* event) {
-  auto* self = GST_INTERNVL_CAPTION(trans);
-  if (ivs::plugins::CaptionState* state = self->priv->state.get()) {
-    try {
-      if (GST_EVENT_TYPE(event) == GST_EVENT_FLUSH_STOP) {
-        state->flush();
-      } else if (GST_EVENT_TYPE(event) == GST_EVENT_EOS) {
-        push_all(self, state->finish());
-      } else if (GST_EVENT_IS_SERIALIZED(event)) {
-        push_all(self, state->release_all());  // held frames keep their place before the event
-      }
-    } catch (const std::exception& e) {
-      GST_WARNING_OBJECT(self, "handling %s: %s", GST_EVENT_TYPE_NAME(event), e.what());
-    }
-  }
+  ivs::plugins::holder_sink_event(trans, GST_INTERNVL_CAPTION(trans)->priv->state.get(), event);
   return GST_BASE_TRANSFORM_CLASS(parent_class)->sink_event(trans, event);
 }
 

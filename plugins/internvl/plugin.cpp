@@ -6,7 +6,7 @@
 
 static gboolean plugin_init(GstPlugin* plugin) { return gst_internvl_register_elements(plugin); }
 
-GST_PLUGIN_DEFINE(
-    GST_VERSION_MAJOR, GST_VERSION_MINOR, internvl,
-    "InternVL video understanding: classification, captions, overlay, publishing, recording",
-    plugin_init, VERSION, GST_LICENSE, GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)
+GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, internvl,
+                  "InternVL video understanding: classification, captions, alerts, overlay, "
+                  "publishing, recording",
+                  plugin_init, VERSION, GST_LICENSE, GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)

@@ -75,10 +75,17 @@ RecordState::RecordState(GstElement* element, const RecordSettings& settings,
   finisher_ = std::thread([this] { run_finisher(); });
   // The listener runs on the alert element's thread: it only queues (and holds the inbox, not
   // this state, so a call still running after unsubscribe touches nothing freed).
-  subscription_ = channel_->subscribe(stream_id_, [inbox = inbox_](const pipeline::AlertEvent& e) {
-    std::lock_guard<std::mutex> lock(inbox->lock);
-    inbox->events.push_back(e);
-  });
+  // It also says where the clip goes, so that the alert's end event names it.
+  subscription_ = channel_->subscribe(
+      stream_id_,
+      [inbox = inbox_, location = settings.location,
+       channel = std::weak_ptr<pipeline::EventChannel>(channel_)](const pipeline::AlertEvent& e) {
+        if (e.state == pipeline::AlertState::kStart) {
+          if (auto shared = channel.lock()) shared->note_clip(e.id, clip_path(location, e.id));
+        }
+        std::lock_guard<std::mutex> lock(inbox->lock);
+        inbox->events.push_back(e);
+      });
 }
 
 RecordState::~RecordState() {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "plugins/internvl/register_elements.h"
 
+#include "plugins/internvl/gstinternvlalert.h"
 #include "plugins/internvl/gstinternvlcaption.h"
 #include "plugins/internvl/gstinternvlclassify.h"
 #include "plugins/internvl/gstinternvloverlay.h"
@@ -9,6 +10,7 @@
 
 gboolean gst_internvl_register_elements(GstPlugin* plugin) {
   gboolean ok = FALSE;
+  ok |= GST_ELEMENT_REGISTER(internvlalert, plugin);
   ok |= GST_ELEMENT_REGISTER(internvlcaption, plugin);
   ok |= GST_ELEMENT_REGISTER(internvlclassify, plugin);
   ok |= GST_ELEMENT_REGISTER(internvloverlay, plugin);
@@ -20,11 +22,12 @@ gboolean gst_internvl_register_elements(GstPlugin* plugin) {
 gboolean gst_internvl_register_static(void) {
   static gsize result = 0;  // 1 + the outcome, once
   if (g_once_init_enter(&result)) {
-    const gboolean ok = gst_plugin_register_static(
-        GST_VERSION_MAJOR, GST_VERSION_MINOR, "internvl",
-        "InternVL video understanding: classification, captions, overlay, publishing, recording",
-        gst_internvl_register_elements, VERSION, GST_LICENSE, PACKAGE, GST_PACKAGE_NAME,
-        GST_PACKAGE_ORIGIN);
+    const gboolean ok =
+        gst_plugin_register_static(GST_VERSION_MAJOR, GST_VERSION_MINOR, "internvl",
+                                   "InternVL video understanding: classification, captions, "
+                                   "alerts, overlay, publishing, recording",
+                                   gst_internvl_register_elements, VERSION, GST_LICENSE, PACKAGE,
+                                   GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN);
     g_once_init_leave(&result, ok ? 2 : 1);
   }
   return result == 2;

@@ -65,6 +65,19 @@ Metrics::Metrics(const std::string& version, const std::string& torch_version,
                             .Help("Times the stream's source pipeline was restarted after a "
                                   "failure or end of stream.")
                             .Register(*registry_)),
+      events_(&BuildCounter()
+                   .Name("internvl_events_total")
+                   .Help("Alert events started, per stream and rule.")
+                   .Register(*registry_)),
+      alert_active_(&BuildGauge()
+                         .Name("internvl_alert_active")
+                         .Help("1 while the rule's event is active on the stream, else 0.")
+                         .Register(*registry_)),
+      alert_probability_(&BuildGauge()
+                              .Name("internvl_alert_probability")
+                              .Help("The rule's probability on the stream's latest sample "
+                                    "(smoothed as the rule says).")
+                              .Register(*registry_)),
       build_info_(&BuildGauge()
                        .Name("internvl_build_info")
                        .Help("Always 1; the labels carry the build version, the LibTorch "
@@ -132,6 +145,18 @@ prometheus::Gauge& Metrics::stream_up(const std::string& stream) {
 
 prometheus::Counter& Metrics::stream_restarts(const std::string& stream) {
   return stream_restarts_->Add({{"stream", stream}});
+}
+
+prometheus::Counter& Metrics::events(const std::string& stream, const std::string& rule) {
+  return events_->Add({{"stream", stream}, {"rule", rule}});
+}
+
+prometheus::Gauge& Metrics::alert_active(const std::string& stream, const std::string& rule) {
+  return alert_active_->Add({{"stream", stream}, {"rule", rule}});
+}
+
+prometheus::Gauge& Metrics::alert_probability(const std::string& stream, const std::string& rule) {
+  return alert_probability_->Add({{"stream", stream}, {"rule", rule}});
 }
 
 }  // namespace ivs::sinks

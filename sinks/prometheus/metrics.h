@@ -51,6 +51,9 @@ class Metrics {
   prometheus::Counter& publish_errors(const std::string& sink);
   prometheus::Gauge& stream_up(const std::string& stream);
   prometheus::Counter& stream_restarts(const std::string& stream);
+  prometheus::Counter& events(const std::string& stream, const std::string& rule);
+  prometheus::Gauge& alert_active(const std::string& stream, const std::string& rule);
+  prometheus::Gauge& alert_probability(const std::string& stream, const std::string& rule);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -66,6 +69,9 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* publish_errors_;
   prometheus::Family<prometheus::Gauge>* stream_up_;
   prometheus::Family<prometheus::Counter>* stream_restarts_;
+  prometheus::Family<prometheus::Counter>* events_;
+  prometheus::Family<prometheus::Gauge>* alert_active_;
+  prometheus::Family<prometheus::Gauge>* alert_probability_;
   prometheus::Family<prometheus::Gauge>* build_info_;
   // The unlabelled counter is created once up front so it is exported as 0 before first use.
   prometheus::Counter* caption_tokens_total_;

@@ -198,6 +198,9 @@ TEST(MetricsTest, family_names_and_types_match_the_design_exactly) {
   metrics.publish_errors("k").Increment();
   metrics.stream_up("s").Set(1);
   metrics.stream_restarts("s").Increment();
+  metrics.events("s", "r").Increment();
+  metrics.alert_active("s", "r").Set(1);
+  metrics.alert_probability("s", "r").Set(0.5);
 
   const std::map<std::string, std::string> expected = {
       {"internvl_frames_total", "counter"},
@@ -212,6 +215,9 @@ TEST(MetricsTest, family_names_and_types_match_the_design_exactly) {
       {"internvl_publish_errors_total", "counter"},
       {"internvl_stream_up", "gauge"},
       {"internvl_stream_restarts_total", "counter"},
+      {"internvl_events_total", "counter"},
+      {"internvl_alert_active", "gauge"},
+      {"internvl_alert_probability", "gauge"},
       {"internvl_build_info", "gauge"},
   };
   const Exposition e = scrape(exposer);

@@ -30,8 +30,9 @@ TEST(AlertRuleTest, the_defaults_are_valid_and_use_the_default_negatives) {
   EXPECT_EQ(error_of(valid()), "");
   EXPECT_EQ(valid().effective_negatives(), default_alert_negatives());
   AlertRule r = valid();
-  r.negatives = {"an empty fence"};
-  EXPECT_EQ(r.effective_negatives(), std::vector<std::string>{"an empty fence"});
+  r.negatives = {"an empty fence", r.prompt};
+  EXPECT_EQ(r.effective_negatives(), std::vector<std::string>{"an empty fence"})
+      << "the prompt is left out of its own negatives";
 }
 
 TEST(AlertRuleTest, each_bad_value_names_its_field) {
@@ -62,7 +63,7 @@ TEST(AlertRuleTest, each_bad_value_names_its_field) {
   EXPECT_NE(error_of(r).find("smoothing"), std::string::npos);
   r = valid();
   r.negatives = {r.prompt};
-  EXPECT_NE(error_of(r).find("negatives"), std::string::npos);
+  EXPECT_NE(error_of(r).find("negatives"), std::string::npos) << "nothing left to compete with";
   r = valid();
   r.prompt = "a;b";
   EXPECT_NE(error_of(r).find("';'"), std::string::npos);
