@@ -53,6 +53,6 @@ sleep 1
 kill -INT $printer 2>/dev/null || true
 wait $printer 2>/dev/null || true
 echo "== outputs:"
-echo "   $out_dir/results.jsonl   every result as JSON (sinks/schema/internvl-result-1.0.schema.json)"
+echo "   $out_dir/results.jsonl   every result as JSON (sinks/schema/internvl-result-1.1.schema.json)"
 echo "   $out_dir/annotated.mp4   the video with the labels and captions drawn on it"
 echo "   $out_dir/scenes.mp4      the input; $out_dir/scenes.json says which scene is on screen when"

@@ -49,15 +49,46 @@ void fill_common(const ResultEntry& entry, const StreamInfo& stream,
   out.batch_size = non_negative(entry.timing.batch_size);
 }
 
+bool is_embedding_mode(const std::string& mode) {
+  return mode == kModeContrastive || mode == kModeGenerative;
+}
+
 ConversionSkip check_classification(const ResultEntry& entry) {
-  if (entry.mode != kModeContrastive && entry.mode != kModeGenerative) {
-    return ConversionSkip::kUnknownMode;
-  }
+  if (!is_embedding_mode(entry.mode)) return ConversionSkip::kUnknownMode;
   if (entry.classification.empty()) return ConversionSkip::kEmptyClassification;
   for (const ClassificationRecord& record : entry.classification) {
     if (record.label_id < 0) return ConversionSkip::kNegativeLabelId;
   }
   return ConversionSkip::kNone;
+}
+
+ConversionSkip check_event(const ResultEntry& entry) {
+  if (!entry.event) return ConversionSkip::kMissingEvent;
+  if (entry.event->id.empty() || entry.event->rule.empty()) return ConversionSkip::kIncompleteEvent;
+  return is_embedding_mode(entry.mode) ? ConversionSkip::kNone : ConversionSkip::kUnknownMode;
+}
+
+// The event's own times replace the entry's segment: a start or end describes the stretch from
+// the start to the moment it was decided, which the alert element knows and the entry need not.
+void fill_event(const EventRecord& record, sinks::FrameResult& out) {
+  const bool ended = record.state == AlertState::kEnd;
+  sinks::EventInfo& event = out.event.emplace();
+  event.id = record.id;
+  event.rule = record.rule;
+  event.prompt = record.prompt;
+  event.state = ended ? sinks::EventState::kEnd : sinks::EventState::kStart;
+  event.start_seconds = pts_seconds(record.start_pts);
+  event.end_seconds = ended ? pts_seconds(record.end_pts) : 0.0;
+  event.probability = record.probability;
+  event.peak_probability = record.peak_probability;
+  event.start_frame_id = frame_id(record.start_frame);
+  event.frame_id = frame_id(record.frame);
+  event.snapshot_path = record.snapshot_path;
+  event.clip_path = ended ? record.clip_path : std::string();
+  out.segment_start_seconds = event.start_seconds;
+  out.segment_end_seconds = ended ? event.end_seconds : pts_seconds(record.pts);
+  out.start_frame_id = event.start_frame_id;
+  out.end_frame_id = event.frame_id;
 }
 
 }  // namespace
@@ -78,6 +109,10 @@ const char* conversion_skip_name(ConversionSkip skip) {
       return "missing_model_name";
     case ConversionSkip::kMissingSensorId:
       return "missing_sensor_id";
+    case ConversionSkip::kMissingEvent:
+      return "missing_event";
+    case ConversionSkip::kIncompleteEvent:
+      return "incomplete_event";
   }
   return "unknown";
 }
@@ -86,6 +121,7 @@ ConversionSkip check_convertible(const ResultEntry& entry, const StreamInfo& str
   if (stream.sensor_id.empty()) return ConversionSkip::kMissingSensorId;
   if (entry.model_name.empty()) return ConversionSkip::kMissingModelName;
   if (is_classification(entry.type)) return check_classification(entry);
+  if (entry.type == ResultType::kEvent) return check_event(entry);
   return entry.caption.has_value() ? ConversionSkip::kNone : ConversionSkip::kMissingCaption;
 }
 
@@ -102,6 +138,12 @@ std::optional<sinks::FrameResult> to_frame_result(const ResultEntry& entry,
     for (const ClassificationRecord& record : entry.classification) {
       out.classification.push_back({record.label, record.label_id, record.confidence});
     }
+    return out;
+  }
+  if (entry.type == ResultType::kEvent) {
+    out.kind = sinks::ResultKind::kEvent;
+    out.model_mode = entry.mode;
+    fill_event(*entry.event, out);
     return out;
   }
   // Caption entries carry mode "caption" whatever the element wrote: the wire mode names the

@@ -23,10 +23,12 @@ enum class ConversionSkip {
   kNone,                 // publishable
   kEmptyClassification,  // a classification without labels (all below threshold)
   kMissingCaption,       // a caption entry without its caption record
-  kUnknownMode,          // a classification whose mode is not "InternVL-C" / "InternVL-G"
+  kUnknownMode,          // a classification or event whose mode is not InternVL-C / InternVL-G
   kNegativeLabelId,      // a label id below 0 (label ids index the label set)
   kMissingModelName,
   kMissingSensorId,
+  kMissingEvent,     // an event entry without its event record
+  kIncompleteEvent,  // an event record without id or rule
 };
 
 /// Short snake_case name for logs and metric labels, e.g. "empty_classification".
@@ -42,8 +44,12 @@ ConversionSkip check_convertible(const ResultEntry& entry, const StreamInfo& str
 /// classification with the entry's mode, kCaption -> kind caption with mode "caption";
 /// segment times are the PTS in seconds (0 when GST_CLOCK_TIME_NONE); frame ids are the
 /// segment's frame numbers; metrics from the timing record (inference_seconds is not on the
-/// wire). Negative times, token counts and batch sizes are written as 0; `now` becomes the
-/// timestamp. Pure function; thread-safe.
+/// wire). kEvent -> kind event (wire format 1.1) with the entry's mode (the embedding's that
+/// scored the rule) and the event record; its segment is the event's own, not the entry's:
+/// start_pts to end_pts on an end, to the deciding sample's pts on a start, with start_frame
+/// and frame as frame ids; the record's stream_id is not on the wire (sensor_id is the
+/// stream's, as for every kind). Negative times, token counts and batch sizes are written as 0;
+/// `now` becomes the timestamp. Pure function; thread-safe.
 std::optional<sinks::FrameResult> to_frame_result(const ResultEntry& entry,
                                                   const StreamInfo& stream,
                                                   std::chrono::system_clock::time_point now);

@@ -15,4 +15,8 @@ const char* result_kind_name(ResultKind kind) {
   return "event";
 }
 
+const char* event_state_name(EventState state) {
+  return state == EventState::kStart ? "start" : "end";
+}
+
 }  // namespace ivs::sinks

@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <limits>
 #include <stdexcept>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -99,10 +100,19 @@ ResultKind parse_kind(const std::string& name) {
   fail("kind", "must be \"classification\", \"caption\" or \"event\" (got \"" + name + "\")");
 }
 
-// Typed, strict access to one JSON object; `path` names it in errors ("segment", "caption").
+EventState parse_event_state(const std::string& name) {
+  for (EventState state : {EventState::kStart, EventState::kEnd}) {
+    if (name == event_state_name(state)) return state;
+  }
+  fail("event.state", "must be \"start\" or \"end\" (got \"" + name + "\")");
+}
+
+// Typed, strict access to one JSON object of a message of `version`; `path` names it in errors
+// ("segment", "caption").
 class FieldReader {
  public:
-  FieldReader(const Json& object, std::string path) : object_(object), path_(std::move(path)) {
+  FieldReader(const Json& object, std::string path, const char* version)
+      : object_(object), path_(std::move(path)), version_(version) {
     if (!object_.is_object()) fail(path_.empty() ? "<message>" : path_, "must be an object");
   }
 
@@ -111,10 +121,11 @@ class FieldReader {
     for (const auto& item : object_.items()) {
       bool known = false;
       for (const char* key : keys) known = known || item.key() == key;
-      if (!known)
-        fail(name(item.key()), "is not part of version " + std::string(kResultSchemaVersion));
+      if (!known) fail(name(item.key()), "is not part of version " + std::string(version_));
     }
   }
+
+  bool has(const char* key) const { return object_.contains(key); }
 
   const Json& get(const char* key) const {
     const auto it = object_.find(key);
@@ -151,19 +162,20 @@ class FieldReader {
     return v;
   }
 
-  FieldReader object(const char* key) const { return FieldReader(get(key), name(key)); }
+  FieldReader object(const char* key) const { return FieldReader(get(key), name(key), version_); }
 
   std::string name(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
 
  private:
   const Json& object_;
   std::string path_;
+  const char* version_;
 };
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 OrderedJson caption_to_json(const FrameResult& result) {
-  if (result.kind == ResultKind::kClassification || !result.caption) return nullptr;
+  if (result.kind != ResultKind::kCaption || !result.caption) return nullptr;
   const CaptionRecord& caption = *result.caption;
   return OrderedJson{{"text", caption.text},
                      {"prompt", caption.prompt},
@@ -173,7 +185,7 @@ OrderedJson caption_to_json(const FrameResult& result) {
 
 OrderedJson classification_to_json(const FrameResult& result) {
   OrderedJson labels = OrderedJson::array();
-  if (result.kind == ResultKind::kCaption) return labels;
+  if (result.kind != ResultKind::kClassification) return labels;
   for (const LabelScore& score : result.classification) {
     labels.push_back(OrderedJson{{"label", score.label},
                                  {"label_id", score.label_id},
@@ -182,11 +194,32 @@ OrderedJson classification_to_json(const FrameResult& result) {
   return labels;
 }
 
-std::vector<LabelScore> classification_from_json(const Json& labels) {
+// The end of an event (end_time, clip_path) is written only when it has ended, so a consumer
+// never mistakes a placeholder 0 for a time.
+OrderedJson event_to_json(const FrameResult& result) {
+  if (!result.event) return nullptr;
+  const EventInfo& event = *result.event;
+  const bool ended = event.state == EventState::kEnd;
+  OrderedJson out{{"id", event.id},
+                  {"rule", event.rule},
+                  {"prompt", event.prompt},
+                  {"state", event_state_name(event.state)},
+                  {"start_time", finite_or_zero(event.start_seconds)}};
+  if (ended) out["end_time"] = finite_or_zero(event.end_seconds);
+  out["probability"] = probability(event.probability);
+  out["peak_probability"] = probability(event.peak_probability);
+  out["start_frame_id"] = event.start_frame_id;
+  out["frame_id"] = event.frame_id;
+  out["snapshot_path"] = event.snapshot_path;
+  if (ended) out["clip_path"] = event.clip_path;
+  return out;
+}
+
+std::vector<LabelScore> classification_from_json(const Json& labels, const char* version) {
   if (!labels.is_array()) fail("classification", "must be an array");
   std::vector<LabelScore> out;
   for (size_t i = 0; i < labels.size(); ++i) {
-    const FieldReader entry(labels[i], "classification[" + std::to_string(i) + "]");
+    const FieldReader entry(labels[i], "classification[" + std::to_string(i) + "]", version);
     entry.allow_only({"label", "label_id", "confidence"});
     out.push_back(LabelScore{entry.string("label"), entry.integer("label_id", 0),
                              entry.number("confidence", 0.0, 1.0)});
@@ -194,13 +227,50 @@ std::vector<LabelScore> classification_from_json(const Json& labels) {
   return out;
 }
 
-std::optional<CaptionRecord> caption_from_json(const Json& caption) {
+std::optional<CaptionRecord> caption_from_json(const Json& caption, const char* version) {
   if (caption.is_null()) return std::nullopt;
-  const FieldReader reader(caption, "caption");
+  const FieldReader reader(caption, "caption", version);
   reader.allow_only({"text", "prompt", "num_generated_tokens", "num_input_tokens"});
   return CaptionRecord{reader.string("text"), reader.string("prompt"),
                        reader.integer("num_generated_tokens", 0),
                        reader.integer("num_input_tokens", 0)};
+}
+
+EventInfo event_from_json(const FieldReader& message) {
+  const FieldReader reader = message.object("event");
+  reader.allow_only({"id", "rule", "prompt", "state", "start_time", "end_time", "probability",
+                     "peak_probability", "start_frame_id", "frame_id", "snapshot_path",
+                     "clip_path"});
+  EventInfo event;
+  event.id = reader.string("id", false);
+  event.rule = reader.string("rule", false);
+  event.prompt = reader.string("prompt");
+  event.state = parse_event_state(reader.string("state"));
+  event.start_seconds = reader.number("start_time", 0.0, kInf);
+  event.probability = reader.number("probability", 0.0, 1.0);
+  event.peak_probability = reader.number("peak_probability", 0.0, 1.0);
+  event.start_frame_id = reader.integer("start_frame_id", 0);
+  event.frame_id = reader.integer("frame_id", 0);
+  event.snapshot_path = reader.string("snapshot_path");
+  if (event.state == EventState::kEnd) {
+    event.end_seconds = reader.number("end_time", 0.0, kInf);
+    event.clip_path = reader.string("clip_path");
+  } else {
+    for (const char* key : {"end_time", "clip_path"}) {
+      if (reader.has(key)) fail(reader.name(key), "must be absent while the event has not ended");
+    }
+  }
+  return event;
+}
+
+// "1.0" or "1.1", as the constant of that value: it outlives the parsed text, so readers keep it.
+const char* parse_version(const FieldReader& message) {
+  const std::string version = message.string("version");
+  for (const char* known : {kResultVersion10, kResultVersion11}) {
+    if (version == known) return known;
+  }
+  fail("version", "must be \"" + std::string(kResultVersion10) + "\" or \"" + kResultVersion11 +
+                      "\" (got \"" + version + "\")");
 }
 
 // The same kind-dependent rules as the schema's if/then blocks.
@@ -212,54 +282,28 @@ void check_kind_consistency(const FrameResult& result) {
   } else if (result.kind == ResultKind::kCaption) {
     if (!result.caption) fail("caption", "must be an object for kind caption");
     if (!result.classification.empty()) fail("classification", "must be empty for kind caption");
+  } else {
+    if (!result.classification.empty()) fail("classification", "must be empty for kind event");
+    if (result.caption) fail("caption", "must be null for kind event");
+    if (result.model_mode == "caption")
+      fail("model.mode", "must be \"InternVL-C\" or \"InternVL-G\" for kind event");
   }
 }
 
-}  // namespace
-
-std::string result_to_json(const FrameResult& result) {
-  OrderedJson message{
-      {"version", kResultSchemaVersion},
-      {"kind", result_kind_name(result.kind)},
-      {"sensor_id", result.sensor_id},
-      {"source", result.source},
-      {"timestamp", format_timestamp(result.timestamp)},
-      {"segment",
-       {{"start_time", finite_or_zero(result.segment_start_seconds)},
-        {"end_time", finite_or_zero(result.segment_end_seconds)}}},
-      {"start_frame_id", result.start_frame_id},
-      {"end_frame_id", result.end_frame_id},
-      {"model", {{"name", result.model_name}, {"mode", result.model_mode}}},
-      {"classification", classification_to_json(result)},
-      {"caption", caption_to_json(result)},
-      {"metrics",
-       {{"latency_seconds", finite_or_zero(result.latency_seconds)},
-        {"queue_seconds", finite_or_zero(result.queue_seconds)},
-        {"batch_size", result.batch_size}}},
-  };
-  // replace: labels and captions come from model output and files; a bad byte becomes U+FFFD
-  // instead of an exception on the streaming thread.
-  return message.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
+// The event object belongs to kind event, which needs version 1.1 (the version rule).
+void read_event(const FieldReader& message, const char* version, FrameResult& result) {
+  if (result.kind != ResultKind::kEvent) {
+    if (message.has("event")) fail("event", "must be absent for kind " + message.string("kind"));
+    return;
+  }
+  if (std::string_view(version) != kResultVersion11) {
+    fail("version", "must be \"" + std::string(kResultVersion11) + "\" for kind event (got \"" +
+                        version + "\")");
+  }
+  result.event = event_from_json(message);
 }
 
-FrameResult result_from_json(const std::string& text) {
-  Json parsed;
-  try {
-    parsed = Json::parse(text);
-  } catch (const Json::exception& e) {
-    throw std::invalid_argument(std::string("result message: not valid JSON: ") + e.what());
-  }
-  const FieldReader message(parsed, "");
-  message.allow_only({"version", "kind", "sensor_id", "source", "timestamp", "segment",
-                      "start_frame_id", "end_frame_id", "model", "classification", "caption",
-                      "metrics"});
-  const std::string version = message.string("version");
-  if (version != kResultSchemaVersion) {
-    fail("version",
-         "must be \"" + std::string(kResultSchemaVersion) + "\" (got \"" + version + "\")");
-  }
-  FrameResult result;
-  result.kind = parse_kind(message.string("kind"));
+void read_common(const FieldReader& message, FrameResult& result) {
   result.sensor_id = message.string("sensor_id", false);
   result.source = message.string("source");
   result.timestamp = parse_timestamp(message.string("timestamp"), "timestamp");
@@ -278,13 +322,70 @@ FrameResult result_from_json(const std::string& text) {
     fail("model.mode", "must be \"InternVL-C\", \"InternVL-G\" or \"caption\" (got \"" +
                            result.model_mode + "\")");
   }
-  result.classification = classification_from_json(message.get("classification"));
-  result.caption = caption_from_json(message.get("caption"));
   const FieldReader metrics = message.object("metrics");
   metrics.allow_only({"latency_seconds", "queue_seconds", "batch_size"});
   result.latency_seconds = metrics.number("latency_seconds", 0.0, kInf);
   result.queue_seconds = metrics.number("queue_seconds", 0.0, kInf);
   result.batch_size = metrics.integer("batch_size", 0);
+}
+
+}  // namespace
+
+const char* result_version(const FrameResult& result) {
+  return result.kind == ResultKind::kEvent ? kResultVersion11 : kResultVersion10;
+}
+
+std::string result_to_json(const FrameResult& result) {
+  OrderedJson message{
+      {"version", result_version(result)},
+      {"kind", result_kind_name(result.kind)},
+      {"sensor_id", result.sensor_id},
+      {"source", result.source},
+      {"timestamp", format_timestamp(result.timestamp)},
+      {"segment",
+       {{"start_time", finite_or_zero(result.segment_start_seconds)},
+        {"end_time", finite_or_zero(result.segment_end_seconds)}}},
+      {"start_frame_id", result.start_frame_id},
+      {"end_frame_id", result.end_frame_id},
+      {"model", {{"name", result.model_name}, {"mode", result.model_mode}}},
+      {"classification", classification_to_json(result)},
+      {"caption", caption_to_json(result)},
+  };
+  // Only events carry the key, so 1.0 messages stay byte-for-byte what they were.
+  if (result.kind == ResultKind::kEvent) message["event"] = event_to_json(result);
+  message["metrics"] = {{"latency_seconds", finite_or_zero(result.latency_seconds)},
+                        {"queue_seconds", finite_or_zero(result.queue_seconds)},
+                        {"batch_size", result.batch_size}};
+  // replace: labels and captions come from model output and files; a bad byte becomes U+FFFD
+  // instead of an exception on the streaming thread.
+  return message.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
+}
+
+FrameResult result_from_json(const std::string& text) {
+  Json parsed;
+  try {
+    parsed = Json::parse(text);
+  } catch (const Json::exception& e) {
+    throw std::invalid_argument(std::string("result message: not valid JSON: ") + e.what());
+  }
+  // The version is read first: it decides which keys are known.
+  const char* version = parse_version(FieldReader(parsed, "", kResultVersion10));
+  const FieldReader message(parsed, "", version);
+  if (std::string_view(version) == kResultVersion10) {
+    message.allow_only({"version", "kind", "sensor_id", "source", "timestamp", "segment",
+                        "start_frame_id", "end_frame_id", "model", "classification", "caption",
+                        "metrics"});
+  } else {
+    message.allow_only({"version", "kind", "sensor_id", "source", "timestamp", "segment",
+                        "start_frame_id", "end_frame_id", "model", "classification", "caption",
+                        "event", "metrics"});
+  }
+  FrameResult result;
+  result.kind = parse_kind(message.string("kind"));
+  read_common(message, result);
+  result.classification = classification_from_json(message.get("classification"), version);
+  result.caption = caption_from_json(message.get("caption"), version);
+  read_event(message, version, result);
   check_kind_consistency(result);
   return result;
 }

@@ -7,7 +7,9 @@
  * ZeroMQ (#GstInternVLPublish:endpoint) and/or into a JSON-lines file
  * (#GstInternVLPublish:file-path). Buffers pass through untouched (in place, never written).
  *
- * Each InternVLResultMeta entry selected by #GstInternVLPublish:include becomes one message. The
+ * Each InternVLResultMeta entry selected by #GstInternVLPublish:include becomes one message:
+ * classifications and captions as wire format 1.0, the start and end entries of alert events
+ * (internvlalert) as kind `event`, format 1.1, on topic `event/<sensor_id>`. The
  * streaming thread only converts the entry and queues it; a worker thread owned by the element
  * does the sending and the file writes, so a slow disk or subscriber never stalls the video. A
  * full queue, a refused send or a failed write drops the message and counts it

@@ -24,7 +24,8 @@ GType gst_internvl_publish_include_get_type() {
   static const GEnumValue values[] = {
       {GST_INTERNVL_PUBLISH_INCLUDE_CLASSIFICATION, "Classifications only", "classification"},
       {GST_INTERNVL_PUBLISH_INCLUDE_CAPTION, "Captions only", "caption"},
-      {GST_INTERNVL_PUBLISH_INCLUDE_ALL, "Classifications and captions", "all"},
+      {GST_INTERNVL_PUBLISH_INCLUDE_EVENT, "Alert events only", "event"},
+      {GST_INTERNVL_PUBLISH_INCLUDE_ALL, "Classifications, captions and events", "all"},
       {0, nullptr, nullptr},
   };
   return register_enum_once(&type, "GstInternVLPublishInclude", values);
@@ -170,12 +171,14 @@ bool publish_get_setting(const PublishSettings& settings, guint id, GValue* valu
 }
 
 bool publish_includes(GstInternVLPublishInclude include, pipeline::ResultType type) {
-  const bool caption = type == pipeline::ResultType::kCaption;
   switch (include) {
     case GST_INTERNVL_PUBLISH_INCLUDE_CLASSIFICATION:
-      return !caption;
+      return type == pipeline::ResultType::kClassification ||
+             type == pipeline::ResultType::kClipClassification;
     case GST_INTERNVL_PUBLISH_INCLUDE_CAPTION:
-      return caption;
+      return type == pipeline::ResultType::kCaption;
+    case GST_INTERNVL_PUBLISH_INCLUDE_EVENT:
+      return type == pipeline::ResultType::kEvent;
     case GST_INTERNVL_PUBLISH_INCLUDE_ALL:
       break;
   }

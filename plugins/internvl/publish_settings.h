@@ -18,6 +18,8 @@ typedef enum {
   GST_INTERNVL_PUBLISH_INCLUDE_CLASSIFICATION,
   GST_INTERNVL_PUBLISH_INCLUDE_CAPTION,
   GST_INTERNVL_PUBLISH_INCLUDE_ALL,
+  // Added after ALL so the earlier values keep their numbers for code that sets them by number.
+  GST_INTERNVL_PUBLISH_INCLUDE_EVENT,
 } GstInternVLPublishInclude;
 
 namespace ivs::plugins {

@@ -62,6 +62,39 @@ pipeline::ResultEntry caption_entry(const std::string& text) {
   return entry;
 }
 
+pipeline::ResultEntry event_entry(pipeline::AlertState state) {
+  pipeline::ResultEntry entry;
+  entry.type = pipeline::ResultType::kEvent;
+  entry.element = "internvlalert0";
+  entry.model_name = "InternVL-14B-224px";
+  entry.mode = "InternVL-C";
+  pipeline::EventRecord& event = entry.event.emplace();
+  event.id = "cam01-person-1";
+  event.stream_id = "cam01";
+  event.rule = "person";
+  event.prompt = "a person at the door";
+  event.state = state;
+  event.start_pts = GST_SECOND;
+  event.start_frame = 30;
+  event.peak_probability = 0.9;
+  event.snapshot_path = "/tmp/cam01-person-1.jpg";
+  if (state == pipeline::AlertState::kStart) {
+    event.pts = GST_SECOND + 500 * GST_MSECOND;
+    event.frame = 45;
+    event.probability = 0.8;
+  } else {
+    event.end_pts = 3 * GST_SECOND;
+    event.pts = 3 * GST_SECOND;
+    event.frame = 90;
+    event.probability = 0.1;
+    event.clip_path = "/tmp/cam01-person-1.mp4";
+  }
+  entry.segment = {event.pts, event.pts, event.frame, event.frame};
+  entry.timing.latency_seconds = 0.05;
+  entry.timing.batch_size = 1;
+  return entry;
+}
+
 void add_entries(GstBuffer* buffer, const std::vector<pipeline::ResultEntry>& entries) {
   GstInternVLResultMeta* meta = gst_buffer_add_internvl_result_meta(buffer);
   ASSERT_NE(meta, nullptr);

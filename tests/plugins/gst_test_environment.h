@@ -21,6 +21,11 @@ pipeline::ResultEntry classification_entry(
 /// A caption entry with `text`.
 pipeline::ResultEntry caption_entry(const std::string& text);
 
+/// An alert event entry as internvlalert attaches it: rule "person" of event "cam01-person-1",
+/// started at 1 s (frame 30); a start decided at 1.5 s (frame 45), an end at 3 s (frame 90)
+/// with a clip.
+pipeline::ResultEntry event_entry(pipeline::AlertState state);
+
 /// Appends `entries` to the buffer's InternVLResultMeta (adding the meta). `buffer` must be writable.
 void add_entries(GstBuffer* buffer, const std::vector<pipeline::ResultEntry>& entries);
 

@@ -6,12 +6,15 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "sinks/result_json.h"
 #include "tests/common/test_files.h"
 #include "tests/common/test_paths.h"
 #include "tests/plugins/gst_test_environment.h"
@@ -22,9 +25,9 @@ namespace fs = std::filesystem;
 using ivs::test::read_lines;
 
 // Runs the schema validator (an independent implementation) over a JSON-lines file.
-void expect_valid_messages(const fs::path& path) {
+void expect_valid_against(const fs::path& path, const std::string& schema) {
+  SCOPED_TRACE(schema);
   const std::string validator = INTERNVL_VALIDATOR;
-  const std::string schema = INTERNVL_RESULT_SCHEMA_PATH;
   const std::string file = path.string();
   gchar* argv[] = {const_cast<gchar*>("/usr/bin/python3"), const_cast<gchar*>(validator.c_str()),
                    const_cast<gchar*>("--schema"),         const_cast<gchar*>(schema.c_str()),
@@ -46,6 +49,17 @@ void expect_valid_messages(const fs::path& path) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
 }
 
+// Classifications and captions are wire format 1.0: both schemas accept them.
+void expect_valid_messages(const fs::path& path) {
+  expect_valid_against(path, INTERNVL_RESULT_SCHEMA_1_0_PATH);
+  expect_valid_against(path, INTERNVL_RESULT_SCHEMA_PATH);
+}
+
+// Files with events (format 1.1) need the 1.1 schema.
+void expect_valid_messages_1_1(const fs::path& path) {
+  expect_valid_against(path, INTERNVL_RESULT_SCHEMA_PATH);
+}
+
 GstBuffer* result_buffer(const std::vector<ivs::pipeline::ResultEntry>& entries, GstClockTime pts) {
   GstBuffer* buffer = gst_buffer_new_allocate(nullptr, 16, nullptr);
   GST_BUFFER_PTS(buffer) = pts;
@@ -59,6 +73,12 @@ ivs::pipeline::ResultEntry guitar() {
 ivs::pipeline::ResultEntry panda() {
   return ivs::test::caption_entry("a red panda on a wooden platform");
 }
+ivs::pipeline::ResultEntry event_start() {
+  return ivs::test::event_entry(ivs::pipeline::AlertState::kStart);
+}
+ivs::pipeline::ResultEntry event_end() {
+  return ivs::test::event_entry(ivs::pipeline::AlertState::kEnd);
+}
 
 // Harness around an element configured before it starts (gst_harness_new would start it at once).
 GstHarness* start_publish(GstElement* publish) {
@@ -66,6 +86,16 @@ GstHarness* start_publish(GstElement* publish) {
   gst_object_unref(publish);
   gst_harness_set_src_caps_str(h, "application/x-internvl-test");
   return h;
+}
+
+// A SUB socket on every topic of `endpoint`; receiving gives up after 100 ms.
+zmq::socket_t subscribe_all(zmq::context_t& context, const char* endpoint) {
+  zmq::socket_t sub(context, zmq::socket_type::sub);
+  sub.set(zmq::sockopt::linger, 0);
+  sub.set(zmq::sockopt::rcvtimeo, 100);
+  sub.set(zmq::sockopt::subscribe, "");
+  sub.connect(endpoint);
+  return sub;
 }
 
 guint64 counter(GstElement* e, const char* name) {
@@ -119,11 +149,7 @@ TEST(InternVLPublishTest, zeromq_subscriber_receives_valid_messages) {
   EXPECT_TRUE(g_str_has_prefix(bound, "tcp://127.0.0.1:")) << bound;
 
   zmq::context_t context;
-  zmq::socket_t sub(context, zmq::socket_type::sub);
-  sub.set(zmq::sockopt::linger, 0);
-  sub.set(zmq::sockopt::rcvtimeo, 100);
-  sub.set(zmq::sockopt::subscribe, "");
-  sub.connect(bound);
+  zmq::socket_t sub = subscribe_all(context, bound);
   g_free(bound);
 
   // Slow joiner: publish probes until the subscription has reached the publisher (bounded).
@@ -193,6 +219,65 @@ TEST(InternVLPublishTest, include_caption_publishes_captions_only) {
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_NE(lines[0].find("\"kind\":\"caption\""), std::string::npos) << lines[0];
   gst_harness_teardown(h);
+}
+
+// Publishes one buffer of every kind with `include` set to `nick` and returns the file's lines.
+std::vector<std::string> published_with_include(const char* nick) {
+  const fs::path path =
+      ivs::test::scratch_dir(std::string("publish_include_") + nick) / "results.jsonl";
+  GstElement* e = gst_element_factory_make("internvlpublish", nullptr);
+  g_object_set(e, "file-path", path.c_str(), "sensor-id", "cam01", nullptr);
+  gst_util_set_object_arg(G_OBJECT(e), "include", nick);
+  GstHarness* h = start_publish(e);
+  gst_harness_push(h, result_buffer({guitar(), panda(), event_start()}, 0));
+  gst_harness_push(h, result_buffer({event_end()}, GST_SECOND));
+  gst_harness_push_event(h, gst_event_new_eos());
+  gst_harness_teardown(h);
+  return read_lines(path);
+}
+
+std::vector<std::string> kinds_of(const std::vector<std::string>& lines) {
+  std::vector<std::string> kinds;
+  for (const std::string& line : lines) {
+    kinds.push_back(ivs::sinks::result_kind_name(ivs::sinks::result_from_json(line).kind));
+  }
+  return kinds;
+}
+
+TEST(InternVLPublishTest, include_selects_events_by_kind) {
+  using Kinds = std::vector<std::string>;
+  EXPECT_EQ(kinds_of(published_with_include("event")), (Kinds{"event", "event"}));
+  EXPECT_EQ(kinds_of(published_with_include("classification")), (Kinds{"classification"}));
+  EXPECT_EQ(kinds_of(published_with_include("caption")), (Kinds{"caption"}));
+  EXPECT_EQ(kinds_of(published_with_include("all")),
+            (Kinds{"classification", "caption", "event", "event"}));
+}
+
+TEST(InternVLPublishTest, event_entries_become_version_1_1_event_messages) {
+  const fs::path path = ivs::test::scratch_dir("publish_events") / "events.jsonl";
+  GstElement* e = gst_element_factory_make("internvlpublish", nullptr);
+  g_object_set(e, "file-path", path.c_str(), "sensor-id", "cam01", nullptr);
+  GstHarness* h = start_publish(e);
+  ivs::pipeline::ResultEntry no_record = event_start();
+  no_record.event.reset();
+  gst_harness_push(h, result_buffer({event_start(), no_record}, 0));
+  gst_harness_push(h, result_buffer({event_end()}, GST_SECOND));
+  gst_harness_push_event(h, gst_event_new_eos());
+  EXPECT_EQ(counter(h->element, "messages-published"), 2u);
+  EXPECT_EQ(counter(h->element, "messages-skipped"), 1u);  // an event without its record
+  gst_harness_teardown(h);
+  const auto lines = read_lines(path);
+  ASSERT_EQ(lines.size(), 2u);
+  const ivs::sinks::FrameResult start = ivs::sinks::result_from_json(lines[0]);
+  const ivs::sinks::FrameResult end = ivs::sinks::result_from_json(lines[1]);
+  EXPECT_NE(lines[0].find("\"version\":\"1.1\""), std::string::npos) << lines[0];
+  ASSERT_TRUE(start.event && end.event);
+  EXPECT_EQ(start.event->state, ivs::sinks::EventState::kStart);
+  EXPECT_EQ(end.event->state, ivs::sinks::EventState::kEnd);
+  EXPECT_EQ(end.event->clip_path, "/tmp/cam01-person-1.mp4");
+  EXPECT_DOUBLE_EQ(end.segment_start_seconds, 1.0);
+  EXPECT_DOUBLE_EQ(end.segment_end_seconds, 3.0);
+  expect_valid_messages_1_1(path);
 }
 
 TEST(InternVLPublishTest, buffers_pass_through_untouched) {
@@ -266,15 +351,8 @@ TEST(InternVLPublishTest, bad_metrics_address_is_an_error_naming_it) {
   EXPECT_NE(text.find("no-such-host.invalid:1"), std::string::npos) << text;
 }
 
-// Pushes one result through a running appsrc pipeline and waits for EOS.
-void run_once(GstElement* pipeline) {
-  ASSERT_NE(gst_element_set_state(pipeline, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
-  GstElement* src = gst_bin_get_by_name(GST_BIN(pipeline), "src");
-  GstFlowReturn flow = GST_FLOW_ERROR;
-  g_signal_emit_by_name(src, "push-buffer", result_buffer({guitar()}, 0), &flow);
-  EXPECT_EQ(flow, GST_FLOW_OK);
-  g_signal_emit_by_name(src, "end-of-stream", &flow);
-  gst_object_unref(src);
+// Waits (bounded) for EOS on the pipeline's bus; an error instead fails the test.
+void expect_eos(GstElement* pipeline) {
   GstBus* bus = gst_element_get_bus(pipeline);
   GstMessage* message = gst_bus_timed_pop_filtered(
       bus, 10 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
@@ -284,16 +362,34 @@ void run_once(GstElement* pipeline) {
   gst_object_unref(bus);
 }
 
-TEST(InternVLPublishTest, playing_null_playing_publishes_again) {
-  const fs::path path = ivs::test::scratch_dir("publish_restart") / "results.jsonl";
+// `source` ! internvlpublish name=pub `properties` ! fakesink, parsed; null on a parse error.
+GstElement* publish_pipeline(const std::string& source, const std::string& properties) {
   GError* error = nullptr;
   GstElement* pipeline = gst_parse_launch(
-      ("appsrc name=src caps=application/x-internvl-test format=time ! internvlpublish name=pub "
-       "endpoint=bind:tcp://127.0.0.1:* file-path=" +
-       path.string() + " ! fakesink")
-          .c_str(),
-      &error);
-  ASSERT_EQ(error, nullptr);
+      (source + " ! internvlpublish name=pub " + properties + " ! fakesink").c_str(), &error);
+  EXPECT_EQ(error, nullptr) << (error != nullptr ? error->message : "");
+  g_clear_error(&error);
+  return pipeline;
+}
+
+// Pushes one result through a running appsrc pipeline and waits for EOS.
+void run_once(GstElement* pipeline) {
+  ASSERT_NE(gst_element_set_state(pipeline, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  GstElement* src = gst_bin_get_by_name(GST_BIN(pipeline), "src");
+  GstFlowReturn flow = GST_FLOW_ERROR;
+  g_signal_emit_by_name(src, "push-buffer", result_buffer({guitar()}, 0), &flow);
+  EXPECT_EQ(flow, GST_FLOW_OK);
+  g_signal_emit_by_name(src, "end-of-stream", &flow);
+  gst_object_unref(src);
+  expect_eos(pipeline);
+}
+
+TEST(InternVLPublishTest, playing_null_playing_publishes_again) {
+  const fs::path path = ivs::test::scratch_dir("publish_restart") / "results.jsonl";
+  GstElement* pipeline =
+      publish_pipeline("appsrc name=src caps=application/x-internvl-test format=time",
+                       "endpoint=bind:tcp://127.0.0.1:* file-path=" + path.string());
+  ASSERT_NE(pipeline, nullptr);
   GstElement* pub = gst_bin_get_by_name(GST_BIN(pipeline), "pub");
   for (int round = 0; round < 2; ++round) {
     run_once(pipeline);
@@ -303,6 +399,97 @@ TEST(InternVLPublishTest, playing_null_playing_publishes_again) {
   EXPECT_EQ(read_lines(path).size(), 2u);  // appended, never truncated
   gst_object_unref(pub);
   gst_object_unref(pipeline);
+}
+
+// What the pad probe of the event pipeline attaches: a classification to every buffer until the
+// test has received one (the subscription is up: ZeroMQ drops what a PUB sends before), then an
+// event start and an event end on the next two buffers, as internvlalert would.
+struct EventInjector {
+  std::atomic<bool> subscribed{false};
+  std::atomic<int> events_added{0};
+};
+
+GstPadProbeReturn inject_results(GstPad* /*pad*/, GstPadProbeInfo* info, gpointer data) {
+  auto* injector = static_cast<EventInjector*>(data);
+  GstBuffer* buffer = gst_buffer_make_writable(gst_pad_probe_info_get_buffer(info));
+  GST_PAD_PROBE_INFO_DATA(info) = buffer;
+  if (!injector->subscribed) {
+    ivs::test::add_entries(buffer, {guitar()});
+  } else if (injector->events_added < 2) {
+    ivs::test::add_entries(buffer, {injector->events_added == 0 ? event_start() : event_end()});
+    ++injector->events_added;
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+// Event payloads from `sub` (topic -> payload) until `count` arrived or the bound expires;
+// classifications on the way mark the subscription as up.
+std::vector<std::pair<std::string, std::string>> receive_events(zmq::socket_t& sub,
+                                                                EventInjector& injector,
+                                                                size_t count) {
+  std::vector<std::pair<std::string, std::string>> events;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (events.size() < count && std::chrono::steady_clock::now() < deadline) {
+    std::vector<zmq::message_t> frames;
+    if (!zmq::recv_multipart(sub, std::back_inserter(frames)) || frames.size() != 2) continue;
+    const std::string topic = frames[0].to_string();
+    if (g_str_has_prefix(topic.c_str(), "classification/")) injector.subscribed = true;
+    if (g_str_has_prefix(topic.c_str(), "event/"))
+      events.emplace_back(topic, frames[1].to_string());
+  }
+  return events;
+}
+
+// The real path: a live video pipeline whose buffers carry event entries in InternVLResultMeta
+// (attached by a pad probe), published by internvlpublish to a JSON-lines file and a ZeroMQ
+// socket at once; both carry the events on topic event/<sensor_id>, valid against schema 1.1.
+TEST(InternVLPublishTest, pipeline_publishes_events_to_zeromq_and_json_lines) {
+  const fs::path dir = ivs::test::scratch_dir("publish_event_pipeline");
+  const fs::path file = dir / "results.jsonl";
+  GstElement* pipeline =
+      publish_pipeline("videotestsrc is-live=true ! video/x-raw,width=64,height=48,framerate=30/1",
+                       "endpoint=bind:tcp://127.0.0.1:* sensor-id=door file-path=" + file.string());
+  ASSERT_NE(pipeline, nullptr);
+  GstElement* pub = gst_bin_get_by_name(GST_BIN(pipeline), "pub");
+  EventInjector injector;
+  GstPad* pad = gst_element_get_static_pad(pub, "sink");
+  gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, inject_results, &injector, nullptr);
+  gst_object_unref(pad);
+  ASSERT_NE(gst_element_set_state(pipeline, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  gchar* bound = nullptr;
+  g_object_get(pub, "bound-endpoint", &bound, nullptr);
+  ASSERT_NE(bound, nullptr);
+
+  zmq::context_t context;
+  zmq::socket_t sub = subscribe_all(context, bound);
+  g_free(bound);
+  const auto events = receive_events(sub, injector, 2);
+
+  gst_element_send_event(pipeline, gst_event_new_eos());  // the file is complete at EOS
+  expect_eos(pipeline);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pub);
+  gst_object_unref(pipeline);
+
+  ASSERT_EQ(events.size(), 2u);
+  std::ofstream received(dir / "received.jsonl");
+  for (const auto& [topic, payload] : events) {
+    EXPECT_EQ(topic, "event/door");
+    received << payload << '\n';
+  }
+  received.close();
+  EXPECT_EQ(ivs::sinks::result_from_json(events[0].second).event->state,
+            ivs::sinks::EventState::kStart);
+  EXPECT_EQ(ivs::sinks::result_from_json(events[1].second).event->state,
+            ivs::sinks::EventState::kEnd);
+  expect_valid_messages_1_1(dir / "received.jsonl");
+  std::vector<std::string> file_events;
+  for (const std::string& line : read_lines(file)) {
+    if (ivs::sinks::result_from_json(line).kind == ivs::sinks::ResultKind::kEvent)
+      file_events.push_back(line);
+  }
+  EXPECT_EQ(file_events, (std::vector<std::string>{events[0].second, events[1].second}));
+  expect_valid_messages_1_1(file);
 }
 
 }  // namespace

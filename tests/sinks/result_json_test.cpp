@@ -9,6 +9,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -23,6 +24,12 @@ using ivs::sinks::result_to_json;
 using ivs::sinks::result_topic;
 using ivs::sinks::ResultKind;
 using nlohmann::json;
+
+// Every field of an event, comparable and printable at once.
+auto event_fields(const ivs::sinks::EventInfo& e) {
+  return std::tie(e.id, e.rule, e.prompt, e.state, e.start_seconds, e.end_seconds, e.probability,
+                  e.peak_probability, e.start_frame_id, e.frame_id, e.snapshot_path, e.clip_path);
+}
 
 void expect_same(const FrameResult& a, const FrameResult& b) {
   EXPECT_EQ(a.kind, b.kind);
@@ -47,6 +54,10 @@ void expect_same(const FrameResult& a, const FrameResult& b) {
     EXPECT_EQ(a.caption->prompt, b.caption->prompt);
     EXPECT_EQ(a.caption->num_generated_tokens, b.caption->num_generated_tokens);
     EXPECT_EQ(a.caption->num_input_tokens, b.caption->num_input_tokens);
+  }
+  ASSERT_EQ(a.event.has_value(), b.event.has_value());
+  if (a.event) {
+    EXPECT_EQ(event_fields(*a.event), event_fields(*b.event));
   }
   EXPECT_EQ(a.latency_seconds, b.latency_seconds);
   EXPECT_EQ(a.queue_seconds, b.queue_seconds);
@@ -151,11 +162,32 @@ TEST(ResultJsonTest, topic_is_prefix_kind_and_sensor) {
   EXPECT_EQ(result_topic(ivs::test::sample_event()), "event/cam01");
 }
 
+// Valid on their own, out of place in the message a case puts them in.
+json stray_caption() {
+  return {{"text", "t"}, {"prompt", "p"}, {"num_generated_tokens", 1}, {"num_input_tokens", 1}};
+}
+json stray_label() { return {{"label", "a"}, {"label_id", 0}, {"confidence", 1}}; }
+
 struct BadMessage {
   const char* name;
   std::function<void(json&)> mutate;
   const char* field;  // must appear in the error message
 };
+
+// Each case mutates `good` in one way; the parser must reject it, naming the field.
+void expect_rejected(const json& good, const std::vector<BadMessage>& cases) {
+  for (const BadMessage& c : cases) {
+    json message = good;
+    c.mutate(message);
+    try {
+      result_from_json(message.dump());
+      ADD_FAILURE() << c.name << ": accepted " << message.dump();
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(c.field), std::string::npos)
+          << c.name << ": " << e.what();
+    }
+  }
+}
 
 TEST(ResultJsonTest, rejects_invalid_messages_naming_the_field) {
   const std::vector<BadMessage> cases = {
@@ -188,29 +220,13 @@ TEST(ResultJsonTest, rejects_invalid_messages_naming_the_field) {
        "'classification'"},
       {"empty classification", [](json& m) { m["classification"] = json::array(); },
        "'classification'"},
-      {"caption on classification",
-       [](json& m) {
-         m["caption"] = {
-             {"text", "t"}, {"prompt", "p"}, {"num_generated_tokens", 1}, {"num_input_tokens", 1}};
-       },
-       "'caption'"},
+      {"caption on classification", [](json& m) { m["caption"] = stray_caption(); }, "'caption'"},
       {"caption kind without caption", [](json& m) { m["kind"] = "caption"; }, "'caption'"},
       {"metrics batch", [](json& m) { m["metrics"]["batch_size"] = true; }, "'metrics.batch_size'"},
       {"negative latency", [](json& m) { m["metrics"]["latency_seconds"] = -0.1; },
        "'metrics.latency_seconds'"},
   };
-  const json good = json::parse(result_to_json(ivs::test::sample_classification()));
-  for (const BadMessage& c : cases) {
-    json message = good;
-    c.mutate(message);
-    try {
-      result_from_json(message.dump());
-      ADD_FAILURE() << c.name << ": accepted " << message.dump();
-    } catch (const std::invalid_argument& e) {
-      EXPECT_NE(std::string(e.what()).find(c.field), std::string::npos)
-          << c.name << ": " << e.what();
-    }
-  }
+  expect_rejected(json::parse(result_to_json(ivs::test::sample_classification())), cases);
 }
 
 TEST(ResultJsonTest, rejects_text_that_is_not_a_json_object) {
@@ -229,6 +245,136 @@ TEST(ResultJsonTest, caption_message_rejects_missing_caption_token_count) {
     EXPECT_NE(std::string(e.what()).find("'caption.num_input_tokens'"), std::string::npos)
         << e.what();
   }
+}
+
+TEST(ResultJsonTest, writes_golden_text_for_event_start_and_end) {
+  const std::string start =
+      R"({"version":"1.1","kind":"event","sensor_id":"cam01","source":"",)"
+      R"("timestamp":"2026-11-28T20:01:00.123Z","segment":{"start_time":12.0,"end_time":12.5},)"
+      R"("start_frame_id":360,"end_frame_id":375,)"
+      R"("model":{"name":"InternVL-14B-224px","mode":"InternVL-C"},"classification":[],)"
+      R"("caption":null,"event":{"id":"cam01-person-1","rule":"person",)"
+      R"("prompt":"a person at the door","state":"start","start_time":12.0,)"
+      R"("probability":0.84,"peak_probability":0.88,"start_frame_id":360,"frame_id":375,)"
+      R"("snapshot_path":"/var/lib/internvl/snapshots/cam01-person-1.jpg"},)"
+      R"("metrics":{"latency_seconds":0.042,"queue_seconds":0.003,"batch_size":8}})";
+  EXPECT_EQ(result_to_json(ivs::test::sample_event()), start);
+  const json end = json::parse(result_to_json(ivs::test::sample_event_end()))["event"];
+  EXPECT_EQ(end["state"], "end");
+  EXPECT_EQ(end["end_time"], 20.25);
+  EXPECT_EQ(end["clip_path"], "/var/lib/internvl/clips/cam01-person-1.mp4");
+}
+
+TEST(ResultJsonTest, message_carries_the_oldest_version_that_describes_it) {
+  EXPECT_STREQ(ivs::sinks::result_version(ivs::test::sample_classification()), "1.0");
+  EXPECT_STREQ(ivs::sinks::result_version(ivs::test::sample_caption()), "1.0");
+  EXPECT_STREQ(ivs::sinks::result_version(ivs::test::sample_event()), "1.1");
+  // A stray event record on another kind changes neither the version nor the bytes.
+  for (FrameResult result : {ivs::test::sample_classification(), ivs::test::sample_caption()}) {
+    const std::string before = result_to_json(result);
+    result.event = ivs::test::sample_event().event;
+    EXPECT_EQ(result_to_json(result), before);
+    EXPECT_FALSE(json::parse(before).contains("event")) << before;
+  }
+}
+
+TEST(ResultJsonTest, event_messages_round_trip) {
+  FrameResult empty_clip = ivs::test::sample_event_end();
+  empty_clip.event->clip_path.clear();
+  empty_clip.event->snapshot_path.clear();
+  FrameResult unicode = ivs::test::sample_event();
+  unicode.sensor_id = "摄像头-01";
+  unicode.event->prompt = "门口有人";
+  for (const FrameResult& result :
+       {ivs::test::sample_event(), ivs::test::sample_event_end(), empty_clip, unicode}) {
+    SCOPED_TRACE(result_to_json(result));
+    expect_same(result_from_json(result_to_json(result)), result);
+  }
+}
+
+TEST(ResultJsonTest, start_event_omits_the_end_and_clamps_probabilities) {
+  FrameResult result = ivs::test::sample_event();
+  result.event->end_seconds = 99.0;
+  result.event->clip_path = "stray.mp4";
+  result.event->probability = 1.0000001;
+  result.event->peak_probability = std::numeric_limits<double>::quiet_NaN();
+  const std::string text = result_to_json(result);
+  const json event = json::parse(text)["event"];
+  EXPECT_FALSE(event.contains("end_time")) << text;
+  EXPECT_FALSE(event.contains("clip_path")) << text;
+  const FrameResult back = result_from_json(text);
+  EXPECT_EQ(back.event->end_seconds, 0.0);
+  EXPECT_EQ(back.event->clip_path, "");
+  EXPECT_EQ(back.event->probability, 1.0);
+  EXPECT_EQ(back.event->peak_probability, 0.0);
+}
+
+TEST(ResultJsonTest, accepts_a_version_1_1_message_of_every_kind) {
+  for (const FrameResult& result :
+       {ivs::test::sample_classification(), ivs::test::sample_caption()}) {
+    json message = json::parse(result_to_json(result));
+    message["version"] = "1.1";
+    SCOPED_TRACE(message.dump());
+    expect_same(result_from_json(message.dump()), result);
+  }
+}
+
+TEST(ResultJsonTest, rejects_invalid_event_messages_naming_the_field) {
+  const std::vector<BadMessage> cases = {
+      {"event as 1.0", [](json& m) { m["version"] = "1.0"; }, "'event'"},
+      {"event kind in 1.0",
+       [](json& m) {
+         m["version"] = "1.0";
+         m.erase("event");
+       },
+       "'version'"},
+      {"event missing", [](json& m) { m.erase("event"); }, "'event'"},
+      {"event null", [](json& m) { m["event"] = nullptr; }, "'event'"},
+      {"event on classification",
+       [](json& m) {
+         m["kind"] = "classification";
+         m["classification"] = json::array({stray_label()});
+       },
+       "'event'"},
+      {"unknown event key", [](json& m) { m["event"]["extra"] = 1; }, "'event.extra'"},
+      {"state", [](json& m) { m["event"]["state"] = "paused"; }, "'event.state'"},
+      {"empty id", [](json& m) { m["event"]["id"] = ""; }, "'event.id'"},
+      {"empty rule", [](json& m) { m["event"]["rule"] = ""; }, "'event.rule'"},
+      {"prompt missing", [](json& m) { m["event"].erase("prompt"); }, "'event.prompt'"},
+      {"start time negative", [](json& m) { m["event"]["start_time"] = -1; }, "'event.start_time'"},
+      {"end time on start", [](json& m) { m["event"]["end_time"] = 1.0; }, "'event.end_time'"},
+      {"clip on start", [](json& m) { m["event"]["clip_path"] = ""; }, "'event.clip_path'"},
+      {"end without end time",
+       [](json& m) {
+         m["event"]["state"] = "end";
+         m["event"]["clip_path"] = "";
+       },
+       "'event.end_time'"},
+      {"end without clip",
+       [](json& m) {
+         m["event"]["state"] = "end";
+         m["event"]["end_time"] = 20.0;
+       },
+       "'event.clip_path'"},
+      {"probability above 1", [](json& m) { m["event"]["probability"] = 1.5; },
+       "'event.probability'"},
+      {"peak negative", [](json& m) { m["event"]["peak_probability"] = -0.1; },
+       "'event.peak_probability'"},
+      {"frame id negative", [](json& m) { m["event"]["frame_id"] = -1; }, "'event.frame_id'"},
+      {"start frame fractional", [](json& m) { m["event"]["start_frame_id"] = 1.5; },
+       "'event.start_frame_id'"},
+      {"snapshot not string", [](json& m) { m["event"]["snapshot_path"] = nullptr; },
+       "'event.snapshot_path'"},
+      {"labels on event", [](json& m) { m["classification"] = json::array({stray_label()}); },
+       "'classification'"},
+      {"caption on event", [](json& m) { m["caption"] = stray_caption(); }, "'caption'"},
+      {"caption mode on event", [](json& m) { m["model"]["mode"] = "caption"; }, "'model.mode'"},
+  };
+  expect_rejected(json::parse(result_to_json(ivs::test::sample_event())), cases);
+  // What result_to_json writes for a producer bug, kind event without an event: never valid.
+  FrameResult no_event = ivs::test::sample_event();
+  no_event.event.reset();
+  EXPECT_THROW(result_from_json(result_to_json(no_event)), std::invalid_argument);
 }
 
 }  // namespace

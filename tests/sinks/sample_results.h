@@ -45,10 +45,41 @@ inline sinks::FrameResult sample_caption() {
   return r;
 }
 
+/// The start of an alert (wire format 1.1): segment from the start to the deciding sample.
 inline sinks::FrameResult sample_event() {
   sinks::FrameResult r = sample_classification();
   r.kind = sinks::ResultKind::kEvent;
   r.source.clear();
+  r.classification.clear();
+  r.segment_start_seconds = 12.0;
+  r.segment_end_seconds = 12.5;
+  r.start_frame_id = 360;
+  r.end_frame_id = 375;
+  sinks::EventInfo& event = r.event.emplace();
+  event.id = "cam01-person-1";
+  event.rule = "person";
+  event.prompt = "a person at the door";
+  event.state = sinks::EventState::kStart;
+  event.start_seconds = 12.0;
+  event.probability = 0.84;
+  event.peak_probability = 0.88;
+  event.start_frame_id = 360;
+  event.frame_id = 375;
+  event.snapshot_path = "/var/lib/internvl/snapshots/cam01-person-1.jpg";
+  return r;
+}
+
+/// The end of sample_event()'s alert, with its clip: segment from the start to the end.
+inline sinks::FrameResult sample_event_end() {
+  sinks::FrameResult r = sample_event();
+  r.segment_end_seconds = 20.25;
+  r.end_frame_id = 607;
+  r.event->state = sinks::EventState::kEnd;
+  r.event->end_seconds = 20.25;
+  r.event->probability = 0.12;
+  r.event->peak_probability = 0.97;
+  r.event->frame_id = 607;
+  r.event->clip_path = "/var/lib/internvl/clips/cam01-person-1.mp4";
   return r;
 }
 
