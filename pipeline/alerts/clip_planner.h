@@ -22,6 +22,9 @@ struct ClipLimits {
   double post_roll_seconds = 5.0;             // kept after an event's end
   double max_duration_seconds = 300.0;        // of one clip, pre-roll included
   uint64_t max_pre_roll_bytes = 64ull << 20;  // the pre-roll's cap (whole GOPs are dropped)
+  // How late an event may be decided, in stream time, and still land on time: the units wait
+  // this long (LagLine) before the planner sees them.
+  double max_lag_seconds = 10.0;
 };
 
 /// A clip to open: its event and its first units (the pre-roll), oldest first.

@@ -25,6 +25,11 @@
  * since it started are deleted once the completed ones exceed it (the newest is always kept).
  * EOS, a flush and stopping the element complete every open clip, so files stay playable.
  *
+ * Events are decided late: after min-on or min-off, after the inference, and with a file read
+ * faster than real time the encoded branch also runs ahead of the decoded one. The stream
+ * therefore waits #GstInternVLRecord:max-lag seconds (10) in the element before the clips see it,
+ * so an event decided up to that late still gets its whole pre-roll and stops at its post-roll.
+ *
  * It is a sink, like filesink and splitmuxsink: the branch it ends carries encoded video that
  * nothing downstream needs.
  *
@@ -69,6 +74,7 @@ enum : guint {
   PROP_STREAM_ID,
   PROP_MAX_DISK_BYTES,
   PROP_MAX_PRE_ROLL_BYTES,
+  PROP_MAX_LAG,
   PROP_RECORDINGS_STARTED,
   PROP_RECORDINGS_FINISHED,
   PROP_RECORDINGS_FAILED,
@@ -193,6 +199,15 @@ static void install_properties(GObjectClass* k) {
                           "its front; the newest GOP is always kept)",
                           0, G_MAXUINT64, d.limits.max_pre_roll_bytes, rw),
       [](Settings & s) -> auto& { return s.limits.max_pre_roll_bytes; });
+  p.bind(
+      k, PROP_MAX_LAG,
+      g_param_spec_double("max-lag", "Maximum lag",
+                          "Seconds of stream time an event may be decided late (min-on, "
+                          "min-off, inference, a file read ahead of the analysis) and still "
+                          "land on time: the stream waits this long before it is recorded "
+                          "(bounded by max-pre-roll-bytes too)",
+                          0.0, kMaxSeconds, d.limits.max_lag_seconds, rw),
+      [](Settings & s) -> auto& { return s.limits.max_lag_seconds; });
 
   const auto ro = static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   for (const auto& c : kCounters) {

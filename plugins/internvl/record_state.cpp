@@ -70,6 +70,8 @@ RecordState::RecordState(GstElement* element, const RecordSettings& settings,
       stream_id_(stream_id),
       channel_(std::move(channel)),
       counters_(counters),
+      lag_(pipeline::seconds_to_ns(settings.limits.max_lag_seconds),
+           settings.limits.max_pre_roll_bytes),
       planner_(settings.limits),
       budget_(settings.max_disk_bytes) {
   finisher_ = std::thread([this] { run_finisher(); });
@@ -104,7 +106,6 @@ void RecordState::set_caps(GstCaps* caps) { gst_caps_replace(&caps_, caps); }
 
 void RecordState::render(GstBuffer* buffer, uint64_t pts) {
   take_events();
-  const uint64_t dropped_before = planner_.units_dropped();
   pipeline::EncodedUnit unit;
   unit.pts = pts;
   unit.keyframe = !GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DELTA_UNIT);
@@ -112,12 +113,19 @@ void RecordState::render(GstBuffer* buffer, uint64_t pts) {
   unit.payload = std::shared_ptr<const void>(gst_buffer_ref(buffer), [](const void* b) {
     gst_buffer_unref(GST_BUFFER_CAST(const_cast<void*>(b)));
   });
-  apply(planner_.push(std::move(unit)), buffer);
+  for (auto& out : lag_.push(std::move(unit))) feed(std::move(out));
+}
+
+void RecordState::feed(pipeline::EncodedUnit unit) {
+  const uint64_t dropped_before = planner_.units_dropped();
+  const std::shared_ptr<const void> hold = unit.payload;  // the planner may drop its copy
+  apply(planner_.push(std::move(unit)), GST_BUFFER_CAST(const_cast<void*>(hold.get())));
   if (planner_.units_dropped() != dropped_before) ++counters_.dropped;
 }
 
 void RecordState::finish_all() {
   take_events();
+  for (auto& unit : lag_.drain()) feed(std::move(unit));
   apply(planner_.finish_all(), nullptr);
   wait_until_idle();
 }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "pipeline/alerts/clip_planner.h"
+#include "pipeline/alerts/lag_line.h"
 #include "pipeline/alerts/disk_budget.h"
 #include "pipeline/alerts/event_channel.h"
 #include "plugins/internvl/clip_writer.h"
@@ -81,6 +82,7 @@ class RecordState {
   };
 
   void take_events();
+  void feed(pipeline::EncodedUnit unit);
   void apply(const pipeline::ClipActions& actions, GstBuffer* current);
   void open(const pipeline::ClipStart& start);
   void run_finisher();
@@ -94,6 +96,7 @@ class RecordState {
   uint64_t subscription_ = 0;
   std::shared_ptr<Inbox> inbox_ = std::make_shared<Inbox>();
   RecordCounters& counters_;
+  pipeline::LagLine lag_;  // units wait here, so late decisions still land on time
   pipeline::ClipPlanner planner_;
   GstCaps* caps_ = nullptr;
   std::map<std::string, std::unique_ptr<ClipWriter>> writers_;  // open clips by event id
