@@ -293,8 +293,9 @@ static GstFlowReturn gst_internvl_overlay_transform_frame_ip(GstVideoFilter* fil
         &GST_BASE_TRANSFORM(filter)->segment, GST_FORMAT_TIME, GST_BUFFER_PTS(frame->buffer));
     state->remember(frame->buffer, now);
     const std::string text = state->visible_text(settings, now);
-    if (text.empty()) return GST_FLOW_OK;
-    if (!state->update_composition(settings, text)) {
+    const std::string alerts = state->alert_text();
+    if (text.empty() && alerts.empty()) return GST_FLOW_OK;
+    if (!state->update_composition(settings, text, alerts)) {
       GST_LOG_OBJECT(self, "frame too small for the text box; nothing drawn");
       return GST_FLOW_OK;
     }

@@ -8,6 +8,7 @@
 #include <gst/video/video.h>
 #include <pango/pangocairo.h>
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -51,6 +52,7 @@ struct Remembered {
   std::vector<std::pair<std::string, double>> labels;  // best first
   GstClockTime labels_time = GST_CLOCK_TIME_NONE;
   bool has_labels = false;
+  std::map<std::string, double> active_alerts;  // rule -> probability at its start
 };
 
 /// Runtime resources: built in start(), dropped in stop(). Used only from the streaming thread
@@ -63,9 +65,10 @@ struct OverlayState {
   int frame_width = 0;
   int frame_height = 0;
   Remembered latest;
-  // The rendered box, reused while text, font and position stay the same.
+  // The rendered boxes, reused while texts, font and position stay the same.
   GstVideoOverlayComposition* composition = nullptr;
   std::string drawn_text;
+  std::string drawn_alerts;
   GstInternVLOverlayPosition drawn_position = kDefaultPosition;
 
   OverlayState() {
@@ -89,14 +92,25 @@ struct OverlayState {
     if (composition != nullptr) gst_video_overlay_composition_unref(composition);
     composition = nullptr;
     drawn_text.clear();
+    drawn_alerts.clear();
   }
 
   void remember(GstBuffer* buffer, GstClockTime now);
   std::string visible_text(const OverlaySettings& settings, GstClockTime now) const;
-  bool update_composition(const OverlaySettings& settings, const std::string& text);
+  /// One line per active alert event ("ALERT fence 0.93"), empty when none: drawn in a red box
+  /// of its own, on the other side of the frame from the labels.
+  std::string alert_text() const;
+  /// Builds the composition for `text` (the labels box) and `alerts` (the alert box); false
+  /// when the frame is too small for a box.
+  bool update_composition(const OverlaySettings& settings, const std::string& text,
+                          const std::string& alerts);
 
  private:
-  GstBuffer* render_box(int box_width, int box_height, const PangoRectangle& logical);
+  // The rectangle of one box of `text` at the corner `position`, on `background` (RGBA).
+  GstVideoOverlayRectangle* make_box(const std::string& text, GstInternVLOverlayPosition position,
+                                     const double background[4]);
+  GstBuffer* render_box(int box_width, int box_height, const PangoRectangle& logical,
+                        const double background[4]);
 };
 
 }  // namespace ivs::plugins

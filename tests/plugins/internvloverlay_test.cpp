@@ -102,6 +102,46 @@ TEST(InternVLOverlayTest, bottom_right_position_draws_there) {
   gst_harness_teardown(h);
 }
 
+// Counts the pixels in [x0,x1) x [y0,y1) (BGRx) that are clearly red: the alert box's colour.
+int red_pixels(GstBuffer* buffer, int x0, int y0, int x1, int y1) {
+  GstMapInfo map;
+  EXPECT_TRUE(gst_buffer_map(buffer, &map, GST_MAP_READ));
+  int red = 0;
+  for (int y = y0; y < y1; ++y) {
+    for (int x = x0; x < x1; ++x) {
+      const guint8* p = &map.data[(y * kWidth + x) * 4];  // B, G, R, x
+      red += p[2] > p[1] + 60 && p[2] > p[0] + 60;
+    }
+  }
+  gst_buffer_unmap(buffer, &map);
+  return red;
+}
+
+TEST(InternVLOverlayTest, an_active_alert_gets_a_red_box_until_it_ends) {
+  GstHarness* h = make_overlay("BGRx", "bottom-left");
+  GstBuffer* in = grey_frame("BGRx", 0);
+  add_results(in);
+  ivs::test::add_entries(in, {ivs::test::event_entry(ivs::pipeline::AlertState::kStart)});
+  GstBuffer* out = push_and_pull(h, in);
+  ASSERT_NE(out, nullptr);
+  // Labels at the bottom left, the alert at the top left in red; no red among the labels.
+  EXPECT_GT(red_pixels(out, 0, 0, kWidth / 2, kHeight / 3), 500);
+  EXPECT_EQ(red_pixels(out, 0, kHeight / 2, kWidth, kHeight), 0);
+  gst_buffer_unref(out);
+
+  out = push_and_pull(h, grey_frame("BGRx", GST_SECOND / 30));  // still active: remembered
+  EXPECT_GT(red_pixels(out, 0, 0, kWidth / 2, kHeight / 3), 500);
+  gst_buffer_unref(out);
+
+  in = grey_frame("BGRx", 2 * GST_SECOND / 30);
+  ivs::test::add_entries(in, {ivs::test::event_entry(ivs::pipeline::AlertState::kEnd)});
+  out = push_and_pull(h, in);
+  EXPECT_EQ(red_pixels(out, 0, 0, kWidth, kHeight), 0) << "the event ended: no alert box";
+  EXPECT_GT(changed_bytes(out, 0, kHeight / 2, kWidth, kHeight), 1000) << "the labels stay";
+  gst_buffer_unref(out);
+  gst_harness_teardown(h);
+}
+
 TEST(InternVLOverlayTest, frame_without_results_is_unchanged) {
   GstHarness* h = make_overlay("BGRx");
   GstBuffer* out = push_and_pull(h, grey_frame("BGRx", 0));
