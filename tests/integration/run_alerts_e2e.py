@@ -23,6 +23,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 from e2e_common import SKIP, Subscriber, check, load_validator, log, run_scenario, zmq_missing
 
@@ -144,6 +145,8 @@ def scenario_events(args, work):
             "sensor-id=cam", "include=event",
             "!", "fakesink"])
     finally:
+        time.sleep(0.5)  # the last messages in flight
+        received = sub.since(0)
         sub.close()
     events = bus_messages(output, "internvl-alert")
     recordings = {m["event-id"]: m for m in bus_messages(output, "internvl-recording")}
@@ -181,6 +184,11 @@ def scenario_events(args, work):
     check(len(recordings) == len([e for e in events if e["state"] == "start"]), "one recording per event")
     published = [json.loads(line) for line in open(results)]
     check(len(published) == len(events), f"{len(published)} event messages published, {len(events)} on the bus")
+    over_zmq = [(topic, json.loads(body)) for topic, body in received]
+    check(len(over_zmq) == len(events) and all(topic == "event/cam" for topic, _ in over_zmq),
+          f"ZeroMQ got {[t for t, _ in over_zmq]}, expected {len(events)} messages on event/cam")
+    check([m["event"]["id"] + m["event"]["state"] for _, m in over_zmq] ==
+          [e["id"] + e["state"] for e in events], "ZeroMQ events differ from the bus's, or their order")
     if args.schema:
         validate, line_errors = load_validator(args.validator, args.schema)
         problems = [p for line in open(results) for p in line_errors(validate, line)]
