@@ -54,4 +54,26 @@ std::string EventChannel::clip_of(const std::string& event_id) {
   return path;
 }
 
+void EventChannel::publisher_started(const std::string& stream_id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++publishers_[stream_id];
+}
+
+void EventChannel::publisher_finished(const std::string& stream_id) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = publishers_.find(stream_id);
+    if (it == publishers_.end()) return;
+    if (--it->second <= 0) publishers_.erase(it);
+  }
+  publishers_changed_.notify_all();
+}
+
+bool EventChannel::wait_for_publishers(const std::string& stream_id,
+                                       std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  return publishers_changed_.wait_for(lock, timeout,
+                                      [&] { return publishers_.count(stream_id) == 0; });
+}
+
 }  // namespace ivs::pipeline

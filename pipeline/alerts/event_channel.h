@@ -5,6 +5,8 @@
 // Thread-safe; listeners run on the publisher's thread and must not block.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -36,6 +38,15 @@ class EventChannel {
 
   static constexpr size_t kMaxClipNotes = 1024;
 
+  /// A publisher (internvlalert) of `stream_id` starts, or reaches its end of stream (after its
+  /// last events) or stops. Balanced calls; a stream may have several publishers.
+  void publisher_started(const std::string& stream_id);
+  void publisher_finished(const std::string& stream_id);
+  /// Waits until no publisher of `stream_id` is running, at most `timeout`; false when one still
+  /// is. internvlrecord calls it at its end of stream: the encoded branch usually gets there
+  /// before the analysis has decided the last events.
+  bool wait_for_publishers(const std::string& stream_id, std::chrono::milliseconds timeout);
+
  private:
   struct Subscription {
     std::string stream_id;
@@ -45,7 +56,9 @@ class EventChannel {
   uint64_t next_id_ = 1;
   std::map<uint64_t, Subscription> subscriptions_;
   std::map<std::string, std::string> clips_;  // event id -> clip path
-  std::deque<std::string> clip_order_;        // ids in the order noted
+  std::map<std::string, int> publishers_;     // stream id -> publishers running
+  std::condition_variable publishers_changed_;
+  std::deque<std::string> clip_order_;  // ids in the order noted
 };
 
 }  // namespace ivs::pipeline

@@ -95,6 +95,11 @@ AlertState::AlertState(GstElement* element, InferenceResources inference,
       snapshot_dir_(settings.snapshot_dir),
       to_rgb_(inference_.engine->processor()) {
   gst_video_info_init(&info_);
+  channel_->publisher_started(stream_);
+}
+
+AlertState::~AlertState() {
+  if (publishing_) channel_->publisher_finished(stream_);
 }
 
 std::vector<AlertState::Rule> AlertState::build_rules(const AlertElementSettings& settings) {
@@ -241,6 +246,10 @@ std::vector<GstBuffer*> AlertState::finish() {
   for (auto& rule : rules_) {
     if (auto end = rule.tracker.finish(pts, frames_)) emit(std::move(*end), rule, last);
   }
+  if (publishing_) {  // every event of the stream is out: internvlrecord may close its clips
+    channel_->publisher_finished(stream_);
+    publishing_ = false;
+  }
   return release_all();
 }
 
@@ -253,6 +262,10 @@ std::vector<GstBuffer*> AlertState::release_all() {
 
 void AlertState::flush() {
   held_.clear();
+  if (!publishing_) {  // a seek after the end of the stream: events come again
+    channel_->publisher_started(stream_);
+    publishing_ = true;
+  }
   for (auto& rule : rules_) {
     rule.tracker.reset();
     inference_.metrics->metrics().alert_active(stream_, rule.tracker.rule().name).Set(0);

@@ -38,6 +38,9 @@ class AlertState final : public FrameHolder {
                                            const AlertElementSettings& settings);
   AlertState(GstElement* element, InferenceResources inference,
              const AlertElementSettings& settings);
+  ~AlertState() override;
+  AlertState(const AlertState&) = delete;
+  AlertState& operator=(const AlertState&) = delete;
 
   pipeline::Engine& engine() { return *inference_.engine; }
   std::shared_ptr<pipeline::MetricsHub> metrics() const { return inference_.metrics; }
@@ -91,6 +94,7 @@ class AlertState final : public FrameHolder {
   uint64_t events_started_ = 0;
   uint64_t samples_scored_ = 0;
   uint64_t snapshot_failures_ = 0;
+  bool publishing_ = true;  // between start (or a flush) and the end of the stream
 };
 
 }  // namespace ivs::plugins

@@ -23,7 +23,10 @@
  * `path` (string), `event-id`, `stream-id` (strings), `duration` (guint64, ns) and `bytes`
  * (guint64). With #GstInternVLRecord:max-disk-bytes set, the oldest clips this element wrote
  * since it started are deleted once the completed ones exceed it (the newest is always kept).
- * EOS, a flush and stopping the element complete every open clip, so files stay playable.
+ * EOS, a flush and stopping the element complete every open clip, so files stay playable. At
+ * EOS the element first waits (at most a minute) for the internvlalert of its stream to reach
+ * its own end of stream: the encoded branch gets there first, before the last events are
+ * decided.
  *
  * Events are decided late: after min-on or min-off, after the inference, and with a file read
  * faster than real time the encoded branch also runs ahead of the decoded one. The stream
@@ -132,6 +135,8 @@ static gboolean gst_internvl_record_start(GstBaseSink* sink);
 static gboolean gst_internvl_record_set_caps(GstBaseSink* sink, GstCaps* caps);
 static GstFlowReturn gst_internvl_record_render(GstBaseSink* sink, GstBuffer* buffer);
 static gboolean gst_internvl_record_event(GstBaseSink* sink, GstEvent* event);
+static gboolean gst_internvl_record_unlock(GstBaseSink* sink);
+static gboolean gst_internvl_record_unlock_stop(GstBaseSink* sink);
 static gboolean gst_internvl_record_query(GstBaseSink* sink, GstQuery* query);
 static gboolean gst_internvl_record_stop(GstBaseSink* sink);
 
@@ -228,6 +233,8 @@ static void gst_internvl_record_class_init(GstInternVLRecordClass* klass) {
   sink_class->set_caps = GST_DEBUG_FUNCPTR(gst_internvl_record_set_caps);
   sink_class->render = GST_DEBUG_FUNCPTR(gst_internvl_record_render);
   sink_class->event = GST_DEBUG_FUNCPTR(gst_internvl_record_event);
+  sink_class->unlock = GST_DEBUG_FUNCPTR(gst_internvl_record_unlock);
+  sink_class->unlock_stop = GST_DEBUG_FUNCPTR(gst_internvl_record_unlock_stop);
   sink_class->query = GST_DEBUG_FUNCPTR(gst_internvl_record_query);
   sink_class->stop = GST_DEBUG_FUNCPTR(gst_internvl_record_stop);
   install_properties(gobject_class);
@@ -346,9 +353,20 @@ static gboolean gst_internvl_record_event(GstBaseSink* sink, GstEvent* event) {
   auto* self = GST_INTERNVL_RECORD(sink);
   RecordState* state = self->priv->state.get();
   // Before chaining up: the parent posts EOS on the bus, and by then every file is complete.
-  if (state != nullptr && GST_EVENT_TYPE(event) == GST_EVENT_EOS) state->finish_all();
+  if (state != nullptr && GST_EVENT_TYPE(event) == GST_EVENT_EOS) state->finish_at_eos();
   if (state != nullptr && GST_EVENT_TYPE(event) == GST_EVENT_FLUSH_STOP) state->flush();
   return GST_BASE_SINK_CLASS(parent_class)->event(sink, event);
+}
+
+// Going to READY or flushing while the end of stream waits for the alert: stop waiting.
+static gboolean gst_internvl_record_unlock(GstBaseSink* sink) {
+  if (RecordState* state = GST_INTERNVL_RECORD(sink)->priv->state.get()) state->unblock(true);
+  return TRUE;
+}
+
+static gboolean gst_internvl_record_unlock_stop(GstBaseSink* sink) {
+  if (RecordState* state = GST_INTERNVL_RECORD(sink)->priv->state.get()) state->unblock(false);
+  return TRUE;
 }
 
 static gboolean gst_internvl_record_query(GstBaseSink* sink, GstQuery* query) {

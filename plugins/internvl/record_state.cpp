@@ -22,6 +22,9 @@ GstBuffer* buffer_of(const pipeline::EncodedUnit& unit) {
   return GST_BUFFER_CAST(const_cast<void*>(unit.payload.get()));
 }
 
+// The longest wait at EOS for the alert's last events: the analysis branch may still be busy.
+constexpr std::chrono::seconds kAlertEosWait{60};
+
 }  // namespace
 
 void RecordCounters::reset() {
@@ -121,6 +124,14 @@ void RecordState::feed(pipeline::EncodedUnit unit) {
   const std::shared_ptr<const void> hold = unit.payload;  // the planner may drop its copy
   apply(planner_.push(std::move(unit)), GST_BUFFER_CAST(const_cast<void*>(hold.get())));
   if (planner_.units_dropped() != dropped_before) ++counters_.dropped;
+}
+
+void RecordState::finish_at_eos() {
+  const auto deadline = std::chrono::steady_clock::now() + kAlertEosWait;
+  while (!unblocked_ && std::chrono::steady_clock::now() < deadline) {
+    if (channel_->wait_for_publishers(stream_id_, std::chrono::milliseconds(100))) break;
+  }
+  finish_all();
 }
 
 void RecordState::finish_all() {

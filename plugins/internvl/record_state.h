@@ -7,6 +7,7 @@
 #include <gst/gst.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -66,8 +67,13 @@ class RecordState {
   void set_caps(GstCaps* caps);
   /// The streaming thread's next buffer, at stream time `pts` (ns). Never blocks on the disk.
   void render(GstBuffer* buffer, uint64_t pts);
-  /// EOS: closes every clip and waits until their files are complete (bounded).
+  /// EOS: waits (at most kAlertEosWait, or until unblock) for the stream's alert publishers to
+  /// reach their end, then finish_all().
+  void finish_at_eos();
+  /// Closes every clip and waits until their files are complete (bounded).
   void finish_all();
+  /// BaseSink's unlock (true) / unlock_stop (false): a waiting finish_at_eos() returns.
+  void unblock(bool unblock) { unblocked_ = unblock; }
   /// A flush: as finish_all, and the pre-roll (from before the seek) is dropped.
   void flush();
 
@@ -96,6 +102,7 @@ class RecordState {
   uint64_t subscription_ = 0;
   std::shared_ptr<Inbox> inbox_ = std::make_shared<Inbox>();
   RecordCounters& counters_;
+  std::atomic<bool> unblocked_{false};
   pipeline::LagLine lag_;  // units wait here, so late decisions still land on time
   pipeline::ClipPlanner planner_;
   GstCaps* caps_ = nullptr;

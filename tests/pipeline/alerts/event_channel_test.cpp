@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "pipeline/alerts/event_channel.h"
@@ -41,6 +43,29 @@ TEST(EventChannelTest, a_listener_may_unsubscribe_itself_while_called) {
   channel.publish(event_of("cam1", "a"));
   channel.publish(event_of("cam1", "b"));
   EXPECT_EQ(calls, 1);
+}
+
+}  // namespace
+}  // namespace ivs::pipeline
+
+namespace ivs::pipeline {
+namespace {
+
+TEST(EventChannelTest, waiting_for_publishers_ends_when_the_last_one_finishes) {
+  EventChannel channel;
+  EXPECT_TRUE(channel.wait_for_publishers("cam1", std::chrono::milliseconds(0)))
+      << "no publisher: nothing to wait for";
+  channel.publisher_started("cam1");
+  channel.publisher_started("cam2");
+  EXPECT_FALSE(channel.wait_for_publishers("cam1", std::chrono::milliseconds(1)));
+  std::thread finisher([&] { channel.publisher_finished("cam1"); });
+  EXPECT_TRUE(channel.wait_for_publishers("cam1", std::chrono::seconds(30)));
+  finisher.join();
+  EXPECT_FALSE(channel.wait_for_publishers("cam2", std::chrono::milliseconds(1)))
+      << "another stream's publisher is its own";
+  channel.publisher_finished("cam2");
+  channel.publisher_finished("cam2");  // unbalanced: ignored
+  EXPECT_TRUE(channel.wait_for_publishers("cam2", std::chrono::milliseconds(0)));
 }
 
 }  // namespace
