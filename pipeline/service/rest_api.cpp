@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pipeline/service/alerts_config.h"
+#include "pipeline/service/events_api.h"
 #include "pipeline/service/status_page.h"
 
 namespace ivs::service {
@@ -17,7 +19,9 @@ using sinks::HttpResponse;
 using Json = nlohmann::json;
 
 constexpr const char* kApiPrefix = "/api/v1/streams";
+constexpr const char* kEventsPrefix = "/api/v1/events";
 constexpr std::chrono::seconds kLoopWait{10};
+constexpr size_t kStatusPageEvents = 20;  // the newest, on the status page
 
 HttpResponse json_response(int status, const Json& body) {
   // Replace, not throw, on invalid UTF-8 (a label file in another encoding, a GStreamer message).
@@ -124,12 +128,13 @@ bool run_on_loop(GMainContext* context, std::function<void()> work,
 
 RestApi::RestApi(Supervisor& supervisor, GMainContext* loop,
                  std::shared_ptr<pipeline::MetricsHub> metrics, const ServiceHealth& health,
-                 std::string auth_token)
+                 std::string auth_token, std::shared_ptr<EventLog> events)
     : supervisor_(supervisor),
       loop_(loop),
       metrics_(std::move(metrics)),
       health_(health),
-      auth_token_(std::move(auth_token)) {}
+      auth_token_(std::move(auth_token)),
+      events_(std::move(events)) {}
 
 HttpResponse RestApi::on_loop(const std::function<HttpResponse()>& work) {
   if (health_.stopping) return error_response(503, "the service is shutting down");
@@ -194,6 +199,10 @@ HttpResponse RestApi::handle(const HttpRequest& request) {
       }
     }
     return streams_request(request);
+  }
+  if (path == kEventsPrefix || path.rfind(std::string(kEventsPrefix) + "/", 0) == 0) {
+    if (!read_only) return error_response(405, "use GET");
+    return events_request(request);
   }
   return error_response(
       404, "no such path: " + path + " (try /api/v1/streams, /health/ready, /metrics or /)");
@@ -283,13 +292,45 @@ HttpResponse RestApi::streams_request(const HttpRequest& request) {
       }
     });
   }
+  if (sub == "alerts") return alerts_request(request, id);
   return error_response(404, "no such path: " + request.path);
 }
 
+HttpResponse RestApi::alerts_request(const HttpRequest& request, const std::string& id) {
+  if (request.method == "GET" || request.method == "HEAD") {
+    return on_loop([this, id] {
+      const auto rules = supervisor_.alerts(id);
+      if (!rules) return error_response(404, "no stream '" + id + "'");
+      return json_response(200, Json{{"stream", id}, {"alerts", alert_rules_json(*rules)}});
+    });
+  }
+  if (request.method != "PUT") return error_response(405, "use GET, or PUT with a list of rules");
+  std::vector<pipeline::AlertRule> rules;
+  try {
+    rules = parse_alert_rules_body(request.body, "request body");
+  } catch (const ConfigError& e) {
+    return error_response(400, e.what());
+  }
+  return on_loop([this, id, rules] {
+    try {
+      if (!supervisor_.set_alerts(id, rules)) return error_response(404, "no stream '" + id + "'");
+      return json_response(200, Json{{"stream", id}, {"alerts", alert_rules_json(rules)}});
+    } catch (const ConfigError& e) {
+      return error_response(409, e.what());
+    }
+  });
+}
+
+HttpResponse RestApi::events_request(const HttpRequest& request) {
+  if (request.path == kEventsPrefix) return events_response(*events_, request.query);
+  return event_file_response(*events_, request.path.substr(std::string(kEventsPrefix).size() + 1));
+}
+
 HttpResponse RestApi::status_page() {
-  return on_loop([this] {
+  auto recent = events_->recent("", std::nullopt, kStatusPageEvents);
+  return on_loop([this, recent] {
     return HttpResponse{
-        200, "text/html; charset=utf-8", render_status_page(supervisor_.statuses()), {}};
+        200, "text/html; charset=utf-8", render_status_page(supervisor_.statuses(), recent), {}};
   });
 }
 

@@ -5,6 +5,10 @@
 //   POST   /api/v1/streams                 add a stream (body: a `streams` entry as JSON)
 //   DELETE /api/v1/streams/{id}            remove a stream (its accepted results are published)
 //   PUT    /api/v1/streams/{id}/labels     replace the label set: {"labels": [...]}
+//   GET    /api/v1/streams/{id}/alerts     the alert rules in force: {"stream": id, "alerts": [...]}
+//   PUT    /api/v1/streams/{id}/alerts     replace them (JSON or YAML: a list, or {"alerts": [...]})
+//   GET    /api/v1/events                  recent alert events; /api/v1/events/{id}/snapshot.jpg
+//                                          and /clip.mp4 their files (events_api.h)
 //   GET    /health/live, /health/ready     liveness (main loop turning) and readiness (model loaded,
 //                                          not shutting down)
 //   GET    /metrics                        Prometheus text format
@@ -12,7 +16,7 @@
 // Errors are JSON {"error": "...", "status": N}. With an auth token configured, POST, PUT and
 // DELETE need "Authorization: Bearer <token>". Request bodies never reach the server's
 // environment or files: ${VAR} is not expanded in them and labels_file / templates_file are
-// refused (label sets come inline).
+// refused (label sets come inline), and so is an alert rule's negatives_file.
 #pragma once
 
 #include <atomic>
@@ -24,6 +28,7 @@
 #include <glib.h>
 
 #include "pipeline/metrics_context.h"
+#include "pipeline/service/event_log.h"
 #include "pipeline/service/supervisor.h"
 #include "sinks/http/http_server.h"
 
@@ -38,9 +43,10 @@ struct ServiceHealth {
 
 class RestApi {
  public:
-  /// `supervisor` is only touched on `loop`'s thread (each request waits for it there).
+  /// `supervisor` is only touched on `loop`'s thread (each request waits for it there);
+  /// `events` is read from the HTTP threads.
   RestApi(Supervisor& supervisor, GMainContext* loop, std::shared_ptr<pipeline::MetricsHub> metrics,
-          const ServiceHealth& health, std::string auth_token);
+          const ServiceHealth& health, std::string auth_token, std::shared_ptr<EventLog> events);
 
   /// The HTTP server's handler. Thread-safe.
   sinks::HttpResponse handle(const sinks::HttpRequest& request);
@@ -48,6 +54,8 @@ class RestApi {
  private:
   sinks::HttpResponse on_loop(const std::function<sinks::HttpResponse()>& work);
   sinks::HttpResponse streams_request(const sinks::HttpRequest& request);
+  sinks::HttpResponse alerts_request(const sinks::HttpRequest& request, const std::string& id);
+  sinks::HttpResponse events_request(const sinks::HttpRequest& request);
   sinks::HttpResponse status_page();
 
   Supervisor& supervisor_;
@@ -55,6 +63,7 @@ class RestApi {
   std::shared_ptr<pipeline::MetricsHub> metrics_;
   const ServiceHealth& health_;
   std::string auth_token_;
+  std::shared_ptr<EventLog> events_;
 };
 
 /// The JSON error every endpoint answers with: {"error": message, "status": status}.

@@ -64,10 +64,12 @@ void Service::start(GMainContext* loop) {
   start_http();
   load_engine();
   open_outputs();
+  events_ = std::make_shared<EventLog>(config_.recording.dir,
+                                       static_cast<uint64_t>(config_.recording.max_disk_gb * 1e9));
   share_contexts();
   supervisor_ = std::make_unique<Supervisor>(config_, shared_, metrics_);
-  set_api(
-      std::make_shared<RestApi>(*supervisor_, loop, metrics_, health_, config_.http.auth_token));
+  set_api(std::make_shared<RestApi>(*supervisor_, loop, metrics_, health_, config_.http.auth_token,
+                                    events_));
   const size_t started = supervisor_->start_configured();
   health_.last_tick_ns = steady_now_ns();
   health_.ready = true;
@@ -185,6 +187,8 @@ void Service::share_contexts() {
   shared_.cuda = engine_->key().device.rfind("cuda", 0) == 0;
   shared_.outputs = config_.outputs;
   shared_.queue_max_buffers = config_.supervision.queue_max_buffers;
+  shared_.recording = config_.recording;
+  shared_.events = events_;
 }
 
 void Service::release_contexts() {

@@ -81,7 +81,8 @@ class Service {
   std::shared_ptr<pipeline::SinkPool> pool_;
   std::shared_ptr<sinks::ZmqPublisher> zmq_;
   std::shared_ptr<sinks::JsonLinesWriter> jsonl_;
-  SharedContexts shared_;  // owns its GstContext references
+  std::shared_ptr<EventLog> events_;  // recent alert events of every stream, for REST
+  SharedContexts shared_;             // owns its GstContext references
   std::unique_ptr<Supervisor> supervisor_;
 };
 

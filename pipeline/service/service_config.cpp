@@ -16,7 +16,9 @@
 #include <set>
 #include <sstream>
 
+#include "pipeline/alerts/alert_rules_yaml.h"
 #include "pipeline/config/yaml_reader.h"
+#include "pipeline/service/alerts_config.h"
 #include "sinks/zmq/endpoint.h"
 
 namespace ivs::service {
@@ -148,21 +150,25 @@ std::string normalise_uri(const std::string& uri, const Place& at) {
   return uri;
 }
 
+// "." and ".." would name the recordings folder's parent or itself.
 bool valid_stream_id(const std::string& id) {
-  return !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '_' || c == '-' || c == '.';
-  });
+  return !id.empty() && id.size() <= 128 && id.find_first_not_of('.') != std::string::npos &&
+         std::all_of(id.begin(), id.end(), [](unsigned char c) {
+           return std::isalnum(c) || c == '_' || c == '-' || c == '.';
+         });
 }
 
 StreamConfig parse_stream(const YAML::Node& node, const Place& at, const ServiceConfig& service) {
   StreamConfig stream;
   stream.tasks = service.tasks;
+  stream.alerts = service.alerts;
   MapReader map(node, at);
   if (!node.IsMap()) at.fail("expected a mapping with at least 'id' and 'uri'");
   map.required("id", [&](auto& v, auto& p) {
     stream.id = read_string(v, p);
     if (!valid_stream_id(stream.id)) {
-      p.fail("stream id '" + stream.id + "' must be 1-128 characters of A-Z a-z 0-9 _ - .");
+      p.fail("stream id '" + stream.id +
+             "' must be 1-128 characters of A-Z a-z 0-9 _ - . (not only dots)");
     }
   });
   map.required("uri", [&](auto& v, auto& p) { stream.uri = normalise_uri(read_string(v, p), p); });
@@ -177,8 +183,12 @@ StreamConfig parse_stream(const YAML::Node& node, const Place& at, const Service
   });
   map.optional("tasks",
                [&](auto& v, auto& p) { parse_tasks(v, p, service.base_dir, stream.tasks); });
+  map.optional("alerts", [&](auto& v, auto& p) {
+    stream.alerts = pipeline::read_alert_rules(v, p, service.base_dir);
+  });
   map.done();
   check_tasks(stream.tasks, at);
+  check_stream_alerts(stream, at);
   if (!stream.tasks.classify.enabled && !stream.tasks.caption.enabled) {
     at.fail("stream '" + stream.id + "' has neither classify nor caption enabled");
   }
@@ -284,7 +294,16 @@ ServiceConfig parse_service_config(const std::string& yaml, const std::string& o
     if (c.backoff_max_seconds < c.backoff_initial_seconds)
       at.fail("backoff_max_seconds is below backoff_initial_seconds");
   });
-  // Streams inherit `tasks`, so they are read after it whatever the order in the file.
+  map.optional("alerts", [&](auto& node, auto& at) {
+    config.alerts = pipeline::read_alert_rules(node, at, base_dir);
+  });
+  map.optional("recordings_dir", [&](auto& v, auto& p) {
+    config.recording.dir = resolve_path(read_string(v, p), base_dir);
+  });
+  map.optional("recording",
+               [&](auto& node, auto& at) { parse_recording(node, at, config.recording); });
+  // Streams inherit `tasks` and `alerts`, so they are read after them whatever the order in the
+  // file.
   map.optional("streams", [&](auto& node, auto& at) {
     if (!node.IsSequence()) at.fail("expected a list of streams (- id: ...\\n  uri: ...)");
     std::set<std::string> ids;

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/alerts/alert_rule.h"
+#include "pipeline/alerts/clip_planner.h"
 #include "pipeline/config/yaml_reader.h"
 #include "plugins/internvl/element_settings.h"
 
@@ -58,6 +60,19 @@ struct StreamConfig {
   std::optional<bool> restart_on_eos;  // unset: restart live sources, finish files
   double stall_timeout_seconds = 0.0;  // 0: supervision.stall_timeout_seconds
   TasksConfig tasks;                   // the service's tasks with this stream's overrides
+  // The service's `alerts` unless the stream has its own list (which may be empty: none).
+  std::vector<pipeline::AlertRule> alerts;
+};
+
+/// Where alert clips and snapshots go (configs/README.md, "Alerts"): clips to
+/// <dir>/<stream id>/<event id>.mp4, snapshots beside them as <event id>.jpg.
+struct RecordingConfig {
+  std::string dir;  // top-level `recordings_dir`; empty: no clips, no snapshots
+  // `recording:` pre_roll_seconds, post_roll_seconds, max_duration_seconds (internvlrecord's
+  // pre-roll, post-roll, max-duration).
+  pipeline::ClipLimits limits;
+  // Clips this process recorded, all streams together; the oldest are deleted past it. 0: no cap.
+  double max_disk_gb = 10.0;
 };
 
 struct ZmqOutputConfig {
@@ -98,6 +113,8 @@ struct ServiceConfig {
   std::string base_dir;  // relative paths are resolved against it
   ModelConfig model;
   TasksConfig tasks;
+  std::vector<pipeline::AlertRule> alerts;  // every stream's, unless it has its own
+  RecordingConfig recording;
   std::vector<StreamConfig> streams;
   OutputsConfig outputs;
   HttpConfig http;

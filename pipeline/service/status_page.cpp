@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "pipeline/service/events_api.h"
+
 namespace ivs::service {
 namespace {
 
@@ -16,6 +18,7 @@ table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #ddd;pad
 th{background:#f4f4f4}.running{color:#0a7a2f}.starting{color:#8a6d00}.backoff{color:#b00020}.finished{color:#666}
 .error{color:#b00020;font-size:.9em}.num{text-align:right;font-variant-numeric:tabular-nums}
 .kind{color:#666;font-size:.85em}.labels.clip{margin-top:.3em}
+.start{color:#b00020}.end{color:#666}img.snapshot{max-height:72px;max-width:128px}
 </style></head><body>
 <h1>InternVL Stream</h1>
 <p><a href="/api/v1/streams">/api/v1/streams</a> &middot; <a href="/metrics">/metrics</a> &middot; <a href="/health/ready">/health/ready</a></p>
@@ -71,9 +74,35 @@ void write_labels(std::ostringstream& html, const char* kind,
   html << "</div>";
 }
 
+// Stream time in seconds, or "" when unknown.
+std::string stream_time(uint64_t ns) {
+  return ns == pipeline::kNoClockTime ? "" : format_number(static_cast<double>(ns) / 1e9, "%.1f s");
+}
+
+void write_events(std::ostringstream& html, const std::vector<LoggedEvent>& events) {
+  html << "<h2>Recent events</h2>\n<table id=\"events\"><thead><tr><th>Snapshot</th>"
+          "<th>Stream</th><th>Rule</th><th>State</th><th>Start</th><th>End</th>"
+          "<th class=\"num\">Probability</th></tr></thead><tbody>\n";
+  for (auto it = events.rbegin(); it != events.rend(); ++it) {
+    const pipeline::AlertEvent& e = it->event;
+    const std::string state = pipeline::alert_state_name(e.state);
+    html << "<tr data-event=\"" << escape_html(e.id) << "\"><td>";
+    if (!e.snapshot_path.empty()) {
+      html << "<img class=\"snapshot\" loading=\"lazy\" src=\"" << escape_html(snapshot_url(e.id))
+           << "\" alt=\"snapshot of " << escape_html(e.id) << "\">";
+    }
+    html << "</td><td>" << escape_html(e.stream_id) << "</td><td title=\"" << escape_html(e.prompt)
+         << "\">" << escape_html(e.rule) << "</td><td class=\"" << state << "\">" << state
+         << "</td><td>" << stream_time(e.start_pts) << "</td><td>" << stream_time(e.end_pts)
+         << "</td><td class=\"num\">" << format_number(e.probability, "%.2f") << "</td></tr>\n";
+  }
+  html << "</tbody></table>\n";
+}
+
 }  // namespace
 
-std::string render_status_page(const std::vector<StreamStatus>& streams) {
+std::string render_status_page(const std::vector<StreamStatus>& streams,
+                               const std::vector<LoggedEvent>& events) {
   std::ostringstream html;
   html << kHead << "<p id=\"summary\">" << streams.size() << " stream"
        << (streams.size() == 1 ? "" : "s") << "</p>\n";
@@ -98,7 +127,9 @@ std::string render_status_page(const std::vector<StreamStatus>& streams) {
     write_labels(html, "clip", s.latest_clip_labels);
     html << "</td><td>" << escape_html(s.latest_caption) << "</td></tr>\n";
   }
-  html << "</tbody></table>\n</body></html>\n";
+  html << "</tbody></table>\n";
+  if (!events.empty()) write_events(html, events);
+  html << "</body></html>\n";
   return html.str();
 }
 

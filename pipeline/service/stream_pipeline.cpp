@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "pipeline/result_meta.h"
+#include "pipeline/service/alerts_config.h"
 
 namespace ivs::service {
 namespace {
@@ -205,6 +206,24 @@ GstElement* make_classify(const StreamConfig& stream, const SharedContexts& shar
   return classify;
 }
 
+// After internvlclassify, whose meta carries the embeddings it scores; the classify templates,
+// so that a rule's prompt is phrased as the labels are.
+GstElement* make_alert(const StreamConfig& stream, const SharedContexts& shared) {
+  const plugins::ClassifySettings& c = stream.tasks.classify.element;
+  GstElement* alert = make({"internvlalert", "the internvl plugin (this project)"}, "alert");
+  set_engine_properties(alert, shared);
+  g_object_set(alert, "stream-id", stream.id.c_str(), nullptr);
+  if (!c.templates_file.empty()) {
+    g_object_set(alert, "templates-file", c.templates_file.c_str(), nullptr);
+  } else {
+    g_object_set(alert, "prompt-template", c.prompt_template.c_str(), nullptr);
+  }
+  const std::string snapshots = stream_recordings_dir(shared.recording, stream.id);
+  if (!snapshots.empty()) g_object_set(alert, "snapshot-dir", snapshots.c_str(), nullptr);
+  apply_alerts(alert, stream.alerts);
+  return alert;
+}
+
 GstElement* make_caption(const StreamConfig& stream, const SharedContexts& shared) {
   const plugins::CaptionElementSettings& c = stream.tasks.caption.element;
   GstElement* caption = make({"internvlcaption", "the internvl plugin (this project)"}, "caption");
@@ -230,6 +249,110 @@ GstElement* make_publish(const StreamConfig& stream, const SharedContexts& share
     g_object_set(publish, "file-path", shared.outputs.jsonl.path.c_str(), nullptr);
   }
   return publish;
+}
+
+// What the source's pad-added needs to split an encoded stream between internvlrecord and the
+// decoder. Owned by the signal handler (freed with it).
+struct EncodedBranch {
+  GstElement* pipeline;  // borrowed: the handler lives no longer than the pipeline
+  GstElement* decoded;   // the queue of decoded frames
+  DecodePolicy policy;
+  std::string stream_id;
+  std::string location;  // <recordings_dir>/<stream id>/%s.mp4
+  pipeline::ClipLimits limits;
+  bool realtime;  // the stream's `realtime`: the recording keeps pace with the analysis
+  std::shared_ptr<StreamTelemetry> telemetry;
+  bool built = false;  // streaming thread only: one encoded video stream is recorded
+};
+
+// Parsed H.264/H.265, access units (what internvlrecord takes), ahead of the default raw caps:
+// uridecodebin stops there for these codecs and decodes every other one as before.
+GstCaps* encoded_or_raw_caps(GstElement* source) {
+  GstCaps* raw = nullptr;
+  g_object_get(source, "caps", &raw, nullptr);
+  GstCaps* caps = gst_caps_from_string(
+      "video/x-h264, parsed=(boolean)true, alignment=(string)au; "
+      "video/x-h265, parsed=(boolean)true, alignment=(string)au");
+  if (raw != nullptr) caps = gst_caps_merge(caps, raw);
+  return caps;
+}
+
+// Links `from` to `to` or throws naming both.
+void link_or_throw(GstElement* from, GstElement* to) {
+  if (!gst_element_link(from, to)) {
+    throw std::runtime_error("cannot link " + std::string(GST_ELEMENT_NAME(from)) + " to " +
+                             GST_ELEMENT_NAME(to));
+  }
+}
+
+// tee ! queue ! internvlrecord and tee ! queue ! decodebin, added while the pipeline starts
+// (a sink added for a stream that never comes would hold the pipeline's preroll).
+GstElement* build_encoded_branch(EncodedBranch& branch) {
+  GstBin* bin = GST_BIN(branch.pipeline);
+  GstElement* tee = make({"tee", "gstreamer1.0-tools (core)"}, "encoded");
+  GstElement* record_queue = make({"queue", "gstreamer1.0-tools (core)"}, "record-queue");
+  GstElement* record = make({"internvlrecord", "the internvl plugin (this project)"}, "record");
+  GstElement* decode_queue = make({"queue", "gstreamer1.0-tools (core)"}, "decode-queue");
+  GstElement* decoder = make({"decodebin", "gstreamer1.0-plugins-base"}, "decoder");
+  gst_bin_add_many(bin, tee, record_queue, record, decode_queue, decoder, nullptr);
+  g_object_set(record, "location", branch.location.c_str(), "stream-id", branch.stream_id.c_str(),
+               "pre-roll", branch.limits.pre_roll_seconds, "post-roll",
+               branch.limits.post_roll_seconds, "max-duration", branch.limits.max_duration_seconds,
+               "async", FALSE, nullptr);
+  // The analysis reads frames ahead into its elements' queues and is paced only at its sink, so
+  // an unpaced recording of a realtime file ran through the whole file at once, past
+  // internvlrecord's max-lag, and the events came too late for their clips. Live sources pace
+  // themselves; files read as fast as possible rely on max-lag.
+  if (branch.realtime) g_object_set(record, "sync", TRUE, nullptr);
+  g_signal_connect(decoder, "autoplug-select", G_CALLBACK(autoplug_select),
+                   GINT_TO_POINTER(static_cast<int>(branch.policy)));
+  g_signal_connect(decoder, "pad-added", G_CALLBACK(on_pad_added), branch.decoded);
+  link_or_throw(tee, record_queue);
+  link_or_throw(record_queue, record);
+  link_or_throw(tee, decode_queue);
+  link_or_throw(decode_queue, decoder);
+  for (GstElement* element : {record, record_queue, decoder, decode_queue, tee})
+    gst_element_sync_state_with_parent(element);
+  return tee;
+}
+
+// The recording variant of on_pad_added: the encoded video goes to a new tee, decoded video
+// (a codec internvlrecord does not take) straight to the queue, as without recordings.
+void on_encoded_pad_added(GstElement* source, GstPad* pad, gpointer branch_pointer) {
+  auto& branch = *static_cast<EncodedBranch*>(branch_pointer);
+  GstCaps* caps = gst_pad_get_current_caps(pad);
+  if (caps == nullptr) caps = gst_pad_query_caps(pad, nullptr);
+  const std::string name = caps != nullptr && !gst_caps_is_empty(caps)
+                               ? gst_structure_get_name(gst_caps_get_structure(caps, 0))
+                               : "";
+  if (caps != nullptr) gst_caps_unref(caps);
+  if (name == "video/x-raw") {
+    if (!branch.telemetry->said_not_recorded.exchange(true)) {
+      g_message(
+          "stream %s: the video is neither H.264 nor H.265: alerts fire, snapshots are "
+          "written, but no clips are recorded (internvlrecord keeps the encoded stream)",
+          branch.stream_id.c_str());
+    }
+    on_pad_added(source, pad, branch.decoded);
+    return;
+  }
+  if ((name != "video/x-h264" && name != "video/x-h265") || branch.built) return;
+  branch.built = true;
+  try {
+    GstElement* tee = build_encoded_branch(branch);
+    GstPad* tee_sink = gst_element_get_static_pad(tee, "sink");
+    const GstPadLinkReturn linked = gst_pad_link(pad, tee_sink);
+    gst_object_unref(tee_sink);
+    if (linked != GST_PAD_LINK_OK)
+      throw std::runtime_error(std::string("cannot link the encoded video (") +
+                               gst_pad_link_get_name(linked) + ")");
+  } catch (const std::exception& e) {
+    GST_ELEMENT_ERROR(source, CORE, NEGOTIATION, ("recording branch: %s", e.what()), (nullptr));
+  }
+}
+
+void free_encoded_branch(gpointer branch, GClosure* /*closure*/) {
+  delete static_cast<EncodedBranch*>(branch);
 }
 
 DecodePolicy decode_policy(const StreamConfig& stream, const SharedContexts& shared) {
@@ -275,6 +398,11 @@ void count_frames_at(GstElement* pipeline, GstElement* sink,
   gst_object_unref(sink_pad);
 }
 
+void apply_alerts(GstElement* alert, const std::vector<pipeline::AlertRule>& rules) {
+  const std::string text = alert_rules_json(rules).dump();  // JSON is YAML
+  g_object_set(alert, "rules", text.c_str(), nullptr);
+}
+
 void apply_labels(GstElement* classify, const ClassifyConfig& config) {
   if (!config.element.labels_file.empty()) {
     g_object_set(classify, "labels-file", config.element.labels_file.c_str(), nullptr);
@@ -311,6 +439,10 @@ StreamPipeline build_stream_pipeline(const StreamConfig& stream, const SharedCon
     if (stream.tasks.classify.enabled) {
       built.classify = add(make_classify(stream, shared));
       chain.push_back(built.classify);
+      if (!stream.alerts.empty()) {  // the config checked that alerts come with classify
+        built.alert = add(make_alert(stream, shared));
+        chain.push_back(built.alert);
+      }
     }
     if (stream.tasks.caption.enabled) {
       built.caption = add(make_caption(stream, shared));
@@ -330,7 +462,20 @@ StreamPipeline build_stream_pipeline(const StreamConfig& stream, const SharedCon
     }
     g_signal_connect(source, "autoplug-select", G_CALLBACK(autoplug_select),
                      GINT_TO_POINTER(static_cast<int>(policy)));
-    g_signal_connect(source, "pad-added", G_CALLBACK(on_pad_added), built.queue);
+    const std::string recordings = stream_recordings_dir(shared.recording, stream.id);
+    if (built.alert != nullptr && !recordings.empty()) {
+      GstCaps* caps = encoded_or_raw_caps(source);
+      g_object_set(source, "caps", caps, nullptr);
+      gst_caps_unref(caps);
+      auto* branch = new EncodedBranch{
+          built.pipeline,          built.queue,     policy,   stream.id, recordings + "/%s.mp4",
+          shared.recording.limits, stream.realtime, telemetry};
+      g_signal_connect_data(source, "pad-added", G_CALLBACK(on_encoded_pad_added), branch,
+                            &free_encoded_branch, GConnectFlags(0));
+    } else {
+      g_signal_connect(source, "pad-added", G_CALLBACK(on_pad_added), built.queue);
+    }
+    if (built.alert != nullptr && shared.events) EventLog::watch(built.pipeline, shared.events);
     g_signal_connect(built.pipeline, "deep-element-added", G_CALLBACK(on_element_added),
                      telemetry.get());
     g_signal_connect(built.queue, "overrun", G_CALLBACK(on_overrun), telemetry.get());

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // The GStreamer pipeline of one service stream (README.md, "Architecture"):
 //   uridecodebin (decoder chosen by `decode`) ! queue (leaky when live) ! videoconvert
-//     ! internvlclassify ! internvlcaption ! internvlpublish ! fakesink
+//     ! internvlclassify [! internvlalert] ! internvlcaption ! internvlpublish ! fakesink
 // with the stream id on every element (metric labels, sensor_id) and the service's shared
-// engine, metrics hub and sink pool set on it as GstContexts.
+// engine, metrics hub and sink pool set on it as GstContexts. A stream with alert rules and a
+// recordings_dir whose source is H.264 or H.265 is split before the decoder:
+//   uridecodebin (stops at the parsed stream) ! tee ! queue ! internvlrecord
+//                                               tee ! queue ! decodebin ! queue ! ...
 #pragma once
 
 #include <atomic>
@@ -18,6 +21,7 @@
 
 #include "pipeline/metrics_context.h"
 #include "pipeline/engine/result_records.h"
+#include "pipeline/service/event_log.h"
 #include "pipeline/service/service_config.h"
 
 namespace ivs::service {
@@ -31,6 +35,8 @@ struct SharedContexts {
   bool cuda = false;                // the engine runs on CUDA (decode: auto picks GPU decoders)
   OutputsConfig outputs;
   unsigned queue_max_buffers = 8;
+  RecordingConfig recording;
+  std::shared_ptr<EventLog> events;  // fed by the buses of streams with alerts; may be null
 };
 
 /// Counters and latest results written by the pipeline's streaming threads, read by the service.
@@ -38,6 +44,7 @@ struct StreamTelemetry {
   std::atomic<uint64_t> frames{0};               // frames through the whole pipeline (at the sink)
   std::atomic<uint64_t> frames_dropped{0};       // dropped by the leaky queue (inference behind)
   std::atomic<bool> leaky{false};                // counts queue overruns as drops only when leaking
+  std::atomic<bool> said_not_recorded{false};    // "no clips for this codec", said once per stream
   prometheus::Counter* frames_metric = nullptr;  // internvl_frames_total{stream}
   // internvl_frames_dropped_total{stream,reason=drop_reason_label(DropReason::kQueueFull)}
   prometheus::Counter* dropped_metric = nullptr;
@@ -58,6 +65,7 @@ struct StreamPipeline {
   GstElement* pipeline = nullptr;
   GstElement* queue = nullptr;
   GstElement* classify = nullptr;  // null when the task is disabled
+  GstElement* alert = nullptr;     // null without alert rules
   GstElement* caption = nullptr;
   GstElement* publish = nullptr;
 };
@@ -83,5 +91,8 @@ std::string redact_uri(const std::string& uri);
 /// The labels of a classify config as the element takes them ("a;b;c"), and sets them (or the
 /// file) on a running internvlclassify.
 void apply_labels(GstElement* classify, const ClassifyConfig& config);
+
+/// Sets `rules` on a running internvlalert; it uses them from its next sample.
+void apply_alerts(GstElement* alert, const std::vector<pipeline::AlertRule>& rules);
 
 }  // namespace ivs::service

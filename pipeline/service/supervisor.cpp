@@ -177,6 +177,21 @@ class Stream {
     if (pipe_.classify != nullptr) apply_labels(pipe_.classify, config_.tasks.classify);
   }
 
+  void set_alerts(const std::vector<pipeline::AlertRule>& rules) {
+    config_.alerts = rules;
+    if (pipe_.alert != nullptr) {
+      apply_alerts(pipe_.alert, rules);
+    } else if (pipe_.pipeline != nullptr && !rules.empty()) {
+      // Built without internvlalert: only a new pipeline can have it. Down or finished
+      // streams get it when they start again.
+      g_message("stream %s: rebuilding the pipeline with internvlalert", config_.id.c_str());
+      const bool was_running = state_ == StreamState::kRunning;
+      take_down(false);
+      start(false);
+      if (was_running && state_ == StreamState::kStarting) state_ = StreamState::kRunning;
+    }
+  }
+
   StreamStatus status(Clock::time_point now) const {
     StreamStatus s;
     s.id = config_.id;
@@ -409,6 +424,25 @@ bool Supervisor::set_labels(const std::string& id, const std::vector<std::string
   found->second->set_labels(labels);
   g_message("stream %s: label set replaced (%zu labels)", id.c_str(), labels.size());
   return true;
+}
+
+bool Supervisor::set_alerts(const std::string& id, const std::vector<pipeline::AlertRule>& rules) {
+  const auto found = streams_.find(id);
+  if (found == streams_.end()) return false;
+  if (!rules.empty() && !found->second->config().tasks.classify.enabled) {
+    throw ConfigError("stream '" + id +
+                      "' does not classify (tasks.classify.enabled is false): alerts score the "
+                      "classify element's image embeddings");
+  }
+  found->second->set_alerts(rules);
+  g_message("stream %s: alert rules replaced (%zu rules)", id.c_str(), rules.size());
+  return true;
+}
+
+std::optional<std::vector<pipeline::AlertRule>> Supervisor::alerts(const std::string& id) const {
+  const auto found = streams_.find(id);
+  if (found == streams_.end()) return std::nullopt;
+  return found->second->config().alerts;
 }
 
 std::vector<StreamStatus> Supervisor::statuses() const {

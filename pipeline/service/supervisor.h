@@ -97,6 +97,12 @@ class Supervisor {
   /// Replaces a stream's label set, live (no restart). False: unknown id. Throws ConfigError
   /// when the stream does not classify.
   bool set_labels(const std::string& id, const std::vector<std::string>& labels);
+  /// Replaces a stream's alert rules (validated by the caller). A running internvlalert uses
+  /// them from its next sample; a running pipeline without one (the stream had no rules) is
+  /// rebuilt with it. False: unknown id. Throws ConfigError when the stream does not classify.
+  bool set_alerts(const std::string& id, const std::vector<pipeline::AlertRule>& rules);
+  /// The rules in force on a stream; nullopt: unknown id.
+  std::optional<std::vector<pipeline::AlertRule>> alerts(const std::string& id) const;
 
   std::vector<StreamStatus> statuses() const;
   std::optional<StreamStatus> status(const std::string& id) const;

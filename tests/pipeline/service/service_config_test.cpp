@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The service config: typed values and defaults, per-stream task overrides, environment
+// The service config: typed values and defaults, per-stream task overrides and alerts, environment
 // expansion, and an error that names file, key path and line for every kind of bad input.
 #include "pipeline/service/service_config.h"
 
@@ -10,6 +10,8 @@
 #include <fstream>
 #include <string>
 
+#include "pipeline/alerts/alert_rules_yaml.h"
+#include "pipeline/service/alerts_config.h"
 #include "tests/common/test_paths.h"
 
 namespace ivs::service {
@@ -307,6 +309,210 @@ TEST(ServiceConfigTest, sharding_splits_streams_by_a_stable_hash) {
     EXPECT_EQ(owners, 1) << "cam" << i;  // exactly one replica runs each stream
   }
   for (int count : per_shard) EXPECT_GT(count, 60);  // and the split is not lopsided
+}
+
+// Alerts: `alerts:` at the top level and per stream (inherited, overridden, emptied),
+// recordings_dir and `recording:`, errors naming the rule's path and field, the classify
+// requirement, and the REST body (JSON or YAML, untrusted) with its round trip through the
+// element's `rules` text (pipeline/service/alerts_config.h).
+constexpr const char* kAlertsBase = R"(
+model: {path: /models/m}
+tasks:
+  classify: {labels: [a cat, a dog, a car]}
+)";
+
+std::string body_error_of(const std::string& body) {
+  try {
+    parse_alert_rules_body(body, "request body");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(AlertsConfigTest, streams_inherit_the_global_rules_unless_they_have_their_own) {
+  const ServiceConfig c = parse(std::string(kAlertsBase) + R"(
+streams:                      # before alerts in the file: inheritance does not depend on order
+  - {id: a, uri: "rtsp://h/a"}
+  - id: b
+    uri: "rtsp://h/b"
+    alerts:
+      - {name: car, prompt: a car, negatives: [a road], on_threshold: 0.7, min_on: 0.5}
+  - {id: c, uri: "rtsp://h/c", alerts: []}
+alerts:
+  - name: cat
+    prompt: a cat
+    negatives: "a dog;a sofa"
+recordings_dir: recordings
+)");
+  ASSERT_EQ(c.alerts.size(), 1u);
+  EXPECT_EQ(c.alerts[0].negatives, (std::vector<std::string>{"a dog", "a sofa"}));
+  ASSERT_EQ(c.streams.size(), 3u);
+  ASSERT_EQ(c.streams[0].alerts.size(), 1u);
+  EXPECT_EQ(c.streams[0].alerts[0].name, "cat");
+  ASSERT_EQ(c.streams[1].alerts.size(), 1u);
+  EXPECT_EQ(c.streams[1].alerts[0].prompt, "a car");
+  EXPECT_DOUBLE_EQ(c.streams[1].alerts[0].on_threshold, 0.7);
+  EXPECT_DOUBLE_EQ(c.streams[1].alerts[0].min_on_seconds, 0.5);
+  EXPECT_DOUBLE_EQ(c.streams[1].alerts[0].off_threshold, 0.4);  // the rule's default
+  EXPECT_TRUE(c.streams[2].alerts.empty());
+  EXPECT_EQ(c.recording.dir, "/etc/internvl/recordings");  // relative to the config's directory
+  EXPECT_EQ(stream_recordings_dir(c.recording, "a"), "/etc/internvl/recordings/a");
+}
+
+TEST(AlertsConfigTest, recording_limits_have_documented_defaults_and_ranges) {
+  const ServiceConfig defaults = parse(std::string(kAlertsBase) + "");
+  EXPECT_TRUE(defaults.recording.dir.empty());
+  EXPECT_TRUE(stream_recordings_dir(defaults.recording, "a").empty());
+  EXPECT_DOUBLE_EQ(defaults.recording.limits.pre_roll_seconds, 5.0);
+  EXPECT_DOUBLE_EQ(defaults.recording.limits.post_roll_seconds, 5.0);
+  EXPECT_DOUBLE_EQ(defaults.recording.limits.max_duration_seconds, 300.0);
+  EXPECT_DOUBLE_EQ(defaults.recording.max_disk_gb, 10.0);
+  const ServiceConfig set =
+      parse(std::string(kAlertsBase) +
+            "recording: {pre_roll_seconds: 2, post_roll_seconds: 3, max_duration_seconds: 60, "
+            "max_disk_gb: 0.5}\n");
+  EXPECT_DOUBLE_EQ(set.recording.limits.pre_roll_seconds, 2.0);
+  EXPECT_DOUBLE_EQ(set.recording.limits.post_roll_seconds, 3.0);
+  EXPECT_DOUBLE_EQ(set.recording.limits.max_duration_seconds, 60.0);
+  EXPECT_DOUBLE_EQ(set.recording.max_disk_gb, 0.5);
+  EXPECT_NE(error_of(std::string(kAlertsBase) + "recording: {pre_roll: 2}\n")
+                .find("recording.pre_roll (line"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(kAlertsBase) +
+                     "recording: {pre_roll_seconds: 30, max_duration_seconds: 20}\n")
+                .find("pre_roll_seconds must be below max_duration_seconds"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(kAlertsBase) + "recording: {max_disk_gb: -1}\n")
+                .find("recording.max_disk_gb"),
+            std::string::npos);
+}
+
+TEST(AlertsConfigTest, a_bad_rule_names_its_path_and_field) {
+  const std::string streams =
+      "streams:\n  - {id: a, uri: \"rtsp://h/a\"}\n  - id: b\n"
+      "    uri: \"rtsp://h/b\"\n    alerts:\n";
+  const std::string off =
+      error_of(std::string(kAlertsBase) + streams +
+               "      - {name: x, prompt: a cat, on_threshold: 0.5, off_threshold: 0.8}\n");
+  EXPECT_NE(off.find("test.yaml: streams[1].alerts[0] (line"), std::string::npos) << off;
+  EXPECT_NE(off.find("off-threshold"), std::string::npos) << off;
+  const std::string min_on = error_of(std::string(kAlertsBase) + streams +
+                                      "      - {name: x, prompt: a cat, min_on: -1}\n");
+  EXPECT_NE(min_on.find("streams[1].alerts[0].min_on (line"), std::string::npos) << min_on;
+  const std::string empty =
+      error_of(std::string(kAlertsBase) + "alerts: [{name: x, prompt: ''}]\n");
+  EXPECT_NE(empty.find("alerts[0]"), std::string::npos) << empty;
+  EXPECT_NE(empty.find("prompt is empty"), std::string::npos) << empty;
+  const std::string unknown =
+      error_of(std::string(kAlertsBase) + "alerts: [{name: x, prompt: p, colour: red}]\n");
+  EXPECT_NE(unknown.find("alerts[0].colour"), std::string::npos) << unknown;
+  const std::string twice =
+      error_of(std::string(kAlertsBase) + "alerts: [{name: x, prompt: p}, {name: x, prompt: q}]\n");
+  EXPECT_NE(twice.find("used twice"), std::string::npos) << twice;
+  EXPECT_NE(
+      error_of(std::string(kAlertsBase) + "alerts: {name: x}\n").find("expected a list of rules"),
+      std::string::npos);
+}
+
+TEST(AlertsConfigTest, alerts_need_classify) {
+  const std::string error = error_of(std::string(kAlertsBase) + R"(
+alerts: [{name: x, prompt: a cat}]
+streams:
+  - id: cap
+    uri: "rtsp://h/a"
+    tasks: {classify: {enabled: false}, caption: {enabled: true}}
+)");
+  EXPECT_NE(error.find("streams[0]"), std::string::npos) << error;
+  EXPECT_NE(error.find("tasks.classify is disabled"), std::string::npos) << error;
+  EXPECT_NO_THROW(parse(std::string(kAlertsBase) + R"(
+alerts: [{name: x, prompt: a cat}]
+streams:
+  - id: cap
+    uri: "rtsp://h/a"
+    alerts: []
+    tasks: {classify: {enabled: false}, caption: {enabled: true}}
+)"));
+}
+
+TEST(AlertsConfigTest, negatives_files_are_read_from_the_config_but_refused_over_rest) {
+  const auto dir = test::scratch_dir("alerts_config_negatives");
+  std::ofstream(dir / "labels.txt") << "a dog\na car\n";
+  const ServiceConfig c = parse_service_config(
+      std::string(kAlertsBase) + "alerts: [{name: x, prompt: a cat, negatives_file: labels.txt}]\n",
+      "test.yaml", dir.string());
+  ASSERT_EQ(c.alerts.size(), 1u);
+  EXPECT_EQ(c.alerts[0].negatives, (std::vector<std::string>{"a dog", "a car"}));
+  const std::string rest =
+      body_error_of(R"([{"name": "x", "prompt": "a cat", "negatives_file": ")" +
+                    (dir / "labels.txt").string() + R"("}])");
+  EXPECT_NE(rest.find("cannot be named over REST"), std::string::npos) << rest;
+  const std::string stream = [&] {
+    try {
+      parse_stream_config(R"({"id": "s", "uri": "rtsp://h/s", "alerts": [{"name": "x",
+                          "prompt": "p", "negatives_file": "/etc/passwd"}]})",
+                          c, "request body", StreamSource::kRest);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  }();
+  EXPECT_NE(stream.find("alerts[0].negatives_file"), std::string::npos) << stream;
+}
+
+TEST(AlertsConfigTest, rest_bodies_take_json_or_yaml_and_name_the_field) {
+  const auto list = parse_alert_rules_body(
+      R"([{"name": "a", "prompt": "a cat", "negatives": ["a dog"], "min_on": 0}])", "body");
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_DOUBLE_EQ(list[0].min_on_seconds, 0.0);
+  const auto wrapped = parse_alert_rules_body("alerts:\n  - {name: a, prompt: a cat}\n", "body");
+  ASSERT_EQ(wrapped.size(), 1u);
+  EXPECT_TRUE(parse_alert_rules_body("[]", "body").empty());
+  EXPECT_NE(body_error_of(R"([{"name": "a", "prompt": ""}])").find("prompt is empty"),
+            std::string::npos);
+  EXPECT_NE(body_error_of(R"([{"name": "a", "prompt": "p", "min_on": -1}])")
+                .find("request body: alerts[0].min_on"),
+            std::string::npos);
+  EXPECT_NE(
+      body_error_of(R"([{"name": "a", "prompt": "p", "on_threshold": 0.3, "off_threshold": 0.5}])")
+          .find("off-threshold"),
+      std::string::npos);
+  EXPECT_NE(body_error_of("{not json").find("neither JSON nor YAML"), std::string::npos);
+  EXPECT_NE(body_error_of(R"({"rules": []})").find("missing required key 'alerts'"),
+            std::string::npos);
+  // ${VAR} is not expanded in an untrusted body: the text stays as written.
+  EXPECT_EQ(parse_alert_rules_body(R"([{"name": "a", "prompt": "${HOME}"}])", "b")[0].prompt,
+            "${HOME}");
+}
+
+TEST(AlertsConfigTest, the_json_form_round_trips_through_the_rules_reader) {
+  const ServiceConfig c = parse(std::string(kAlertsBase) + R"(
+alerts:
+  - {name: cat, prompt: "a cat: \"quoted\"", negatives: [a dog, é], on_threshold: 0.75,
+     off_threshold: 0.25, min_on: 0.5, min_off: 3, cooldown: 7, smoothing: 4}
+)");
+  const std::string text = alert_rules_json(c.alerts).dump();
+  const std::string origin = "rules";
+  const auto back =
+      pipeline::read_alert_rules(YAML::Load(text), config::Place{&origin, "rules", -1, true}, "");
+  ASSERT_EQ(back.size(), 1u);
+  const pipeline::AlertRule& r = back[0];
+  EXPECT_EQ(r.name, "cat");
+  EXPECT_EQ(r.prompt, "a cat: \"quoted\"");
+  EXPECT_EQ(r.negatives, (std::vector<std::string>{"a dog", "é"}));
+  EXPECT_DOUBLE_EQ(r.on_threshold, 0.75);
+  EXPECT_DOUBLE_EQ(r.off_threshold, 0.25);
+  EXPECT_DOUBLE_EQ(r.min_on_seconds, 0.5);
+  EXPECT_DOUBLE_EQ(r.min_off_seconds, 3.0);
+  EXPECT_DOUBLE_EQ(r.cooldown_seconds, 7.0);
+  EXPECT_EQ(r.smoothing, 4u);
+}
+
+TEST(AlertsConfigTest, stream_ids_of_only_dots_are_refused) {
+  EXPECT_NE(error_of(std::string(kAlertsBase) + "streams: [{id: '..', uri: 'rtsp://h/a'}]\n")
+                .find("not only dots"),
+            std::string::npos);
+  EXPECT_NO_THROW(parse(std::string(kAlertsBase) + "streams: [{id: cam.01, uri: 'rtsp://h/a'}]\n"));
 }
 
 }  // namespace
