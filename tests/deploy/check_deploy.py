@@ -602,6 +602,9 @@ DASHBOARD_NEEDS = [
     ("result latency", r"internvl_result_latency_seconds_bucket"),
     ("messages published", r"internvl_messages_published_total"),
     ("publish errors", r"internvl_publish_errors_total"),
+    ("alert events", r"internvl_events_total\b"),
+    ("alerts active", r"internvl_alert_active\b"),
+    ("alert probability", r"internvl_alert_probability\b"),
 ]
 
 
