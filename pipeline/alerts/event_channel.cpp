@@ -64,7 +64,10 @@ void EventChannel::publisher_finished(const std::string& stream_id) {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = publishers_.find(stream_id);
     if (it == publishers_.end()) return;
-    if (--it->second <= 0) publishers_.erase(it);
+    if (--it->second <= 0) {
+      publishers_.erase(it);
+      progress_.erase(stream_id);
+    }
   }
   publishers_changed_.notify_all();
 }
@@ -74,6 +77,26 @@ bool EventChannel::wait_for_publishers(const std::string& stream_id,
   std::unique_lock<std::mutex> lock(mutex_);
   return publishers_changed_.wait_for(lock, timeout,
                                       [&] { return publishers_.count(stream_id) == 0; });
+}
+
+void EventChannel::note_progress(const std::string& stream_id, uint64_t pts) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    uint64_t& progress = progress_[stream_id];
+    if (pts <= progress) return;
+    progress = pts;
+  }
+  publishers_changed_.notify_all();
+}
+
+bool EventChannel::wait_for_progress(const std::string& stream_id, uint64_t pts,
+                                     std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  return publishers_changed_.wait_for(lock, timeout, [&] {
+    if (publishers_.count(stream_id) == 0) return true;
+    auto it = progress_.find(stream_id);
+    return it != progress_.end() && it->second >= pts;
+  });
 }
 
 }  // namespace ivs::pipeline

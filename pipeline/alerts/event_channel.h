@@ -47,6 +47,14 @@ class EventChannel {
   /// before the analysis has decided the last events.
   bool wait_for_publishers(const std::string& stream_id, std::chrono::milliseconds timeout);
 
+  /// A publisher of `stream_id` has decided everything up to stream time `pts` (ns).
+  void note_progress(const std::string& stream_id, uint64_t pts);
+  /// Waits until the publishers of `stream_id` have decided up to `pts`, at most `timeout`; true
+  /// then, or at once when the stream has no publisher running. internvlrecord uses it to stay
+  /// at most max-lag ahead of the decisions, however fast its branch could run.
+  bool wait_for_progress(const std::string& stream_id, uint64_t pts,
+                         std::chrono::milliseconds timeout);
+
  private:
   struct Subscription {
     std::string stream_id;
@@ -57,6 +65,7 @@ class EventChannel {
   std::map<uint64_t, Subscription> subscriptions_;
   std::map<std::string, std::string> clips_;  // event id -> clip path
   std::map<std::string, int> publishers_;     // stream id -> publishers running
+  std::map<std::string, uint64_t> progress_;  // stream id -> stream time decided
   std::condition_variable publishers_changed_;
   std::deque<std::string> clip_order_;  // ids in the order noted
 };

@@ -260,7 +260,6 @@ struct EncodedBranch {
   std::string stream_id;
   std::string location;  // <recordings_dir>/<stream id>/%s.mp4
   pipeline::ClipLimits limits;
-  bool realtime;  // the stream's `realtime`: the recording keeps pace with the analysis
   std::shared_ptr<StreamTelemetry> telemetry;
   bool built = false;  // streaming thread only: one encoded video stream is recorded
 };
@@ -299,11 +298,7 @@ GstElement* build_encoded_branch(EncodedBranch& branch) {
                "pre-roll", branch.limits.pre_roll_seconds, "post-roll",
                branch.limits.post_roll_seconds, "max-duration", branch.limits.max_duration_seconds,
                "async", FALSE, nullptr);
-  // The analysis reads frames ahead into its elements' queues and is paced only at its sink, so
-  // an unpaced recording of a realtime file ran through the whole file at once, past
-  // internvlrecord's max-lag, and the events came too late for their clips. Live sources pace
-  // themselves; files read as fast as possible rely on max-lag.
-  if (branch.realtime) g_object_set(record, "sync", TRUE, nullptr);
+  // No sync: internvlrecord paces itself on the alert's decisions (at most max-lag ahead).
   g_signal_connect(decoder, "autoplug-select", G_CALLBACK(autoplug_select),
                    GINT_TO_POINTER(static_cast<int>(branch.policy)));
   g_signal_connect(decoder, "pad-added", G_CALLBACK(on_pad_added), branch.decoded);
@@ -468,8 +463,8 @@ StreamPipeline build_stream_pipeline(const StreamConfig& stream, const SharedCon
       g_object_set(source, "caps", caps, nullptr);
       gst_caps_unref(caps);
       auto* branch = new EncodedBranch{
-          built.pipeline,          built.queue,     policy,   stream.id, recordings + "/%s.mp4",
-          shared.recording.limits, stream.realtime, telemetry};
+          built.pipeline,          built.queue, policy, stream.id, recordings + "/%s.mp4",
+          shared.recording.limits, telemetry};
       g_signal_connect_data(source, "pad-added", G_CALLBACK(on_encoded_pad_added), branch,
                             &free_encoded_branch, GConnectFlags(0));
     } else {

@@ -144,6 +144,15 @@ bool AlertState::set_caps(GstCaps* caps) {
 
 void AlertState::on_frame(GstBuffer* buffer) {
   const uint64_t frame = frames_++;
+  // Everything up to this frame is decided once it leaves here (internvlrecord paces on it).
+  struct Progress {
+    pipeline::EventChannel& channel;
+    const std::string& stream;
+    uint64_t pts;
+    ~Progress() {
+      if (pts != pipeline::kNoClockTime) channel.note_progress(stream, pts);
+    }
+  } progress{*channel_, stream_, GST_BUFFER_PTS(buffer)};
   const pipeline::ResultEntry* sampled = sampled_entry(buffer);
   if (sampled == nullptr) return;
   const auto embedding = sampled->embedding;  // shared: the meta may grow below

@@ -31,7 +31,9 @@
  * Events are decided late: after min-on or min-off, after the inference, and with a file read
  * faster than real time the encoded branch also runs ahead of the decoded one. The stream
  * therefore waits #GstInternVLRecord:max-lag seconds (10) in the element before the clips see it,
- * so an event decided up to that late still gets its whole pre-roll and stops at its post-roll.
+ * so an event decided up to that late still gets its whole pre-roll and stops at its post-roll;
+ * and the element never runs more than max-lag ahead of what the internvlalert of its stream has
+ * decided (it waits, which slows its branch, and the tee, to the analysis).
  *
  * It is a sink, like filesink and splitmuxsink: the branch it ends carries encoded video that
  * nothing downstream needs.

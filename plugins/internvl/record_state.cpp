@@ -108,6 +108,14 @@ RecordState::~RecordState() {
 void RecordState::set_caps(GstCaps* caps) { gst_caps_replace(&caps_, caps); }
 
 void RecordState::render(GstBuffer* buffer, uint64_t pts) {
+  // Stay at most max-lag ahead of the alert's decisions: a file's encoded branch could run
+  // arbitrarily far ahead of the analysis (queues, inference, a synced analysis sink).
+  const uint64_t lag = pipeline::seconds_to_ns(settings_.limits.max_lag_seconds);
+  if (pts > lag) {
+    while (!unblocked_ &&
+           !channel_->wait_for_progress(stream_id_, pts - lag, std::chrono::milliseconds(100))) {
+    }
+  }
   take_events();
   pipeline::EncodedUnit unit;
   unit.pts = pts;

@@ -70,3 +70,25 @@ TEST(EventChannelTest, waiting_for_publishers_ends_when_the_last_one_finishes) {
 
 }  // namespace
 }  // namespace ivs::pipeline
+
+namespace ivs::pipeline {
+namespace {
+
+TEST(EventChannelTest, progress_waits_for_the_stream_time_decided) {
+  EventChannel channel;
+  EXPECT_TRUE(channel.wait_for_progress("cam1", 5, std::chrono::milliseconds(0)))
+      << "no publisher: never wait";
+  channel.publisher_started("cam1");
+  channel.note_progress("cam1", 4);
+  EXPECT_FALSE(channel.wait_for_progress("cam1", 5, std::chrono::milliseconds(1)));
+  std::thread publisher([&] { channel.note_progress("cam1", 5); });
+  EXPECT_TRUE(channel.wait_for_progress("cam1", 5, std::chrono::seconds(30)));
+  publisher.join();
+  EXPECT_FALSE(channel.wait_for_progress("cam1", 100, std::chrono::milliseconds(1)));
+  channel.publisher_finished("cam1");
+  EXPECT_TRUE(channel.wait_for_progress("cam1", 100, std::chrono::milliseconds(0)))
+      << "the publisher finished: nothing more will be decided";
+}
+
+}  // namespace
+}  // namespace ivs::pipeline
