@@ -2,6 +2,7 @@
 #include "plugins/internvl/alert_state.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <ctime>
 #include <exception>
@@ -27,10 +28,13 @@ std::string file_safe(const std::string& text) {
   return out;
 }
 
-// "<stream>-<rule>-<UTC time of the start>-<n>": unique across restarts of the pipeline, so
-// snapshots and clips of an earlier run are never overwritten.
+// "<stream>-<rule>-<UTC time of the start>-<n>", n counting the process's events: unique across
+// restarts of the pipeline (even within one second) and readable, so snapshots and clips of an
+// earlier run are never overwritten.
 pipeline::AlertTracker::IdMaker id_maker(const std::string& stream) {
-  return [stream](const pipeline::AlertRule& rule, uint64_t n) {
+  return [stream](const pipeline::AlertRule& rule, uint64_t /*rule's own count*/) {
+    static std::atomic<uint64_t> events{0};
+    const uint64_t n = ++events;
     const std::time_t now = std::time(nullptr);
     std::tm utc{};
     gmtime_r(&now, &utc);

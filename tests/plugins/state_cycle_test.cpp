@@ -11,13 +11,15 @@
 #include <fstream>
 #include <string>
 
+#include "plugins/internvl/gstinternvlalert.h"
 #include "plugins/internvl/gstinternvlclassify.h"
 #include "tests/common/test_paths.h"
 
 namespace {
 
 void register_classify() {
-  static const bool registered = GST_ELEMENT_REGISTER(internvlclassify, nullptr) == TRUE;
+  static const bool registered = GST_ELEMENT_REGISTER(internvlclassify, nullptr) == TRUE &&
+                                 GST_ELEMENT_REGISTER(internvlalert, nullptr) == TRUE;
   ASSERT_TRUE(registered);
 }
 
@@ -110,6 +112,29 @@ TEST(StateCycleTest, classify_overlay_publish_cycles_playing_null_playing) {
   INTERNVL_REQUIRE_PATH(ivs::test::internvl_tiny_dir() / "config.json");
   register_classify();
   cycle(classify_pipeline(3), 3);
+}
+
+// Alerts and clips: thresholds of 0 start an event on the first sample (it ends at EOS), so
+// every cycle opens, writes and completes a clip and a snapshot.
+TEST(StateCycleTest, alert_record_cycles_playing_null_playing) {
+  INTERNVL_REQUIRE_PATH(ivs::test::internvl_tiny_dir() / "config.json");
+  register_classify();
+  const std::string model = ivs::test::internvl_tiny_dir().string();
+  const std::string dir = scratch_file("alerts");
+  cycle(
+      "videotestsrc num-buffers=20 ! video/x-raw,format=I420,width=64,height=48,framerate=10/1"
+      " ! x264enc speed-preset=ultrafast key-int-max=5 ! h264parse ! tee name=t"
+      "  t. ! queue ! internvlrecord stream-id=cam location=" +
+          dir +
+          "/%s.mp4 pre-roll=1"
+          "  t. ! queue ! avdec_h264 ! videoconvert ! internvlclassify device=cpu labels=a;b "
+          "model=" +
+          model +
+          " ! internvlalert stream-id=cam device=cpu prompt=x negatives=y"
+          " on-threshold=0 off-threshold=0 min-on=0 snapshot-dir=" +
+          dir + " model=" + model + " ! internvloverlay ! internvlpublish file-path=" +
+          scratch_file("alerts.jsonl") + " ! fakesink",
+      3);
 }
 
 // The cheap leak bound for the LibTorch pipeline over many cycles (the leak test runs 3). The
