@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -135,6 +136,11 @@ TEST(StateCycleTest, alert_record_cycles_playing_null_playing) {
           dir + " model=" + model + " ! internvloverlay ! internvlpublish file-path=" +
           scratch_file("alerts.jsonl") + " ! fakesink",
       3);
+  // One clip per cycle: event ids stay unique across restarts, even within one second.
+  size_t clips = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    clips += entry.path().extension() == ".mp4";
+  EXPECT_EQ(clips, 3u);
 }
 
 // The cheap leak bound for the LibTorch pipeline over many cycles (the leak test runs 3). The
