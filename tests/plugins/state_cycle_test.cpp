@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <system_error>
 
 #include "plugins/internvl/gstinternvlalert.h"
 #include "plugins/internvl/gstinternvlclassify.h"
@@ -24,14 +25,23 @@ void register_classify() {
   ASSERT_TRUE(registered);
 }
 
+// A file in this process's scratch folder, which is removed when the process exits.
 std::string scratch_file(const char* name) {
-  static const std::string dir = [] {
-    gchar* made = g_dir_make_tmp("ivs-state-cycle-XXXXXX", nullptr);
-    std::string d = made != nullptr ? made : "/tmp";
-    g_free(made);
-    return d;
-  }();
-  return dir + "/" + name;
+  struct Scratch {
+    std::string dir;
+    Scratch() {
+      gchar* made = g_dir_make_tmp("ivs-state-cycle-XXXXXX", nullptr);
+      dir = made != nullptr ? made : "";
+      g_free(made);
+    }
+    ~Scratch() {
+      std::error_code error;
+      if (!dir.empty()) std::filesystem::remove_all(dir, error);
+    }
+  };
+  static const Scratch scratch;
+  EXPECT_FALSE(scratch.dir.empty()) << "no scratch folder in the temporary directory";
+  return scratch.dir + "/" + name;
 }
 
 // Cycles: NULL -> PLAYING, to EOS, -> NULL. Returns the error ("" when none).
