@@ -105,6 +105,7 @@ class Stream {
     last_frame_at_ = env_.system.now();
     try {
       pipe_ = env_.system.build_pipeline(config_, env_.shared, telemetry_);
+      reported_waiting_ = false;
     } catch (const std::exception& e) {
       fail(e.what());
       return;
@@ -154,6 +155,16 @@ class Stream {
     // this thread, and a stall is seconds long while ticks are a quarter of a second apart.
     if (frames != frames_seen_) {
       frames_seen_ = frames;
+      last_frame_at_ = now;
+    }
+    if (waiting_on_inference()) {
+      // Back-pressure of a non-live stream on a slow model: no frame passes while the
+      // inference elements wait for the engine, yet the stream is alive.
+      if (!reported_waiting_) {
+        g_message("stream %s: waiting on inference (a slow model slows this file down)",
+                  config_.id.c_str());
+        reported_waiting_ = true;
+      }
       last_frame_at_ = now;
     }
     const double stall = stall_timeout_seconds();
@@ -335,6 +346,20 @@ class Stream {
     fps_at_ = now;
   }
 
+  // Whether an inference element's streaming thread is waiting on the engine now (its
+  // `inference-wait` property): then the stream is slowed down, not stalled.
+  bool waiting_on_inference() const {
+    for (GstElement* element : {pipe_.classify, pipe_.caption}) {
+      if (element == nullptr ||
+          g_object_class_find_property(G_OBJECT_GET_CLASS(element), "inference-wait") == nullptr)
+        continue;
+      guint64 waited = 0;
+      g_object_get(element, "inference-wait", &waited, nullptr);
+      if (waited > 0) return true;
+    }
+    return false;
+  }
+
   double stall_timeout_seconds() const {
     return config_.stall_timeout_seconds > 0 ? config_.stall_timeout_seconds
                                              : env_.service.supervision.stall_timeout_seconds;
@@ -349,6 +374,7 @@ class Stream {
   Env env_;
   std::shared_ptr<StreamTelemetry> telemetry_;
   StreamPipeline pipe_{};
+  bool reported_waiting_ = false;  // said once per pipeline run: every slow caption waits
   guint watch_ = 0;
   StreamState state_ = StreamState::kStarting;
   bool live_ = false;

@@ -127,6 +127,7 @@ void install_caption_properties(GObjectClass* klass, PropertyTable<CaptionElemen
       g_param_spec_uint("metrics-port", "Metrics port",
                         "The port /metrics is served on (0 when not serving)", 0, G_MAXUINT16, 0,
                         ro));
+  install_inference_wait_property(klass, kInferenceWaitProperty);
 }
 
 }  // namespace ivs::plugins

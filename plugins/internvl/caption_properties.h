@@ -30,6 +30,7 @@ enum CaptionProperty {
   kMetricsAddressProperty,
   kStreamIdProperty,
   kMetricsPortProperty,
+  kInferenceWaitProperty,
 };
 
 /// Installs every property on `klass`: the read-write ones bound to their settings field in

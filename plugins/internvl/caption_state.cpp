@@ -30,7 +30,8 @@ pipeline::SchedulingOptions caption_scheduling() {
 
 std::unique_ptr<CaptionState> CaptionState::start(GstElement* element,
                                                   const CaptionElementSettings& settings,
-                                                  pipeline::ResultCounters& counters) {
+                                                  pipeline::ResultCounters& counters,
+                                                  pipeline::InferenceWait& wait) {
   const pipeline::CaptionSettings& caption = settings.caption;
   if (caption.min_new_tokens > caption.max_new_tokens) {
     throw std::runtime_error("min-new-tokens (" + std::to_string(caption.min_new_tokens) +
@@ -52,18 +53,19 @@ std::unique_ptr<CaptionState> CaptionState::start(GstElement* element,
                   static_cast<long long>(caption.num_beams),
                   static_cast<long long>(caption.min_new_tokens),
                   static_cast<long long>(caption.max_new_tokens));
-  return std::make_unique<CaptionState>(element, std::move(inference), settings, counters);
+  return std::make_unique<CaptionState>(element, std::move(inference), settings, counters, wait);
 }
 
 CaptionState::CaptionState(GstElement* element, InferenceResources inference,
                            const CaptionElementSettings& settings,
-                           pipeline::ResultCounters& counters)
+                           pipeline::ResultCounters& counters, pipeline::InferenceWait& wait)
     : element_(element),
       inference_(std::move(inference)),
       caption_(settings.caption),
       element_name_(GST_OBJECT_NAME(element)),
       model_name_(inference_.engine->model_name()),
       counters_(counters),
+      wait_(wait),
       sampler_(pipeline::FrameSampler::Options{settings.interval, settings.selection_fps}),
       intake_(inference_.engine->processor(), model::ResizeMode::kSquash),
       scheduler_(caption_scheduling(), counters) {}
@@ -87,6 +89,8 @@ void CaptionState::on_frame(GstBuffer* buffer, GstPad* sinkpad) {
 }
 
 void CaptionState::submit(GstBuffer* buffer, uint64_t frame_number) {
+  // Back-pressure waits here (for the previous caption, for room in the engine).
+  pipeline::InferenceWait::Scope waiting(wait_);
   switch (scheduler_.admit()) {
     case Scheduler::Admit::kRefused:
       GST_LOG_OBJECT(element_, "frame %" G_GUINT64_FORMAT " sampled while a caption runs; skipped",

@@ -14,6 +14,7 @@
 
 #include "pipeline/engine/engine.h"
 #include "pipeline/frame_sampler.h"
+#include "pipeline/scheduling/inference_wait.h"
 #include "pipeline/scheduling/result_counters.h"
 #include "pipeline/scheduling/result_scheduler.h"
 #include "plugins/internvl/element_common.h"
@@ -30,9 +31,11 @@ class CaptionState final : public FrameHolder {
   /// `counters` to them. Throws std::runtime_error naming the problem and the fix.
   static std::unique_ptr<CaptionState> start(GstElement* element,
                                              const CaptionElementSettings& settings,
-                                             pipeline::ResultCounters& counters);
+                                             pipeline::ResultCounters& counters,
+                                             pipeline::InferenceWait& wait);
   CaptionState(GstElement* element, InferenceResources inference,
-               const CaptionElementSettings& settings, pipeline::ResultCounters& counters);
+               const CaptionElementSettings& settings, pipeline::ResultCounters& counters,
+               pipeline::InferenceWait& wait);
 
   pipeline::Engine& engine() { return *inference_.engine; }
   std::shared_ptr<pipeline::MetricsHub> metrics() const { return inference_.metrics; }
@@ -65,6 +68,7 @@ class CaptionState final : public FrameHolder {
   std::string element_name_;
   std::string model_name_;
   pipeline::ResultCounters& counters_;
+  pipeline::InferenceWait& wait_;  // the element's: its inference-wait property
   pipeline::FrameSampler sampler_;
   FrameIntake intake_;
   bool liveness_known_ = false;

@@ -162,6 +162,7 @@ void install_classify_properties(GObjectClass* klass, PropertyTable<ClassifySett
                                                   "The port /metrics is served on "
                                                   "(0 when not serving)",
                                                   0, G_MAXUINT16, 0, RO));
+  install_inference_wait_property(klass, kInferenceWaitProperty);
 }
 
 }  // namespace ivs::plugins

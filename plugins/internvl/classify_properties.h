@@ -36,6 +36,7 @@ enum ClassifyProperty {
   kResultsLateProperty,
   kMetricsAddressProperty,
   kMetricsPortProperty,
+  kInferenceWaitProperty,
 };
 
 /// Installs every property on `klass`: the read-write ones bound to their ClassifySettings field

@@ -28,14 +28,16 @@ pipeline::SchedulingOptions classify_scheduling(const ClassifySettings& settings
 
 std::unique_ptr<ClassifyState> ClassifyState::start(GstElement* element,
                                                     const ClassifySettings& settings,
-                                                    pipeline::ResultCounters& counters) {
+                                                    pipeline::ResultCounters& counters,
+                                                    pipeline::InferenceWait& wait) {
   const auto labels = settings.resolve_labels();
   const auto templates = settings.resolve_templates();
   InferenceResources inference = acquire_inference(element, settings.engine);
   counters.bind(std::shared_ptr<sinks::Metrics>(inference.metrics, &inference.metrics->metrics()),
                 pipeline::stream_name_of(element, settings.engine.stream_id), "classification",
                 settings.engine.stream_id.empty());
-  auto state = std::make_unique<ClassifyState>(element, std::move(inference), settings, counters);
+  auto state =
+      std::make_unique<ClassifyState>(element, std::move(inference), settings, counters, wait);
   state->scorer_ = state->inference_.engine->label_scorer(labels, templates);
   state->scorer_generation_ = settings.label_generation;
   GST_INFO_OBJECT(element, "classifying with %s, %zu labels", state->model_name_.c_str(),
@@ -44,10 +46,12 @@ std::unique_ptr<ClassifyState> ClassifyState::start(GstElement* element,
 }
 
 ClassifyState::ClassifyState(GstElement* element, InferenceResources inference,
-                             const ClassifySettings& settings, pipeline::ResultCounters& counters)
+                             const ClassifySettings& settings, pipeline::ResultCounters& counters,
+                             pipeline::InferenceWait& wait)
     : element_(element),
       inference_(std::move(inference)),
       counters_(counters),
+      wait_(wait),
       model_name_(inference_.engine->model_name()),
       mode_(settings.mode == Mode::kG ? pipeline::EmbeddingMode::kG : pipeline::EmbeddingMode::kC),
       leaky_(settings.leaky),
@@ -73,6 +77,8 @@ void ClassifyState::update_scorer(const ClassifySettings& settings) {
 
 GstFlowReturn ClassifyState::queue_buffer(GstBuffer* buffer, GstPad* sinkpad,
                                           const ClassifySettings& settings) {
+  // Back-pressure waits here (for room in the engine, for the queue of frames to drain).
+  pipeline::InferenceWait::Scope waiting(wait_);
   counters_.frame();
   scheduler_.set_max_latency(std::chrono::nanoseconds(settings.max_latency_ns));
   ClassifyItem item;

@@ -18,6 +18,7 @@
 #include "pipeline/engine/engine.h"
 #include "pipeline/frame_sampler.h"
 #include "pipeline/scheduling/clip_window.h"
+#include "pipeline/scheduling/inference_wait.h"
 #include "pipeline/scheduling/result_counters.h"
 #include "pipeline/scheduling/result_scheduler.h"
 #include "plugins/internvl/element_common.h"
@@ -42,9 +43,10 @@ class ClassifyState {
   /// Reads the label set and templates, finds the engine and the pipeline's metrics and binds
   /// `counters` to them. Throws std::runtime_error naming the problem and the fix.
   static std::unique_ptr<ClassifyState> start(GstElement* element, const ClassifySettings& settings,
-                                              pipeline::ResultCounters& counters);
+                                              pipeline::ResultCounters& counters,
+                                              pipeline::InferenceWait& wait);
   ClassifyState(GstElement* element, InferenceResources inference, const ClassifySettings& settings,
-                pipeline::ResultCounters& counters);
+                pipeline::ResultCounters& counters, pipeline::InferenceWait& wait);
 
   pipeline::Engine& engine() { return *inference_.engine; }
   std::shared_ptr<pipeline::MetricsHub> metrics() const { return inference_.metrics; }
@@ -82,6 +84,7 @@ class ClassifyState {
   GstElement* element_;  // for logs and the entries' producer name
   InferenceResources inference_;
   pipeline::ResultCounters& counters_;
+  pipeline::InferenceWait& wait_;  // the element's: its inference-wait property
   std::string model_name_;
   pipeline::EmbeddingMode mode_;
   Leaky leaky_;

@@ -184,6 +184,17 @@ bool handle_element_context_query(GstElement* element, GstQuery* query,
          handle_cuda_context_query(element, query, cuda.device());
 }
 
+void install_inference_wait_property(GObjectClass* klass, guint id) {
+  g_object_class_install_property(
+      klass, id,
+      g_param_spec_uint64("inference-wait", "Inference wait",
+                          "Nanoseconds the streaming thread has been waiting on inference "
+                          "(back-pressure of a non-live stream: room in the engine, the previous "
+                          "result); 0 when it is not waiting",
+                          0, G_MAXUINT64, 0,
+                          static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+}
+
 void record_queue_depth(pipeline::MetricsHub& hub, const pipeline::Engine& engine) {
   const pipeline::EngineStats stats = engine.stats();
   hub.metrics().queue_depth("embedding").Set(static_cast<double>(stats.embedding.queue_depth));

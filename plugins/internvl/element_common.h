@@ -58,6 +58,11 @@ InferenceResources acquire_inference(GstElement* element, const EngineSettings& 
 bool handle_element_context_query(GstElement* element, GstQuery* query,
                                   const CudaFramePolicy& cuda);
 
+/// Installs the read-only `inference-wait` property (guint64 ns, pipeline/scheduling/
+/// inference_wait.h) as property `id`: how long the streaming thread has been waiting on
+/// inference, which the service reads to tell a slowed-down file from a stalled one.
+void install_inference_wait_property(GObjectClass* klass, guint id);
+
 /// Sets internvl_queue_depth{task} of `hub` from the engine's counters.
 void record_queue_depth(pipeline::MetricsHub& hub, const pipeline::Engine& engine);
 

@@ -89,7 +89,9 @@ struct GstInternVLCaptionPrivate {
   std::mutex lock;
   Settings settings;
   std::unique_ptr<ivs::plugins::CaptionState> state;
-  ivs::pipeline::ResultCounters counters;  // outlives State: the properties read it after stop
+  // Both outlive the state: the properties read them after stop.
+  ivs::pipeline::ResultCounters counters;
+  ivs::pipeline::InferenceWait wait;                   // the streaming thread's, for inference-wait
   std::shared_ptr<ivs::pipeline::MetricsHub> metrics;  // under lock; for metrics-port
   ivs::plugins::CudaFramePolicy cuda;                  // CUDA memory in negotiation (pad queries)
 };
@@ -112,8 +114,8 @@ static gboolean gst_internvl_caption_start(GstBaseTransform* trans) {
     s = self->priv->settings;
   }
   try {
-    self->priv->state =
-        ivs::plugins::CaptionState::start(GST_ELEMENT(self), s, self->priv->counters);
+    self->priv->state = ivs::plugins::CaptionState::start(GST_ELEMENT(self), s,
+                                                          self->priv->counters, self->priv->wait);
   } catch (const std::exception& e) {
     GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("%s", e.what()),
                       ("internvlcaption could not start (model '%s')", s.engine.model.c_str()));
@@ -242,6 +244,9 @@ static void gst_internvl_caption_get_property(GObject* object, guint prop_id, GV
       break;
     case kCaptionsFailedProperty:
       g_value_set_uint64(value, c.drops(DropReason::kFailed));
+      break;
+    case kInferenceWaitProperty:
+      g_value_set_uint64(value, static_cast<guint64>(priv->wait.current().count()));
       break;
     case kMetricsPortProperty:
       g_value_set_uint(value, priv->metrics ? priv->metrics->port() : 0);

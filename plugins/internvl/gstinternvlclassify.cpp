@@ -72,8 +72,10 @@ static ivs::plugins::PropertyTable<Settings> properties;  // the read-write prop
 struct GstInternVLClassifyPrivate {
   std::mutex lock;  // settings, metrics, rejected_caps
   Settings settings;
-  std::unique_ptr<ClassifyState> state;    // READY->PAUSED .. PAUSED->READY
-  ivs::pipeline::ResultCounters counters;  // outlives the state: properties read it after stop
+  std::unique_ptr<ClassifyState> state;  // READY->PAUSED .. PAUSED->READY
+  // Both outlive the state: the properties read them after stop.
+  ivs::pipeline::ResultCounters counters;
+  ivs::pipeline::InferenceWait wait;                   // the streaming thread's, for inference-wait
   std::shared_ptr<ivs::pipeline::MetricsHub> metrics;  // for metrics-port
   std::string rejected_caps;           // last caps refused by accept-caps, for the error message
   ivs::plugins::CudaFramePolicy cuda;  // CUDA memory in negotiation (pad queries)
@@ -101,7 +103,8 @@ static Settings settings_of(GstInternVLClassify* self) {
 static bool gst_internvl_classify_start(GstInternVLClassify* self) {
   const Settings s = settings_of(self);
   try {
-    self->priv->state = ClassifyState::start(GST_ELEMENT(self), s, self->priv->counters);
+    self->priv->state =
+        ClassifyState::start(GST_ELEMENT(self), s, self->priv->counters, self->priv->wait);
   } catch (const std::exception& e) {
     GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("%s", e.what()),
                       ("internvlclassify could not start (model '%s')", s.engine.model.c_str()));
@@ -332,6 +335,9 @@ static void gst_internvl_classify_get_property(GObject* object, guint id, GValue
       break;
     case kResultsLateProperty:
       g_value_set_uint64(value, c.drops(DropReason::kLate));
+      break;
+    case kInferenceWaitProperty:
+      g_value_set_uint64(value, static_cast<guint64>(priv->wait.current().count()));
       break;
     case kMetricsPortProperty:
       g_value_set_uint(value, priv->metrics ? priv->metrics->port() : 0);

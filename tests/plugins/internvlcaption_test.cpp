@@ -18,6 +18,8 @@
 #include <cstdint>
 #include <future>
 #include <memory>
+#include <optional>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -380,6 +382,30 @@ TEST(InternVLCaptionTest, an_upstream_that_does_not_answer_the_latency_query_is_
   ASSERT_EQ(gst_harness_buffers_received(h), 3u);
   EXPECT_EQ(counter(h->element, "captions-attached"), 1u);
   EXPECT_EQ(counter(h->element, "captions-dropped"), 0u);
+  gst_harness_teardown(h);
+}
+
+// The service tells a file slowed down by a slow model from a stalled one by this property.
+TEST(InternVLCaptionTest, inference_wait_shows_a_non_live_stream_waiting_for_its_caption) {
+  REQUIRE_TINY();
+  register_caption();
+  GstElement* e = make_caption();
+  g_object_set(e, "selection-fps", 0.0, "interval", 0u, nullptr);  // every frame sampled
+  GstHarness* h = start_harness(e, /*live=*/false);
+  EXPECT_EQ(counter(h->element, "inference-wait"), 0u);
+  std::optional<PausedEngine> paused(std::in_place);
+  gst_harness_push(h, frame(0));  // its caption is queued, and stays there
+  std::thread pusher([&] { gst_harness_push(h, frame(1)); });  // waits for that caption
+  guint64 waited = 0;
+  const auto bound = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (waited == 0 && std::chrono::steady_clock::now() < bound) {
+    waited = counter(h->element, "inference-wait");
+    g_thread_yield();
+  }
+  EXPECT_GT(waited, 0u) << "the streaming thread waits on inference";
+  paused.reset();  // the engine runs again: the caption finishes, the push returns
+  pusher.join();
+  EXPECT_EQ(counter(h->element, "inference-wait"), 0u);
   gst_harness_teardown(h);
 }
 

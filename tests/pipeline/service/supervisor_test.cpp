@@ -51,6 +51,35 @@ GstPadProbeReturn on_sink_data(GstPad* /*pad*/, GstPadProbeInfo* info, gpointer 
   return drop ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
 }
 
+// A stand-in for internvlcaption: only its read-only `inference-wait` property, which the test
+// sets through a writable twin (the real element reports how long its streaming thread waits).
+struct TestInference {
+  GstElement parent;
+  guint64 wait;
+};
+struct TestInferenceClass {
+  GstElementClass parent_class;
+};
+G_DEFINE_TYPE(TestInference, test_inference, GST_TYPE_ELEMENT)
+
+void test_inference_get(GObject* object, guint, GValue* value, GParamSpec*) {
+  g_value_set_uint64(value, reinterpret_cast<TestInference*>(object)->wait);
+}
+void test_inference_set(GObject* object, guint, const GValue* value, GParamSpec*) {
+  reinterpret_cast<TestInference*>(object)->wait = g_value_get_uint64(value);
+}
+void test_inference_class_init(TestInferenceClass* klass) {
+  auto* gobject_class = G_OBJECT_CLASS(klass);
+  gobject_class->get_property = test_inference_get;
+  gobject_class->set_property = test_inference_set;
+  g_object_class_install_property(
+      gobject_class, 1,
+      g_param_spec_uint64("inference-wait", "Inference wait", "ns waited on inference", 0,
+                          G_MAXUINT64, 0,
+                          static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
+}
+void test_inference_init(TestInference* self) { self->wait = 0; }
+
 class SupervisorTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { gst_init(nullptr, nullptr); }
@@ -102,6 +131,10 @@ class SupervisorTest : public ::testing::Test {
     GstElement* sink = gst_element_factory_make("fakesink", "sink");
     g_object_set(sink, "sync", FALSE, "async", FALSE, nullptr);
     gst_bin_add_many(GST_BIN(built.pipeline), source, built.queue, sink, nullptr);
+    built.caption =
+        GST_ELEMENT(g_object_new(test_inference_get_type(), "name", "caption", nullptr));
+    gst_bin_add(GST_BIN(built.pipeline), built.caption);
+    caption_ = built.caption;
     EXPECT_TRUE(gst_element_link_many(source, built.queue, sink, nullptr));
     count_frames_at(built.pipeline, sink, telemetry);
     GstPad* pad = gst_element_get_static_pad(sink, "sink");
@@ -154,7 +187,8 @@ class SupervisorTest : public ::testing::Test {
   steady_clock::time_point now_{};
   std::deque<double> randoms_;  // the random source's next values (then 1.0)
   SinkEvents events_;
-  GstElement* source_ = nullptr;  // the appsrc of the latest pipeline
+  GstElement* source_ = nullptr;   // the appsrc of the latest pipeline
+  GstElement* caption_ = nullptr;  // its stand-in inference element (borrowed from the pipeline)
   unsigned pipelines_built_ = 0;
   std::unique_ptr<Supervisor> supervisor_;
 };
@@ -167,6 +201,22 @@ TEST_F(SupervisorTest, a_stream_without_frames_for_the_stall_timeout_is_restarte
   const StreamStatus stalled = status();
   EXPECT_EQ(stalled.state, StreamState::kBackoff);
   EXPECT_EQ(stalled.last_error, "no frames for 5.0 s (stall_timeout_seconds)");
+}
+
+TEST_F(SupervisorTest, a_stream_waiting_on_inference_is_not_stalled) {
+  start_running();
+  g_object_set(caption_, "inference-wait", G_GUINT64_CONSTANT(1), nullptr);  // a slow model
+  for (int tick = 0; tick < 4 * kStallSeconds / kTickSeconds; ++tick) {
+    tick_after(kTickSeconds);
+    ASSERT_EQ(status().state, StreamState::kRunning) << "after " << (tick + 1) * kTickSeconds;
+  }
+  EXPECT_EQ(status().restarts, 0u);
+  // The wait is over and still no frame comes: now it is a stall, counted from the wait's end.
+  g_object_set(caption_, "inference-wait", G_GUINT64_CONSTANT(0), nullptr);
+  tick_after(kStallSeconds);
+  EXPECT_EQ(status().state, StreamState::kRunning);
+  tick_after(kTickSeconds);
+  EXPECT_EQ(status().state, StreamState::kBackoff);
 }
 
 TEST_F(SupervisorTest, a_stream_whose_frames_keep_coming_is_not_restarted) {
