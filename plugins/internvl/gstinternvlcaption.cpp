@@ -66,6 +66,7 @@
 #include "pipeline/metrics_context.h"
 #include "plugins/internvl/caption_state.h"
 #include "plugins/internvl/cuda_memory.h"
+#include "plugins/internvl/inference_element.h"
 #include "plugins/internvl/element_common.h"
 #include "plugins/internvl/element_settings.h"
 #include "plugins/internvl/caption_properties.h"
@@ -85,15 +86,8 @@ using ivs::pipeline::DropReason;
 using Settings = ivs::plugins::CaptionElementSettings;
 static ivs::plugins::PropertyTable<Settings> properties;  // the read-write properties
 
-struct GstInternVLCaptionPrivate {
-  std::mutex lock;
-  Settings settings;
+struct GstInternVLCaptionPrivate : ivs::plugins::InferenceElementPrivate<Settings> {
   std::unique_ptr<ivs::plugins::CaptionState> state;
-  // Both outlive the state: the properties read them after stop.
-  ivs::pipeline::ResultCounters counters;
-  ivs::pipeline::InferenceWait wait;                   // the streaming thread's, for inference-wait
-  std::shared_ptr<ivs::pipeline::MetricsHub> metrics;  // under lock; for metrics-port
-  ivs::plugins::CudaFramePolicy cuda;                  // CUDA memory in negotiation (pad queries)
 };
 
 struct _GstInternVLCaption {
@@ -218,20 +212,16 @@ static void gst_internvl_caption_finalize(GObject* object) {
 static void gst_internvl_caption_set_property(GObject* object, guint prop_id, const GValue* value,
                                               GParamSpec* pspec) {
   auto* priv = GST_INTERNVL_CAPTION(object)->priv;
-  std::lock_guard<std::mutex> lock(priv->lock);
-  if (!properties.set(priv->settings, prop_id, value)) {
+  if (!priv->set_property(properties, prop_id, kDeviceProperty, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
-  } else if (prop_id == kDeviceProperty) {
-    priv->cuda.set_device_property(priv->settings.engine.key().device);
-  }
 }
 
 static void gst_internvl_caption_get_property(GObject* object, guint prop_id, GValue* value,
                                               GParamSpec* pspec) {
   auto* priv = GST_INTERNVL_CAPTION(object)->priv;
+  if (priv->get_property(properties, prop_id, kInferenceWaitProperty, kMetricsPortProperty, value))
+    return;
   const ivs::pipeline::ResultCounters& c = priv->counters;
-  std::lock_guard<std::mutex> lock(priv->lock);
-  if (properties.get(priv->settings, prop_id, value)) return;
   switch (prop_id) {
     case kFramesSampledProperty:
       g_value_set_uint64(value, c.samples());
@@ -244,12 +234,6 @@ static void gst_internvl_caption_get_property(GObject* object, guint prop_id, GV
       break;
     case kCaptionsFailedProperty:
       g_value_set_uint64(value, c.drops(DropReason::kFailed));
-      break;
-    case kInferenceWaitProperty:
-      g_value_set_uint64(value, static_cast<guint64>(priv->wait.current().count()));
-      break;
-    case kMetricsPortProperty:
-      g_value_set_uint(value, priv->metrics ? priv->metrics->port() : 0);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);

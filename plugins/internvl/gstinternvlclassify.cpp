@@ -52,6 +52,7 @@
 #include "plugins/internvl/cuda_memory.h"
 #include "plugins/internvl/element_common.h"
 #include "plugins/internvl/element_settings.h"
+#include "plugins/internvl/inference_element.h"
 #include "plugins/internvl/classify_properties.h"
 
 GST_DEBUG_CATEGORY(gst_internvl_classify_debug);  // also classify_state.cpp's
@@ -69,16 +70,9 @@ using ivs::plugins::ClassifyState;
 using Settings = ivs::plugins::ClassifySettings;
 static ivs::plugins::PropertyTable<Settings> properties;  // the read-write properties
 
-struct GstInternVLClassifyPrivate {
-  std::mutex lock;  // settings, metrics, rejected_caps
-  Settings settings;
+struct GstInternVLClassifyPrivate : ivs::plugins::InferenceElementPrivate<Settings> {
   std::unique_ptr<ClassifyState> state;  // READY->PAUSED .. PAUSED->READY
-  // Both outlive the state: the properties read them after stop.
-  ivs::pipeline::ResultCounters counters;
-  ivs::pipeline::InferenceWait wait;                   // the streaming thread's, for inference-wait
-  std::shared_ptr<ivs::pipeline::MetricsHub> metrics;  // for metrics-port
-  std::string rejected_caps;           // last caps refused by accept-caps, for the error message
-  ivs::plugins::CudaFramePolicy cuda;  // CUDA memory in negotiation (pad queries)
+  std::string rejected_caps;  // under lock: last caps refused by accept-caps, for the error
 };
 
 struct _GstInternVLClassify {
@@ -309,20 +303,16 @@ static void gst_internvl_classify_finalize(GObject* object) {
 static void gst_internvl_classify_set_property(GObject* object, guint id, const GValue* value,
                                                GParamSpec* pspec) {
   auto* priv = GST_INTERNVL_CLASSIFY(object)->priv;
-  std::lock_guard<std::mutex> guard(priv->lock);
-  if (!properties.set(priv->settings, id, value)) {
+  if (!priv->set_property(properties, id, kDeviceProperty, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
-  } else if (id == kDeviceProperty) {
-    priv->cuda.set_device_property(priv->settings.engine.key().device);
-  }
 }
 
 static void gst_internvl_classify_get_property(GObject* object, guint id, GValue* value,
                                                GParamSpec* pspec) {
   auto* priv = GST_INTERNVL_CLASSIFY(object)->priv;
+  if (priv->get_property(properties, id, kInferenceWaitProperty, kMetricsPortProperty, value))
+    return;
   const ivs::pipeline::ResultCounters& c = priv->counters;
-  std::lock_guard<std::mutex> guard(priv->lock);
-  if (properties.get(priv->settings, id, value)) return;
   switch (id) {
     case kFramesProcessedProperty:
       g_value_set_uint64(value, c.frames());
@@ -335,12 +325,6 @@ static void gst_internvl_classify_get_property(GObject* object, guint id, GValue
       break;
     case kResultsLateProperty:
       g_value_set_uint64(value, c.drops(DropReason::kLate));
-      break;
-    case kInferenceWaitProperty:
-      g_value_set_uint64(value, static_cast<guint64>(priv->wait.current().count()));
-      break;
-    case kMetricsPortProperty:
-      g_value_set_uint(value, priv->metrics ? priv->metrics->port() : 0);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
