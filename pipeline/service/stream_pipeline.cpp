@@ -260,6 +260,7 @@ struct EncodedBranch {
   std::string stream_id;
   std::string location;  // <recordings_dir>/<stream id>/%s.mp4
   pipeline::ClipLimits limits;
+  bool realtime;  // the stream's `realtime`: the recording keeps the file's pace too
   std::shared_ptr<StreamTelemetry> telemetry;
   bool built = false;  // streaming thread only: one encoded video stream is recorded
 };
@@ -298,7 +299,10 @@ GstElement* build_encoded_branch(EncodedBranch& branch) {
                "pre-roll", branch.limits.pre_roll_seconds, "post-roll",
                branch.limits.post_roll_seconds, "max-duration", branch.limits.max_duration_seconds,
                "async", FALSE, nullptr);
-  // No sync: internvlrecord paces itself on the alert's decisions (at most max-lag ahead).
+  // internvlrecord never runs more than max-lag ahead of the alert's decisions; a realtime file
+  // is paced at the clock as well, so that the analysis branch does not gather max-lag of
+  // frames in its queues (the drain at shutdown would wait for them, in real time).
+  if (branch.realtime) g_object_set(record, "sync", TRUE, nullptr);
   g_signal_connect(decoder, "autoplug-select", G_CALLBACK(autoplug_select),
                    GINT_TO_POINTER(static_cast<int>(branch.policy)));
   g_signal_connect(decoder, "pad-added", G_CALLBACK(on_pad_added), branch.decoded);
@@ -463,8 +467,8 @@ StreamPipeline build_stream_pipeline(const StreamConfig& stream, const SharedCon
       g_object_set(source, "caps", caps, nullptr);
       gst_caps_unref(caps);
       auto* branch = new EncodedBranch{
-          built.pipeline,          built.queue, policy, stream.id, recordings + "/%s.mp4",
-          shared.recording.limits, telemetry};
+          built.pipeline,          built.queue,     policy,   stream.id, recordings + "/%s.mp4",
+          shared.recording.limits, stream.realtime, telemetry};
       g_signal_connect_data(source, "pad-added", G_CALLBACK(on_encoded_pad_added), branch,
                             &free_encoded_branch, GConnectFlags(0));
     } else {
