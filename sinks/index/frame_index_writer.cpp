@@ -45,6 +45,7 @@ void FrameIndex::writer_loop() {
     }
     committed_cv_.notify_all();
     if (stop) break;
+    advance_structure(false);
     more_retention = retain_one_chunk();
     const auto since_save = std::chrono::steady_clock::now() - last_save;
     if (options_.save_interval.count() > 0 && since_save >= options_.save_interval) {
@@ -52,7 +53,33 @@ void FrameIndex::writer_loop() {
       last_save = std::chrono::steady_clock::now();
     }
   }
+  advance_structure(true);
   save_vectors();
+}
+
+void FrameIndex::advance_structure(bool wait) {
+  try {
+    if (training_.valid()) {
+      if (!wait && training_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+        return;
+      }
+      VectorIndex::TrainedIvf trained = training_.get();
+      std::unique_lock<std::shared_mutex> lock(index_mutex_);
+      vectors_->adopt_ivf(std::move(trained));
+      vectors_dirty_ = true;
+      return;
+    }
+    if (wait) return;
+    std::shared_lock<std::shared_mutex> lock(index_mutex_);
+    if (vectors_ && vectors_->needs_ivf() && !ivf_failed_) {
+      // Searches and ingest go on (exact) while it trains; adopt_ivf() catches up.
+      training_ = std::async(std::launch::async, vectors_->ivf_trainer());
+    }
+  } catch (const std::exception& error) {
+    // Out of memory while training: stay exact (slower, still correct) and say so, once.
+    ivf_failed_ = true;
+    log(std::string("search index: could not build the IVF: ") + error.what());
+  }
 }
 
 int64_t FrameIndex::store_stream_id(const std::string& name) {
