@@ -57,6 +57,8 @@ class FrameIndex final : public SearchIndex {
   bool retain_one_chunk();
   int64_t retention_boundary() const;
   void save_vectors();
+  /// Logs a writer-thread failure at most once a minute per kind (disk full repeats 4x/s).
+  void log_failure(const std::string& kind, const std::string& message);
 
   SearchIndexOptions options_;
   std::filesystem::path vector_file_;
@@ -91,6 +93,7 @@ class FrameIndex final : public SearchIndex {
   bool vectors_dirty_ = false;  // writer thread only: changed since the last save
   std::future<VectorIndex::TrainedIvf> training_;  // writer thread only: the IVF in training
   bool ivf_failed_ = false;  // writer thread only: training failed, stay exact
+  std::map<std::string, std::chrono::steady_clock::time_point> last_failure_log_;  // writer
   std::thread writer_;
 };
 

@@ -127,8 +127,8 @@ void FrameIndex::commit(std::vector<IndexedFrame>& batch) {
   } catch (const std::exception& error) {
     // Disk full or a broken database: the frames are lost, counted and said; the writer goes on.
     dropped_ += batch.size();
-    log(std::string("search index: could not commit ") + std::to_string(batch.size()) +
-        " frames: " + error.what());
+    log_failure("commit", "search index: could not commit " + std::to_string(batch.size()) +
+                              " frames: " + error.what());
   }
 }
 
@@ -167,9 +167,9 @@ int64_t FrameIndex::retention_boundary() const {
 }
 
 bool FrameIndex::retain_one_chunk() {
-  const int64_t through = retention_boundary();
-  if (through == 0) return false;
   try {
+    const int64_t through = retention_boundary();
+    if (through == 0) return false;
     store_->delete_through(through);
     size_t erased = 0;
     {
@@ -181,7 +181,7 @@ bool FrameIndex::retain_one_chunk() {
     vectors_dirty_ = true;
     store_->reclaim_space();
   } catch (const std::exception& error) {
-    log(std::string("search index: retention failed: ") + error.what());
+    log_failure("retention", std::string("search index: retention failed: ") + error.what());
     return false;
   }
   return true;
@@ -196,8 +196,16 @@ void FrameIndex::save_vectors() {
     vectors_->save(vector_file_, catalogue_.last_id());
     vectors_dirty_ = false;
   } catch (const std::exception& error) {
-    log(std::string("search index: ") + error.what());
+    log_failure("save", std::string("search index: ") + error.what());
   }
+}
+
+void FrameIndex::log_failure(const std::string& kind, const std::string& message) {
+  const auto now = std::chrono::steady_clock::now();
+  auto it = last_failure_log_.find(kind);
+  if (it != last_failure_log_.end() && now - it->second < std::chrono::minutes(1)) return;
+  last_failure_log_[kind] = now;
+  log(message + " (failures of this kind are logged once a minute)");
 }
 
 }  // namespace ivs::search
