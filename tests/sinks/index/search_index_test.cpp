@@ -172,20 +172,25 @@ TEST(SearchIndexTest, shared_index_is_one_writer_per_directory) {
   EXPECT_NE(c, nullptr);
 }
 
+/// Opening fails with an IndexError naming the database and the fix.
+void expect_unusable_database(const SearchIndexOptions& options) {
+  try {
+    SearchIndex::open(options);
+    ADD_FAILURE() << "an unusable database opened";
+  } catch (const IndexError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find((options.dir / "index.sqlite").string()), std::string::npos) << message;
+    EXPECT_NE(message.find("move it away"), std::string::npos) << message;
+  }
+}
+
 TEST(SearchIndexTest, corrupt_database_is_an_error_naming_it) {
   const auto dir = ivs::test::scratch_dir("search_index_corrupt_db");
   std::ofstream(dir / "index.sqlite") << std::string(8192, 'x');
   for (bool read_only : {false, true}) {
     auto options = options_for(dir);
     options.read_only = read_only;
-    try {
-      SearchIndex::open(options);
-      FAIL() << "a corrupt database opened";
-    } catch (const IndexError& error) {
-      const std::string message = error.what();
-      EXPECT_NE(message.find((dir / "index.sqlite").string()), std::string::npos) << message;
-      EXPECT_NE(message.find("move it away"), std::string::npos) << message;
-    }
+    expect_unusable_database(options);
   }
 }
 
@@ -203,14 +208,7 @@ TEST(SearchIndexTest, truncated_database_is_an_error_naming_it) {
   ASSERT_GT(bytes.size(), 100000u);
   bytes.resize(bytes.size() / 2);
   ivs::test::write_bytes(file, bytes);
-  try {
-    SearchIndex::open(options_for(dir));
-    FAIL() << "a truncated database opened";
-  } catch (const IndexError& error) {
-    const std::string message = error.what();
-    EXPECT_NE(message.find(file.string()), std::string::npos) << message;
-    EXPECT_NE(message.find("move it away"), std::string::npos) << message;
-  }
+  expect_unusable_database(options_for(dir));
 }
 
 TEST(SearchIndexTest, reader_of_a_missing_index_is_told_where) {
