@@ -71,6 +71,20 @@ TEST(SearchIndexTest, round_trip_on_real_files) {
   EXPECT_THROW(reader->add(make_frame("cam01", 1, 1, test_epoch(), gen.next())), IndexError);
 }
 
+// Nobody calls flush() in a pipeline: the writer commits on its own every commit_interval.
+TEST(SearchIndexTest, frames_become_searchable_without_flush) {
+  const auto dir = ivs::test::scratch_dir("search_index_freshness");
+  ClusteredVectors gen(32, 4, 0.1f, 16);
+  auto index = SearchIndex::open(options_for(dir));
+  const auto embedding = gen.next();
+  ASSERT_TRUE(index->add(make_frame("cam", 7, 0.5, test_epoch(), embedding, true)));
+  ASSERT_TRUE(test::eventually([&] { return !index->search(embedding, 1).empty(); }));
+  const Moment moment = index->search(embedding, 1).at(0);
+  EXPECT_EQ(moment.best_frame_id, 7);
+  EXPECT_NEAR(moment.score, 1.0, 1e-3);  // float16 storage costs at most ~1e-3 of cosine
+  EXPECT_EQ(index->latest_thumbnail_id("cam"), moment.best_id);
+}
+
 // A narrow stream + time filter returns its best frames even when other streams match the query
 // far better: the filter chooses the candidates before ranking.
 TEST(SearchIndexTest, filters_restrict_candidates_before_ranking) {
