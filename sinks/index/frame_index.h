@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The SearchIndex implementation. Threads: any number of callers of add()/search(); one writer
 // thread that commits batches to SQLite and then, under the exclusive side of index_mutex_,
-// appends them to the catalogue and FAISS; searches hold the shared side. Retention and the
-// periodic vector file save run in the writer thread too, one chunk at a time, so ingest
-// continues between chunks. Loading is in frame_index.cpp, the writer thread in
+// appends them to the catalogue and FAISS; searches hold the shared side. Retention runs in the
+// writer thread too, one chunk at a time, so ingest continues between chunks; IVF training and
+// vector file saves run in tasks beside it. Loading is in frame_index.cpp, the writer thread in
 // frame_index_writer.cpp.
 #pragma once
 
