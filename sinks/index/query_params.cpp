@@ -8,6 +8,8 @@
 #include <set>
 #include <sstream>
 
+#include "sinks/result_json.h"
+
 namespace ivs::search {
 namespace {
 
@@ -96,15 +98,6 @@ std::vector<std::string> parse_streams(const std::vector<std::string>& values) {
   return out;
 }
 
-std::string iso_text(system_clock::time_point when) {
-  const std::time_t t = system_clock::to_time_t(when);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
-
 }  // namespace
 
 SearchParamError::SearchParamError(std::string parameter, const std::string& message)
@@ -143,8 +136,9 @@ SearchRequest parse_search_params(const SearchParams& params, system_clock::time
   if (!params.from.empty()) request.filter.from = parse_search_time("from", params.from, now);
   if (!params.to.empty()) request.filter.to = parse_search_time("to", params.to, now);
   if (request.filter.from && request.filter.to && *request.filter.from > *request.filter.to) {
-    throw SearchParamError("from", "from (" + iso_text(*request.filter.from) + ") is after to (" +
-                                       iso_text(*request.filter.to) +
+    throw SearchParamError("from", "from (" + sinks::format_timestamp(*request.filter.from) +
+                                       ") is after to (" +
+                                       sinks::format_timestamp(*request.filter.to) +
                                        "): give a from that is not later than to");
   }
   return request;

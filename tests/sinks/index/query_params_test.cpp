@@ -143,8 +143,8 @@ TEST(QueryParamsTest, from_and_to_bound_the_window_and_from_after_to_is_an_error
   p.to = "2026-12-07T07:00:00Z";
   const auto message = error_of(p, "from");
   EXPECT_TRUE(contains(message, "is after to")) << message;
-  EXPECT_TRUE(contains(message, "2026-12-07T08:00:00Z")) << message;
-  EXPECT_TRUE(contains(message, "2026-12-07T07:00:00Z")) << message;
+  EXPECT_TRUE(contains(message, "from (2026-12-07T08:00:00.000Z)")) << message;
+  EXPECT_TRUE(contains(message, "to (2026-12-07T07:00:00.000Z)")) << message;
 }
 
 }  // namespace
