@@ -54,8 +54,10 @@ FrameIndex::FrameIndex(const SearchIndexOptions& options)
   mode_ = store_->mode();
   dim_ = store_->dim();
   meta_stored_ = dim_ > 0;
+  store_->begin_read();
   load_catalogue();
   if (dim_ > 0) load_vectors();
+  store_->end_read();
   if (!options.read_only) writer_ = std::thread([this] { writer_loop(); });
 }
 
@@ -99,6 +101,9 @@ void FrameIndex::add_rows_to_vectors(VectorIndex& vectors, int64_t after_id) {
   std::vector<int64_t> ids;
   const auto add_batch = [&] {
     vectors.add(ids.size(), floats.data(), ids.data());
+    // Opening blocks anyway; switching here keeps a rebuild of millions of rows from ever
+    // holding them all as floats.
+    if (vectors.needs_ivf()) vectors.switch_to_ivf();
     floats.clear();
     ids.clear();
   };
