@@ -34,7 +34,8 @@ nlohmann::json filter_json(const FilterResult& f) {
           {"ms",
            {{"p50", ms(cli::percentile(f.seconds, 0.5))},
             {"p95", ms(cli::percentile(f.seconds, 0.95))}}},
-          {"recall_at_10", f.recall_at_10}};
+          {"recall_at_10", f.recall_at_10},
+          {"scene_recall_at_10", f.scene_recall_at_10}};
 }
 
 nlohmann::json result_json(const SearchMeasurement& m) {
@@ -53,7 +54,8 @@ nlohmann::json result_json(const SearchMeasurement& m) {
           {"ingest",
            {{"seconds", m.ingest_seconds},
             {"frames_per_second", static_cast<double>(m.frames) / m.ingest_seconds},
-            {"queue_full_retries", m.ingest_retries}}},
+            {"queue_full_retries", m.ingest_retries},
+            {"ivf_settle_seconds", m.settle_seconds}}},
           {"queries", filters},
           {"memory",
            {{"rss_bytes_per_vector", m.rss_bytes_per_vector},
@@ -75,21 +77,23 @@ void print_table(const SearchBenchOptions& o, const std::vector<SearchMeasuremen
       o.vectors, o.streams, o.clusters, o.queries, std::thread::hardware_concurrency());
   for (const auto& m : all) {
     std::printf(
-        "dim %d (%s): ingest %.0f frames/s; memory %.0f B/vector RSS, %.0f B/vector "
+        "dim %d (%s, settled %.1f s after ingest): ingest %.0f frames/s; memory %.0f B/vector RSS, "
+        "%.0f B/vector "
         "estimated; disk %.2f GB per million frames, %.2f GB with thumbnails "
         "(%.0f B JPEG); freshness p50 %.2f s, p95 %.2f s (%zu probes, %zu missed)\n",
-        m.dim, m.structure.c_str(), static_cast<double>(m.frames) / m.ingest_seconds,
-        m.rss_bytes_per_vector, m.estimate_bytes_per_vector, m.disk_bytes_per_frame * 1e-3,
+        m.dim, m.structure.c_str(), m.settle_seconds,
+        static_cast<double>(m.frames) / m.ingest_seconds, m.rss_bytes_per_vector,
+        m.estimate_bytes_per_vector, m.disk_bytes_per_frame * 1e-3,
         (m.disk_bytes_per_frame + m.thumbnail_bytes_per_frame) * 1e-3, m.thumbnail_jpeg_bytes,
         m.freshness_seconds.empty() ? 0.0 : cli::percentile(m.freshness_seconds, 0.5),
         m.freshness_seconds.empty() ? 0.0 : cli::percentile(m.freshness_seconds, 0.95),
         m.freshness_seconds.size(), m.freshness_missed);
-    std::printf("  %-32s %10s %10s %10s %12s\n", "filter", "admitted", "p50 ms", "p95 ms",
-                "recall@10");
+    std::printf("  %-32s %10s %10s %10s %12s %14s\n", "filter", "admitted", "p50 ms", "p95 ms",
+                "recall@10", "scene rec.@10");
     for (const auto& f : m.filters) {
-      std::printf("  %-32s %9.2f%% %10.2f %10.2f %12.3f\n", f.filter.c_str(), 100.0 * f.candidates,
-                  ms(cli::percentile(f.seconds, 0.5)), ms(cli::percentile(f.seconds, 0.95)),
-                  f.recall_at_10);
+      std::printf("  %-32s %9.2f%% %10.2f %10.2f %12.3f %14.3f\n", f.filter.c_str(),
+                  100.0 * f.candidates, ms(cli::percentile(f.seconds, 0.5)),
+                  ms(cli::percentile(f.seconds, 0.95)), f.recall_at_10, f.scene_recall_at_10);
     }
   }
   std::printf(

@@ -32,14 +32,19 @@ struct FilterResult {
   double candidates = 0.0;      // mean fraction of the frames the filter admits
   std::vector<double> seconds;  // per query
   double recall_at_10 = 0.0;    // mean over queries of |index top 10 ∩ exact top 10| / 10
+  // The same counting an exact top-10 frame as found when the index returned a frame of its
+  // scene (a near-duplicate a moment would show anyway): separates ranking swaps among
+  // near-identical frames from missed scenes.
+  double scene_recall_at_10 = 0.0;
 };
 
 struct SearchMeasurement {
   int dim = 0;
   size_t frames = 0;
-  std::string structure;  // "exact" / "ivf-sq8" at the end of ingest
+  std::string structure;  // "exact" / "ivf-sq8" once settled (what the queries ran on)
   double ingest_seconds = 0.0;
   uint64_t ingest_retries = 0;  // add() found the queue full and was called again
+  double settle_seconds = 0.0;  // after ingest, until the background-trained IVF took over
   std::vector<FilterResult> filters;
   double rss_bytes_per_vector = 0.0;       // resident set growth over the ingest / frames
   double estimate_bytes_per_vector = 0.0;  // the index's own memory_bytes / frames

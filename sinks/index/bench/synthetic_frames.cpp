@@ -93,10 +93,13 @@ void SyntheticFrames::point(int topic, uint64_t scene_key, uint64_t frame_key, f
   normalise(out, d);
 }
 
-void SyntheticFrames::embedding(size_t i, float* out) const {
+uint64_t SyntheticFrames::scene(size_t i) const {
   const auto camera = static_cast<uint64_t>(i % static_cast<size_t>(config_.streams));
-  const auto scene = static_cast<uint64_t>(frame_id(i) / config_.scene_frames);
-  const uint64_t scene_key = kSceneKey + (camera << 32) + scene;
+  return (camera << 32) + static_cast<uint64_t>(frame_id(i) / config_.scene_frames);
+}
+
+void SyntheticFrames::embedding(size_t i, float* out) const {
+  const uint64_t scene_key = kSceneKey + scene(i);
   const auto topic = static_cast<int>(Draws(config_.seed ^ kTopicKey ^ scene_key).next() %
                                       static_cast<uint64_t>(config_.clusters));
   point(topic, scene_key, kFrameKey + i, out);

@@ -43,6 +43,9 @@ class SyntheticFrames {
   std::chrono::system_clock::time_point last_wall_time() const;
   static std::chrono::system_clock::time_point epoch();  // 2026-12-07T00:00:00Z
 
+  /// Which scene frame i shows: equal for the frames of one camera's scene, distinct otherwise.
+  uint64_t scene(size_t i) const;
+
   /// Frame i's unit embedding into out[0, dim).
   void embedding(size_t i, float* out) const;
 
