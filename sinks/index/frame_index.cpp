@@ -143,7 +143,7 @@ void FrameIndex::load_vectors() {
       std::to_string(catalogue_.size()) + " frames in the database");
   vectors_ = std::make_unique<VectorIndex>(dim_, options_.exact_limit);
   add_rows_to_vectors(*vectors_, 0);
-  vectors_dirty_ = true;
+  unsaved_changes_ = catalogue_.size() + 1;
 }
 
 bool FrameIndex::add(IndexedFrame frame) {

@@ -56,6 +56,7 @@ class FrameIndex final : public SearchIndex {
   void advance_structure(bool wait);
   bool retain_one_chunk();
   int64_t retention_boundary() const;
+  bool worth_saving() const;
   void save_vectors();
   /// Logs a writer-thread failure at most once a minute per kind (disk full repeats 4x/s).
   void log_failure(const std::string& kind, const std::string& message);
@@ -89,8 +90,10 @@ class FrameIndex final : public SearchIndex {
   std::atomic<uint64_t> indexed_{0};
   std::atomic<uint64_t> dropped_{0};
   std::atomic<uint64_t> deleted_{0};
-  bool meta_stored_ = false;    // writer thread only
-  bool vectors_dirty_ = false;  // writer thread only: changed since the last save
+  bool meta_stored_ = false;  // writer thread only
+  // Writer thread only: rows added or deleted since the vector file was saved (a rebuild or
+  // a structure switch counts as every row).
+  uint64_t unsaved_changes_ = 0;
   std::future<VectorIndex::TrainedIvf> training_;  // writer thread only: the IVF in training
   bool ivf_failed_ = false;  // writer thread only: training failed, stay exact
   std::map<std::string, std::chrono::steady_clock::time_point> last_failure_log_;  // writer

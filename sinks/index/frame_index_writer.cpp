@@ -12,6 +12,7 @@ namespace {
 // Rows deleted per retention transaction: small enough that a commit of new frames is never
 // held up for long (a few ms), large enough that retention outpaces ingest.
 constexpr size_t kRetentionChunk = 4096;
+constexpr uint64_t kMinUnsavedRows = 10000;
 
 int64_t to_ns(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
@@ -48,7 +49,8 @@ void FrameIndex::writer_loop() {
     advance_structure(false);
     more_retention = retain_one_chunk();
     const auto since_save = std::chrono::steady_clock::now() - last_save;
-    if (options_.save_interval.count() > 0 && since_save >= options_.save_interval) {
+    if (options_.save_interval.count() > 0 && since_save >= options_.save_interval &&
+        worth_saving()) {
       save_vectors();
       last_save = std::chrono::steady_clock::now();
     }
@@ -66,7 +68,7 @@ void FrameIndex::advance_structure(bool wait) {
       VectorIndex::TrainedIvf trained = training_.get();
       std::unique_lock<std::shared_mutex> lock(index_mutex_);
       vectors_->adopt_ivf(std::move(trained));
-      vectors_dirty_ = true;
+      unsaved_changes_ += vectors_->size() + 1;
       return;
     }
     if (wait) return;
@@ -123,7 +125,7 @@ void FrameIndex::commit(std::vector<IndexedFrame>& batch) {
     if (!vectors_) vectors_ = std::make_unique<VectorIndex>(dim_, options_.exact_limit);
     vectors_->add(ids.size(), floats.data(), ids.data());
     indexed_ += batch.size();
-    vectors_dirty_ = true;
+    unsaved_changes_ += batch.size();
   } catch (const std::exception& error) {
     // Disk full or a broken database: the frames are lost, counted and said; the writer goes on.
     dropped_ += batch.size();
@@ -178,7 +180,7 @@ bool FrameIndex::retain_one_chunk() {
       if (vectors_) vectors_->remove(faiss::IDSelectorRange(0, through + 1));
     }
     deleted_ += erased;
-    vectors_dirty_ = true;
+    unsaved_changes_ += erased;
     store_->reclaim_space();
   } catch (const std::exception& error) {
     log_failure("retention", std::string("search index: retention failed: ") + error.what());
@@ -187,14 +189,22 @@ bool FrameIndex::retain_one_chunk() {
   return true;
 }
 
+bool FrameIndex::worth_saving() const {
+  // Saving writes the whole structure (800 MB at 1M x 768) and holds up ingest meanwhile;
+  // what it saves is the catch-up at the next open, which costs about as much per row as
+  // ingest. So save when a tenth of the index (and at least kMinUnsavedRows) is unsaved.
+  std::shared_lock<std::shared_mutex> lock(index_mutex_);
+  return unsaved_changes_ >= std::max<uint64_t>(kMinUnsavedRows, catalogue_.size() / 10);
+}
+
 void FrameIndex::save_vectors() {
-  if (!vectors_dirty_) return;
+  if (unsaved_changes_ == 0) return;
   try {
     // Readers go on searching while it is written; only this thread changes the index.
     std::shared_lock<std::shared_mutex> lock(index_mutex_);
     if (!vectors_) return;
     vectors_->save(vector_file_, catalogue_.last_id());
-    vectors_dirty_ = false;
+    unsaved_changes_ = 0;
   } catch (const std::exception& error) {
     log_failure("save", std::string("search index: ") + error.what());
   }

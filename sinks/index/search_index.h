@@ -67,7 +67,8 @@ struct SearchIndexOptions {
   // Measured at dim 768 on the shared 2-core machine (load ~4.5), k=200: exact p95 22 ms at
   // 25,000 frames, 45 ms at 50,000; the IVF answers in p95 23 ms at 200,000. Tests lower it.
   size_t exact_limit = 25000;
-  // How often the writer saves the vector file (it also saves at close); 0: only at close.
+  // How often the writer may save the vector file, when a tenth of the index (at least 10,000
+  // rows) changed since the last save (it always saves at close); 0: only at close.
   std::chrono::seconds save_interval{300};
   // Wall clock for age retention; empty: std::chrono::system_clock::now. Tests inject one.
   std::function<std::chrono::system_clock::time_point()> now;

@@ -104,9 +104,14 @@ size_t choose_nlist(size_t n) {
   return std::clamp<size_t>(std::min(by_sqrt, n / kMinPointsPerList), 1, 65536);
 }
 
-/// Probes for unfiltered searches: one list in 16, measured for recall@10 >= 0.95 on clustered
-/// unit vectors (tests/sinks/index/vector_index_test.cpp).
-size_t default_nprobe(size_t nlist) { return std::max<size_t>(1, nlist / 16); }
+/// Probes for unfiltered searches: one list in 32 (at least 8). On clustered unit vectors at
+/// dim 768 (100-1000 clusters, near and far queries) recall@10 against exact search stays at
+/// 0.98-0.99 from 1/8 down to 1/64, where 8-bit quantisation rather than probing limits it, and
+/// first drops (0.94) at 1/128; 1/32 keeps a 2x margin and halves the scan of 1/16 (1M x 768:
+/// p50 47 ms at 1/16).
+size_t default_nprobe(size_t nlist) {
+  return std::min<size_t>(nlist, std::max<size_t>(8, nlist / 32));
+}
 
 }  // namespace
 
