@@ -33,26 +33,6 @@ double probability(double value) {
   return v < 0.0 ? 0.0 : (v > 1.0 ? 1.0 : v);
 }
 
-std::string format_timestamp(system_clock::time_point when) {
-  using namespace std::chrono;
-  // floor, not duration_cast: times before 1970 must not round towards zero.
-  const auto ms = floor<milliseconds>(when.time_since_epoch());
-  const auto secs = floor<seconds>(ms);
-  const auto millis = static_cast<int>((ms - secs).count());
-  const std::time_t t = static_cast<std::time_t>(secs.count());
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  const size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-  std::string out(buf, n);
-  out += '.';
-  out += static_cast<char>('0' + millis / 100);
-  out += static_cast<char>('0' + millis / 10 % 10);
-  out += static_cast<char>('0' + millis % 10);
-  out += 'Z';
-  return out;
-}
-
 [[noreturn]] void fail(const std::string& field, const std::string& what) {
   throw std::invalid_argument("result message: field '" + field + "' " + what);
 }
@@ -330,6 +310,26 @@ void read_common(const FieldReader& message, FrameResult& result) {
 }
 
 }  // namespace
+
+std::string format_timestamp(system_clock::time_point when) {
+  using namespace std::chrono;
+  // floor, not duration_cast: times before 1970 must not round towards zero.
+  const auto ms = floor<milliseconds>(when.time_since_epoch());
+  const auto secs = floor<seconds>(ms);
+  const auto millis = static_cast<int>((ms - secs).count());
+  const std::time_t t = static_cast<std::time_t>(secs.count());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  const size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  std::string out(buf, n);
+  out += '.';
+  out += static_cast<char>('0' + millis / 100);
+  out += static_cast<char>('0' + millis / 10 % 10);
+  out += static_cast<char>('0' + millis % 10);
+  out += 'Z';
+  return out;
+}
 
 const char* result_version(const FrameResult& result) {
   return result.kind == ResultKind::kEvent ? kResultVersion11 : kResultVersion10;

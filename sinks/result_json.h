@@ -3,6 +3,7 @@
 // bytes.
 #pragma once
 
+#include <chrono>
 #include <string>
 
 #include "sinks/frame_result.h"
@@ -34,6 +35,11 @@ std::string result_to_json(const FrameResult& result);
 /// object, and a 1.0 message must not carry `event`. Throws std::invalid_argument naming the
 /// field when the text is not a valid message of a supported version ("1.0", "1.1").
 FrameResult result_from_json(const std::string& text);
+
+/// The wire format's time text: RFC 3339 UTC with milliseconds, truncated
+/// ("2026-11-28T20:01:00.123Z"). Also the time text of search answers (CLI and REST), which
+/// sinks/index/query_params.h parses back. Thread-safe.
+std::string format_timestamp(std::chrono::system_clock::time_point when);
 
 /// The ZeroMQ topic frame: "<prefix><kind>/<sensor_id>", e.g. "classification/cam01".
 std::string result_topic(const FrameResult& result, const std::string& prefix = "");

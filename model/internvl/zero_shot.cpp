@@ -9,10 +9,9 @@
 #include "model/common/errors.h"
 
 namespace ivs::model {
-namespace {
 
-at::Tensor encode_texts(const InternVLModelImpl& model, const Tokenizer& tokenizer,
-                        const std::vector<std::string>& texts, int64_t batch_size) {
+at::Tensor embed_texts(const InternVLModelImpl& model, const Tokenizer& tokenizer,
+                       const std::vector<std::string>& texts, int64_t batch_size) {
   std::vector<at::Tensor> parts;
   const auto device = model.query_tokens.device();
   for (size_t start = 0; start < texts.size(); start += batch_size) {
@@ -24,10 +23,8 @@ at::Tensor encode_texts(const InternVLModelImpl& model, const Tokenizer& tokeniz
     auto ids = at::tensor(batch.ids, at::kLong).view({batch.batch, batch.length}).to(device);
     parts.push_back(model.encode_text(ids).to(at::kFloat));
   }
-  return at::cat(parts, 0);
+  return l2_normalize(at::cat(parts, 0));
 }
-
-}  // namespace
 
 void LabelSet::validate() const {
   if (labels.empty()) throw InputError("the label set is empty: give at least one label");
@@ -54,7 +51,7 @@ ZeroShotClassifier::ZeroShotClassifier(const InternVLModelImpl& model, const Tok
   }
   const auto n_labels = static_cast<int64_t>(labels_.labels.size());
   const auto n_templates = static_cast<int64_t>(labels_.templates.size());
-  auto embeds = l2_normalize(encode_texts(model, tokenizer, prompts, text_batch));
+  auto embeds = embed_texts(model, tokenizer, prompts, text_batch);
   embeds = embeds.view({n_labels, n_templates, -1}).mean(1);
   class_embeddings_ = l2_normalize(embeds);
 }

@@ -25,6 +25,12 @@ struct LabelSet {
   void validate() const;
 };
 
+/// Unit-length text-tower embeddings [N, E] (float32) of `texts`, exactly as they are given (no
+/// template), `batch_size` texts per forward pass. The one text path of zero-shot labels and of
+/// search queries (text_query.h), so a query equals the label of the same text.
+at::Tensor embed_texts(const InternVLModelImpl& model, const Tokenizer& tokenizer,
+                       const std::vector<std::string>& texts, int64_t batch_size = 64);
+
 struct LabelScore {
   int64_t label_id = 0;
   std::string label;

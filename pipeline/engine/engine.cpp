@@ -9,9 +9,12 @@
 #include <thread>
 #include <utility>
 
+#include <c10/core/InferenceMode.h>
+
 #include "model/common/errors.h"
 #include "model/internvl/loaded_model.h"
 #include "model/internvl/placement.h"
+#include "model/internvl/text_query.h"
 #include "pipeline/engine/engine_inference.h"
 #include "pipeline/engine/nv12_stager.h"
 #include "pipeline/engine/task_worker.h"
@@ -293,6 +296,12 @@ std::shared_ptr<const LabelScorer> Engine::label_scorer(const std::vector<std::s
   }
   impl_->scorers[key] = scorer;
   return scorer;
+}
+
+std::vector<float> Engine::embed_query(const std::string& text) const {
+  c10::InferenceMode guard;
+  const auto& loaded = *impl_->model;
+  return model::embed_text_query(loaded.full_model(), loaded.text_tokenizer(), text);
 }
 
 EngineStats Engine::stats() const { return {impl_->embeddings->stats(), impl_->captions->stats()}; }

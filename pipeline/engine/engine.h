@@ -245,6 +245,12 @@ class Engine {
   std::shared_ptr<const LabelScorer> label_scorer(const std::vector<std::string>& labels,
                                                   const std::vector<std::string>& templates);
 
+  /// The embedding [E] (float32, L2-normalised) of a free-text search query, comparable with
+  /// the image embeddings of either mode (model::embed_text_query). Runs the text tower on the
+  /// calling thread, beside the workers, not through a queue. Throws model::InputError for an
+  /// empty query or a vision-only checkpoint.
+  std::vector<float> embed_query(const std::string& text) const;
+
   EngineStats stats() const;
 
   /// Workers stop taking batches (queued requests wait; submits still queue).

@@ -269,6 +269,24 @@ TEST(EngineTest, label_scorer_is_cached_and_matches_the_zero_shot_classifier) {
   EXPECT_THROW(scorer->scores({1.0f, 2.0f}, 1), model::InputError);
 }
 
+// The service's REST search embeds its query through the engine: the label path with no
+// template, so it equals the class embedding of the same label.
+TEST(EngineTest, a_query_embedding_equals_the_class_embedding_of_the_same_label) {
+  INTERNVL_REQUIRE_PATH(test::internvl_tiny_dir() / "config.json");
+  auto engine = tiny_engine();
+  const std::vector<std::string> labels{"red square", "gradient"};
+  c10::InferenceMode guard;
+  const auto& loaded = test::tiny_model();
+  const model::ZeroShotClassifier classifier(loaded.full_model(), loaded.text_tokenizer(),
+                                             {labels, {"{}"}});
+  for (size_t i = 0; i < labels.size(); ++i) {
+    const auto row = classifier.class_embeddings()[static_cast<int64_t>(i)].contiguous();
+    const std::vector<float> want(row.data_ptr<float>(), row.data_ptr<float>() + row.numel());
+    EXPECT_LT(relative_error(engine->embed_query(labels[i]), want), 1e-5) << labels[i];
+  }
+  EXPECT_THROW(engine->embed_query(" "), model::InputError);
+}
+
 TEST(EngineTest, wrong_sized_pixels_fail_alone_and_the_engine_keeps_working) {
   INTERNVL_REQUIRE_PATH(test::internvl_tiny_dir() / "config.json");
   auto engine = tiny_engine();
