@@ -101,6 +101,9 @@ void FrameIndex::add_rows_to_vectors(VectorIndex& vectors, int64_t after_id) {
   std::vector<int64_t> ids;
   const auto add_batch = [&] {
     vectors.add(ids.size(), floats.data(), ids.data());
+    // Opening blocks anyway; switching here keeps a rebuild of millions of rows from ever
+    // holding them all as floats.
+    if (vectors.needs_ivf()) vectors.switch_to_ivf();
     floats.clear();
     ids.clear();
   };

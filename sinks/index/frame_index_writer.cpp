@@ -45,6 +45,7 @@ void FrameIndex::writer_loop() {
     }
     committed_cv_.notify_all();
     if (stop) break;
+    advance_structure(false);
     more_retention = retain_one_chunk();
     const auto since_save = std::chrono::steady_clock::now() - last_save;
     if (options_.save_interval.count() > 0 && since_save >= options_.save_interval) {
@@ -52,7 +53,33 @@ void FrameIndex::writer_loop() {
       last_save = std::chrono::steady_clock::now();
     }
   }
+  advance_structure(true);
   save_vectors();
+}
+
+void FrameIndex::advance_structure(bool wait) {
+  try {
+    if (training_.valid()) {
+      if (!wait && training_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+        return;
+      }
+      VectorIndex::TrainedIvf trained = training_.get();
+      std::unique_lock<std::shared_mutex> lock(index_mutex_);
+      vectors_->adopt_ivf(std::move(trained));
+      vectors_dirty_ = true;
+      return;
+    }
+    if (wait) return;
+    std::shared_lock<std::shared_mutex> lock(index_mutex_);
+    if (vectors_ && vectors_->needs_ivf() && !ivf_failed_) {
+      // Searches and ingest go on (exact) while it trains; adopt_ivf() catches up.
+      training_ = std::async(std::launch::async, vectors_->ivf_trainer());
+    }
+  } catch (const std::exception& error) {
+    // Out of memory while training: stay exact (slower, still correct) and say so, once.
+    ivf_failed_ = true;
+    log(std::string("search index: could not build the IVF: ") + error.what());
+  }
 }
 
 int64_t FrameIndex::store_stream_id(const std::string& name) {
@@ -100,8 +127,8 @@ void FrameIndex::commit(std::vector<IndexedFrame>& batch) {
   } catch (const std::exception& error) {
     // Disk full or a broken database: the frames are lost, counted and said; the writer goes on.
     dropped_ += batch.size();
-    log(std::string("search index: could not commit ") + std::to_string(batch.size()) +
-        " frames: " + error.what());
+    log_failure("commit", "search index: could not commit " + std::to_string(batch.size()) +
+                              " frames: " + error.what());
   }
 }
 
@@ -140,9 +167,9 @@ int64_t FrameIndex::retention_boundary() const {
 }
 
 bool FrameIndex::retain_one_chunk() {
-  const int64_t through = retention_boundary();
-  if (through == 0) return false;
   try {
+    const int64_t through = retention_boundary();
+    if (through == 0) return false;
     store_->delete_through(through);
     size_t erased = 0;
     {
@@ -154,7 +181,7 @@ bool FrameIndex::retain_one_chunk() {
     vectors_dirty_ = true;
     store_->reclaim_space();
   } catch (const std::exception& error) {
-    log(std::string("search index: retention failed: ") + error.what());
+    log_failure("retention", std::string("search index: retention failed: ") + error.what());
     return false;
   }
   return true;
@@ -169,8 +196,16 @@ void FrameIndex::save_vectors() {
     vectors_->save(vector_file_, catalogue_.last_id());
     vectors_dirty_ = false;
   } catch (const std::exception& error) {
-    log(std::string("search index: ") + error.what());
+    log_failure("save", std::string("search index: ") + error.what());
   }
+}
+
+void FrameIndex::log_failure(const std::string& kind, const std::string& message) {
+  const auto now = std::chrono::steady_clock::now();
+  auto it = last_failure_log_.find(kind);
+  if (it != last_failure_log_.end() && now - it->second < std::chrono::minutes(1)) return;
+  last_failure_log_[kind] = now;
+  log(message + " (failures of this kind are logged once a minute)");
 }
 
 }  // namespace ivs::search

@@ -6,7 +6,9 @@
 
 #include <fstream>
 
+#include "tests/common/test_files.h"
 #include "tests/common/test_paths.h"
+#include "tests/sinks/index/eventually.h"
 #include "tests/sinks/index/synthetic_vectors.h"
 
 namespace ivs::search {
@@ -113,7 +115,8 @@ TEST(SearchIndexTest, exact_to_ivf_switch_keeps_results) {
     if (i % 1000 == 999) index->flush();  // the queue holds 4096
   }
   index->flush();
-  EXPECT_EQ(index->stats().structure, "ivf-sq8");
+  // The IVF trains in the background; searches stay exact (and right) meanwhile.
+  ASSERT_TRUE(test::eventually([&] { return index->stats().structure == "ivf-sq8"; }));
   for (size_t i = 0; i < kept.size(); ++i) {
     const auto moments = index->search(kept[i], 1);
     ASSERT_EQ(moments.size(), 1u);
@@ -183,6 +186,30 @@ TEST(SearchIndexTest, corrupt_database_is_an_error_naming_it) {
       EXPECT_NE(message.find((dir / "index.sqlite").string()), std::string::npos) << message;
       EXPECT_NE(message.find("move it away"), std::string::npos) << message;
     }
+  }
+}
+
+// A real database damaged past its header (a disk error, a half-copied file) is found when
+// the rows are loaded, and reported the same way.
+TEST(SearchIndexTest, truncated_database_is_an_error_naming_it) {
+  const auto dir = ivs::test::scratch_dir("search_index_truncated_db");
+  ClusteredVectors gen(64, 4, 0.1f, 15);
+  {
+    auto index = SearchIndex::open(options_for(dir));
+    for (int i = 0; i < 3000; ++i) index->add(make_frame("s", i, i, test_epoch(), gen.next()));
+  }
+  const auto file = dir / "index.sqlite";
+  auto bytes = ivs::test::read_bytes(file);
+  ASSERT_GT(bytes.size(), 100000u);
+  bytes.resize(bytes.size() / 2);
+  ivs::test::write_bytes(file, bytes);
+  try {
+    SearchIndex::open(options_for(dir));
+    FAIL() << "a truncated database opened";
+  } catch (const IndexError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find(file.string()), std::string::npos) << message;
+    EXPECT_NE(message.find("move it away"), std::string::npos) << message;
   }
 }
 
