@@ -26,6 +26,9 @@ packages=(
   libpango1.0-dev libcairo2-dev
   # sinks and service
   libzmq3-dev cppzmq-dev prometheus-cpp-dev libyaml-cpp-dev
+  # the frame search index (sinks/index/): SQLite (WAL) stores every sampled frame, FAISS
+  # searches their embeddings
+  libsqlite3-dev libfaiss-dev
   # HTTP for /metrics: civetweb (prometheus-cpp's exposer) cannot start threads next to LibTorch
   libmicrohttpd-dev
   # tests (the generators of tests/data need python3-torch / python3-pil only to regenerate)

@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "sinks/index/frame_index.h"
+
+#include <algorithm>
+#include <iostream>
+
+#include "sinks/index/float16.h"
+#include "sinks/index/moments.h"
+
+namespace ivs::search {
+namespace {
+
+// Frames ranked per moment wanted: a moment often merges tens of consecutive frames, so the k
+// best moments need many more than k frames.
+constexpr size_t kOversample = 20;
+constexpr size_t kMinHits = 200;
+// Rows per FAISS add when loading from SQLite: bounds the temporary float copy.
+constexpr size_t kLoadBatch = 8192;
+
+std::chrono::system_clock::time_point from_ns(int64_t ns) {
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::nanoseconds(ns)));
+}
+
+/// Admits ids the catalogue no longer has (deleted from SQLite after the vector file was saved).
+struct NotInCatalogue : faiss::IDSelector {
+  explicit NotInCatalogue(const Catalogue& catalogue) : catalogue(catalogue) {}
+  bool is_member(idx_t id) const override { return !catalogue.contains(id); }
+  const Catalogue& catalogue;
+};
+
+}  // namespace
+
+FrameIndex::FrameIndex(const SearchIndexOptions& options)
+    : options_(options), vector_file_(options.dir / "vectors.faiss") {
+  const std::filesystem::path db_file = options.dir / "index.sqlite";
+  if (options.read_only) {
+    if (!std::filesystem::exists(db_file)) {
+      throw IndexError("no search index in " + options.dir.string() + " (" + db_file.string() +
+                       " is missing): point at the directory a writer indexes into");
+    }
+  } else {
+    std::error_code error;
+    std::filesystem::create_directories(options.dir, error);
+    if (error) {
+      throw IndexError("cannot create the search index directory " + options.dir.string() + ": " +
+                       error.message());
+    }
+    lock_.emplace(options.dir);
+  }
+  store_ = std::make_unique<SqliteStore>(db_file, options.read_only);
+  reader_store_ = std::make_unique<SqliteStore>(db_file, true);
+  mode_ = store_->mode();
+  dim_ = store_->dim();
+  meta_stored_ = dim_ > 0;
+  load_catalogue();
+  if (dim_ > 0) load_vectors();
+  if (!options.read_only) writer_ = std::thread([this] { writer_loop(); });
+}
+
+FrameIndex::~FrameIndex() {
+  if (writer_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(queue_mutex_);
+      stopping_ = true;
+    }
+    queue_cv_.notify_all();
+    writer_.join();
+  }
+}
+
+void FrameIndex::log(const std::string& message) const {
+  if (options_.log) {
+    options_.log(message);
+  } else {
+    std::cerr << message << std::endl;
+  }
+}
+
+std::chrono::system_clock::time_point FrameIndex::now() const {
+  return options_.now ? options_.now() : std::chrono::system_clock::now();
+}
+
+void FrameIndex::load_catalogue() {
+  std::map<int64_t, int32_t> stream_index;  // streams.id -> catalogue stream
+  for (const auto& [id, name] : store_->streams()) {
+    stream_index[id] = catalogue_.stream_index(name);
+    store_streams_[name] = id;
+  }
+  store_->for_each_row(0, false, [&](const RowView& row) {
+    catalogue_.append({row.id, row.wall_ns, row.pts_ns, row.frame_id,
+                       stream_index.at(row.stream_id), row.has_thumbnail});
+  });
+}
+
+void FrameIndex::add_rows_to_vectors(VectorIndex& vectors, int64_t after_id) {
+  std::vector<float> floats;
+  std::vector<int64_t> ids;
+  const auto add_batch = [&] {
+    vectors.add(ids.size(), floats.data(), ids.data());
+    floats.clear();
+    ids.clear();
+  };
+  store_->for_each_row(after_id, true, [&](const RowView& row) {
+    if (row.embedding_size != static_cast<size_t>(dim_)) {
+      throw IndexError("search index database " + store_->file().string() + ": frame " +
+                       std::to_string(row.id) + " has " + std::to_string(row.embedding_size) +
+                       " values, the index's dim is " + std::to_string(dim_) +
+                       "; move the database away to start a new index");
+    }
+    append_from_float16(row.embedding, row.embedding_size, floats);
+    ids.push_back(row.id);
+    if (ids.size() == kLoadBatch) add_batch();
+  });
+  add_batch();
+}
+
+void FrameIndex::load_vectors() {
+  std::string why;
+  auto loaded = VectorIndex::load(vector_file_, dim_, options_.exact_limit, why);
+  if (loaded) {
+    loaded->index->remove(NotInCatalogue(catalogue_));
+    const auto& rows = catalogue_.rows();
+    const auto covered = static_cast<size_t>(
+        std::upper_bound(rows.begin(), rows.end(), loaded->last_id,
+                         [](int64_t id, const CatalogueRow& row) { return id < row.id; }) -
+        rows.begin());
+    if (loaded->index->size() == covered) {
+      vectors_ = std::move(loaded->index);
+      add_rows_to_vectors(*vectors_, loaded->last_id);
+      return;
+    }
+    why = "out of step with the database (" + std::to_string(loaded->index->size()) +
+          " vectors for " + std::to_string(covered) + " frames)";
+  }
+  log("search index: rebuilding " + vector_file_.string() + " (" + why + ") from " +
+      std::to_string(catalogue_.size()) + " frames in the database");
+  vectors_ = std::make_unique<VectorIndex>(dim_, options_.exact_limit);
+  add_rows_to_vectors(*vectors_, 0);
+  vectors_dirty_ = true;
+}
+
+bool FrameIndex::add(IndexedFrame frame) {
+  if (options_.read_only) {
+    throw IndexError("search index " + options_.dir.string() +
+                     " is open read-only: add() needs "
+                     "the writer");
+  }
+  {
+    std::lock_guard<std::mutex> lock(space_mutex_);
+    const int dim = static_cast<int>(frame.embedding.size());
+    if (dim == 0 || frame.mode.empty()) {
+      throw IndexError("search index " + options_.dir.string() + ": frame " +
+                       std::to_string(frame.frame_id) + " of stream " + frame.stream +
+                       " has no embedding or no mode");
+    }
+    if (dim_ == 0) {
+      mode_ = frame.mode;
+      dim_ = dim;
+    } else if (frame.mode != mode_ || dim != dim_) {
+      throw IndexError("search index " + options_.dir.string() + " holds mode " + mode_ +
+                       " embeddings of dim " + std::to_string(dim_) + ", frame " +
+                       std::to_string(frame.frame_id) + " of stream " + frame.stream +
+                       " has mode " + frame.mode + " and dim " + std::to_string(dim) +
+                       ": index each mode in its own directory");
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    if (queue_.size() >= options_.queue_capacity) {
+      ++dropped_;
+      return false;
+    }
+    queue_.push_back(std::move(frame));
+    ++enqueued_;
+    // Wake the writer early when half full, so a burst does not wait the whole interval.
+    if (queue_.size() < options_.queue_capacity / 2) return true;
+  }
+  queue_cv_.notify_one();
+  return true;
+}
+
+std::vector<Moment> FrameIndex::search(const std::vector<float>& query, size_t k,
+                                       const SearchFilter& filter) const {
+  {
+    std::lock_guard<std::mutex> lock(space_mutex_);
+    if (dim_ != 0 && query.size() != static_cast<size_t>(dim_)) {
+      throw IndexError("search index " + options_.dir.string() + " holds mode " + mode_ +
+                       " embeddings of dim " + std::to_string(dim_) + ", the query has dim " +
+                       std::to_string(query.size()) +
+                       ": embed the query with the same model "
+                       "and mode");
+    }
+  }
+  std::shared_lock<std::shared_mutex> lock(index_mutex_);
+  if (k == 0 || !vectors_ || catalogue_.empty()) return {};
+  const std::optional<Selection> selection = catalogue_.select(filter);
+  if (selection && selection->count() == 0) return {};
+  const double selectivity =
+      selection ? static_cast<double>(selection->count()) / static_cast<double>(catalogue_.size())
+                : 1.0;
+  const size_t wanted = std::max(k * kOversample, kMinHits);
+  const auto hits =
+      vectors_->search(query.data(), wanted, selection ? &*selection : nullptr, selectivity);
+  std::vector<FrameHit> frames;
+  frames.reserve(hits.size());
+  for (const VectorHit& hit : hits) {
+    const CatalogueRow* row = catalogue_.find(hit.id);
+    if (!row) continue;  // FAISS and the catalogue change together; kept for safety
+    frames.push_back({catalogue_.streams()[static_cast<size_t>(row->stream)], row->pts_ns,
+                      from_ns(row->wall_ns), row->frame_id, row->id, row->has_thumbnail,
+                      static_cast<double>(hit.score)});
+  }
+  return build_moments(std::move(frames), options_.merge_gap, k);
+}
+
+std::optional<std::vector<uint8_t>> FrameIndex::thumbnail(int64_t id) const {
+  std::lock_guard<std::mutex> lock(reader_mutex_);
+  return reader_store_->thumbnail(id);
+}
+
+std::optional<int64_t> FrameIndex::latest_thumbnail_id(const std::string& stream) const {
+  std::shared_lock<std::shared_mutex> lock(index_mutex_);
+  return catalogue_.latest_thumbnail_id(stream);
+}
+
+void FrameIndex::flush() {
+  if (options_.read_only) return;
+  std::unique_lock<std::mutex> lock(queue_mutex_);
+  const uint64_t target = enqueued_;
+  flush_requested_ = true;
+  queue_cv_.notify_all();
+  committed_cv_.wait(lock, [&] { return committed_ >= target; });
+}
+
+SearchIndexStats FrameIndex::stats() const {
+  SearchIndexStats stats;
+  stats.frames_indexed = indexed_;
+  stats.frames_dropped = dropped_;
+  stats.frames_deleted = deleted_;
+  {
+    std::lock_guard<std::mutex> lock(reader_mutex_);
+    stats.disk_bytes = reader_store_->file_bytes();
+  }
+  std::error_code error;
+  const auto vector_bytes = std::filesystem::file_size(vector_file_, error);
+  if (!error) stats.disk_bytes += vector_bytes;
+  {
+    std::shared_lock<std::shared_mutex> lock(index_mutex_);
+    stats.frames = catalogue_.size();
+    stats.memory_bytes = catalogue_.memory_bytes() + (vectors_ ? vectors_->memory_bytes() : 0);
+    stats.structure = vectors_ ? vectors_->structure() : "exact";
+  }
+  std::lock_guard<std::mutex> lock(space_mutex_);
+  stats.dim = dim_;
+  stats.mode = mode_;
+  return stats;
+}
+
+}  // namespace ivs::search

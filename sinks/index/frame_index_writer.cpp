@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: Apache-2.0
+// FrameIndex's writer thread: batch commits, retention, vector file saves.
+#include <algorithm>
+#include <cmath>
+
+#include "sinks/index/float16.h"
+#include "sinks/index/frame_index.h"
+
+namespace ivs::search {
+namespace {
+
+// Rows deleted per retention transaction: small enough that a commit of new frames is never
+// held up for long (a few ms), large enough that retention outpaces ingest.
+constexpr size_t kRetentionChunk = 4096;
+
+int64_t to_ns(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+void FrameIndex::writer_loop() {
+  auto last_save = std::chrono::steady_clock::now();
+  bool more_retention = false;
+  for (;;) {
+    std::vector<IndexedFrame> batch;
+    uint64_t batch_end = 0;
+    bool stop = false;
+    {
+      std::unique_lock<std::mutex> lock(queue_mutex_);
+      // With retention behind, only commit what came in and go on deleting.
+      const auto wait = more_retention ? std::chrono::milliseconds(0) : options_.commit_interval;
+      queue_cv_.wait_for(lock, wait, [&] {
+        return stopping_ || flush_requested_ || queue_.size() >= options_.queue_capacity / 2;
+      });
+      batch.swap(queue_);
+      batch_end = enqueued_;
+      stop = stopping_;
+      flush_requested_ = false;
+    }
+    if (!batch.empty()) commit(batch);
+    {
+      std::lock_guard<std::mutex> lock(queue_mutex_);
+      committed_ = batch_end;
+    }
+    committed_cv_.notify_all();
+    if (stop) break;
+    more_retention = retain_one_chunk();
+    const auto since_save = std::chrono::steady_clock::now() - last_save;
+    if (options_.save_interval.count() > 0 && since_save >= options_.save_interval) {
+      save_vectors();
+      last_save = std::chrono::steady_clock::now();
+    }
+  }
+  save_vectors();
+}
+
+int64_t FrameIndex::store_stream_id(const std::string& name) {
+  auto it = store_streams_.find(name);
+  if (it != store_streams_.end()) return it->second;
+  const int64_t id = store_->add_stream(name);
+  store_streams_.emplace(name, id);
+  return id;
+}
+
+void FrameIndex::commit(std::vector<IndexedFrame>& batch) {
+  try {
+    if (!meta_stored_) {
+      std::lock_guard<std::mutex> lock(space_mutex_);
+      store_->set_mode_and_dim(mode_, dim_);
+      meta_stored_ = true;
+    }
+    std::vector<StoredFrame> stored(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const IndexedFrame& frame = batch[i];
+      stored[i].stream_id = store_stream_id(frame.stream);
+      stored[i].frame_id = frame.frame_id;
+      stored[i].pts_ns = frame.pts_ns;
+      stored[i].wall_ns = to_ns(frame.wall_time);
+      stored[i].embedding = to_float16(frame.embedding);
+      stored[i].thumbnail_jpeg = &frame.thumbnail_jpeg;
+    }
+    const std::vector<int64_t> ids = store_->insert(stored);
+    // FAISS gets the stored (float16) values, so a rebuild from SQLite finds the same scores.
+    std::vector<float> floats;
+    floats.reserve(batch.size() * static_cast<size_t>(dim_));
+    for (const StoredFrame& frame : stored) {
+      append_from_float16(frame.embedding.data(), frame.embedding.size(), floats);
+    }
+    std::unique_lock<std::shared_mutex> lock(index_mutex_);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      catalogue_.append({ids[i], stored[i].wall_ns, stored[i].pts_ns, stored[i].frame_id,
+                         catalogue_.stream_index(batch[i].stream),
+                         !batch[i].thumbnail_jpeg.empty()});
+    }
+    if (!vectors_) vectors_ = std::make_unique<VectorIndex>(dim_, options_.exact_limit);
+    vectors_->add(ids.size(), floats.data(), ids.data());
+    indexed_ += batch.size();
+    vectors_dirty_ = true;
+  } catch (const std::exception& error) {
+    // Disk full or a broken database: the frames are lost, counted and said; the writer goes on.
+    dropped_ += batch.size();
+    log(std::string("search index: could not commit ") + std::to_string(batch.size()) +
+        " frames: " + error.what());
+  }
+}
+
+int64_t FrameIndex::retention_boundary() const {
+  std::shared_lock<std::shared_mutex> lock(index_mutex_);
+  const auto& rows = catalogue_.rows();
+  const size_t chunk = std::min(kRetentionChunk, rows.size());
+  if (chunk == 0) return 0;
+  if (options_.retention_hours > 0) {
+    const auto max_age = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double, std::ratio<3600>>(options_.retention_hours));
+    const int64_t cutoff = to_ns(now()) - max_age.count();
+    // Oldest first by id; a frame with an out-of-order wall time stops the prefix until it
+    // expires itself, which keeps deletes a contiguous id range.
+    size_t expired = 0;
+    while (expired < chunk && rows[expired].wall_ns < cutoff) ++expired;
+    if (expired > 0) return rows[expired - 1].id;
+  }
+  if (options_.max_disk_gb > 0) {
+    const auto limit = static_cast<double>(options_.max_disk_gb) * 1e9;
+    // The vector file as it will be next saved (the one on disk may be stale).
+    const auto bytes =
+        static_cast<double>(store_->file_bytes() + (vectors_ ? vectors_->memory_bytes() : 0));
+    if (bytes > limit) {
+      const double per_row = bytes / static_cast<double>(rows.size());
+      const auto excess_rows = static_cast<size_t>(std::ceil((bytes - limit) / per_row));
+      return rows[std::clamp<size_t>(excess_rows, 1, chunk) - 1].id;
+    }
+  }
+  return 0;
+}
+
+bool FrameIndex::retain_one_chunk() {
+  const int64_t through = retention_boundary();
+  if (through == 0) return false;
+  try {
+    store_->delete_through(through);
+    size_t erased = 0;
+    {
+      std::unique_lock<std::shared_mutex> lock(index_mutex_);
+      erased = catalogue_.erase_through(through);
+      if (vectors_) vectors_->remove(faiss::IDSelectorRange(0, through + 1));
+    }
+    deleted_ += erased;
+    vectors_dirty_ = true;
+    store_->reclaim_space();
+  } catch (const std::exception& error) {
+    log(std::string("search index: retention failed: ") + error.what());
+    return false;
+  }
+  return true;
+}
+
+void FrameIndex::save_vectors() {
+  if (!vectors_dirty_) return;
+  try {
+    // Readers go on searching while it is written; only this thread changes the index.
+    std::shared_lock<std::shared_mutex> lock(index_mutex_);
+    if (!vectors_) return;
+    vectors_->save(vector_file_, catalogue_.last_id());
+    vectors_dirty_ = false;
+  } catch (const std::exception& error) {
+    log(std::string("search index: ") + error.what());
+  }
+}
+
+}  // namespace ivs::search

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: Apache-2.0
+// The in-memory search structure over the embeddings, keyed by the SQLite ids: exact inner
+// product (IndexFlatIP) while small, an IVF with 8-bit scalar quantisation (768 B a 768-d
+// vector) once it passes the exact limit. Filters arrive as a FAISS IDSelector and are
+// applied inside the scan, before ranking.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <faiss/Index.h>
+#include <faiss/impl/IDSelector.h>
+
+namespace ivs::search {
+
+struct VectorHit {
+  int64_t id = 0;
+  float score = 0.0f;  // inner product = cosine for unit vectors
+};
+
+/// Not thread-safe: the index serialises writers against readers with its lock. search() is
+/// const and may run on several threads at once.
+class VectorIndex {
+ public:
+  /// exact_limit: the size above which the exact index is replaced by the IVF.
+  VectorIndex(int dim, size_t exact_limit);
+  ~VectorIndex();
+
+  int dim() const { return dim_; }
+  size_t size() const;
+  bool approximate() const { return ivf_ != nullptr; }
+  std::string structure() const { return approximate() ? "ivf-sq8" : "exact"; }
+
+  /// Adds n vectors ([n, dim], row-major) with their ids (ascending, above every present id).
+  /// Crossing the exact limit trains the IVF on everything present and moves to it.
+  void add(size_t n, const float* vectors, const int64_t* ids);
+
+  /// Removes every vector whose id the selector admits; returns how many.
+  size_t remove(const faiss::IDSelector& selector);
+
+  /// The k best vectors by inner product among those `selector` admits (null: all).
+  /// `selectivity` (admitted / all, in (0, 1]) widens the IVF's probes for narrow filters so
+  /// they still find their k.
+  std::vector<VectorHit> search(const float* query, size_t k, const faiss::IDSelector* selector,
+                                double selectivity) const;
+
+  /// Estimated resident bytes (codes, ids, centroids, list slack).
+  size_t memory_bytes() const;
+
+  /// Writes the structure with the last id it covers, atomically (temporary file + rename).
+  void save(const std::filesystem::path& file, int64_t last_id) const;
+
+  /// Reads a saved structure; nullopt (with the reason in `why`) when it is missing, unreadable
+  /// or of another dim.
+  struct Loaded;
+  static std::optional<Loaded> load(const std::filesystem::path& file, int dim, size_t exact_limit,
+                                    std::string& why);
+
+  /// IVF lists and probes used by default (after training); 0 while exact.
+  size_t nlist() const;
+  size_t nprobe() const;
+
+ private:
+  void switch_to_ivf();
+
+  int dim_;
+  size_t exact_limit_;
+  std::unique_ptr<faiss::Index> flat_;  // IndexIDMap over IndexFlatIP while exact
+  std::unique_ptr<faiss::Index> ivf_;   // IndexIVFScalarQuantizer once approximate
+};
+
+struct VectorIndex::Loaded {
+  std::unique_ptr<VectorIndex> index;
+  int64_t last_id = 0;
+};
+
+}  // namespace ivs::search
