@@ -11,6 +11,7 @@
 #include "model/common/clip_image_processor.h"
 #include "model/common/image.h"
 #include "model/cuda/nv12_pixels.h"
+#include "pipeline/rgb_conversion.h"
 
 namespace ivs::pipeline {
 
@@ -33,7 +34,6 @@ class FramePreprocessor {
  public:
   explicit FramePreprocessor(model::ImageProcessorConfig config,
                              model::ResizeMode mode = model::ResizeMode::kShortestEdgeCrop);
-  ~FramePreprocessor();
   FramePreprocessor(const FramePreprocessor&) = delete;
   FramePreprocessor& operator=(const FramePreprocessor&) = delete;
 
@@ -51,14 +51,9 @@ class FramePreprocessor {
   const model::ImageProcessorConfig& config() const { return config_; }
 
  private:
-  model::RgbImage convert_yuv(const GstVideoFrame& frame);
-
   model::ImageProcessorConfig config_;
   model::ResizeMode mode_;
-  GstVideoConverter* converter_ = nullptr;
-  GstVideoInfo converter_in_{};   // the input the converter was built for
-  GstVideoInfo converter_out_{};  // RGB, same size
-  GstBuffer* scratch_ = nullptr;  // the converter's RGB output, reused
+  RgbConversion yuv_;  // I420 and NV12
 };
 
 /// The Y'CbCr -> RGB conversion of a YUV stream's colorimetry (matrix, range, chroma siting), as

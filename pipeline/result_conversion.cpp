@@ -157,4 +157,21 @@ std::optional<sinks::FrameResult> to_frame_result(const ResultEntry& entry,
   return out;
 }
 
+std::optional<sinks::FrameResult> to_embedding_result(const ResultEntry& entry,
+                                                      const StreamInfo& stream,
+                                                      std::chrono::system_clock::time_point now) {
+  if (entry.type != ResultType::kClassification || !entry.embedding || entry.embedding->empty())
+    return std::nullopt;
+  // An empty label list (a threshold above every label) still leaves a good embedding.
+  const ConversionSkip skip = check_convertible(entry, stream);
+  if (skip != ConversionSkip::kNone && skip != ConversionSkip::kEmptyClassification)
+    return std::nullopt;
+  sinks::FrameResult out;
+  fill_common(entry, stream, now, out);
+  out.kind = sinks::ResultKind::kEmbedding;
+  out.model_mode = entry.mode;
+  out.embedding = *entry.embedding;
+  return out;
+}
+
 }  // namespace ivs::pipeline

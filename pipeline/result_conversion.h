@@ -54,4 +54,13 @@ std::optional<sinks::FrameResult> to_frame_result(const ResultEntry& entry,
                                                   const StreamInfo& stream,
                                                   std::chrono::system_clock::time_point now);
 
+/// The embedding message (kind embedding, wire format 1.1) of a sampled frame: the image
+/// embedding a kClassification entry carries, with the entry's ids, times, model and mode, as
+/// to_frame_result() fills them. std::nullopt when the entry is not a kClassification with an
+/// embedding, or would not convert (check_convertible(); its labels do not matter here). Pure
+/// function; thread-safe.
+std::optional<sinks::FrameResult> to_embedding_result(const ResultEntry& entry,
+                                                      const StreamInfo& stream,
+                                                      std::chrono::system_clock::time_point now);
+
 }  // namespace ivs::pipeline

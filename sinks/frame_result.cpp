@@ -11,6 +11,8 @@ const char* result_kind_name(ResultKind kind) {
       return "caption";
     case ResultKind::kEvent:
       return "event";
+    case ResultKind::kEmbedding:
+      return "embedding";
   }
   return "event";
 }

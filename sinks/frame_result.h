@@ -10,9 +10,9 @@
 
 namespace ivs::sinks {
 
-enum class ResultKind { kClassification, kCaption, kEvent };
+enum class ResultKind { kClassification, kCaption, kEvent, kEmbedding };
 
-/// "classification", "caption", "event".
+/// "classification", "caption", "event", "embedding".
 const char* result_kind_name(ResultKind kind);
 
 /// Whether an event message reports that an alert began or ended.
@@ -66,6 +66,7 @@ struct FrameResult {
   std::vector<LabelScore> classification;  // kind == kClassification
   std::optional<CaptionRecord> caption;    // kind == kCaption
   std::optional<EventInfo> event;          // kind == kEvent
+  std::vector<float> embedding;            // kind == kEmbedding: the image embedding [dim]
   double latency_seconds = 0.0;            // frame arrival to result
   double queue_seconds = 0.0;              // waiting for a batch
   int64_t batch_size = 0;                  // the inference batch this result came from

@@ -74,10 +74,12 @@ system_clock::time_point parse_timestamp(const std::string& text, const std::str
 }
 
 ResultKind parse_kind(const std::string& name) {
-  for (ResultKind kind : {ResultKind::kClassification, ResultKind::kCaption, ResultKind::kEvent}) {
+  for (ResultKind kind : {ResultKind::kClassification, ResultKind::kCaption, ResultKind::kEvent,
+                          ResultKind::kEmbedding}) {
     if (name == result_kind_name(kind)) return kind;
   }
-  fail("kind", "must be \"classification\", \"caption\" or \"event\" (got \"" + name + "\")");
+  fail("kind", "must be \"classification\", \"caption\", \"event\" or \"embedding\" (got \"" +
+                   name + "\")");
 }
 
 EventState parse_event_state(const std::string& name) {
@@ -195,6 +197,19 @@ OrderedJson event_to_json(const FrameResult& result) {
   return out;
 }
 
+// Six decimals: a unit vector's components need no more for cosine similarity (error <= 5e-7
+// each), and the text stays about 10 bytes a value instead of the 20 a float's exact double
+// takes.
+double embedding_value(float value) {
+  return std::round(static_cast<double>(finite_or_zero(value)) * 1e6) / 1e6;
+}
+
+OrderedJson embedding_to_json(const FrameResult& result) {
+  OrderedJson vector = OrderedJson::array();
+  for (float value : result.embedding) vector.push_back(embedding_value(value));
+  return OrderedJson{{"dim", result.embedding.size()}, {"vector", std::move(vector)}};
+}
+
 std::vector<LabelScore> classification_from_json(const Json& labels, const char* version) {
   if (!labels.is_array()) fail("classification", "must be an array");
   std::vector<LabelScore> out;
@@ -243,6 +258,27 @@ EventInfo event_from_json(const FieldReader& message) {
   return event;
 }
 
+std::vector<float> embedding_from_json(const FieldReader& message) {
+  const FieldReader reader = message.object("embedding");
+  reader.allow_only({"dim", "vector"});
+  const int64_t dim = reader.integer("dim", 1);
+  const Json& vector = reader.get("vector");
+  if (!vector.is_array()) fail("embedding.vector", "must be an array");
+  if (static_cast<int64_t>(vector.size()) != dim) {
+    fail("embedding.vector",
+         "has " + std::to_string(vector.size()) + " values, dim says " + std::to_string(dim));
+  }
+  std::vector<float> out;
+  out.reserve(vector.size());
+  for (const Json& value : vector) {
+    if (!value.is_number()) fail("embedding.vector", "must hold numbers only");
+    const double v = value.get<double>();
+    if (!(v >= -1.0 && v <= 1.0)) fail("embedding.vector", "holds a value outside [-1, 1]");
+    out.push_back(static_cast<float>(v));
+  }
+  return out;
+}
+
 // "1.0" or "1.1", as the constant of that value: it outlives the parsed text, so readers keep it.
 const char* parse_version(const FieldReader& message) {
   const std::string version = message.string("version");
@@ -263,24 +299,32 @@ void check_kind_consistency(const FrameResult& result) {
     if (!result.caption) fail("caption", "must be an object for kind caption");
     if (!result.classification.empty()) fail("classification", "must be empty for kind caption");
   } else {
-    if (!result.classification.empty()) fail("classification", "must be empty for kind event");
-    if (result.caption) fail("caption", "must be null for kind event");
+    const std::string kind = result_kind_name(result.kind);
+    if (!result.classification.empty()) fail("classification", "must be empty for kind " + kind);
+    if (result.caption) fail("caption", "must be null for kind " + kind);
     if (result.model_mode == "caption")
-      fail("model.mode", "must be \"InternVL-C\" or \"InternVL-G\" for kind event");
+      fail("model.mode", "must be \"InternVL-C\" or \"InternVL-G\" for kind " + kind);
   }
 }
 
-// The event object belongs to kind event, which needs version 1.1 (the version rule).
-void read_event(const FieldReader& message, const char* version, FrameResult& result) {
-  if (result.kind != ResultKind::kEvent) {
-    if (message.has("event")) fail("event", "must be absent for kind " + message.string("kind"));
-    return;
-  }
+// The event object belongs to kind event and the embedding object to kind embedding; both
+// kinds need version 1.1 (the version rule).
+void read_event_or_embedding(const FieldReader& message, const char* version, FrameResult& result) {
+  const std::string kind = result_kind_name(result.kind);
+  if (result.kind != ResultKind::kEvent && message.has("event"))
+    fail("event", "must be absent for kind " + kind);
+  if (result.kind != ResultKind::kEmbedding && message.has("embedding"))
+    fail("embedding", "must be absent for kind " + kind);
+  if (result.kind != ResultKind::kEvent && result.kind != ResultKind::kEmbedding) return;
   if (std::string_view(version) != kResultVersion11) {
-    fail("version", "must be \"" + std::string(kResultVersion11) + "\" for kind event (got \"" +
-                        version + "\")");
+    fail("version", "must be \"" + std::string(kResultVersion11) + "\" for kind " + kind +
+                        " (got \"" + version + "\")");
   }
-  result.event = event_from_json(message);
+  if (result.kind == ResultKind::kEvent) {
+    result.event = event_from_json(message);
+  } else {
+    result.embedding = embedding_from_json(message);
+  }
 }
 
 void read_common(const FieldReader& message, FrameResult& result) {
@@ -332,7 +376,8 @@ std::string format_timestamp(system_clock::time_point when) {
 }
 
 const char* result_version(const FrameResult& result) {
-  return result.kind == ResultKind::kEvent ? kResultVersion11 : kResultVersion10;
+  const bool new_kind = result.kind == ResultKind::kEvent || result.kind == ResultKind::kEmbedding;
+  return new_kind ? kResultVersion11 : kResultVersion10;
 }
 
 std::string result_to_json(const FrameResult& result) {
@@ -353,6 +398,7 @@ std::string result_to_json(const FrameResult& result) {
   };
   // Only events carry the key, so 1.0 messages stay byte-for-byte what they were.
   if (result.kind == ResultKind::kEvent) message["event"] = event_to_json(result);
+  if (result.kind == ResultKind::kEmbedding) message["embedding"] = embedding_to_json(result);
   message["metrics"] = {{"latency_seconds", finite_or_zero(result.latency_seconds)},
                         {"queue_seconds", finite_or_zero(result.queue_seconds)},
                         {"batch_size", result.batch_size}};
@@ -378,14 +424,14 @@ FrameResult result_from_json(const std::string& text) {
   } else {
     message.allow_only({"version", "kind", "sensor_id", "source", "timestamp", "segment",
                         "start_frame_id", "end_frame_id", "model", "classification", "caption",
-                        "event", "metrics"});
+                        "event", "embedding", "metrics"});
   }
   FrameResult result;
   result.kind = parse_kind(message.string("kind"));
   read_common(message, result);
   result.classification = classification_from_json(message.get("classification"), version);
   result.caption = caption_from_json(message.get("caption"), version);
-  read_event(message, version, result);
+  read_event_or_embedding(message, version, result);
   check_kind_consistency(result);
   return result;
 }

@@ -9,7 +9,11 @@
  *
  * Each InternVLResultMeta entry selected by #GstInternVLPublish:include becomes one message:
  * classifications and captions as wire format 1.0, the start and end entries of alert events
- * (internvlalert) as kind `event`, format 1.1, on topic `event/<sensor_id>`. The
+ * (internvlalert) as kind `event`, format 1.1, on topic `event/<sensor_id>`. With `embedding`
+ * in the list (e.g. `include=all,embedding`; GStreamer's own `all+embedding` works too), every
+ * sampled frame's image embedding (internvlclassify) also goes out as kind `embedding`, format
+ * 1.1, on topic `embedding/<sensor_id>`: about 10 bytes of JSON per dimension (some 8 KB a
+ * frame at 768), for a vector store beyond this node (deploy/README.md). The
  * streaming thread only converts the entry and queues it; a worker thread owned by the element
  * does the sending and the file writes, so a slow disk or subscriber never stalls the video. A
  * full queue, a refused send or a failed write drops the message and counts it
@@ -312,6 +316,19 @@ static gboolean gst_internvl_publish_start(GstBaseTransform* trans) {
   return TRUE;
 }
 
+// The sampled frame's embedding as its own message (kind embedding), when the entry has one.
+static void publish_embedding(GstInternVLPublish* self, State& state,
+                              const ivs::pipeline::ResultEntry& entry,
+                              std::chrono::system_clock::time_point now) {
+  try {
+    if (auto result = ivs::pipeline::to_embedding_result(entry, state.stream, now))
+      state.fanout->submit(std::move(*result));
+  } catch (const std::exception& e) {
+    ++self->priv->counters.dropped;
+    GST_WARNING_OBJECT(self, "could not queue an embedding: %s", e.what());
+  }
+}
+
 static GstFlowReturn gst_internvl_publish_transform_ip(GstBaseTransform* trans, GstBuffer* buffer) {
   auto* self = GST_INTERNVL_PUBLISH(trans);
   State* state = self->priv->state.get();
@@ -319,7 +336,9 @@ static GstFlowReturn gst_internvl_publish_transform_ip(GstBaseTransform* trans, 
   GstInternVLResultMeta* meta = gst_buffer_get_internvl_result_meta(buffer);
   if (meta == nullptr || meta->records == nullptr) return GST_FLOW_OK;
   const auto now = std::chrono::system_clock::now();
+  const bool embeddings = ivs::plugins::publish_includes_embeddings(state->include);
   for (const auto& entry : meta->records->entries) {
+    if (embeddings) publish_embedding(self, *state, entry, now);
     if (!ivs::plugins::publish_includes(state->include, entry.type)) continue;
     try {
       auto result = ivs::pipeline::to_frame_result(entry, state->stream, now);

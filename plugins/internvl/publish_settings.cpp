@@ -19,16 +19,70 @@ GType gst_internvl_publish_file_format_get_type() {
   return register_enum_once(&type, "GstInternVLPublishFileFormat", values);
 }
 
+const GFlagsValue kIncludeValues[] = {
+    {GST_INTERNVL_PUBLISH_INCLUDE_CLASSIFICATION, "Classifications", "classification"},
+    {GST_INTERNVL_PUBLISH_INCLUDE_CAPTION, "Captions", "caption"},
+    {GST_INTERNVL_PUBLISH_INCLUDE_EVENT, "Alert events", "event"},
+    {GST_INTERNVL_PUBLISH_INCLUDE_EMBEDDING, "Image embeddings (wire format 1.1)", "embedding"},
+    {GST_INTERNVL_PUBLISH_INCLUDE_ALL, "Classifications, captions and events", "all"},
+    {0, nullptr, nullptr},
+};
+
+// GStreamer writes a set of flags with '+' ("classification+embedding"); the documented form
+// is a list, "classification,embedding". Both are read here, and this is the one parser of
+// `include`: gst-launch, gst_util_set_object_arg and the service all come through it.
+gboolean deserialize_include(GValue* dest, const gchar* text) {
+  guint flags = 0;
+  gchar** words = g_strsplit_set(text, ",+", -1);
+  gboolean ok = words[0] != nullptr;
+  for (gchar** word = words; ok && *word != nullptr; ++word) {
+    const gchar* name = g_strstrip(*word);
+    const GFlagsValue* found = nullptr;
+    for (const GFlagsValue* v = kIncludeValues; v->value_nick != nullptr && !found; ++v) {
+      if (g_strcmp0(v->value_nick, name) == 0) found = v;
+    }
+    ok = found != nullptr;
+    if (found != nullptr) flags |= found->value;
+  }
+  g_strfreev(words);
+  if (ok) g_value_set_flags(dest, flags);
+  return ok;
+}
+
+gchar* serialize_include(const GValue* value) {
+  const guint flags = g_value_get_flags(value);
+  GString* text = g_string_new(nullptr);
+  guint left = flags;
+  if ((left & GST_INTERNVL_PUBLISH_INCLUDE_ALL) == GST_INTERNVL_PUBLISH_INCLUDE_ALL) {
+    g_string_append(text, "all");
+    left &= ~static_cast<guint>(GST_INTERNVL_PUBLISH_INCLUDE_ALL);
+  }
+  for (const GFlagsValue* v = kIncludeValues; v->value_nick != nullptr; ++v) {
+    if ((left & v->value) == v->value && v->value != 0) {
+      g_string_append_printf(text, "%s%s", text->len > 0 ? "," : "", v->value_nick);
+      left &= ~v->value;
+    }
+  }
+  return g_string_free(text, FALSE);
+}
+
+gint compare_include(const GValue* a, const GValue* b) {
+  return g_value_get_flags(a) == g_value_get_flags(b) ? GST_VALUE_EQUAL : GST_VALUE_UNORDERED;
+}
+
 GType gst_internvl_publish_include_get_type() {
   static GType type = 0;
-  static const GEnumValue values[] = {
-      {GST_INTERNVL_PUBLISH_INCLUDE_CLASSIFICATION, "Classifications only", "classification"},
-      {GST_INTERNVL_PUBLISH_INCLUDE_CAPTION, "Captions only", "caption"},
-      {GST_INTERNVL_PUBLISH_INCLUDE_EVENT, "Alert events only", "event"},
-      {GST_INTERNVL_PUBLISH_INCLUDE_ALL, "Classifications, captions and events", "all"},
-      {0, nullptr, nullptr},
-  };
-  return register_enum_once(&type, "GstInternVLPublishInclude", values);
+  if (g_once_init_enter(&type)) {
+    const GType registered = g_flags_register_static("GstInternVLPublishInclude", kIncludeValues);
+    static GstValueTable table = {};
+    table.type = registered;
+    table.compare = compare_include;
+    table.serialize = serialize_include;
+    table.deserialize = deserialize_include;
+    gst_value_register(&table);
+    g_once_init_leave(&type, registered);
+  }
+  return type;
 }
 
 // The string settings, each stored in one member (NULL is stored as "" and read back as NULL).
@@ -119,8 +173,11 @@ void publish_install_properties(GObjectClass* klass) {
                        defaults.send_hwm, flags));
   g_object_class_install_property(
       klass, PROP_INCLUDE,
-      g_param_spec_enum("include", "Include", "Which results to publish",
-                        gst_internvl_publish_include_get_type(), defaults.include, flags));
+      g_param_spec_flags("include", "Include",
+                         "Which messages to publish, a list such as \"classification,event\": "
+                         "classification, caption, event, embedding (one per sampled frame, "
+                         "wire format 1.1), all (every kind but embedding)",
+                         gst_internvl_publish_include_get_type(), defaults.include, flags));
   install_reports(klass);
   gst_type_mark_as_plugin_api(gst_internvl_publish_file_format_get_type(),
                               static_cast<GstPluginAPIFlags>(0));
@@ -142,7 +199,7 @@ bool publish_set_setting(PublishSettings& settings, guint id, const GValue* valu
       settings.send_hwm = g_value_get_int(value);
       return true;
     case PROP_INCLUDE:
-      settings.include = static_cast<GstInternVLPublishInclude>(g_value_get_enum(value));
+      settings.include = static_cast<GstInternVLPublishInclude>(g_value_get_flags(value));
       return true;
     default:
       return false;
@@ -163,7 +220,7 @@ bool publish_get_setting(const PublishSettings& settings, guint id, GValue* valu
       g_value_set_int(value, settings.send_hwm);
       return true;
     case PROP_INCLUDE:
-      g_value_set_enum(value, settings.include);
+      g_value_set_flags(value, settings.include);
       return true;
     default:
       return false;
@@ -171,18 +228,20 @@ bool publish_get_setting(const PublishSettings& settings, guint id, GValue* valu
 }
 
 bool publish_includes(GstInternVLPublishInclude include, pipeline::ResultType type) {
-  switch (include) {
-    case GST_INTERNVL_PUBLISH_INCLUDE_CLASSIFICATION:
-      return type == pipeline::ResultType::kClassification ||
-             type == pipeline::ResultType::kClipClassification;
-    case GST_INTERNVL_PUBLISH_INCLUDE_CAPTION:
-      return type == pipeline::ResultType::kCaption;
-    case GST_INTERNVL_PUBLISH_INCLUDE_EVENT:
-      return type == pipeline::ResultType::kEvent;
-    case GST_INTERNVL_PUBLISH_INCLUDE_ALL:
-      break;
+  switch (type) {
+    case pipeline::ResultType::kClassification:
+    case pipeline::ResultType::kClipClassification:
+      return (include & GST_INTERNVL_PUBLISH_INCLUDE_CLASSIFICATION) != 0;
+    case pipeline::ResultType::kCaption:
+      return (include & GST_INTERNVL_PUBLISH_INCLUDE_CAPTION) != 0;
+    case pipeline::ResultType::kEvent:
+      return (include & GST_INTERNVL_PUBLISH_INCLUDE_EVENT) != 0;
   }
-  return true;
+  return false;
+}
+
+bool publish_includes_embeddings(GstInternVLPublishInclude include) {
+  return (include & GST_INTERNVL_PUBLISH_INCLUDE_EMBEDDING) != 0;
 }
 
 }  // namespace ivs::plugins

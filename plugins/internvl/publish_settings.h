@@ -14,12 +14,17 @@ typedef enum {
   GST_INTERNVL_PUBLISH_FILE_FORMAT_JSON_LINES,
 } GstInternVLPublishFileFormat;
 
+/// Which messages internvlpublish sends: a set (GFlags), written "classification,embedding" or
+/// "classification+embedding". `all` is every result kind of wire format 1.0 and events, not
+/// embeddings: those are large and go out only when asked for ("all,embedding").
 typedef enum {
-  GST_INTERNVL_PUBLISH_INCLUDE_CLASSIFICATION,
-  GST_INTERNVL_PUBLISH_INCLUDE_CAPTION,
-  GST_INTERNVL_PUBLISH_INCLUDE_ALL,
-  // Added after ALL so the earlier values keep their numbers for code that sets them by number.
-  GST_INTERNVL_PUBLISH_INCLUDE_EVENT,
+  GST_INTERNVL_PUBLISH_INCLUDE_CLASSIFICATION = 1 << 0,
+  GST_INTERNVL_PUBLISH_INCLUDE_CAPTION = 1 << 1,
+  GST_INTERNVL_PUBLISH_INCLUDE_EVENT = 1 << 2,
+  GST_INTERNVL_PUBLISH_INCLUDE_EMBEDDING = 1 << 3,
+  GST_INTERNVL_PUBLISH_INCLUDE_ALL = GST_INTERNVL_PUBLISH_INCLUDE_CLASSIFICATION |
+                                     GST_INTERNVL_PUBLISH_INCLUDE_CAPTION |
+                                     GST_INTERNVL_PUBLISH_INCLUDE_EVENT,
 } GstInternVLPublishInclude;
 
 namespace ivs::plugins {
@@ -66,7 +71,10 @@ bool publish_set_setting(PublishSettings& settings, guint id, const GValue* valu
 /// Reads settings property `id` into `value`; false when `id` is not a settings property.
 bool publish_get_setting(const PublishSettings& settings, guint id, GValue* value);
 
-/// Whether `include` selects results of `type`.
+/// Whether `include` selects the messages of results of `type` (embeddings aside).
 bool publish_includes(GstInternVLPublishInclude include, pipeline::ResultType type);
+
+/// Whether `include` asks for an embedding message per sampled frame.
+bool publish_includes_embeddings(GstInternVLPublishInclude include);
 
 }  // namespace ivs::plugins

@@ -54,8 +54,10 @@ FrameIndex::FrameIndex(const SearchIndexOptions& options)
   mode_ = store_->mode();
   dim_ = store_->dim();
   meta_stored_ = dim_ > 0;
+  store_->begin_read();
   load_catalogue();
   if (dim_ > 0) load_vectors();
+  store_->end_read();
   if (!options.read_only) writer_ = std::thread([this] { writer_loop(); });
 }
 

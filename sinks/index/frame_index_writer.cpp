@@ -123,13 +123,18 @@ int64_t FrameIndex::retention_boundary() const {
   if (options_.max_disk_gb > 0) {
     const auto limit = static_cast<double>(options_.max_disk_gb) * 1e9;
     // The vector file as it will be next saved (the one on disk may be stale).
-    const auto bytes =
-        static_cast<double>(store_->file_bytes() + (vectors_ ? vectors_->memory_bytes() : 0));
-    if (bytes > limit) {
-      const double per_row = bytes / static_cast<double>(rows.size());
-      const auto excess_rows = static_cast<size_t>(std::ceil((bytes - limit) / per_row));
-      return rows[std::clamp<size_t>(excess_rows, 1, chunk) - 1].id;
-    }
+    const auto vector_bytes = static_cast<double>(vectors_ ? vectors_->memory_bytes() : 0);
+    auto bytes = static_cast<double>(store_->used_bytes()) + vector_bytes;
+    if (bytes <= limit) return 0;
+    // A large WAL shrinks only when truncated; deleting frames because of it would delete far
+    // too many. Measure again after a truncation, or wait for the next round if a reader holds
+    // the WAL.
+    if (!store_->truncate_wal()) return 0;
+    bytes = static_cast<double>(store_->used_bytes()) + vector_bytes;
+    if (bytes <= limit) return 0;
+    const double per_row = bytes / static_cast<double>(rows.size());
+    const auto excess_rows = static_cast<size_t>(std::ceil((bytes - limit) / per_row));
+    return rows[std::clamp<size_t>(excess_rows, 1, chunk) - 1].id;
   }
   return 0;
 }

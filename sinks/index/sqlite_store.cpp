@@ -268,6 +268,28 @@ void SqliteStore::reclaim_space() {
   sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
 }
 
+int64_t SqliteStore::pragma_int(const char* sql) const {
+  Statement statement(db_, sql);
+  const int code = statement.step();
+  if (code != SQLITE_ROW) fail(std::string("cannot run ") + sql, code);
+  return statement.column_int(0);
+}
+
+uint64_t SqliteStore::used_bytes() const {
+  const int64_t pages = pragma_int("PRAGMA page_count") - pragma_int("PRAGMA freelist_count");
+  return static_cast<uint64_t>(pages * pragma_int("PRAGMA page_size")) +
+         size_or_zero(file_.string() + "-wal");
+}
+
+bool SqliteStore::truncate_wal() {
+  // No busy waiting: the writer thread must not stall behind a long reader.
+  sqlite3_busy_timeout(db_, 0);
+  const int code =
+      sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+  return code == SQLITE_OK;
+}
+
 uint64_t SqliteStore::file_bytes() const {
   return size_or_zero(file_) + size_or_zero(file_.string() + "-wal");
 }

@@ -72,14 +72,27 @@ class SqliteStore {
   void delete_through(int64_t last_id);
   /// Returns freed pages to the file system (auto_vacuum=INCREMENTAL) and checkpoints the WAL.
   void reclaim_space();
+  /// Copies the WAL into the database and truncates it, without waiting: false when a reader
+  /// still needs the WAL (the WAL then keeps its size until a later try).
+  bool truncate_wal();
 
   /// Bytes of the database file and its WAL.
   uint64_t file_bytes() const;
+  /// Bytes the database will have once the WAL is checkpointed (pages in use as this
+  /// connection sees them) plus the WAL file: what retention measures, so that a checkpoint
+  /// held back by a reader does not make it delete more than it must.
+  uint64_t used_bytes() const;
+
+  /// A read transaction: everything read until end_read() sees one snapshot (loading the
+  /// catalogue and then the embeddings must agree while a writer commits).
+  void begin_read() { exec("BEGIN"); }
+  void end_read() { exec("COMMIT"); }
 
   const std::filesystem::path& file() const { return file_; }
 
  private:
   void exec(const char* sql);
+  int64_t pragma_int(const char* sql) const;
   void create_schema();
   void check_schema();
   [[noreturn]] void fail(const std::string& what, int code) const;

@@ -78,6 +78,15 @@ Metrics::Metrics(const std::string& version, const std::string& torch_version,
                               .Help("The rule's probability on the stream's latest sample "
                                     "(smoothed as the rule says).")
                               .Register(*registry_)),
+      index_frames_(&BuildCounter()
+                         .Name("internvl_index_frames_total")
+                         .Help("Sampled frames queued into the search index, per stream.")
+                         .Register(*registry_)),
+      index_frames_dropped_(&BuildCounter()
+                                 .Name("internvl_index_frames_dropped_total")
+                                 .Help("Sampled frames not indexed because the index's queue "
+                                       "was full, per stream.")
+                                 .Register(*registry_)),
       build_info_(&BuildGauge()
                        .Name("internvl_build_info")
                        .Help("Always 1; the labels carry the build version, the LibTorch "
@@ -174,6 +183,14 @@ prometheus::Gauge& Metrics::alert_active(const std::string& stream, const std::s
 
 prometheus::Gauge& Metrics::alert_probability(const std::string& stream, const std::string& rule) {
   return alert_probability_->Add({{"stream", stream}, {"rule", rule}});
+}
+
+prometheus::Counter& Metrics::index_frames(const std::string& stream) {
+  return index_frames_->Add({{"stream", stream}});
+}
+
+prometheus::Counter& Metrics::index_frames_dropped(const std::string& stream) {
+  return index_frames_dropped_->Add({{"stream", stream}});
 }
 
 }  // namespace ivs::sinks

@@ -55,6 +55,9 @@ class Metrics {
   prometheus::Counter& events(const std::string& stream, const std::string& rule);
   prometheus::Gauge& alert_active(const std::string& stream, const std::string& rule);
   prometheus::Gauge& alert_probability(const std::string& stream, const std::string& rule);
+  /// Sampled frames handed to the search index (internvlindex), and those its full queue refused.
+  prometheus::Counter& index_frames(const std::string& stream);
+  prometheus::Counter& index_frames_dropped(const std::string& stream);
 
   // Search (the service's index): set from the index's stats, observed per REST query.
   prometheus::Gauge& search_index_frames() { return *search_index_frames_; }
@@ -78,6 +81,8 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* events_;
   prometheus::Family<prometheus::Gauge>* alert_active_;
   prometheus::Family<prometheus::Gauge>* alert_probability_;
+  prometheus::Family<prometheus::Counter>* index_frames_;
+  prometheus::Family<prometheus::Counter>* index_frames_dropped_;
   prometheus::Family<prometheus::Gauge>* build_info_;
   // The unlabelled counter is created once up front so it is exported as 0 before first use.
   prometheus::Counter* caption_tokens_total_;

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +31,7 @@ using ivs::pipeline::EventRecord;
 using ivs::pipeline::ResultEntry;
 using ivs::pipeline::ResultType;
 using ivs::pipeline::StreamInfo;
+using ivs::pipeline::to_embedding_result;
 using ivs::pipeline::to_frame_result;
 using ivs::sinks::FrameResult;
 using ivs::sinks::ResultKind;
@@ -64,6 +66,15 @@ ResultEntry caption_entry() {
   entry.caption = CaptionRecord{"a man playing a guitar", "English caption:", 7, 5};
   entry.segment = {2 * GST_SECOND, 2 * GST_SECOND, 60, 60};
   entry.timing = {0.010, 0.500, 0.650, 2};
+  return entry;
+}
+
+// A sampled frame's classification with its embedding (dim 4, unit length).
+ResultEntry sampled_entry() {
+  ResultEntry entry = classification_entry();
+  entry.segment = {12 * GST_SECOND, 12 * GST_SECOND, 360, 360};
+  entry.embedding =
+      std::make_shared<const std::vector<float>>(std::vector<float>{0.5f, 0.5f, -0.5f, -0.5f});
   return entry;
 }
 
@@ -329,6 +340,41 @@ void write_for_schema_validation(const std::vector<FrameResult>& results, const 
   EXPECT_FALSE(out.fail()) << path;
 }
 
+TEST(ResultConversionTest, a_sampled_embedding_maps_to_an_embedding_message) {
+  const std::optional<FrameResult> result =
+      to_embedding_result(sampled_entry(), kStream, fixed_now());
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->kind, ResultKind::kEmbedding);
+  EXPECT_EQ(result->sensor_id, "cam01");
+  EXPECT_EQ(result->model_mode, "InternVL-C");
+  EXPECT_EQ(result->embedding, (std::vector<float>{0.5f, 0.5f, -0.5f, -0.5f}));
+  EXPECT_DOUBLE_EQ(result->segment_start_seconds, 12.0);
+  EXPECT_EQ(result->start_frame_id, 360);
+  EXPECT_EQ(result->end_frame_id, 360);
+  EXPECT_TRUE(result->classification.empty());
+  EXPECT_EQ(result->batch_size, 8);
+}
+
+TEST(ResultConversionTest, only_sampled_embeddings_become_embedding_messages) {
+  EXPECT_FALSE(to_embedding_result(classification_entry(), kStream, fixed_now()));  // none
+  ResultEntry clip = sampled_entry();
+  clip.type = ResultType::kClipClassification;
+  EXPECT_FALSE(to_embedding_result(clip, kStream, fixed_now()));
+  ResultEntry caption = caption_entry();
+  caption.embedding = sampled_entry().embedding;
+  EXPECT_FALSE(to_embedding_result(caption, kStream, fixed_now()));
+  ResultEntry empty = sampled_entry();
+  empty.embedding = std::make_shared<const std::vector<float>>();
+  EXPECT_FALSE(to_embedding_result(empty, kStream, fixed_now()));
+  ResultEntry bad_mode = sampled_entry();
+  bad_mode.mode = "caption";
+  EXPECT_FALSE(to_embedding_result(bad_mode, kStream, fixed_now()));
+  EXPECT_FALSE(to_embedding_result(sampled_entry(), StreamInfo{"", ""}, fixed_now()));
+  ResultEntry no_labels = sampled_entry();  // a threshold above every label: still published
+  no_labels.classification.clear();
+  EXPECT_TRUE(to_embedding_result(no_labels, kStream, fixed_now()));
+}
+
 TEST(ResultConversionTest, converted_messages_parse_back_and_are_written_for_schema_validation) {
   const std::vector<FrameResult> results = sample_results();
   ASSERT_EQ(results.size(), 5u);
@@ -350,7 +396,15 @@ TEST(ResultConversionTest, converted_events_parse_back_and_are_written_for_schem
     std::optional<FrameResult> result = to_frame_result(entry, kStream, fixed_now());
     if (result) results.push_back(*result);
   }
-  ASSERT_EQ(results.size(), 4u);
+  // Embedding messages are wire format 1.1 too.
+  ResultEntry no_labels = sampled_entry();
+  no_labels.classification.clear();
+  no_labels.mode = "InternVL-G";
+  for (const ResultEntry& entry : {sampled_entry(), no_labels}) {
+    std::optional<FrameResult> result = to_embedding_result(entry, kStream, fixed_now());
+    if (result) results.push_back(*result);
+  }
+  ASSERT_EQ(results.size(), 6u);
   write_for_schema_validation(results, "INTERNVL_CONVERSION_EVENT_SAMPLES", "events.jsonl");
 }
 

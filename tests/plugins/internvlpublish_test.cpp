@@ -10,10 +10,12 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "plugins/internvl/publish_settings.h"
 #include "sinks/result_json.h"
 #include "tests/common/test_files.h"
 #include "tests/common/test_paths.h"
@@ -130,13 +132,28 @@ TEST(InternVLPublishTest, properties_round_trip) {
   EXPECT_STREQ(prefix, "site1/");
   EXPECT_EQ(hwm, 10);
   EXPECT_STREQ(metrics, "127.0.0.1:0");
-  gint include = -1;
+  guint include = 0;
   g_object_get(e, "include", &include, nullptr);
-  EXPECT_EQ(include, 1);  // caption
+  EXPECT_EQ(include, static_cast<guint>(GST_INTERNVL_PUBLISH_INCLUDE_CAPTION));
   EXPECT_EQ(counter(e, "messages-published"), 0u);
   EXPECT_EQ(counter(e, "messages-dropped"), 0u);
   for (gchar* s : {endpoint, file, sensor, prefix, metrics}) g_free(s);
   gst_object_unref(e);
+}
+
+// Slow joiner: pushes classification probes (no embedding) through `h` until one reaches `sub`
+// (bounded), then drains the probes. False when the subscription never came up.
+bool join(GstHarness* h, zmq::socket_t& sub) {
+  std::vector<zmq::message_t> frames;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  bool joined = false;
+  while (!joined && std::chrono::steady_clock::now() < deadline) {
+    gst_harness_push(h, result_buffer({guitar()}, 0));
+    frames.clear();
+    joined = zmq::recv_multipart(sub, std::back_inserter(frames)).has_value();
+  }
+  while (zmq::recv_multipart(sub, std::back_inserter(frames))) frames.clear();
+  return joined;
 }
 
 TEST(InternVLPublishTest, zeromq_subscriber_receives_valid_messages) {
@@ -152,17 +169,7 @@ TEST(InternVLPublishTest, zeromq_subscriber_receives_valid_messages) {
   zmq::socket_t sub = subscribe_all(context, bound);
   g_free(bound);
 
-  // Slow joiner: publish probes until the subscription has reached the publisher (bounded).
-  std::vector<zmq::message_t> frames;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  bool joined = false;
-  while (!joined && std::chrono::steady_clock::now() < deadline) {
-    gst_harness_push(h, result_buffer({guitar()}, 0));
-    frames.clear();
-    joined = zmq::recv_multipart(sub, std::back_inserter(frames)).has_value();
-  }
-  ASSERT_TRUE(joined);
-  while (zmq::recv_multipart(sub, std::back_inserter(frames))) frames.clear();  // drain probes
+  ASSERT_TRUE(join(h, sub));
 
   const fs::path dir = ivs::test::scratch_dir("publish_zmq");
   std::ofstream received(dir / "received.jsonl");
@@ -181,6 +188,106 @@ TEST(InternVLPublishTest, zeromq_subscriber_receives_valid_messages) {
   EXPECT_EQ(counter(h->element, "messages-dropped"), 0u);
   expect_valid_messages(dir / "received.jsonl");
   gst_harness_teardown(h);
+}
+
+// A sampled frame's classification with its image embedding (dim 4), at `pts`.
+ivs::pipeline::ResultEntry sampled(GstClockTime pts) {
+  ivs::pipeline::ResultEntry entry = guitar();
+  entry.segment.first_pts = entry.segment.last_pts = pts;
+  entry.embedding =
+      std::make_shared<const std::vector<float>>(std::vector<float>{0.5f, -0.5f, 0.5f, -0.5f});
+  return entry;
+}
+
+TEST(InternVLPublishTest, include_is_a_list_of_kinds) {
+  GstElement* e = gst_element_factory_make("internvlpublish", nullptr);
+  const auto include = [e] {
+    guint value = 0;
+    g_object_get(e, "include", &value, nullptr);
+    return value;
+  };
+  EXPECT_EQ(include(), static_cast<guint>(GST_INTERNVL_PUBLISH_INCLUDE_ALL));  // no embeddings
+  gst_util_set_object_arg(G_OBJECT(e), "include", "classification,embedding");
+  EXPECT_EQ(include(), static_cast<guint>(GST_INTERNVL_PUBLISH_INCLUDE_CLASSIFICATION |
+                                          GST_INTERNVL_PUBLISH_INCLUDE_EMBEDDING));
+  gst_util_set_object_arg(G_OBJECT(e), "include", "all+embedding");  // GStreamer's own spelling
+  EXPECT_EQ(include(), static_cast<guint>(GST_INTERNVL_PUBLISH_INCLUDE_ALL |
+                                          GST_INTERNVL_PUBLISH_INCLUDE_EMBEDDING));
+  gst_util_set_object_arg(G_OBJECT(e), "include", "event, caption");
+  EXPECT_EQ(include(), static_cast<guint>(GST_INTERNVL_PUBLISH_INCLUDE_EVENT |
+                                          GST_INTERNVL_PUBLISH_INCLUDE_CAPTION));
+  gst_util_set_object_arg(G_OBJECT(e), "include", "caption,vectors");  // refused: unchanged
+  EXPECT_EQ(include(), static_cast<guint>(GST_INTERNVL_PUBLISH_INCLUDE_EVENT |
+                                          GST_INTERNVL_PUBLISH_INCLUDE_CAPTION));
+  GValue value = G_VALUE_INIT;
+  g_value_init(&value, G_PARAM_SPEC_VALUE_TYPE(
+                           g_object_class_find_property(G_OBJECT_GET_CLASS(e), "include")));
+  g_object_get_property(G_OBJECT(e), "include", &value);
+  gchar* text = gst_value_serialize(&value);
+  EXPECT_STREQ(text, "caption,event");
+  g_free(text);
+  g_value_unset(&value);
+  gst_object_unref(e);
+}
+
+// The topics a SUB socket receives for one sampled frame, published with `include` (nullptr:
+// the default), up to a marker classification; the embedding payloads go to `embeddings`.
+std::vector<std::string> topics_for_a_sampled_frame(const char* include,
+                                                    std::vector<std::string>* embeddings) {
+  GstElement* e = gst_element_factory_make("internvlpublish", nullptr);
+  g_object_set(e, "endpoint", "bind:tcp://127.0.0.1:*", "sensor-id", "cam01", nullptr);
+  if (include != nullptr) gst_util_set_object_arg(G_OBJECT(e), "include", include);
+  GstHarness* h = start_publish(e);
+  gchar* bound = nullptr;
+  g_object_get(h->element, "bound-endpoint", &bound, nullptr);
+  zmq::context_t context;
+  zmq::socket_t sub = subscribe_all(context, bound);
+  g_free(bound);
+  const bool joined = join(h, sub);
+  EXPECT_TRUE(joined);
+
+  constexpr GstClockTime kMarker = 7 * GST_SECOND;
+  gst_harness_push(h, result_buffer({sampled(GST_SECOND)}, GST_SECOND));
+  ivs::pipeline::ResultEntry marker = guitar();
+  marker.segment.first_pts = marker.segment.last_pts = kMarker;
+  gst_harness_push(h, result_buffer({marker}, kMarker));
+  std::vector<std::string> topics;
+  while (joined) {
+    std::vector<zmq::message_t> message;
+    if (!zmq::recv_multipart(sub, std::back_inserter(message)).has_value()) {
+      ADD_FAILURE() << "the marker never arrived";
+      break;
+    }
+    topics.push_back(message[0].to_string());
+    const ivs::sinks::FrameResult result = ivs::sinks::result_from_json(message[1].to_string());
+    if (result.kind == ivs::sinks::ResultKind::kEmbedding)
+      embeddings->push_back(message[1].to_string());
+    if (result.kind == ivs::sinks::ResultKind::kClassification &&
+        result.segment_start_seconds == 7.0)
+      break;
+  }
+  gst_harness_teardown(h);
+  return topics;
+}
+
+TEST(InternVLPublishTest, zeromq_subscriber_gets_embeddings_only_when_include_asks) {
+  using Topics = std::vector<std::string>;
+  std::vector<std::string> embeddings;
+  EXPECT_EQ(topics_for_a_sampled_frame(nullptr, &embeddings),
+            (Topics{"classification/cam01", "classification/cam01"}));
+  EXPECT_EQ(topics_for_a_sampled_frame("classification,event", &embeddings),
+            (Topics{"classification/cam01", "classification/cam01"}));
+  EXPECT_TRUE(embeddings.empty());
+  EXPECT_EQ(topics_for_a_sampled_frame("classification,embedding", &embeddings),
+            (Topics{"embedding/cam01", "classification/cam01", "classification/cam01"}));
+  ASSERT_EQ(embeddings.size(), 1u);
+  const ivs::sinks::FrameResult message = ivs::sinks::result_from_json(embeddings[0]);
+  EXPECT_EQ(message.embedding, (std::vector<float>{0.5f, -0.5f, 0.5f, -0.5f}));
+  EXPECT_EQ(message.model_mode, "InternVL-C");
+  EXPECT_EQ(message.segment_start_seconds, 1.0);
+  const fs::path path = ivs::test::scratch_dir("publish_embedding") / "received.jsonl";
+  std::ofstream(path) << embeddings[0] << '\n';
+  expect_valid_messages_1_1(path);
 }
 
 TEST(InternVLPublishTest, json_lines_file_has_one_line_per_entry) {

@@ -201,6 +201,8 @@ TEST(MetricsTest, family_names_and_types_match_the_design_exactly) {
   metrics.events("s", "r").Increment();
   metrics.alert_active("s", "r").Set(1);
   metrics.alert_probability("s", "r").Set(0.5);
+  metrics.index_frames("s").Increment();
+  metrics.index_frames_dropped("s").Increment();
 
   const std::map<std::string, std::string> expected = {
       {"internvl_frames_total", "counter"},
@@ -218,6 +220,8 @@ TEST(MetricsTest, family_names_and_types_match_the_design_exactly) {
       {"internvl_events_total", "counter"},
       {"internvl_alert_active", "gauge"},
       {"internvl_alert_probability", "gauge"},
+      {"internvl_index_frames_total", "counter"},
+      {"internvl_index_frames_dropped_total", "counter"},
       {"internvl_build_info", "gauge"},
   };
   const Exposition e = scrape(exposer);

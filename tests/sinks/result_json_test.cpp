@@ -59,6 +59,7 @@ void expect_same(const FrameResult& a, const FrameResult& b) {
   if (a.event) {
     EXPECT_EQ(event_fields(*a.event), event_fields(*b.event));
   }
+  EXPECT_EQ(a.embedding, b.embedding);
   EXPECT_EQ(a.latency_seconds, b.latency_seconds);
   EXPECT_EQ(a.queue_seconds, b.queue_seconds);
   EXPECT_EQ(a.batch_size, b.batch_size);
@@ -160,6 +161,7 @@ TEST(ResultJsonTest, topic_is_prefix_kind_and_sensor) {
   EXPECT_EQ(result_topic(ivs::test::sample_classification()), "classification/cam01");
   EXPECT_EQ(result_topic(ivs::test::sample_caption(), "site1/"), "site1/caption/cam01");
   EXPECT_EQ(result_topic(ivs::test::sample_event()), "event/cam01");
+  EXPECT_EQ(result_topic(ivs::test::sample_embedding()), "embedding/cam01");
 }
 
 // Valid on their own, out of place in the message a case puts them in.
@@ -375,6 +377,67 @@ TEST(ResultJsonTest, rejects_invalid_event_messages_naming_the_field) {
   FrameResult no_event = ivs::test::sample_event();
   no_event.event.reset();
   EXPECT_THROW(result_from_json(result_to_json(no_event)), std::invalid_argument);
+}
+
+TEST(ResultJsonTest, writes_golden_text_for_an_embedding) {
+  const std::string expected =
+      R"({"version":"1.1","kind":"embedding","sensor_id":"cam01",)"
+      R"("source":"rtsp://10.0.0.5/stream1","timestamp":"2026-11-28T20:01:00.123Z",)"
+      R"("segment":{"start_time":12.0,"end_time":12.0},"start_frame_id":360,"end_frame_id":360,)"
+      R"("model":{"name":"InternVL-14B-224px","mode":"InternVL-C"},"classification":[],)"
+      R"("caption":null,"embedding":{"dim":4,"vector":[0.5,-0.5,0.5,-0.5]},)"
+      R"("metrics":{"latency_seconds":0.042,"queue_seconds":0.003,"batch_size":8}})";
+  EXPECT_EQ(result_to_json(ivs::test::sample_embedding()), expected);
+  EXPECT_STREQ(ivs::sinks::result_version(ivs::test::sample_embedding()), "1.1");
+  expect_same(result_from_json(expected), ivs::test::sample_embedding());
+}
+
+TEST(ResultJsonTest, embedding_values_are_rounded_to_six_decimals) {
+  FrameResult result = ivs::test::sample_embedding();
+  result.embedding = {0.123456789f, -0.987654321f, std::numeric_limits<float>::quiet_NaN(),
+                      0.0000004f};
+  const std::string text = result_to_json(result);
+  EXPECT_NE(text.find("[0.123457,-0.987654,0.0,0.0]"), std::string::npos) << text;
+  const FrameResult back = result_from_json(text);
+  ASSERT_EQ(back.embedding.size(), 4u);
+  EXPECT_NEAR(back.embedding[0], 0.123456789f, 5e-7);
+  EXPECT_NEAR(back.embedding[1], -0.987654321f, 5e-7);
+  // A stray vector on another kind changes neither the version nor the bytes.
+  FrameResult classification = ivs::test::sample_classification();
+  const std::string before = result_to_json(classification);
+  classification.embedding = {1.0f};
+  EXPECT_EQ(result_to_json(classification), before);
+}
+
+TEST(ResultJsonTest, rejects_invalid_embedding_messages_naming_the_field) {
+  const std::vector<BadMessage> cases = {
+      {"embedding as 1.0", [](json& m) { m["version"] = "1.0"; }, "'embedding'"},
+      {"embedding kind in 1.0",
+       [](json& m) {
+         m["version"] = "1.0";
+         m.erase("embedding");
+       },
+       "'version'"},
+      {"embedding missing", [](json& m) { m.erase("embedding"); }, "'embedding'"},
+      {"embedding null", [](json& m) { m["embedding"] = nullptr; }, "'embedding'"},
+      {"unknown key", [](json& m) { m["embedding"]["norm"] = 1; }, "'embedding.norm'"},
+      {"dim zero", [](json& m) { m["embedding"]["dim"] = 0; }, "'embedding.dim'"},
+      {"dim mismatch", [](json& m) { m["embedding"]["dim"] = 5; }, "'embedding.vector'"},
+      {"value out of range", [](json& m) { m["embedding"]["vector"][1] = -1.5; },
+       "'embedding.vector'"},
+      {"value not a number", [](json& m) { m["embedding"]["vector"][1] = "x"; },
+       "'embedding.vector'"},
+      {"embedding on classification",
+       [](json& m) {
+         m["kind"] = "classification";
+         m["classification"] = json::array({stray_label()});
+       },
+       "'embedding'"},
+      {"labels on embedding", [](json& m) { m["classification"] = json::array({stray_label()}); },
+       "'classification'"},
+      {"caption mode", [](json& m) { m["model"]["mode"] = "caption"; }, "'model.mode'"},
+  };
+  expect_rejected(json::parse(result_to_json(ivs::test::sample_embedding())), cases);
 }
 
 }  // namespace

@@ -83,6 +83,18 @@ inline sinks::FrameResult sample_event_end() {
   return r;
 }
 
+/// A sampled frame's embedding (wire format 1.1): dim 4, a unit vector whose values need no
+/// rounding at 6 decimals.
+inline sinks::FrameResult sample_embedding() {
+  sinks::FrameResult r = sample_classification();
+  r.kind = sinks::ResultKind::kEmbedding;
+  r.classification.clear();
+  r.segment_end_seconds = r.segment_start_seconds;
+  r.end_frame_id = r.start_frame_id;
+  r.embedding = {0.5f, -0.5f, 0.5f, -0.5f};
+  return r;
+}
+
 /// Chinese labels and caption: UTF-8 must pass through unescaped and unchanged.
 inline sinks::FrameResult sample_unicode() {
   sinks::FrameResult r = sample_classification();

@@ -5,6 +5,7 @@
 // JsonLinesWriter (the real path); both schemas accept them. valid-1.1: event messages, which
 // only the 1.1 schema accepts. invalid: one message per line, each broken in one way both
 // schemas must reject; invalid-1.1: broken event messages the 1.1 schema must reject.
+// Embedding messages (1.1 too) go with the event ones.
 #include <cstdio>
 #include <exception>
 #include <fstream>
@@ -52,7 +53,19 @@ std::vector<FrameResult> valid_event_results() {
   stray.event->end_seconds = 1.0;
   stray.event->clip_path = "stray.mp4";
   stray.event->probability = 1.0000001;
-  return {ivs::test::sample_event(), ivs::test::sample_event_end(), unicode, no_clip, stray};
+  FrameResult embedding_g = ivs::test::sample_embedding();
+  embedding_g.model_mode = "InternVL-G";
+  embedding_g.embedding = std::vector<float>(768, 0.036084f);  // dim of the real model
+  FrameResult stray_labels = ivs::test::sample_embedding();    // labels are not written
+  stray_labels.classification = {{"a", 0, 0.5}};
+  return {ivs::test::sample_event(),
+          ivs::test::sample_event_end(),
+          unicode,
+          no_clip,
+          stray,
+          ivs::test::sample_embedding(),
+          embedding_g,
+          stray_labels};
 }
 
 // One message per mutation: `good_text` changed in that one way.
@@ -101,6 +114,29 @@ std::vector<std::string> invalid_messages() {
   return out;
 }
 
+// Broken the ways the version rule and the embedding object forbid.
+std::vector<std::string> invalid_embedding_messages() {
+  const Mutation mutations[] = {
+      [](ordered_json& m) { m.erase("embedding"); },
+      [](ordered_json& m) { m["embedding"] = nullptr; },
+      [](ordered_json& m) { m["version"] = "1.0"; },
+      [](ordered_json& m) { m["embedding"]["extra"] = 1; },
+      [](ordered_json& m) { m["embedding"].erase("dim"); },
+      [](ordered_json& m) { m["embedding"]["dim"] = 0; },
+      [](ordered_json& m) { m["embedding"]["vector"] = ordered_json::array(); },
+      [](ordered_json& m) { m["embedding"]["vector"][0] = 1.5; },
+      [](ordered_json& m) { m["embedding"]["vector"][0] = "0.5"; },
+      [](ordered_json& m) { m["model"]["mode"] = "caption"; },
+      [](ordered_json& m) { m["caption"] = stray_caption(); },
+      [](ordered_json& m) { m["classification"] = ordered_json::array({stray_label()}); },
+      [](ordered_json& m) { m["kind"] = "event"; },  // an event without its event object
+      [](ordered_json& m) {                          // a classification carrying an embedding
+        m["kind"] = "classification", m["classification"] = ordered_json::array({stray_label()});
+      },
+  };
+  return mutated(ivs::sinks::result_to_json(ivs::test::sample_embedding()), mutations);
+}
+
 // Broken the ways the version rule and the event object forbid.
 std::vector<std::string> invalid_event_messages() {
   const Mutation mutations[] = {
@@ -130,7 +166,10 @@ std::vector<std::string> invalid_event_messages() {
       [](ordered_json& m) { m["caption"] = stray_caption(); },
       [](ordered_json& m) { m["model"]["mode"] = "caption"; },
   };
-  return mutated(ivs::sinks::result_to_json(ivs::test::sample_event()), mutations);
+  std::vector<std::string> out =
+      mutated(ivs::sinks::result_to_json(ivs::test::sample_event()), mutations);
+  for (std::string& line : invalid_embedding_messages()) out.push_back(std::move(line));
+  return out;
 }
 
 void write_results(const char* path, const std::vector<FrameResult>& results) {
