@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "pipeline/service/events_api.h"
+#include "sinks/index/query_params.h"
 #include "sinks/result_json.h"
 
 namespace ivs::service {
@@ -132,7 +133,8 @@ void write_search_form(std::ostringstream& html, const std::vector<StreamStatus>
   html << "<form id=\"search\" method=\"get\" action=\"/\"><input id=\"q\" name=\"q\" "
           "type=\"search\" placeholder=\"search every stream: a red van at the gate\" value=\""
        << escape_html(field(search.query, "q")) << "\"> k <input id=\"k\" name=\"k\" "
-       << "type=\"number\" min=\"1\" max=\"100\" value=\"" << escape_html(k.empty() ? "10" : k)
+       << "type=\"number\" min=\"1\" max=\"" << ivs::search::kMaxSearchK << "\" value=\""
+       << escape_html(k.empty() ? std::to_string(ivs::search::kDefaultSearchK) : k)
        << "\"> <select id=\"stream\" name=\"stream\"><option value=\"\">every stream</option>";
   std::set<std::string> ids;
   for (const auto& s : streams) ids.insert(s.id);
