@@ -120,3 +120,17 @@ GstInternVLResultMeta* gst_buffer_get_internvl_result_meta(GstBuffer* buffer) {
   return reinterpret_cast<GstInternVLResultMeta*>(
       gst_buffer_get_meta(buffer, GST_INTERNVL_RESULT_META_API_TYPE));
 }
+
+namespace ivs::pipeline {
+
+const ResultEntry* sampled_embedding_entry(GstBuffer* buffer) {
+  GstInternVLResultMeta* meta = gst_buffer_get_internvl_result_meta(buffer);
+  if (meta == nullptr || meta->records == nullptr) return nullptr;
+  const auto& entries = meta->records->entries;
+  for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+    if (it->type == ResultType::kClassification && it->embedding) return &*it;
+  }
+  return nullptr;
+}
+
+}  // namespace ivs::pipeline

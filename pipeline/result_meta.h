@@ -33,3 +33,12 @@ GstInternVLResultMeta* gst_buffer_add_internvl_result_meta(GstBuffer* buffer);
 GstInternVLResultMeta* gst_buffer_get_internvl_result_meta(GstBuffer* buffer);
 
 G_END_DECLS
+
+namespace ivs::pipeline {
+
+/// The latest kClassification entry on `buffer` that carries an image embedding: what
+/// internvlclassify attaches to a sampled frame, read by the elements that reuse the embedding
+/// (alerts, search index). NULL when the buffer has none; valid while the buffer's meta is.
+const ResultEntry* sampled_embedding_entry(GstBuffer* buffer);
+
+}  // namespace ivs::pipeline

@@ -44,17 +44,6 @@ pipeline::AlertTracker::IdMaker id_maker(const std::string& stream) {
   };
 }
 
-// The frame's latest sampled classification that carries an embedding, if it has one.
-const pipeline::ResultEntry* sampled_entry(GstBuffer* buffer) {
-  GstInternVLResultMeta* meta = gst_buffer_get_internvl_result_meta(buffer);
-  if (meta == nullptr || meta->records == nullptr) return nullptr;
-  const auto& entries = meta->records->entries;
-  for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
-    if (it->type == pipeline::ResultType::kClassification && it->embedding) return &*it;
-  }
-  return nullptr;
-}
-
 void post_message(GstElement* element, const pipeline::AlertEvent& event) {
   GstStructure* s = gst_structure_new(
       "internvl-alert", "id", G_TYPE_STRING, event.id.c_str(), "stream-id", G_TYPE_STRING,
@@ -157,7 +146,7 @@ void AlertState::on_frame(GstBuffer* buffer) {
       if (pts != pipeline::kNoClockTime) channel.note_progress(stream, pts);
     }
   } progress{*channel_, stream_, GST_BUFFER_PTS(buffer)};
-  const pipeline::ResultEntry* sampled = sampled_entry(buffer);
+  const pipeline::ResultEntry* sampled = pipeline::sampled_embedding_entry(buffer);
   if (sampled == nullptr) return;
   const auto embedding = sampled->embedding;  // shared: the meta may grow below
   mode_ = sampled->mode;

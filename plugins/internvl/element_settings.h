@@ -97,4 +97,12 @@ struct AlertElementSettings {
   static pipeline::AlertRule default_alert_rule();
 };
 
+/// internvlindex: every sampled frame's embedding (and a thumbnail) into the search index.
+struct IndexElementSettings {
+  std::string location;   // index directory (required): "/var/lib/internvl/index"
+  std::string stream_id;  // empty: the element's name
+  bool thumbnails = true;
+  unsigned thumbnail_size = 160;  // pixels of the thumbnail's longest side (never enlarged)
+};
+
 }  // namespace ivs::plugins

@@ -8,5 +8,5 @@ static gboolean plugin_init(GstPlugin* plugin) { return gst_internvl_register_el
 
 GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, internvl,
                   "InternVL video understanding: classification, captions, alerts, overlay, "
-                  "publishing, recording",
+                  "publishing, recording, search indexing",
                   plugin_init, VERSION, GST_LICENSE, GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)

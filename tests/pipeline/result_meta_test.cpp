@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -181,6 +182,26 @@ TEST(ResultMetaTest, two_adders_share_one_meta) {
       make_entry("internvlcaption0", "surfing"));
   EXPECT_EQ(gst_buffer_get_n_meta(buffer, GST_INTERNVL_RESULT_META_API_TYPE), 1u);
   EXPECT_EQ(labels_of(buffer), (std::vector<std::string>{"playing guitar", "surfing"}));
+  gst_buffer_unref(buffer);
+}
+
+TEST(ResultMetaTest, sampled_embedding_entry_is_the_latest_classification_with_an_embedding) {
+  GstBuffer* buffer = gst_buffer_new();
+  EXPECT_EQ(ivs::pipeline::sampled_embedding_entry(buffer), nullptr);  // no meta
+  auto& entries = gst_buffer_add_internvl_result_meta(buffer)->records->entries;
+  entries.push_back(make_entry("internvlclassify0", "no embedding"));
+  EXPECT_EQ(ivs::pipeline::sampled_embedding_entry(buffer), nullptr);
+  const auto embedding = std::make_shared<const std::vector<float>>(std::vector<float>{1.0f});
+  ResultEntry sampled = make_entry("internvlclassify0", "sampled");
+  sampled.embedding = embedding;
+  ResultEntry clip = make_entry("internvlclassify0", "clip");
+  clip.type = ResultType::kClipClassification;
+  clip.embedding = embedding;  // never a clip's: the clip mean is not a frame
+  entries.push_back(sampled);
+  entries.push_back(clip);
+  const ResultEntry* found = ivs::pipeline::sampled_embedding_entry(buffer);
+  ASSERT_NE(found, nullptr);
+  EXPECT_EQ(found->classification.at(0).label, "sampled");
   gst_buffer_unref(buffer);
 }
 

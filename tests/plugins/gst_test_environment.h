@@ -26,6 +26,10 @@ pipeline::ResultEntry caption_entry(const std::string& text);
 /// with a clip.
 pipeline::ResultEntry event_entry(pipeline::AlertState state);
 
+/// Parses `description` (gst-launch syntax), plays it to EOS (at most `timeout_seconds`) and
+/// stops it; returns "" at EOS, else the error's message (or "timeout", "parse: ...").
+std::string run_to_eos(const std::string& description, int timeout_seconds = 300);
+
 /// Appends `entries` to the buffer's InternVLResultMeta (adding the meta). `buffer` must be writable.
 void add_entries(GstBuffer* buffer, const std::vector<pipeline::ResultEntry>& entries);
 

@@ -15,13 +15,15 @@
 
 #include "plugins/internvl/gstinternvlalert.h"
 #include "plugins/internvl/gstinternvlclassify.h"
+#include "plugins/internvl/gstinternvlindex.h"
 #include "tests/common/test_paths.h"
 
 namespace {
 
 void register_classify() {
   static const bool registered = GST_ELEMENT_REGISTER(internvlclassify, nullptr) == TRUE &&
-                                 GST_ELEMENT_REGISTER(internvlalert, nullptr) == TRUE;
+                                 GST_ELEMENT_REGISTER(internvlalert, nullptr) == TRUE &&
+                                 GST_ELEMENT_REGISTER(internvlindex, nullptr) == TRUE;
   ASSERT_TRUE(registered);
 }
 
@@ -123,6 +125,19 @@ TEST(StateCycleTest, classify_overlay_publish_cycles_playing_null_playing) {
   INTERNVL_REQUIRE_PATH(ivs::test::internvl_tiny_dir() / "config.json");
   register_classify();
   cycle(classify_pipeline(3), 3);
+}
+
+// The search index opens (SQLite, FAISS, the writer thread) when the element starts and closes
+// when the last element of the process that uses it stops: every cycle does both.
+TEST(StateCycleTest, classify_index_cycles_playing_null_playing) {
+  INTERNVL_REQUIRE_PATH(ivs::test::internvl_tiny_dir() / "config.json");
+  register_classify();
+  cycle(
+      "videotestsrc num-buffers=3 ! video/x-raw,format=BGRx,width=64,height=48,framerate=30/1"
+      " ! internvlclassify device=cpu labels=a;b batch-size=1 model=" +
+          ivs::test::internvl_tiny_dir().string() +
+          " ! internvlindex location=" + scratch_file("index") + " ! fakesink",
+      3);
 }
 
 // Alerts and clips: thresholds of 0 start an event on the first sample (it ends at EOS), so
