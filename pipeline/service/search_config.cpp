@@ -38,7 +38,8 @@ void parse_search(const YAML::Node& node, const Place& at, const std::string& ba
                [&](auto& v, auto& p) { index.retention_hours = read_number(v, p, 0, 1e6); });
   map.optional("max_disk_gb",
                [&](auto& v, auto& p) { index.max_disk_gb = read_number(v, p, 0, 1e6); });
-  map.optional("thumbnails", [&](auto& v, auto& p) { config.thumbnails = read_bool(v, p); });
+  map.optional("thumbnails",
+               [&](auto& v, auto& p) { config.element.thumbnails = read_bool(v, p); });
   map.done();
 }
 

@@ -199,7 +199,8 @@ void Service::open_search() {
   const SearchConfig& search = config_.search;
   if (!search.enabled) return;
   search::SearchIndexOptions options = search.index;
-  options.log = [](const std::string& text) { g_message("search index: %s", text.c_str()); };
+  // The index's lines name themselves ("search index: rebuilding ...").
+  options.log = [](const std::string& text) { g_message("%s", text.c_str()); };
   if (engine_->vision_only()) {
     throw StartupError("search needs a model with a text tower to embed queries; '" +
                        config_.model.engine.model + "' is vision-only: turn search off");

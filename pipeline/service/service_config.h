@@ -87,7 +87,9 @@ struct SearchConfig {
   // index.retention_hours, index.max_disk_gb: `retention_hours`, `max_disk_gb` (defaults: the
   // index library's, 72 h and 10 GB).
   search::SearchIndexOptions index;
-  bool thumbnails = true;  // a small JPEG per indexed frame (internvlindex thumbnails)
+  // internvlindex's properties: `thumbnails` (key of the same name); location and stream_id
+  // are unused (index.dir and the stream's id apply).
+  plugins::IndexElementSettings element;
 };
 
 struct ZmqOutputConfig {

@@ -228,8 +228,9 @@ GstElement* make_alert(const StreamConfig& stream, const SharedContexts& shared)
 GstElement* make_index(const StreamConfig& stream, const SharedContexts& shared) {
   GstElement* index = make({"internvlindex", "the internvl plugin (this project)"}, "index");
   const std::string location = shared.search.index.dir.string();
+  const plugins::IndexElementSettings& e = shared.search.element;
   g_object_set(index, "location", location.c_str(), "stream-id", stream.id.c_str(), "thumbnails",
-               shared.search.thumbnails ? TRUE : FALSE, nullptr);
+               e.thumbnails ? TRUE : FALSE, "thumbnail-size", e.thumbnail_size, nullptr);
   return index;
 }
 

@@ -526,7 +526,7 @@ TEST(SearchConfigTest, search_is_off_without_the_section_and_on_with_its_default
   EXPECT_EQ(s.index.dir, "/etc/internvl/search");  // beside the config without recordings_dir
   EXPECT_DOUBLE_EQ(s.index.retention_hours, 72.0);
   EXPECT_DOUBLE_EQ(s.index.max_disk_gb, 10.0);
-  EXPECT_TRUE(s.thumbnails);
+  EXPECT_TRUE(s.element.thumbnails);
   EXPECT_FALSE(s.index.read_only);
   const ServiceConfig off = parse(std::string(kMinimal) + "search: {enabled: false}\n");
   EXPECT_FALSE(off.search.enabled);
@@ -543,7 +543,7 @@ search:
   EXPECT_EQ(c.search.index.dir, "/etc/internvl/index");
   EXPECT_DOUBLE_EQ(c.search.index.retention_hours, 0.5);
   EXPECT_DOUBLE_EQ(c.search.index.max_disk_gb, 0.0);  // 0: no size limit
-  EXPECT_FALSE(c.search.thumbnails);
+  EXPECT_FALSE(c.search.element.thumbnails);
   EXPECT_EQ(parse(std::string(kMinimal) + "search: {data_dir: /var/idx}\n").search.index.dir,
             "/var/idx");
   // Under recordings_dir when there is one, whatever the order of the keys.
