@@ -221,6 +221,9 @@ def scenario_service(args, work):
         check_status_page(http, labels[-1])
         count = http.metric("internvl_search_query_seconds_count")
         check(count and count >= len(labels), f"internvl_search_query_seconds_count: {count}")
+        total = http.metric("internvl_search_query_seconds_sum")
+        log(f"{count:.0f} queries over REST and the page took {1000 * total / count:.1f} ms each on average "
+            f"(text embedding included)")
         check((http.metric("internvl_search_index_disk_bytes") or 0) > 0, "internvl_search_index_disk_bytes is 0")
 
         # Crash safety: what was indexed 2.5 s before a SIGKILL survives it.
