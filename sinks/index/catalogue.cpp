@@ -25,13 +25,20 @@ std::optional<int32_t> Catalogue::find_stream(const std::string& name) const {
   return static_cast<int32_t>(it - streams_.begin());
 }
 
-void Catalogue::append(const CatalogueRow& row) { rows_.push_back(row); }
+void Catalogue::append(const CatalogueRow& row) {
+  rows_.push_back(row);
+  if (row.has_thumbnail) latest_thumbnail_[row.stream] = row.id;
+}
 
 size_t Catalogue::erase_through(int64_t last_id) {
   size_t erased = 0;
   while (!rows_.empty() && rows_.front().id <= last_id) {
     rows_.pop_front();
     ++erased;
+  }
+  // Deletes take the oldest ids, so a stream whose newest thumbnail went has none left.
+  for (auto it = latest_thumbnail_.begin(); it != latest_thumbnail_.end();) {
+    it = it->second <= last_id ? latest_thumbnail_.erase(it) : std::next(it);
   }
   return erased;
 }
@@ -65,12 +72,11 @@ std::optional<Selection> Catalogue::select(const SearchFilter& filter) const {
 }
 
 std::optional<int64_t> Catalogue::latest_thumbnail_id(const std::string& stream) const {
-  auto index = find_stream(stream);
+  const auto index = find_stream(stream);
   if (!index) return std::nullopt;
-  for (auto it = rows_.rbegin(); it != rows_.rend(); ++it) {
-    if (it->stream == *index && it->has_thumbnail) return it->id;
-  }
-  return std::nullopt;
+  const auto it = latest_thumbnail_.find(*index);
+  if (it == latest_thumbnail_.end()) return std::nullopt;
+  return it->second;
 }
 
 size_t Catalogue::memory_bytes() const {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -75,6 +76,9 @@ class Catalogue {
  private:
   std::deque<CatalogueRow> rows_;
   std::vector<std::string> streams_;
+  // Stream -> its newest row with a thumbnail: the status page asks every few seconds per
+  // stream, and a stream without thumbnails would otherwise scan every row.
+  std::map<int32_t, int64_t> latest_thumbnail_;
 };
 
 }  // namespace ivs::search

@@ -101,6 +101,9 @@ void FrameIndex::add_rows_to_vectors(VectorIndex& vectors, int64_t after_id) {
   std::vector<int64_t> ids;
   const auto add_batch = [&] {
     vectors.add(ids.size(), floats.data(), ids.data());
+    // Opening blocks anyway; switching here keeps a rebuild of millions of rows from ever
+    // holding them all as floats.
+    if (vectors.needs_ivf()) vectors.switch_to_ivf();
     floats.clear();
     ids.clear();
   };
@@ -140,7 +143,7 @@ void FrameIndex::load_vectors() {
       std::to_string(catalogue_.size()) + " frames in the database");
   vectors_ = std::make_unique<VectorIndex>(dim_, options_.exact_limit);
   add_rows_to_vectors(*vectors_, 0);
-  vectors_dirty_ = true;
+  unsaved_changes_ = catalogue_.size() + 1;
 }
 
 bool FrameIndex::add(IndexedFrame frame) {

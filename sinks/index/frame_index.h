@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -52,9 +53,13 @@ class FrameIndex final : public SearchIndex {
   void writer_loop();
   void commit(std::vector<IndexedFrame>& batch);
   int64_t store_stream_id(const std::string& name);
+  void advance_structure(bool wait);
   bool retain_one_chunk();
   int64_t retention_boundary() const;
+  bool worth_saving() const;
   void save_vectors();
+  /// Logs a writer-thread failure at most once a minute per kind (disk full repeats 4x/s).
+  void log_failure(const std::string& kind, const std::string& message);
 
   SearchIndexOptions options_;
   std::filesystem::path vector_file_;
@@ -85,8 +90,13 @@ class FrameIndex final : public SearchIndex {
   std::atomic<uint64_t> indexed_{0};
   std::atomic<uint64_t> dropped_{0};
   std::atomic<uint64_t> deleted_{0};
-  bool meta_stored_ = false;    // writer thread only
-  bool vectors_dirty_ = false;  // writer thread only: changed since the last save
+  bool meta_stored_ = false;  // writer thread only
+  // Writer thread only: rows added or deleted since the vector file was saved (a rebuild or
+  // a structure switch counts as every row).
+  uint64_t unsaved_changes_ = 0;
+  std::future<VectorIndex::TrainedIvf> training_;  // writer thread only: the IVF in training
+  bool ivf_failed_ = false;  // writer thread only: training failed, stay exact
+  std::map<std::string, std::chrono::steady_clock::time_point> last_failure_log_;  // writer
   std::thread writer_;
 };
 

@@ -12,6 +12,7 @@ namespace {
 // Rows deleted per retention transaction: small enough that a commit of new frames is never
 // held up for long (a few ms), large enough that retention outpaces ingest.
 constexpr size_t kRetentionChunk = 4096;
+constexpr uint64_t kMinUnsavedRows = 10000;
 
 int64_t to_ns(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
@@ -45,14 +46,42 @@ void FrameIndex::writer_loop() {
     }
     committed_cv_.notify_all();
     if (stop) break;
+    advance_structure(false);
     more_retention = retain_one_chunk();
     const auto since_save = std::chrono::steady_clock::now() - last_save;
-    if (options_.save_interval.count() > 0 && since_save >= options_.save_interval) {
+    if (options_.save_interval.count() > 0 && since_save >= options_.save_interval &&
+        worth_saving()) {
       save_vectors();
       last_save = std::chrono::steady_clock::now();
     }
   }
+  advance_structure(true);
   save_vectors();
+}
+
+void FrameIndex::advance_structure(bool wait) {
+  try {
+    if (training_.valid()) {
+      if (!wait && training_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+        return;
+      }
+      VectorIndex::TrainedIvf trained = training_.get();
+      std::unique_lock<std::shared_mutex> lock(index_mutex_);
+      vectors_->adopt_ivf(std::move(trained));
+      unsaved_changes_ += vectors_->size() + 1;
+      return;
+    }
+    if (wait) return;
+    std::shared_lock<std::shared_mutex> lock(index_mutex_);
+    if (vectors_ && vectors_->needs_ivf() && !ivf_failed_) {
+      // Searches and ingest go on (exact) while it trains; adopt_ivf() catches up.
+      training_ = std::async(std::launch::async, vectors_->ivf_trainer());
+    }
+  } catch (const std::exception& error) {
+    // Out of memory while training: stay exact (slower, still correct) and say so, once.
+    ivf_failed_ = true;
+    log(std::string("search index: could not build the IVF: ") + error.what());
+  }
 }
 
 int64_t FrameIndex::store_stream_id(const std::string& name) {
@@ -96,12 +125,12 @@ void FrameIndex::commit(std::vector<IndexedFrame>& batch) {
     if (!vectors_) vectors_ = std::make_unique<VectorIndex>(dim_, options_.exact_limit);
     vectors_->add(ids.size(), floats.data(), ids.data());
     indexed_ += batch.size();
-    vectors_dirty_ = true;
+    unsaved_changes_ += batch.size();
   } catch (const std::exception& error) {
     // Disk full or a broken database: the frames are lost, counted and said; the writer goes on.
     dropped_ += batch.size();
-    log(std::string("search index: could not commit ") + std::to_string(batch.size()) +
-        " frames: " + error.what());
+    log_failure("commit", "search index: could not commit " + std::to_string(batch.size()) +
+                              " frames: " + error.what());
   }
 }
 
@@ -140,9 +169,9 @@ int64_t FrameIndex::retention_boundary() const {
 }
 
 bool FrameIndex::retain_one_chunk() {
-  const int64_t through = retention_boundary();
-  if (through == 0) return false;
   try {
+    const int64_t through = retention_boundary();
+    if (through == 0) return false;
     store_->delete_through(through);
     size_t erased = 0;
     {
@@ -151,26 +180,42 @@ bool FrameIndex::retain_one_chunk() {
       if (vectors_) vectors_->remove(faiss::IDSelectorRange(0, through + 1));
     }
     deleted_ += erased;
-    vectors_dirty_ = true;
+    unsaved_changes_ += erased;
     store_->reclaim_space();
   } catch (const std::exception& error) {
-    log(std::string("search index: retention failed: ") + error.what());
+    log_failure("retention", std::string("search index: retention failed: ") + error.what());
     return false;
   }
   return true;
 }
 
+bool FrameIndex::worth_saving() const {
+  // Saving writes the whole structure (800 MB at 1M x 768) and holds up ingest meanwhile;
+  // what it saves is the catch-up at the next open, which costs about as much per row as
+  // ingest. So save when a tenth of the index (and at least kMinUnsavedRows) is unsaved.
+  std::shared_lock<std::shared_mutex> lock(index_mutex_);
+  return unsaved_changes_ >= std::max<uint64_t>(kMinUnsavedRows, catalogue_.size() / 10);
+}
+
 void FrameIndex::save_vectors() {
-  if (!vectors_dirty_) return;
+  if (unsaved_changes_ == 0) return;
   try {
     // Readers go on searching while it is written; only this thread changes the index.
     std::shared_lock<std::shared_mutex> lock(index_mutex_);
     if (!vectors_) return;
     vectors_->save(vector_file_, catalogue_.last_id());
-    vectors_dirty_ = false;
+    unsaved_changes_ = 0;
   } catch (const std::exception& error) {
-    log(std::string("search index: ") + error.what());
+    log_failure("save", std::string("search index: ") + error.what());
   }
+}
+
+void FrameIndex::log_failure(const std::string& kind, const std::string& message) {
+  const auto now = std::chrono::steady_clock::now();
+  auto it = last_failure_log_.find(kind);
+  if (it != last_failure_log_.end() && now - it->second < std::chrono::minutes(1)) return;
+  last_failure_log_[kind] = now;
+  log(message + " (failures of this kind are logged once a minute)");
 }
 
 }  // namespace ivs::search

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,8 +37,24 @@ class VectorIndex {
   std::string structure() const { return approximate() ? "ivf-sq8" : "exact"; }
 
   /// Adds n vectors ([n, dim], row-major) with their ids (ascending, above every present id).
-  /// Crossing the exact limit trains the IVF on everything present and moves to it.
   void add(size_t n, const float* vectors, const int64_t* ids);
+
+  /// True when exact and past the exact limit: time to move to the IVF.
+  bool needs_ivf() const;
+  /// Trains the IVF on everything present and moves to it, on this thread (loading).
+  void switch_to_ivf();
+
+  /// The same in two steps, so that training (seconds at 50,000 x 768) runs on another thread
+  /// while this index goes on serving and growing. ivf_trainer() copies the vectors (call it
+  /// under the lock guarding this index); the function it returns trains and fills an IVF on
+  /// any thread; adopt_ivf() (under the exclusive lock) catches that IVF up with the vectors
+  /// added and removed since the copy and moves to it.
+  struct TrainedIvf {
+    std::unique_ptr<faiss::Index> index;
+    int64_t last_id = 0;  // the newest id it holds
+  };
+  std::function<TrainedIvf()> ivf_trainer() const;
+  void adopt_ivf(TrainedIvf trained);
 
   /// Removes every vector whose id the selector admits; returns how many.
   size_t remove(const faiss::IDSelector& selector);
@@ -65,8 +82,6 @@ class VectorIndex {
   size_t nprobe() const;
 
  private:
-  void switch_to_ivf();
-
   int dim_;
   size_t exact_limit_;
   std::unique_ptr<faiss::Index> flat_;  // IndexIDMap over IndexFlatIP while exact

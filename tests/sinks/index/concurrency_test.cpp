@@ -80,7 +80,7 @@ TEST(ConcurrencyTest, writer_threads_and_readers_at_once) {
   const auto stats = index->stats();
   EXPECT_EQ(stats.frames, accepted.load());
   EXPECT_EQ(stats.frames + stats.frames_dropped, uint64_t{kWriters * kFramesPerWriter});
-  EXPECT_EQ(stats.structure, "ivf-sq8");
+  EXPECT_TRUE(test::eventually([&] { return index->stats().structure == "ivf-sq8"; }));
   EXPECT_GT(searches.load(), 0);
   EXPECT_EQ(bad_results.load(), 0);
   EXPECT_EQ(reader->stats().frames, seen);  // a snapshot: it does not follow the writer

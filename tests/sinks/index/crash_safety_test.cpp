@@ -61,6 +61,15 @@ TEST(CrashSafetyTest, killed_writer_loses_nothing_it_committed) {
   while (flushed < 20000 && std::fgets(line, sizeof line, output)) {
     std::sscanf(line, "flushed %lld", &flushed);
   }
+  {  // Another process (this one) reads while the child writes: WAL readers never wait.
+    SearchIndexOptions reader;
+    reader.dir = dir;
+    reader.read_only = true;
+    reader.log = [](const std::string&) {};
+    auto index = SearchIndex::open(reader);
+    EXPECT_GE(index->stats().frames, static_cast<uint64_t>(flushed + 1));
+    EXPECT_FALSE(index->search(test::ClusteredVectors(32, 8, 0.1f, 32).next(), 3).empty());
+  }
   ::kill(pid, SIGKILL);
   int status = 0;
   ::waitpid(pid, &status, 0);

@@ -6,7 +6,9 @@
 
 #include <fstream>
 
+#include "tests/common/test_files.h"
 #include "tests/common/test_paths.h"
+#include "tests/sinks/index/eventually.h"
 #include "tests/sinks/index/synthetic_vectors.h"
 
 namespace ivs::search {
@@ -69,6 +71,20 @@ TEST(SearchIndexTest, round_trip_on_real_files) {
   EXPECT_THROW(reader->add(make_frame("cam01", 1, 1, test_epoch(), gen.next())), IndexError);
 }
 
+// Nobody calls flush() in a pipeline: the writer commits on its own every commit_interval.
+TEST(SearchIndexTest, frames_become_searchable_without_flush) {
+  const auto dir = ivs::test::scratch_dir("search_index_freshness");
+  ClusteredVectors gen(32, 4, 0.1f, 16);
+  auto index = SearchIndex::open(options_for(dir));
+  const auto embedding = gen.next();
+  ASSERT_TRUE(index->add(make_frame("cam", 7, 0.5, test_epoch(), embedding, true)));
+  ASSERT_TRUE(test::eventually([&] { return !index->search(embedding, 1).empty(); }));
+  const Moment moment = index->search(embedding, 1).at(0);
+  EXPECT_EQ(moment.best_frame_id, 7);
+  EXPECT_NEAR(moment.score, 1.0, 1e-3);  // float16 storage costs at most ~1e-3 of cosine
+  EXPECT_EQ(index->latest_thumbnail_id("cam"), moment.best_id);
+}
+
 // A narrow stream + time filter returns its best frames even when other streams match the query
 // far better: the filter chooses the candidates before ranking.
 TEST(SearchIndexTest, filters_restrict_candidates_before_ranking) {
@@ -113,7 +129,8 @@ TEST(SearchIndexTest, exact_to_ivf_switch_keeps_results) {
     if (i % 1000 == 999) index->flush();  // the queue holds 4096
   }
   index->flush();
-  EXPECT_EQ(index->stats().structure, "ivf-sq8");
+  // The IVF trains in the background; searches stay exact (and right) meanwhile.
+  ASSERT_TRUE(test::eventually([&] { return index->stats().structure == "ivf-sq8"; }));
   for (size_t i = 0; i < kept.size(); ++i) {
     const auto moments = index->search(kept[i], 1);
     ASSERT_EQ(moments.size(), 1u);
@@ -169,21 +186,43 @@ TEST(SearchIndexTest, shared_index_is_one_writer_per_directory) {
   EXPECT_NE(c, nullptr);
 }
 
+/// Opening fails with an IndexError naming the database and the fix.
+void expect_unusable_database(const SearchIndexOptions& options) {
+  try {
+    SearchIndex::open(options);
+    ADD_FAILURE() << "an unusable database opened";
+  } catch (const IndexError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find((options.dir / "index.sqlite").string()), std::string::npos) << message;
+    EXPECT_NE(message.find("move it away"), std::string::npos) << message;
+  }
+}
+
 TEST(SearchIndexTest, corrupt_database_is_an_error_naming_it) {
   const auto dir = ivs::test::scratch_dir("search_index_corrupt_db");
   std::ofstream(dir / "index.sqlite") << std::string(8192, 'x');
   for (bool read_only : {false, true}) {
     auto options = options_for(dir);
     options.read_only = read_only;
-    try {
-      SearchIndex::open(options);
-      FAIL() << "a corrupt database opened";
-    } catch (const IndexError& error) {
-      const std::string message = error.what();
-      EXPECT_NE(message.find((dir / "index.sqlite").string()), std::string::npos) << message;
-      EXPECT_NE(message.find("move it away"), std::string::npos) << message;
-    }
+    expect_unusable_database(options);
   }
+}
+
+// A real database damaged past its header (a disk error, a half-copied file) is found when
+// the rows are loaded, and reported the same way.
+TEST(SearchIndexTest, truncated_database_is_an_error_naming_it) {
+  const auto dir = ivs::test::scratch_dir("search_index_truncated_db");
+  ClusteredVectors gen(64, 4, 0.1f, 15);
+  {
+    auto index = SearchIndex::open(options_for(dir));
+    for (int i = 0; i < 3000; ++i) index->add(make_frame("s", i, i, test_epoch(), gen.next()));
+  }
+  const auto file = dir / "index.sqlite";
+  auto bytes = ivs::test::read_bytes(file);
+  ASSERT_GT(bytes.size(), 100000u);
+  bytes.resize(bytes.size() / 2);
+  ivs::test::write_bytes(file, bytes);
+  expect_unusable_database(options_for(dir));
 }
 
 TEST(SearchIndexTest, reader_of_a_missing_index_is_told_where) {

@@ -52,11 +52,12 @@ std::vector<int64_t> brute_force(const Data& data, int dim, const std::vector<fl
   return ids;
 }
 
-/// Adds `data` `batch` vectors at a time, as the writer thread does.
+/// Adds `data` `batch` vectors at a time, moving to the IVF when it is time, as a load does.
 void add_in_batches(VectorIndex& index, const Data& data, size_t batch) {
   const auto dim = static_cast<size_t>(index.dim());
   for (size_t start = 0; start < data.ids.size(); start += batch) {
     index.add(batch, &data.vectors[start * dim], &data.ids[start]);
+    if (index.needs_ivf()) index.switch_to_ivf();
   }
 }
 
@@ -82,7 +83,7 @@ TEST(VectorIndexTest, search_honours_the_selector_in_both_structures) {
     ClusteredVectors gen(32, 20, 0.1f, 1);
     const Data data = make_data(gen, 4000, 100);
     VectorIndex index(32, limit);
-    index.add(data.ids.size(), data.vectors.data(), data.ids.data());
+    add_in_batches(index, data, data.ids.size());
     EXPECT_EQ(index.structure(), limit > 4000 ? "exact" : "ivf-sq8");
     EvenIds even;
     for (int q = 0; q < 10; ++q) {
@@ -104,13 +105,41 @@ TEST(VectorIndexTest, switch_from_exact_to_ivf_keeps_every_vector_findable) {
   VectorIndex index(64, 1000);
   for (size_t start = 0; start < data.ids.size(); start += 500) {
     index.add(500, &data.vectors[start * 64], &data.ids[start]);
-    EXPECT_EQ(index.structure(), start + 500 > 1000 ? "ivf-sq8" : "exact") << start;
+    EXPECT_EQ(index.needs_ivf(), start + 500 > 1000 && !index.approximate()) << start;
+    if (index.needs_ivf()) index.switch_to_ivf();
   }
   EXPECT_EQ(index.size(), 3000u);
   for (size_t i = 0; i < data.ids.size(); i += 97) {
     const auto hits = index.search(&data.vectors[i * 64], 1, nullptr, 1.0);
     ASSERT_EQ(hits.size(), 1u);
     EXPECT_EQ(hits[0].id, data.ids[i]);
+  }
+}
+
+// The writer trains on a copy while the exact index goes on growing and losing old vectors;
+// the adopted IVF holds exactly what the exact index holds by then.
+TEST(VectorIndexTest, ivf_trained_in_the_background_catches_up) {
+  ClusteredVectors gen(32, 20, 0.05f, 8);
+  const Data data = make_data(gen, 3000, 1);
+  VectorIndex index(32, 1000);
+  index.add(2000, data.vectors.data(), data.ids.data());
+  ASSERT_TRUE(index.needs_ivf());
+  auto train = index.ivf_trainer();
+  index.add(1000, &data.vectors[2000 * 32], &data.ids[2000]);  // ingest goes on
+  index.remove(faiss::IDSelectorRange(0, 301));                // and retention
+  VectorIndex::TrainedIvf trained = train();
+  EXPECT_EQ(trained.last_id, 2000);
+  index.adopt_ivf(std::move(trained));
+  EXPECT_EQ(index.structure(), "ivf-sq8");
+  EXPECT_EQ(index.size(), 2700u);
+  for (size_t i = 0; i < data.ids.size(); i += 37) {
+    const auto hits = index.search(&data.vectors[i * 32], 1, nullptr, 1.0);
+    ASSERT_EQ(hits.size(), 1u);
+    if (data.ids[i] > 300) {
+      EXPECT_EQ(hits[0].id, data.ids[i]);
+    } else {
+      EXPECT_GT(hits[0].id, 300);
+    }
   }
 }
 
@@ -141,7 +170,7 @@ TEST(VectorIndexTest, remove_drops_the_admitted_ids) {
   for (size_t limit : {size_t{100000}, size_t{200}}) {
     const Data data = make_data(gen, 1000, 1);
     VectorIndex index(16, limit);
-    index.add(data.ids.size(), data.vectors.data(), data.ids.data());
+    add_in_batches(index, data, data.ids.size());
     EXPECT_EQ(index.remove(faiss::IDSelectorRange(0, 401)), 400u);
     EXPECT_EQ(index.size(), 600u);
     for (const auto& hit : index.search(data.vectors.data(), 50, nullptr, 1.0)) {
@@ -156,7 +185,7 @@ TEST(VectorIndexTest, save_and_load_round_trip_both_structures) {
   for (size_t limit : {size_t{100000}, size_t{500}}) {
     const Data data = make_data(gen, 2000, 10);
     VectorIndex index(32, limit);
-    index.add(data.ids.size(), data.vectors.data(), data.ids.data());
+    add_in_batches(index, data, data.ids.size());
     index.save(dir / "v.faiss", 2009);
     std::string why;
     auto loaded = VectorIndex::load(dir / "v.faiss", 32, limit, why);
