@@ -57,16 +57,35 @@ std::vector<int64_t> parse_batches(const std::string& text) {
   return parse_positive_list(text, "--batch", "1,8,64");
 }
 
-std::vector<std::string> parse_tasks(const std::string& text) {
+bool is_model_task(const std::string& t) {
+  return t == "vit" || t == "c" || t == "g" || t == "caption" || t == "caption-streams";
+}
+
+const BenchTask* find_task(const std::vector<BenchTask>& tasks, const std::string& name) {
+  for (const auto& task : tasks) {
+    if (task.name == name) return &task;
+  }
+  return nullptr;
+}
+
+// The model's tasks of `text`, in order; the extension tasks it names go to `extra`.
+std::vector<std::string> parse_tasks(const std::string& text, const std::vector<BenchTask>& known,
+                                     std::vector<const BenchTask*>* extra) {
   const auto tasks = split_list(text);
   if (tasks.empty()) throw model::InputError("--tasks is empty");
+  std::vector<std::string> model_tasks;
   for (const auto& t : tasks) {
-    if (t != "vit" && t != "c" && t != "g" && t != "caption" && t != "caption-streams") {
-      throw model::InputError("unknown task '" + t +
-                              "': use vit, c, g, caption and caption-streams");
+    if (is_model_task(t)) {
+      model_tasks.push_back(t);
+    } else if (const auto* task = find_task(known, t)) {
+      extra->push_back(task);
+    } else {
+      std::string names = "vit, c, g, caption, caption-streams";
+      for (const auto& k : known) names += ", " + k.name;
+      throw model::InputError("unknown task '" + t + "': use " + names);
     }
   }
-  return tasks;
+  return model_tasks;
 }
 
 void require_full_model(const std::vector<std::string>& tasks, bool vision_only) {
@@ -322,15 +341,15 @@ BenchModel build_model(const BenchOptions& o) {
   return build_preset(preset, placement, o.seed, !o.unfused);
 }
 
-void run(BenchOptions o) {
+// The model's tasks: prints their table, or returns their JSON ({context, results}) with --json.
+nlohmann::json run_model_tasks(BenchOptions o, std::vector<std::string> tasks) {
   // A short --max-new-tokens should not trip over the default min_new_tokens (8).
   o.generation.min_new_tokens = std::min(o.generation.min_new_tokens, o.generation.max_new_tokens);
   o.generation.validate();
   if (o.iterations < 1 || o.warmup < 0) {
     throw model::InputError("--iterations must be at least 1 and --warmup at least 0");
   }
-  auto tasks = parse_tasks(o.tasks);  // argument errors before the slow build
-  if (!o.batches.empty()) parse_batches(o.batches);
+  if (!o.batches.empty()) parse_batches(o.batches);  // argument errors before the slow build
   const auto m = build_model(o);
   if (!m.internvl && !o.tasks_given) tasks = {"vit"};  // all a vision-only checkpoint can do
   require_full_model(tasks, !m.internvl);
@@ -365,10 +384,30 @@ void run(BenchOptions o) {
       if (batch == 1) batch1_rate = rows.back().images_per_second;
     }
   }
-  if (!o.model.json) return print_table(m, o, base, measured, rows);
+  if (!o.model.json) {
+    print_table(m, o, base, measured, rows);
+    return nullptr;
+  }
   nlohmann::json results = nlohmann::json::array();
   for (size_t i = 0; i < rows.size(); ++i) results.push_back(row_json(measured[i], rows[i]));
-  print_json({{"context", context_json(m, o, base)}, {"results", results}});
+  return {{"context", context_json(m, o, base)}, {"results", results}};
+}
+
+// Model tasks first, then the extensions' tasks (which need no checkpoint); with --json one
+// object: the model's {context, results} and one key per extension task.
+void run(const BenchOptions& o, const std::vector<BenchTask>& known) {
+  std::vector<const BenchTask*> extra;
+  const auto tasks = parse_tasks(o.tasks, known, &extra);  // argument errors before any work
+  nlohmann::json out = nlohmann::json::object();
+  if (!tasks.empty()) {
+    auto model_json = run_model_tasks(o, tasks);
+    if (o.model.json) out = std::move(model_json);
+  }
+  for (const auto* task : extra) {
+    auto result = task->run({o.model.json, o.seed});
+    if (o.model.json) out[task->name] = std::move(result);
+  }
+  if (o.model.json) print_json(out);
 }
 
 }  // namespace
@@ -391,8 +430,9 @@ at::Tensor random_pixels(const BenchModel& m, int64_t batch) {
   return at::randn({batch, 3, size, size}, tensor_options(m.placement));
 }
 
-void add_bench_command(CLI::App& app) {
+void add_bench_command(CLI::App& app, std::vector<BenchTask> extra_tasks) {
   auto o = std::make_shared<BenchOptions>();
+  auto known = std::make_shared<const std::vector<BenchTask>>(std::move(extra_tasks));
   auto* cmd = app.add_subcommand(
       "bench",
       "Throughput and MFU of the InternVL-C/-G image paths and captioning, against a "
@@ -405,11 +445,13 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--batch", o->batches,
                   "Batch sizes, comma-separated (default 1,8 on CPU, "
                   "1,8,64 on CUDA)");
+  std::string extra_help;
+  for (const auto& task : *known) extra_help += ", " + task.help;
   cmd->add_option("--tasks", o->tasks,
                   "Comma-separated: vit (InternViT alone), c, g, caption (whole "
                   "batches), caption-streams (--batch = concurrent streams, each "
-                  "keeping one request in a continuously batched decode); default "
-                  "vit for a vision-only checkpoint")
+                  "keeping one request in a continuously batched decode)" +
+                      extra_help + "; default vit for a vision-only checkpoint")
       ->capture_default_str();
   cmd->add_option("--iterations", o->iterations, "Timed calls per task and batch")
       ->capture_default_str();
@@ -440,10 +482,11 @@ void add_bench_command(CLI::App& app) {
   cmd->add_flag("--cuda-graphs", o->cuda_graphs,
                 "Tasks c and g: replay each batch size from a CUDA graph captured before timing "
                 "(a LibTorch with CUDA and a CUDA device; A/B against the default eager launches)");
-  cmd->callback([o, cmd] {
+  for (const auto& task : *known) task.add_options(*cmd);
+  cmd->callback([o, cmd, known] {
     o->model_given = cmd->count("--model") > 0;
     o->tasks_given = cmd->count("--tasks") > 0;
-    run(*o);
+    run(*o, *known);
   });
 }
 

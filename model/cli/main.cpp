@@ -2,10 +2,12 @@
 // `internvl`: the command-line face of the model core. Argument parsing uses CLI11 (Debian
 // libcli11-dev) for subcommands, typed options and generated --help.
 #include <iostream>
+#include <utility>
 
 #include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
 
+#include "model/cli/cli_extensions.h"
 #include "model/cli/commands.h"
 
 int main(int argc, char** argv) {
@@ -18,7 +20,9 @@ int main(int argc, char** argv) {
   ivs::cli::add_embed_command(app);
   ivs::cli::add_tokenize_command(app);
   ivs::cli::add_inspect_command(app);
-  ivs::cli::add_bench_command(app);
+  auto extensions = ivs::cli::cli_extensions();
+  for (const auto& add : extensions.commands) add(app);
+  ivs::cli::add_bench_command(app, std::move(extensions.bench_tasks));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

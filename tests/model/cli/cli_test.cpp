@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The `internvl` CLI end to end on the tiny fixture checkpoint: JSON outputs, the .npy dump
 // against the official reference outputs, and the errors a user sees.
-#include <sys/wait.h>
-
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -14,28 +12,16 @@
 #include <nlohmann/json.hpp>
 
 #include "model/common/npy.h"
+#include "tests/common/run_command.h"
 #include "tests/common/test_paths.h"
 
 namespace ivs::model {
 namespace {
 
-struct RunResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
+using RunResult = test::CommandResult;  // output: stdout and stderr together
 
 RunResult run_cli(const std::string& args) {
-  const std::string command = std::string(INTERNVL_CLI_PATH) + " " + args + " 2>&1";
-  RunResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer{};
-  size_t n = 0;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
-    result.output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  return test::run_command(std::string(INTERNVL_CLI_PATH) + " " + args + " 2>&1");
 }
 
 nlohmann::json run_json(const std::string& args) {
