@@ -17,10 +17,13 @@ a stream of a config with a `search:` section, so internvlindex follows internvl
   - the status page in headless Chromium (driven over --remote-debugging-pipe): the stream's
     picture loads; a query typed into the search box and submitted shows moments whose
     thumbnails load;
+  - a second service on the same data_dir refuses to start, naming search.data_dir and the
+    other writer;
   - crash safety: the service is killed (SIGKILL) while it indexes and restarted on the same
     data_dir: SQLite's integrity_check is ok, the index opens with at least the frames it held
     2.5 s before the kill, and queries work;
-  - SIGTERM exits 0.
+  - SIGTERM exits 0; a data_dir whose database is not SQLite stops the start with a message naming
+    the file and the fix.
 """
 import argparse
 import json
@@ -37,7 +40,7 @@ import urllib.request
 
 from e2e_common import Failure, check, log, run_scenario
 from run_alerts_e2e import make_video, occurrences
-from run_service_e2e import Http, Service, wait_for
+from run_service_e2e import Http, Service, run_expecting_failure, wait_for
 
 STREAM = "yard"
 SECONDS_PER_SCENE = 3
@@ -226,6 +229,13 @@ def scenario_service(args, work):
             f"(text embedding included)")
         check((http.metric("internvl_search_index_disk_bytes") or 0) > 0, "internvl_search_index_disk_bytes is 0")
 
+        second = dict(config, http={"listen": "127.0.0.1:0"})
+        path = os.path.join(work, "second.yaml")
+        with open(path, "w") as f:
+            json.dump(second, f)
+        run_expecting_failure(args.service, ["--config", path], f"search.data_dir '{data_dir}'",
+                              "a second writer of the index")
+
         # Crash safety: what was indexed 2.5 s before a SIGKILL survives it.
         before = http.metric("internvl_search_index_frames")
         time.sleep(2.5)  # the freshness bound (2 s) plus the gauge's update interval
@@ -242,6 +252,16 @@ def scenario_service(args, work):
         log(f"restarted: the index opened with {reopened:.0f} frames (lost none of the {before:.0f})")
         check(search(http, {"q": labels[0]})[0]["stream"] == STREAM, "no query result after the restart")
         check(service.stop() == 0, f"the service did not exit 0:{service.tail()}")
+
+        broken_dir = os.path.join(work, "broken-index")
+        os.makedirs(broken_dir)
+        with open(os.path.join(broken_dir, "index.sqlite"), "wb") as f:
+            f.write(b"this is not a database" * 100)
+        path = os.path.join(work, "broken.yaml")
+        with open(path, "w") as f:
+            json.dump(dict(config, search={"data_dir": broken_dir}), f)
+        run_expecting_failure(args.service, ["--config", path], os.path.join(broken_dir, "index.sqlite"),
+                              "an index database that is not SQLite")
     finally:
         if service.proc.poll() is None:
             service.proc.kill()
