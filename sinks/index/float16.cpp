@@ -67,8 +67,11 @@ std::vector<uint16_t> to_float16(const std::vector<float>& values) {
 }
 
 void append_from_float16(const uint16_t* halves, size_t count, std::vector<float>& out) {
-  out.reserve(out.size() + count);
-  for (size_t i = 0; i < count; ++i) out.push_back(float_from_half(halves[i]));
+  // resize, not reserve: reserve allocates exactly, so appending row by row copied the whole
+  // buffer on every row (a rebuild spent most of its time in memmove and page faults).
+  const size_t start = out.size();
+  out.resize(start + count);
+  for (size_t i = 0; i < count; ++i) out[start + i] = float_from_half(halves[i]);
 }
 
 }  // namespace ivs::search

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The SearchIndex implementation. Threads: any number of callers of add()/search(); one writer
 // thread that commits batches to SQLite and then, under the exclusive side of index_mutex_,
-// appends them to the catalogue and FAISS; searches hold the shared side. Retention and the
-// periodic vector file save run in the writer thread too, one chunk at a time, so ingest
-// continues between chunks. Loading is in frame_index.cpp, the writer thread in
+// appends them to the catalogue and FAISS; searches hold the shared side. Retention runs in the
+// writer thread too, one chunk at a time, so ingest continues between chunks; IVF training and
+// vector file saves run in tasks beside it. Loading is in frame_index.cpp, the writer thread in
 // frame_index_writer.cpp.
 #pragma once
 
@@ -56,8 +56,11 @@ class FrameIndex final : public SearchIndex {
   void advance_structure(bool wait);
   bool retain_one_chunk();
   int64_t retention_boundary() const;
+  void apply_pending();
+  bool saving() const;
   bool worth_saving() const;
-  void save_vectors();
+  void start_save();
+  void finish_save(bool wait);
   /// Logs a writer-thread failure at most once a minute per kind (disk full repeats 4x/s).
   void log_failure(const std::string& kind, const std::string& message);
 
@@ -94,6 +97,17 @@ class FrameIndex final : public SearchIndex {
   // Writer thread only: rows added or deleted since the vector file was saved (a rebuild or
   // a structure switch counts as every row).
   uint64_t unsaved_changes_ = 0;
+  // Writer thread only: rows committed to SQLite that wait for the catalogue and FAISS while a
+  // save reads them (in the background, so ingest never waits for the disk).
+  struct PendingRows {
+    std::vector<CatalogueRow> rows;    // .stream is set when applied, from `streams`
+    std::vector<std::string> streams;  // [rows]
+    std::vector<float> floats;         // [rows, dim]
+    std::vector<int64_t> ids;          // [rows]
+  };
+  PendingRows pending_;
+  std::future<std::string> saving_;  // writer thread only: the save running; "" = success
+  uint64_t unsaved_at_save_ = 0;     // writer thread only: unsaved_changes_ when it started
   std::future<VectorIndex::TrainedIvf> training_;  // writer thread only: the IVF in training
   bool ivf_failed_ = false;  // writer thread only: training failed, stay exact
   std::map<std::string, std::chrono::steady_clock::time_point> last_failure_log_;  // writer

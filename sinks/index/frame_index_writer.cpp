@@ -40,23 +40,29 @@ void FrameIndex::writer_loop() {
       flush_requested_ = false;
     }
     if (!batch.empty()) commit(batch);
-    {
+    finish_save(stop);
+    if (pending_.ids.empty()) {  // else flush() waits until the save ends and they are applied
       std::lock_guard<std::mutex> lock(queue_mutex_);
       committed_ = batch_end;
     }
     committed_cv_.notify_all();
     if (stop) break;
+    if (saving()) {  // leave the catalogue and FAISS to the save meanwhile
+      more_retention = false;
+      continue;
+    }
     advance_structure(false);
     more_retention = retain_one_chunk();
     const auto since_save = std::chrono::steady_clock::now() - last_save;
     if (options_.save_interval.count() > 0 && since_save >= options_.save_interval &&
         worth_saving()) {
-      save_vectors();
+      start_save();
       last_save = std::chrono::steady_clock::now();
     }
   }
   advance_structure(true);
-  save_vectors();
+  start_save();
+  finish_save(true);
 }
 
 void FrameIndex::advance_structure(bool wait) {
@@ -116,16 +122,16 @@ void FrameIndex::commit(std::vector<IndexedFrame>& batch) {
     for (const StoredFrame& frame : stored) {
       append_from_float16(frame.embedding.data(), frame.embedding.size(), floats);
     }
-    std::unique_lock<std::shared_mutex> lock(index_mutex_);
     for (size_t i = 0; i < batch.size(); ++i) {
-      catalogue_.append({ids[i], stored[i].wall_ns, stored[i].pts_ns, stored[i].frame_id,
-                         catalogue_.stream_index(batch[i].stream),
-                         !batch[i].thumbnail_jpeg.empty()});
+      pending_.rows.push_back({ids[i], stored[i].wall_ns, stored[i].pts_ns, stored[i].frame_id, 0,
+                               !batch[i].thumbnail_jpeg.empty()});
+      pending_.streams.push_back(batch[i].stream);
     }
-    if (!vectors_) vectors_ = std::make_unique<VectorIndex>(dim_, options_.exact_limit);
-    vectors_->add(ids.size(), floats.data(), ids.data());
+    pending_.floats.insert(pending_.floats.end(), floats.begin(), floats.end());
+    pending_.ids.insert(pending_.ids.end(), ids.begin(), ids.end());
     indexed_ += batch.size();
     unsaved_changes_ += batch.size();
+    if (!saving()) apply_pending();
   } catch (const std::exception& error) {
     // Disk full or a broken database: the frames are lost, counted and said; the writer goes on.
     dropped_ += batch.size();
@@ -189,25 +195,56 @@ bool FrameIndex::retain_one_chunk() {
   return true;
 }
 
+void FrameIndex::apply_pending() {
+  if (pending_.ids.empty()) return;
+  std::unique_lock<std::shared_mutex> lock(index_mutex_);
+  for (size_t i = 0; i < pending_.rows.size(); ++i) {
+    CatalogueRow row = pending_.rows[i];
+    row.stream = catalogue_.stream_index(pending_.streams[i]);
+    catalogue_.append(row);
+  }
+  if (!vectors_) vectors_ = std::make_unique<VectorIndex>(dim_, options_.exact_limit);
+  vectors_->add(pending_.ids.size(), pending_.floats.data(), pending_.ids.data());
+  pending_ = PendingRows();
+}
+
+bool FrameIndex::saving() const {
+  return saving_.valid() && saving_.wait_for(std::chrono::seconds(0)) != std::future_status::ready;
+}
+
 bool FrameIndex::worth_saving() const {
-  // Saving writes the whole structure (800 MB at 1M x 768) and holds up ingest meanwhile;
-  // what it saves is the catch-up at the next open, which costs about as much per row as
-  // ingest. So save when a tenth of the index (and at least kMinUnsavedRows) is unsaved.
+  // Saving writes the whole structure (800 MB at 1M x 768, about 2.5 s) and delays freshness
+  // meanwhile; what it saves is the catch-up at the next open, which costs about as much per
+  // row as ingest. So save when a tenth of the index (and at least kMinUnsavedRows) is unsaved.
   std::shared_lock<std::shared_mutex> lock(index_mutex_);
   return unsaved_changes_ >= std::max<uint64_t>(kMinUnsavedRows, catalogue_.size() / 10);
 }
 
-void FrameIndex::save_vectors() {
-  if (unsaved_changes_ == 0) return;
-  try {
-    // Readers go on searching while it is written; only this thread changes the index.
-    std::shared_lock<std::shared_mutex> lock(index_mutex_);
-    if (!vectors_) return;
-    vectors_->save(vector_file_, catalogue_.last_id());
-    unsaved_changes_ = 0;
-  } catch (const std::exception& error) {
-    log_failure("save", std::string("search index: ") + error.what());
+void FrameIndex::start_save() {
+  if (unsaved_changes_ == 0 || saving_.valid()) return;
+  unsaved_at_save_ = unsaved_changes_;
+  // Searches go on meanwhile (shared lock); the writer goes on committing to SQLite and keeps
+  // the new rows in pending_ until finish_save().
+  saving_ = std::async(std::launch::async, [this]() -> std::string {
+    try {
+      std::shared_lock<std::shared_mutex> lock(index_mutex_);
+      if (vectors_) vectors_->save(vector_file_, catalogue_.last_id());
+      return "";
+    } catch (const std::exception& error) {
+      return error.what();
+    }
+  });
+}
+
+void FrameIndex::finish_save(bool wait) {
+  if (!saving_.valid() || (!wait && saving())) return;
+  const std::string error = saving_.get();
+  if (error.empty()) {
+    unsaved_changes_ -= std::min(unsaved_changes_, unsaved_at_save_);
+  } else {
+    log_failure("save", "search index: " + error);
   }
+  apply_pending();
 }
 
 void FrameIndex::log_failure(const std::string& kind, const std::string& message) {

@@ -30,6 +30,7 @@ TEST(ConcurrencyTest, writer_threads_and_readers_at_once) {
   options.exact_limit = 5000;  // the IVF switch happens under load
   options.queue_capacity = 1000;
   options.commit_interval = std::chrono::milliseconds(20);
+  options.save_interval = std::chrono::seconds(1);  // background saves while rows arrive
   auto index = open_shared_index(options);
   std::atomic<int> writers_left{kWriters};
   std::atomic<uint64_t> accepted{0};
@@ -84,6 +85,10 @@ TEST(ConcurrencyTest, writer_threads_and_readers_at_once) {
   EXPECT_GT(searches.load(), 0);
   EXPECT_EQ(bad_results.load(), 0);
   EXPECT_EQ(reader->stats().frames, seen);  // a snapshot: it does not follow the writer
+  // Every accepted frame is searchable, and the vector file written at close holds them all.
+  index.reset();
+  reader = SearchIndex::open(reader_options);
+  EXPECT_EQ(reader->stats().frames, accepted.load());
 }
 
 }  // namespace
