@@ -130,9 +130,12 @@ TEST_F(SearchCliTest, a_query_finds_its_scene_first_and_merges_its_frames) {
   EXPECT_EQ(out["k"], 10);
   ASSERT_FALSE(out["moments"].empty());
   const auto& best = out["moments"][0];
-  EXPECT_EQ(best["stream"], "gate") << out.dump(2);
-  EXPECT_GE(best["start_seconds"].get<double>(), 0.0);
-  EXPECT_LE(best["end_seconds"].get<double>(), 9.0 + 1e-6);
+  // Both streams show the green star (gate 0-9 s, yard 100-109 s): either is a right answer.
+  const double first = best["start_seconds"].get<double>(),
+               last = best["end_seconds"].get<double>();
+  EXPECT_TRUE((best["stream"] == "gate" && first >= 0.0 && last <= 9.0 + 1e-6) ||
+              (best["stream"] == "yard" && first >= 100.0 && last <= 109.0 + 1e-6))
+      << out.dump(2);
   EXPECT_GT(best["frames"].get<int>(), 1);  // consecutive frames of the scene, one moment
   EXPECT_EQ(best["start_time"].get<std::string>().substr(0, 11), "2026-12-07T");
   EXPECT_TRUE(best["thumbnail_id"].is_number());
