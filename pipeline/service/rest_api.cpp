@@ -20,6 +20,8 @@ using Json = nlohmann::json;
 
 constexpr const char* kApiPrefix = "/api/v1/streams";
 constexpr const char* kEventsPrefix = "/api/v1/events";
+constexpr const char* kSearchPath = "/api/v1/search";
+constexpr const char* kThumbnailsPrefix = "/api/v1/thumbnails/";
 constexpr std::chrono::seconds kLoopWait{10};
 constexpr size_t kStatusPageEvents = 20;  // the newest, on the status page
 
@@ -128,13 +130,15 @@ bool run_on_loop(GMainContext* context, std::function<void()> work,
 
 RestApi::RestApi(Supervisor& supervisor, GMainContext* loop,
                  std::shared_ptr<pipeline::MetricsHub> metrics, const ServiceHealth& health,
-                 std::string auth_token, std::shared_ptr<EventLog> events)
+                 std::string auth_token, std::shared_ptr<EventLog> events,
+                 std::shared_ptr<SearchApi> search)
     : supervisor_(supervisor),
       loop_(loop),
       metrics_(std::move(metrics)),
       health_(health),
       auth_token_(std::move(auth_token)),
-      events_(std::move(events)) {}
+      events_(std::move(events)),
+      search_(std::move(search)) {}
 
 HttpResponse RestApi::on_loop(const std::function<HttpResponse()>& work) {
   if (health_.stopping) return error_response(503, "the service is shutting down");
@@ -185,7 +189,11 @@ HttpResponse RestApi::handle(const HttpRequest& request) {
   }
   if (path == "/" || path == "/index.html") {
     if (!read_only) return error_response(405, "use GET");
-    return status_page();
+    return status_page(request);
+  }
+  if (path == kSearchPath || path.rfind(kThumbnailsPrefix, 0) == 0) {
+    if (!read_only) return error_response(405, "use GET");
+    return search_request(request);
   }
   if (path == kApiPrefix || path.rfind(std::string(kApiPrefix) + "/", 0) == 0) {
     if (!read_only && !auth_token_.empty()) {
@@ -293,6 +301,11 @@ HttpResponse RestApi::streams_request(const HttpRequest& request) {
     });
   }
   if (sub == "alerts") return alerts_request(request, id);
+  if (sub == "latest.jpg") {
+    if (method != "GET" && method != "HEAD") return error_response(405, "use GET");
+    if (!search_) return error_response(404, "search is off: no stream pictures without it");
+    return search_->latest(id);
+  }
   return error_response(404, "no such path: " + request.path);
 }
 
@@ -326,12 +339,38 @@ HttpResponse RestApi::events_request(const HttpRequest& request) {
   return event_file_response(*events_, request.path.substr(std::string(kEventsPrefix).size() + 1));
 }
 
-HttpResponse RestApi::status_page() {
+HttpResponse RestApi::search_request(const HttpRequest& request) {
+  if (!search_) {
+    return error_response(
+        404, "search is off: add a `search:` section to the config (configs/README.md, Search)");
+  }
+  if (request.path == kSearchPath) return search_->search(request.query);
+  return search_->thumbnail(request.path.substr(std::string(kThumbnailsPrefix).size()));
+}
+
+// The search and the pictures' look-ups run here, on the HTTP thread; only the streams'
+// statuses come from the loop.
+HttpResponse RestApi::status_page(const HttpRequest& request) {
   auto recent = events_->recent("", std::nullopt, kStatusPageEvents);
-  return on_loop([this, recent] {
-    return HttpResponse{
-        200, "text/html; charset=utf-8", render_status_page(supervisor_.statuses(), recent), {}};
+  auto streams = std::make_shared<std::vector<StreamStatus>>();
+  const HttpResponse got = on_loop([this, streams] {
+    *streams = supervisor_.statuses();
+    return HttpResponse{};
   });
+  if (got.status != 200) return got;
+  SearchView search;
+  search.enabled = search_ != nullptr;
+  if (search_) {
+    if (request.query.count("q") != 0) {
+      search.query = request.query;
+      search.outcome = search_->run(request.query);
+    }
+    for (const auto& s : *streams) {
+      if (const auto id = search_->latest_id(s.id)) search.latest[s.id] = *id;
+    }
+  }
+  return HttpResponse{
+      200, "text/html; charset=utf-8", render_status_page(*streams, recent, search), {}};
 }
 
 }  // namespace ivs::service

@@ -9,10 +9,13 @@
 //   PUT    /api/v1/streams/{id}/alerts     replace them (JSON or YAML: a list, or {"alerts": [...]})
 //   GET    /api/v1/events                  recent alert events; /api/v1/events/{id}/snapshot.jpg
 //                                          and /clip.mp4 their files (events_api.h)
+//   GET    /api/v1/search?q=&k=&stream=&from=&to=   moments found by text (search_api.h), with
+//          /api/v1/thumbnails/{id}.jpg and /api/v1/streams/{id}/latest.jpg; 404 without search
 //   GET    /health/live, /health/ready     liveness (main loop turning) and readiness (model loaded,
 //                                          not shutting down)
 //   GET    /metrics                        Prometheus text format
-//   GET    /                               a status page (HTML, refreshes itself)
+//   GET    /                               a status page (HTML, refreshes itself; ?q=&k=&stream=
+//                                          searches, as its search box does)
 // Errors are JSON {"error": "...", "status": N}. With an auth token configured, POST, PUT and
 // DELETE need "Authorization: Bearer <token>". Request bodies never reach the server's
 // environment or files: ${VAR} is not expanded in them and labels_file / templates_file are
@@ -29,6 +32,7 @@
 
 #include "pipeline/metrics_context.h"
 #include "pipeline/service/event_log.h"
+#include "pipeline/service/search_api.h"
 #include "pipeline/service/supervisor.h"
 #include "sinks/http/http_server.h"
 
@@ -44,9 +48,10 @@ struct ServiceHealth {
 class RestApi {
  public:
   /// `supervisor` is only touched on `loop`'s thread (each request waits for it there);
-  /// `events` is read from the HTTP threads.
+  /// `events` and `search` (null: search is off) are used from the HTTP threads.
   RestApi(Supervisor& supervisor, GMainContext* loop, std::shared_ptr<pipeline::MetricsHub> metrics,
-          const ServiceHealth& health, std::string auth_token, std::shared_ptr<EventLog> events);
+          const ServiceHealth& health, std::string auth_token, std::shared_ptr<EventLog> events,
+          std::shared_ptr<SearchApi> search = nullptr);
 
   /// The HTTP server's handler. Thread-safe.
   sinks::HttpResponse handle(const sinks::HttpRequest& request);
@@ -56,7 +61,8 @@ class RestApi {
   sinks::HttpResponse streams_request(const sinks::HttpRequest& request);
   sinks::HttpResponse alerts_request(const sinks::HttpRequest& request, const std::string& id);
   sinks::HttpResponse events_request(const sinks::HttpRequest& request);
-  sinks::HttpResponse status_page();
+  sinks::HttpResponse search_request(const sinks::HttpRequest& request);
+  sinks::HttpResponse status_page(const sinks::HttpRequest& request);
 
   Supervisor& supervisor_;
   GMainContext* loop_;
@@ -64,6 +70,7 @@ class RestApi {
   const ServiceHealth& health_;
   std::string auth_token_;
   std::shared_ptr<EventLog> events_;
+  std::shared_ptr<SearchApi> search_;
 };
 
 /// The JSON error every endpoint answers with: {"error": message, "status": status}.

@@ -15,6 +15,8 @@ namespace {
 
 // How long closing the ZeroMQ socket waits for queued messages to reach subscribers.
 constexpr std::chrono::milliseconds kZmqCloseLinger{2000};
+// The index gauges are read from its stats (a small SQLite query) at most this often.
+constexpr int64_t kSearchMetricsIntervalNs = 1'000'000'000;
 
 int64_t steady_now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -64,12 +66,13 @@ void Service::start(GMainContext* loop) {
   start_http();
   load_engine();
   open_outputs();
+  open_search();
   events_ = std::make_shared<EventLog>(config_.recording.dir,
                                        static_cast<uint64_t>(config_.recording.max_disk_gb * 1e9));
   share_contexts();
   supervisor_ = std::make_unique<Supervisor>(config_, shared_, metrics_);
   set_api(std::make_shared<RestApi>(*supervisor_, loop, metrics_, health_, config_.http.auth_token,
-                                    events_));
+                                    events_, search_api_));
   const size_t started = supervisor_->start_configured();
   health_.last_tick_ns = steady_now_ns();
   health_.ready = true;
@@ -79,6 +82,10 @@ void Service::start(GMainContext* loop) {
 void Service::tick() {
   health_.last_tick_ns = steady_now_ns();
   if (!health_.stopping) supervisor_->tick();
+  if (index_ && health_.last_tick_ns - search_metrics_ns_ >= kSearchMetricsIntervalNs) {
+    search_metrics_ns_ = health_.last_tick_ns;
+    update_search_metrics();
+  }
 }
 
 bool Service::begin_shutdown() {
@@ -102,6 +109,15 @@ void Service::stop() {
   }
   release_contexts();
   http_.reset();
+  search_api_.reset();
+  if (index_) {
+    index_->flush();  // every accepted frame committed before the index closes
+    update_search_metrics();
+    g_message("search index: %llu frames indexed in this run, %llu in the index",
+              static_cast<unsigned long long>(index_->stats().frames_indexed),
+              static_cast<unsigned long long>(index_->stats().frames));
+    index_.reset();
+  }
   zmq_.reset();
   jsonl_.reset();
 }
@@ -179,6 +195,40 @@ void Service::open_outputs() {
     g_warning("no outputs configured (outputs.zmq, outputs.jsonl): results are not published");
 }
 
+void Service::open_search() {
+  const SearchConfig& search = config_.search;
+  if (!search.enabled) return;
+  search::SearchIndexOptions options = search.index;
+  // The index's lines name themselves ("search index: rebuilding ...").
+  options.log = [](const std::string& text) { g_message("%s", text.c_str()); };
+  if (engine_->vision_only()) {
+    throw StartupError("search needs a model with a text tower to embed queries; '" +
+                       config_.model.engine.model + "' is vision-only: turn search off");
+  }
+  try {
+    index_ = search::open_shared_index(options);
+  } catch (const std::exception& e) {
+    throw StartupError("search.data_dir '" + options.dir.string() + "': " + e.what());
+  }
+  std::shared_ptr<pipeline::Engine> engine = engine_;
+  search_api_ = std::make_shared<SearchApi>(
+      index_, [engine](const std::string& text) { return engine->embed_query(text); },
+      &metrics_->metrics().search_query_duration());
+  const search::SearchIndexStats stats = index_->stats();
+  g_message("search index %s: %llu frames (%s), retention %.1f h, %.1f GB", options.dir.c_str(),
+            static_cast<unsigned long long>(stats.frames),
+            stats.structure.empty() ? "empty" : stats.structure.c_str(), options.retention_hours,
+            options.max_disk_gb);
+  update_search_metrics();
+}
+
+void Service::update_search_metrics() {
+  const search::SearchIndexStats stats = index_->stats();
+  sinks::Metrics& metrics = metrics_->metrics();
+  metrics.search_index_frames().Set(static_cast<double>(stats.frames));
+  metrics.search_index_disk_bytes().Set(static_cast<double>(stats.disk_bytes));
+}
+
 void Service::share_contexts() {
   shared_.engine = pipeline::engine_context_new({engine_});
   shared_.metrics = pipeline::metrics_context_new(metrics_);
@@ -188,6 +238,7 @@ void Service::share_contexts() {
   shared_.outputs = config_.outputs;
   shared_.queue_max_buffers = config_.supervision.queue_max_buffers;
   shared_.recording = config_.recording;
+  shared_.search = config_.search;
   shared_.events = events_;
 }
 

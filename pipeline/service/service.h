@@ -14,6 +14,7 @@
 
 #include "pipeline/metrics_context.h"
 #include "pipeline/service/rest_api.h"
+#include "pipeline/service/search_api.h"
 #include "pipeline/service/service_config.h"
 #include "pipeline/service/supervisor.h"
 #include "pipeline/sink_pool.h"
@@ -66,6 +67,8 @@ class Service {
   void start_http();
   void load_engine();
   void open_outputs();
+  void open_search();
+  void update_search_metrics();
   void share_contexts();
   void release_contexts();
 
@@ -82,7 +85,12 @@ class Service {
   std::shared_ptr<sinks::ZmqPublisher> zmq_;
   std::shared_ptr<sinks::JsonLinesWriter> jsonl_;
   std::shared_ptr<EventLog> events_;  // recent alert events of every stream, for REST
-  SharedContexts shared_;             // owns its GstContext references
+  // With search on: the process's one writer of search.index.dir, opened before any stream so
+  // every internvlindex shares it (open_shared_index) with the service's retention options.
+  std::shared_ptr<search::SearchIndex> index_;
+  std::shared_ptr<SearchApi> search_api_;
+  int64_t search_metrics_ns_ = 0;  // steady clock of the last gauge update
+  SharedContexts shared_;          // owns its GstContext references
   std::unique_ptr<Supervisor> supervisor_;
 };
 

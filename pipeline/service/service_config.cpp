@@ -19,6 +19,7 @@
 #include "pipeline/alerts/alert_rules_yaml.h"
 #include "pipeline/config/yaml_reader.h"
 #include "pipeline/service/alerts_config.h"
+#include "pipeline/service/search_config.h"
 #include "sinks/zmq/endpoint.h"
 
 namespace ivs::service {
@@ -189,6 +190,7 @@ StreamConfig parse_stream(const YAML::Node& node, const Place& at, const Service
   map.done();
   check_tasks(stream.tasks, at);
   check_stream_alerts(stream, at);
+  check_stream_search(stream, service, at);
   if (!stream.tasks.classify.enabled && !stream.tasks.caption.enabled) {
     at.fail("stream '" + stream.id + "' has neither classify nor caption enabled");
   }
@@ -302,8 +304,10 @@ ServiceConfig parse_service_config(const std::string& yaml, const std::string& o
   });
   map.optional("recording",
                [&](auto& node, auto& at) { parse_recording(node, at, config.recording); });
-  // Streams inherit `tasks` and `alerts`, so they are read after them whatever the order in the
-  // file.
+  map.optional("search",
+               [&](auto& node, auto& at) { parse_search(node, at, base_dir, config.search); });
+  // Streams inherit `tasks` and `alerts` (and are checked against `search`), so they are read
+  // after them whatever the order in the file.
   map.optional("streams", [&](auto& node, auto& at) {
     if (!node.IsSequence()) at.fail("expected a list of streams (- id: ...\\n  uri: ...)");
     std::set<std::string> ids;
@@ -365,6 +369,7 @@ ServiceConfig parse_service_config(const std::string& yaml, const std::string& o
     }
   });
   map.done();
+  resolve_search_dir(config.recording, base_dir, config.search);
   return config;
 }
 

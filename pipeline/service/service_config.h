@@ -15,6 +15,7 @@
 #include "pipeline/alerts/clip_planner.h"
 #include "pipeline/config/yaml_reader.h"
 #include "plugins/internvl/element_settings.h"
+#include "sinks/index/search_index.h"
 
 namespace ivs::service {
 
@@ -75,6 +76,22 @@ struct RecordingConfig {
   double max_disk_gb = 10.0;
 };
 
+/// The `search:` section (configs/README.md, "Search"): every sampled frame of every classifying
+/// stream goes into one index (internvlindex after internvlclassify), searched over REST and on
+/// the status page. Off unless the section is present: an index writes to disk continuously, so
+/// a deployment opts in (`search: {}` takes every default) rather than finding a folder filled.
+struct SearchConfig {
+  bool enabled = false;  // true once a `search:` section is present, unless it says false
+  // index.dir: `data_dir` (absolute, made so relative to the config file); default
+  // <recordings_dir>/search, or <config dir>/search without recordings_dir.
+  // index.retention_hours, index.max_disk_gb: `retention_hours`, `max_disk_gb` (defaults: the
+  // index library's, 72 h and 10 GB).
+  search::SearchIndexOptions index;
+  // internvlindex's properties: `thumbnails` (key of the same name); location and stream_id
+  // are unused (index.dir and the stream's id apply).
+  plugins::IndexElementSettings element;
+};
+
 struct ZmqOutputConfig {
   std::string endpoint;  // empty: no ZeroMQ
   std::string topic_prefix;
@@ -115,6 +132,7 @@ struct ServiceConfig {
   TasksConfig tasks;
   std::vector<pipeline::AlertRule> alerts;  // every stream's, unless it has its own
   RecordingConfig recording;
+  SearchConfig search;
   std::vector<StreamConfig> streams;
   OutputsConfig outputs;
   HttpConfig http;

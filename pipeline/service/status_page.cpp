@@ -2,15 +2,18 @@
 #include "pipeline/service/status_page.h"
 
 #include <cstdio>
+#include <set>
 #include <sstream>
 
 #include "pipeline/service/events_api.h"
+#include "sinks/index/query_params.h"
+#include "sinks/result_json.h"
 
 namespace ivs::service {
 namespace {
 
 constexpr const char* kHead = R"(<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="2">
+<html lang="en"><head><meta charset="utf-8"><noscript><meta http-equiv="refresh" content="2"></noscript>
 <title>InternVL Stream</title>
 <style>
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
@@ -19,9 +22,28 @@ th{background:#f4f4f4}.running{color:#0a7a2f}.starting{color:#8a6d00}.backoff{co
 .error{color:#b00020;font-size:.9em}.num{text-align:right;font-variant-numeric:tabular-nums}
 .kind{color:#666;font-size:.85em}.labels.clip{margin-top:.3em}
 .start{color:#b00020}.end{color:#666}img.snapshot{max-height:72px;max-width:128px}
+img.latest{max-height:72px;max-width:128px}img.thumb{max-height:96px;max-width:160px}
+form#search{margin:1em 0}form#search input[name=q]{width:24em}#moments{margin-bottom:1.5em}
 </style></head><body>
 <h1>InternVL Stream</h1>
 <p><a href="/api/v1/streams">/api/v1/streams</a> &middot; <a href="/metrics">/metrics</a> &middot; <a href="/health/ready">/health/ready</a></p>
+)";
+
+// Every 2 s the live part is fetched again and swapped in once its new pictures are loaded (no
+// flicker), so a query being typed and its results stay put while numbers and pictures move on.
+constexpr const char* kRefreshScript = R"(<script>
+setInterval(async () => {
+  try {
+    const response = await fetch('/', {cache: 'no-store'});
+    const page = new DOMParser().parseFromString(await response.text(), 'text/html');
+    const fresh = page.getElementById('live');
+    if (!fresh) return;
+    const adopted = document.adoptNode(fresh);
+    await Promise.all([...adopted.querySelectorAll('img')].map(i => i.decode().catch(() => {})));
+    document.getElementById('live').replaceWith(adopted);
+  } catch (e) {}
+}, 2000);
+</script>
 )";
 
 std::string format_number(double value, const char* format) {
@@ -99,18 +121,77 @@ void write_events(std::ostringstream& html, const std::vector<LoggedEvent>& even
   html << "</tbody></table>\n";
 }
 
+std::string field(const std::map<std::string, std::string>& query, const std::string& key) {
+  const auto found = query.find(key);
+  return found == query.end() ? "" : found->second;
+}
+
+void write_search_form(std::ostringstream& html, const std::vector<StreamStatus>& streams,
+                       const SearchView& search) {
+  const std::string k = field(search.query, "k");
+  const std::string stream = field(search.query, "stream");
+  html << "<form id=\"search\" method=\"get\" action=\"/\"><input id=\"q\" name=\"q\" "
+          "type=\"search\" placeholder=\"search every stream: a red van at the gate\" value=\""
+       << escape_html(field(search.query, "q")) << "\"> k <input id=\"k\" name=\"k\" "
+       << "type=\"number\" min=\"1\" max=\"" << ivs::search::kMaxSearchK << "\" value=\""
+       << escape_html(k.empty() ? std::to_string(ivs::search::kDefaultSearchK) : k)
+       << "\"> <select id=\"stream\" name=\"stream\"><option value=\"\">every stream</option>";
+  std::set<std::string> ids;
+  for (const auto& s : streams) ids.insert(s.id);
+  for (const auto& [id, unused] : search.latest) ids.insert(id);
+  for (const auto& id : ids) {
+    html << "<option value=\"" << escape_html(id) << "\"" << (id == stream ? " selected" : "")
+         << ">" << escape_html(id) << "</option>";
+  }
+  html << "</select> <button type=\"submit\">Search</button></form>\n";
+}
+
+// The moments of the query, best first, each with its best frame's thumbnail.
+void write_search(std::ostringstream& html, const std::vector<StreamStatus>& streams,
+                  const SearchView& search) {
+  write_search_form(html, streams, search);
+  if (field(search.query, "q").empty() && search.outcome.error.empty()) return;
+  if (!search.outcome.error.empty()) {
+    html << "<p class=\"error\" id=\"search-error\">" << escape_html(search.outcome.error)
+         << "</p>\n";
+    return;
+  }
+  html << "<table id=\"moments\"><thead><tr><th>Best frame</th><th>Stream</th><th>Stream "
+          "time</th><th>Wall clock (UTC)</th><th class=\"num\">Score</th><th "
+          "class=\"num\">Frames</th></tr></thead><tbody>\n";
+  for (const auto& m : search.outcome.moments) {
+    html << "<tr data-moment=\"" << m.best_id << "\"><td>";
+    if (m.has_thumbnail) {
+      html << "<img class=\"thumb\" src=\"" << thumbnail_url(m.best_id) << "\" alt=\"frame "
+           << m.best_frame_id << " of " << escape_html(m.stream) << "\">";
+    }
+    html << "</td><td>" << escape_html(m.stream) << "</td><td>"
+         << format_number(m.start_seconds, "%.1f") << "&ndash;"
+         << format_number(m.end_seconds, "%.1f s") << "</td><td>"
+         << sinks::format_timestamp(m.start_wall) << "</td><td class=\"num\">"
+         << format_number(m.score, "%.3f") << "</td><td class=\"num\">" << m.frames
+         << "</td></tr>\n";
+  }
+  if (search.outcome.moments.empty())
+    html << "<tr><td colspan=\"6\">nothing found (is anything indexed yet?)</td></tr>\n";
+  html << "</tbody></table>\n";
+}
+
 }  // namespace
 
 std::string render_status_page(const std::vector<StreamStatus>& streams,
-                               const std::vector<LoggedEvent>& events) {
+                               const std::vector<LoggedEvent>& events, const SearchView& search) {
   std::ostringstream html;
-  html << kHead << "<p id=\"summary\">" << streams.size() << " stream"
+  html << kHead;
+  if (search.enabled) write_search(html, streams, search);
+  html << "<div id=\"live\">\n<p id=\"summary\">" << streams.size() << " stream"
        << (streams.size() == 1 ? "" : "s") << "</p>\n";
   html << "<table "
           "id=\"streams\"><thead><tr><th>Stream</th><th>State</th><th>Source</th><th>Decoder</th>"
           "<th class=\"num\">FPS</th><th class=\"num\">Frames</th><th class=\"num\">Dropped</th>"
-          "<th class=\"num\">Restarts</th><th>Latest labels</th><th>Latest "
-          "caption</th></tr></thead><tbody>\n";
+          "<th class=\"num\">Restarts</th>"
+       << (search.enabled ? "<th>Latest frame</th>" : "")
+       << "<th>Latest labels</th><th>Latest caption</th></tr></thead><tbody>\n";
   for (const auto& s : streams) {
     const std::string state = stream_state_name(s.state);
     html << "<tr data-stream=\"" << escape_html(s.id) << "\"><td>" << escape_html(s.id)
@@ -123,13 +204,21 @@ std::string render_status_page(const std::vector<StreamStatus>& streams,
          << "</td><td class=\"num\">" << format_number(s.fps, "%.1f") << "</td><td class=\"num\">"
          << s.frames << "</td><td class=\"num\">" << s.frames_dropped << "</td><td class=\"num\">"
          << s.restarts << "</td><td>";
+    if (search.enabled) {
+      const auto latest = search.latest.find(s.id);
+      if (latest != search.latest.end()) {
+        html << "<img class=\"latest\" src=\"" << thumbnail_url(latest->second)
+             << "\" alt=\"latest frame of " << escape_html(s.id) << "\">";
+      }
+      html << "</td><td>";
+    }
     write_labels(html, "frame", s.latest_labels);
     write_labels(html, "clip", s.latest_clip_labels);
     html << "</td><td>" << escape_html(s.latest_caption) << "</td></tr>\n";
   }
   html << "</tbody></table>\n";
   if (!events.empty()) write_events(html, events);
-  html << "</body></html>\n";
+  html << "</div>\n" << kRefreshScript << "</body></html>\n";
   return html.str();
 }
 

@@ -224,6 +224,16 @@ GstElement* make_alert(const StreamConfig& stream, const SharedContexts& shared)
   return alert;
 }
 
+// After internvlclassify, whose meta carries the sampled frames' embeddings it writes.
+GstElement* make_index(const StreamConfig& stream, const SharedContexts& shared) {
+  GstElement* index = make({"internvlindex", "the internvl plugin (this project)"}, "index");
+  const std::string location = shared.search.index.dir.string();
+  const plugins::IndexElementSettings& e = shared.search.element;
+  g_object_set(index, "location", location.c_str(), "stream-id", stream.id.c_str(), "thumbnails",
+               e.thumbnails ? TRUE : FALSE, "thumbnail-size", e.thumbnail_size, nullptr);
+  return index;
+}
+
 GstElement* make_caption(const StreamConfig& stream, const SharedContexts& shared) {
   const plugins::CaptionElementSettings& c = stream.tasks.caption.element;
   GstElement* caption = make({"internvlcaption", "the internvl plugin (this project)"}, "caption");
@@ -438,6 +448,10 @@ StreamPipeline build_stream_pipeline(const StreamConfig& stream, const SharedCon
     if (stream.tasks.classify.enabled) {
       built.classify = add(make_classify(stream, shared));
       chain.push_back(built.classify);
+      if (shared.search.enabled) {
+        built.index = add(make_index(stream, shared));
+        chain.push_back(built.index);
+      }
       if (!stream.alerts.empty()) {  // the config checked that alerts come with classify
         built.alert = add(make_alert(stream, shared));
         chain.push_back(built.alert);

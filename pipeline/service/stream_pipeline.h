@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The GStreamer pipeline of one service stream (README.md, "Architecture"):
 //   uridecodebin (decoder chosen by `decode`) ! queue (leaky when live) ! videoconvert
-//     ! internvlclassify [! internvlalert] ! internvlcaption ! internvlpublish ! fakesink
+//     ! internvlclassify [! internvlindex] [! internvlalert] ! internvlcaption ! internvlpublish
+//     ! fakesink
 // with the stream id on every element (metric labels, sensor_id) and the service's shared
 // engine, metrics hub and sink pool set on it as GstContexts. A stream with alert rules and a
 // recordings_dir whose source is H.264 or H.265 is split before the decoder:
@@ -36,6 +37,9 @@ struct SharedContexts {
   OutputsConfig outputs;
   unsigned queue_max_buffers = 8;
   RecordingConfig recording;
+  // With search enabled, every classifying stream gets internvlindex writing to search.index.dir
+  // (the index the service opened first, so all streams share its one writer).
+  SearchConfig search;
   std::shared_ptr<EventLog> events;  // fed by the buses of streams with alerts; may be null
 };
 
@@ -65,6 +69,7 @@ struct StreamPipeline {
   GstElement* pipeline = nullptr;
   GstElement* queue = nullptr;
   GstElement* classify = nullptr;  // null when the task is disabled
+  GstElement* index = nullptr;     // null without search or classify
   GstElement* alert = nullptr;     // null without alert rules
   GstElement* caption = nullptr;
   GstElement* publish = nullptr;

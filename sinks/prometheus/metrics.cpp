@@ -92,7 +92,24 @@ Metrics::Metrics(const std::string& version, const std::string& torch_version,
                        .Help("Always 1; the labels carry the build version, the LibTorch "
                              "version and the inference device.")
                        .Register(*registry_)),
-      caption_tokens_total_(&caption_tokens_->Add({})) {
+      caption_tokens_total_(&caption_tokens_->Add({})),
+      search_index_frames_(&BuildGauge()
+                                .Name("internvl_search_index_frames")
+                                .Help("Frames in the search index now (after retention).")
+                                .Register(*registry_)
+                                .Add({})),
+      search_index_disk_bytes_(&BuildGauge()
+                                    .Name("internvl_search_index_disk_bytes")
+                                    .Help("Bytes on disk of the search index (SQLite database, "
+                                          "its WAL and the vector file).")
+                                    .Register(*registry_)
+                                    .Add({})),
+      search_query_duration_(&BuildHistogram()
+                                  .Name("internvl_search_query_seconds")
+                                  .Help("Wall time of one search query, embedding of its text "
+                                        "included.")
+                                  .Register(*registry_)
+                                  .Add({}, latency_buckets())) {
   build_info_->Add({{"version", version}, {"torch", torch_version}, {"device", device}}).Set(1);
 }
 

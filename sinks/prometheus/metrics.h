@@ -8,6 +8,7 @@
 //     0.001 0.0025 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10 30
 //     (1 ms, a tiny CPU model, up to 30 s, a long caption on a loaded GPU).
 //   internvl_batch_size: 1 2 4 8 16 32 64 128 256 (powers of two, as batches are sized).
+//   internvl_search_query_seconds: the latency buckets (a query embeds its text, then searches).
 #pragma once
 
 #include <memory>
@@ -58,6 +59,11 @@ class Metrics {
   prometheus::Counter& index_frames(const std::string& stream);
   prometheus::Counter& index_frames_dropped(const std::string& stream);
 
+  // Search (the service's index): set from the index's stats, observed per REST query.
+  prometheus::Gauge& search_index_frames() { return *search_index_frames_; }
+  prometheus::Gauge& search_index_disk_bytes() { return *search_index_disk_bytes_; }
+  prometheus::Histogram& search_query_duration() { return *search_query_duration_; }
+
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* frames_;
@@ -80,6 +86,10 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>* build_info_;
   // The unlabelled counter is created once up front so it is exported as 0 before first use.
   prometheus::Counter* caption_tokens_total_;
+  // Search: unlabelled, one index per process; created up front so they export 0 at once.
+  prometheus::Gauge* search_index_frames_;
+  prometheus::Gauge* search_index_disk_bytes_;
+  prometheus::Histogram* search_query_duration_;
 };
 
 }  // namespace ivs::sinks

@@ -222,6 +222,9 @@ TEST(MetricsTest, family_names_and_types_match_the_design_exactly) {
       {"internvl_alert_probability", "gauge"},
       {"internvl_index_frames_total", "counter"},
       {"internvl_index_frames_dropped_total", "counter"},
+      {"internvl_search_index_frames", "gauge"},  // unlabelled: exported from the start
+      {"internvl_search_index_disk_bytes", "gauge"},
+      {"internvl_search_query_seconds", "histogram"},
       {"internvl_build_info", "gauge"},
   };
   const Exposition e = scrape(exposer);

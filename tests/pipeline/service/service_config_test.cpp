@@ -515,5 +515,71 @@ TEST(AlertsConfigTest, stream_ids_of_only_dots_are_refused) {
   EXPECT_NO_THROW(parse(std::string(kAlertsBase) + "streams: [{id: cam.01, uri: 'rtsp://h/a'}]\n"));
 }
 
+// Search: off without the section, on with it, defaults from the index library, data_dir
+// relative to the config (or under recordings_dir), ranges and the one-mode rule
+// (pipeline/service/search_config.h).
+TEST(SearchConfigTest, search_is_off_without_the_section_and_on_with_its_defaults) {
+  EXPECT_FALSE(parse(kMinimal).search.enabled);
+  const ServiceConfig c = parse(std::string(kMinimal) + "search: {}\n");
+  const SearchConfig& s = c.search;
+  EXPECT_TRUE(s.enabled);
+  EXPECT_EQ(s.index.dir, "/etc/internvl/search");  // beside the config without recordings_dir
+  EXPECT_DOUBLE_EQ(s.index.retention_hours, 72.0);
+  EXPECT_DOUBLE_EQ(s.index.max_disk_gb, 10.0);
+  EXPECT_TRUE(s.element.thumbnails);
+  EXPECT_FALSE(s.index.read_only);
+  const ServiceConfig off = parse(std::string(kMinimal) + "search: {enabled: false}\n");
+  EXPECT_FALSE(off.search.enabled);
+}
+
+TEST(SearchConfigTest, keys_are_read_and_data_dir_is_resolved) {
+  const ServiceConfig c = parse(std::string(kMinimal) + R"(
+search:
+  data_dir: index
+  retention_hours: 0.5
+  max_disk_gb: 0
+  thumbnails: false
+)");
+  EXPECT_EQ(c.search.index.dir, "/etc/internvl/index");
+  EXPECT_DOUBLE_EQ(c.search.index.retention_hours, 0.5);
+  EXPECT_DOUBLE_EQ(c.search.index.max_disk_gb, 0.0);  // 0: no size limit
+  EXPECT_FALSE(c.search.element.thumbnails);
+  EXPECT_EQ(parse(std::string(kMinimal) + "search: {data_dir: /var/idx}\n").search.index.dir,
+            "/var/idx");
+  // Under recordings_dir when there is one, whatever the order of the keys.
+  EXPECT_EQ(
+      parse(std::string(kMinimal) + "search: {}\nrecordings_dir: /var/rec\n").search.index.dir,
+      "/var/rec/search");
+}
+
+TEST(SearchConfigTest, bad_values_name_the_key_and_line) {
+  for (const auto& [text, fragment] : std::vector<std::pair<std::string, std::string>>{
+           {"search: {retention_hours: -1}", "search.retention_hours (line 7)"},
+           {"search: {max_disk_gb: lots}", "search.max_disk_gb (line 7)"},
+           {"search: {thumbnails: maybe}", "search.thumbnails (line 7)"},
+           {"search: {data_dir: ''}", "search.data_dir (line 7)"},
+           {"search: {datadir: /x}", "search.datadir"},
+           {"search: [a]", "search"},
+       }) {
+    const std::string message = error_of(std::string(kMinimal) + text + "\n");
+    EXPECT_NE(message.find(fragment), std::string::npos) << text << " -> " << message;
+    EXPECT_NE(message.find("test.yaml"), std::string::npos) << message;
+  }
+}
+
+TEST(SearchConfigTest, every_indexed_stream_classifies_in_the_services_mode) {
+  const std::string base = "search: {}\n" + std::string(kMinimal);
+  const std::string message =
+      error_of(base + "  - {id: cam02, uri: 'rtsp://h/2', tasks: {classify: {mode: g}}}\n");
+  EXPECT_NE(message.find("streams[1]"), std::string::npos) << message;
+  EXPECT_NE(message.find("one embedding space"), std::string::npos) << message;
+  // Without search, or without classify (nothing indexed), the mode is the stream's own.
+  EXPECT_NO_THROW(parse(std::string(kMinimal) +
+                        "  - {id: cam02, uri: 'rtsp://h/2', tasks: {classify: {mode: g}}}\n"));
+  EXPECT_NO_THROW(parse(base +
+                        "  - {id: cam02, uri: 'rtsp://h/2', tasks: {classify: {enabled: false, "
+                        "mode: g}, caption: {enabled: true}}}\n"));
+}
+
 }  // namespace
 }  // namespace ivs::service

@@ -2,6 +2,7 @@
 // The service's small pure pieces: restart backoff, URI handling, the status page's escaping.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
 
 #include "pipeline/service/status_page.h"
@@ -70,6 +71,70 @@ TEST(StatusPageTest, shows_the_frame_and_the_clip_labels_each_under_its_kind) {
   ASSERT_NE(frame, std::string::npos) << page;
   ASSERT_NE(clip, std::string::npos) << page;
   EXPECT_LT(frame, clip);
+}
+
+// Search on the status page: the form keeps what was asked, moments come with their
+// thumbnails, each stream with its newest indexed frame, and none of it without search.
+TEST(StatusPageTest, search_shows_the_form_the_moments_with_thumbnails_and_the_stream_pictures) {
+  StreamStatus status;
+  status.id = "cam01";
+  SearchView search;
+  search.enabled = true;
+  search.query = {{"q", "a <red> van"}, {"k", "5"}, {"stream", "cam01"}};
+  search::Moment moment;
+  moment.stream = "cam01";
+  moment.start_seconds = 12.0;
+  moment.end_seconds = 14.5;
+  moment.score = 0.31;
+  moment.best_frame_id = 360;
+  moment.best_id = 42;
+  moment.has_thumbnail = true;
+  moment.frames = 6;
+  search.outcome.moments = {moment};
+  search.latest = {{"cam01", 77}};
+  const std::string page = render_status_page({status}, {}, search);
+  EXPECT_NE(page.find("<form id=\"search\""), std::string::npos) << page;
+  EXPECT_NE(page.find("value=\"a &lt;red&gt; van\""), std::string::npos) << page;
+  EXPECT_NE(page.find("<option value=\"cam01\" selected>"), std::string::npos) << page;
+  EXPECT_NE(page.find("data-moment=\"42\""), std::string::npos) << page;
+  EXPECT_NE(page.find("src=\"/api/v1/thumbnails/42.jpg\""), std::string::npos) << page;
+  EXPECT_NE(page.find("12.0&ndash;14.5 s"), std::string::npos) << page;
+  EXPECT_NE(page.find("1970-01-01T00:00:00.000Z"), std::string::npos) << page;
+  // The stream's picture sits in its row, before its labels.
+  const auto row = page.find("data-stream=\"cam01\"");
+  const auto picture = page.find("class=\"latest\" src=\"/api/v1/thumbnails/77.jpg\"");
+  ASSERT_NE(picture, std::string::npos) << page;
+  EXPECT_LT(row, picture);
+  // The search box and results stay outside the part the page refreshes.
+  EXPECT_LT(page.find("id=\"moments\""), page.find("<div id=\"live\">"));
+
+  search.outcome = {{}, "k must be an integer from 1 to 1000", 400};
+  const std::string refused = render_status_page({status}, {}, search);
+  EXPECT_NE(refused.find("id=\"search-error\">k must be"), std::string::npos) << refused;
+  EXPECT_EQ(render_status_page({status}).find("id=\"search\""), std::string::npos);
+  EXPECT_EQ(render_status_page({status}).find("Latest frame"), std::string::npos);
+}
+
+TEST(SearchApiTest, moments_become_json_with_wall_times_and_a_thumbnail_url) {
+  search::Moment moment;
+  moment.stream = "cam01";
+  moment.start_seconds = 1.5;
+  moment.end_seconds = 2.0;
+  moment.start_wall =
+      std::chrono::system_clock::time_point(std::chrono::milliseconds(1796630400123));
+  moment.end_wall = moment.start_wall + std::chrono::milliseconds(500);
+  moment.score = 0.25;
+  moment.best_frame_id = 45;
+  moment.best_id = 9;
+  moment.frames = 2;
+  nlohmann::json json = moment_json(moment);
+  EXPECT_EQ(json["start_time"], "2026-12-07T08:00:00.123Z");
+  EXPECT_EQ(json["end_time"], "2026-12-07T08:00:00.623Z");
+  EXPECT_EQ(json["frame_id"], 45);
+  EXPECT_EQ(json["id"], 9);
+  EXPECT_TRUE(json["thumbnail_url"].is_null());
+  moment.has_thumbnail = true;
+  EXPECT_EQ(moment_json(moment)["thumbnail_url"], "/api/v1/thumbnails/9.jpg");
 }
 
 }  // namespace
