@@ -2,6 +2,7 @@
 #include "sinks/index/moments.h"
 
 #include <algorithm>
+#include <cmath>
 #include <tuple>
 
 namespace ivs::search {
@@ -33,23 +34,23 @@ void extend_moment(Moment& moment, const FrameHit& hit) {
   }
 }
 
-/// Appends the moments of `hits` (one tier) to `moments`.
-void group(std::vector<FrameHit> hits, std::chrono::nanoseconds merge_gap,
+/// Appends the moments of `hits` (one tier) to `moments`; `max_step` is the largest score
+/// change between consecutive hits of one moment.
+void group(std::vector<FrameHit> hits, std::chrono::nanoseconds merge_gap, double max_step,
            std::vector<Moment>& moments) {
   std::sort(hits.begin(), hits.end(), [](const FrameHit& a, const FrameHit& b) {
     return std::tie(a.stream, a.pts_ns, a.id) < std::tie(b.stream, b.pts_ns, b.id);
   });
-  int64_t last_pts = 0;
   for (size_t i = 0; i < hits.size(); ++i) {
     const FrameHit& hit = hits[i];
-    const bool joins =
-        i > 0 && hits[i - 1].stream == hit.stream && hit.pts_ns - last_pts <= merge_gap.count();
+    const bool joins = i > 0 && hits[i - 1].stream == hit.stream &&
+                       hit.pts_ns - hits[i - 1].pts_ns <= merge_gap.count() &&
+                       std::abs(hit.score - hits[i - 1].score) <= max_step;
     if (joins) {
       extend_moment(moments.back(), hit);
     } else {
       moments.push_back(start_moment(hit));
     }
-    last_pts = hit.pts_ns;
   }
 }
 
@@ -62,14 +63,16 @@ std::vector<Moment> build_moments(std::vector<FrameHit> hits, std::chrono::nanos
   const auto [worst, best] =
       std::minmax_element(hits.begin(), hits.end(),
                           [](const FrameHit& a, const FrameHit& b) { return a.score < b.score; });
-  const double threshold = (worst->score + best->score) / 2.0;
+  const double range = best->score - worst->score;
+  const double threshold = best->score - range / 4.0;
+  const double max_step = range / 8.0;
   const auto weak_begin = std::stable_partition(
       hits.begin(), hits.end(), [&](const FrameHit& hit) { return hit.score >= threshold; });
   std::vector<FrameHit> weak(std::make_move_iterator(weak_begin),
                              std::make_move_iterator(hits.end()));
   hits.erase(weak_begin, hits.end());
-  group(std::move(hits), merge_gap, moments);
-  group(std::move(weak), merge_gap, moments);
+  group(std::move(hits), merge_gap, max_step, moments);
+  group(std::move(weak), merge_gap, max_step, moments);
   std::stable_sort(moments.begin(), moments.end(), [](const Moment& a, const Moment& b) {
     if (a.score != b.score) return a.score > b.score;
     return a.start_wall < b.start_wall;

@@ -26,9 +26,11 @@ struct FrameHit {
 /// Groups the hits of each stream whose stream times are at most `merge_gap` apart (chained:
 /// a-b and b-c close merge a, b, c), scores each moment by its best hit, and returns the `k`
 /// best moments, best first (ties: the earlier moment first, so the order is stable).
-/// Strong hits (scoring in the upper half between the worst and the best hit) and weak ones
-/// are grouped separately: when a filter leaves few candidates every frame is a hit, and a
-/// matching scene must not merge with the unrelated frames around it into one long moment.
+/// A moment is one scene, so two neighbours also merge only when their scores are close: a
+/// step of more than an eighth of the hits' score range between consecutive hits is a scene
+/// change. And strong hits (the top quarter of that range) are grouped apart from the rest:
+/// when a filter leaves few candidates every frame is a hit, and a matching scene must not
+/// merge with the unrelated frames around it, even when they change slowly.
 std::vector<Moment> build_moments(std::vector<FrameHit> hits, std::chrono::nanoseconds merge_gap,
                                   size_t k);
 

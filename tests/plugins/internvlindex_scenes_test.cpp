@@ -179,11 +179,7 @@ TEST(InternVLIndexScenesTest, a_label_finds_its_scene_first_and_filters_hold) {
   std::printf("labels whose first moment lies inside their scene: %d of %zu (%.2f)\n", found,
               queries.size(), found / label_count);
   EXPECT_GE(best_found / label_count, 0.9);
-  // TODO(17): also require found / labels >= 0.9 (the bound) once the index's moments
-  // stop chaining the strong hits of adjacent scenes across a scene change (sinks/index/
-  // moments.cpp: with the demo model a neighbouring circle scores in the upper half too); with
-  // seed 11 two of ten labels get a moment that starts or ends in the next scene.
-  EXPECT_GE(found / label_count, 0.7);
+  EXPECT_GE(found / label_count, 0.9);
 
   // Moments merge the samples of one scene: 6 samples of a 3 s scene, not 6 results.
   const auto& [label, query] = *queries.begin();

@@ -56,7 +56,7 @@ TEST(MomentsTest, returns_the_k_best_and_handles_no_hits) {
 
 TEST(MomentsTest, zero_gap_merges_only_same_time_hits) {
   const auto moments = build_moments(
-      {hit("s", 1.0, 0.5, 1), hit("s", 1.0, 0.6, 2), hit("s", 1.1, 0.4, 3)}, seconds(0), 10);
+      {hit("s", 1.0, 0.59, 1), hit("s", 1.0, 0.6, 2), hit("s", 1.1, 0.1, 3)}, seconds(0), 10);
   ASSERT_EQ(moments.size(), 2u);
   EXPECT_EQ(moments[0].frames, 2);
 }
@@ -78,6 +78,21 @@ TEST(MomentsTest, strong_hits_do_not_merge_with_weak_neighbours) {
   EXPECT_DOUBLE_EQ(moments[1].start_seconds, 20.0);
   EXPECT_EQ(moments[1].frames, 10);
   EXPECT_DOUBLE_EQ(moments[2].end_seconds, 9.0);
+}
+
+// Two neighbouring scenes that both match well (a red star, then a red square, for "a red
+// star") are two moments: the score steps down at the scene change.
+TEST(MomentsTest, a_score_step_between_neighbours_splits_two_scenes) {
+  std::vector<FrameHit> hits;
+  for (int i = 0; i < 20; ++i) hits.push_back(hit("s", i, i < 10 ? 0.9 : 0.78, i));
+  hits.push_back(hit("s", 60, 0.1, 99));
+  const auto moments = build_moments(hits, seconds(3), 5);
+  ASSERT_EQ(moments.size(), 3u);
+  EXPECT_DOUBLE_EQ(moments[0].start_seconds, 0.0);
+  EXPECT_DOUBLE_EQ(moments[0].end_seconds, 9.0);
+  EXPECT_DOUBLE_EQ(moments[1].start_seconds, 10.0);
+  EXPECT_DOUBLE_EQ(moments[1].end_seconds, 19.0);
+  EXPECT_EQ(moments[2].best_id, 99);
 }
 
 }  // namespace
