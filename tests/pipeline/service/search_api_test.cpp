@@ -83,7 +83,10 @@ class SearchRestTest : public ::testing::Test {
   void SetUp() override {
     gst_init(nullptr, nullptr);
     search::SearchIndexOptions options;
-    options.dir = test::scratch_dir("search_api_test");
+    // One folder per test: ctest runs these tests as parallel processes.
+    options.dir =
+        test::scratch_dir(std::string("search_api_") +
+                          ::testing::UnitTest::GetInstance()->current_test_info()->name());
     options.log = [](const std::string&) {};
     index_ = search::SearchIndex::open(options);
     // cam01 shows red for three samples (one moment), then green; cam02 shows green.

@@ -8,6 +8,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include "model/common/jpeg_writer.h"
@@ -28,8 +29,15 @@ struct RunResult {
   std::string all;  // stdout and stderr
 };
 
+// ctest runs each test of this file as its own process, two at a time: folders that live for
+// a process (the suite's index, stderr captures) carry its pid so no process removes another's.
+fs::path process_scratch(const std::string& name) {
+  return test::scratch_dir(name + "-" + std::to_string(getpid()));
+}
+
 RunResult run_cli(const std::string& args) {
-  const auto err = test::scratch_dir("search_cli_stderr") / "stderr.txt";
+  static const fs::path err_dir = process_scratch("search_cli_stderr");
+  const auto err = err_dir / "stderr.txt";
   const auto r =
       test::run_command(std::string(INTERNVL_CLI_PATH) + " " + args + " 2>" + err.string());
   std::ifstream in(err);
@@ -112,7 +120,7 @@ void write_demo_index(const fs::path& dir) {
 class SearchCliTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = test::scratch_dir("search_cli_index");
+    dir_ = process_scratch("search_cli_index");
     write_demo_index(dir_);
   }
   std::string search(const std::string& args) const {
