@@ -65,7 +65,7 @@ std::vector<Moment> build_moments(std::vector<FrameHit> hits, std::chrono::nanos
                           [](const FrameHit& a, const FrameHit& b) { return a.score < b.score; });
   const double range = best->score - worst->score;
   const double threshold = best->score - range / 4.0;
-  const double max_step = range / 8.0;
+  const double max_step = range / 16.0;
   const auto weak_begin = std::stable_partition(
       hits.begin(), hits.end(), [&](const FrameHit& hit) { return hit.score >= threshold; });
   std::vector<FrameHit> weak(std::make_move_iterator(weak_begin),

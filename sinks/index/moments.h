@@ -27,7 +27,7 @@ struct FrameHit {
 /// a-b and b-c close merge a, b, c), scores each moment by its best hit, and returns the `k`
 /// best moments, best first (ties: the earlier moment first, so the order is stable).
 /// A moment is one scene, so two neighbours also merge only when their scores are close: a
-/// step of more than an eighth of the hits' score range between consecutive hits is a scene
+/// step of more than a sixteenth of the hits' score range between consecutive hits is a scene
 /// change. And strong hits (the top quarter of that range) are grouped apart from the rest:
 /// when a filter leaves few candidates every frame is a hit, and a matching scene must not
 /// merge with the unrelated frames around it, even when they change slowly.

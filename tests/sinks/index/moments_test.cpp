@@ -23,7 +23,7 @@ FrameHit hit(const std::string& stream, double second, double score, int64_t id)
 
 TEST(MomentsTest, close_hits_of_one_stream_merge_around_the_best) {
   const auto moments =
-      build_moments({hit("a", 10.0, 0.85, 1), hit("a", 11.0, 0.9, 2), hit("a", 13.5, 0.8, 3),
+      build_moments({hit("a", 10.0, 0.88, 1), hit("a", 11.0, 0.9, 2), hit("a", 13.5, 0.87, 3),
                      hit("a", 30.0, 0.7, 4), hit("b", 11.0, 0.8, 5), hit("a", 100.0, 0.1, 6)},
                     seconds(3), 10);
   ASSERT_EQ(moments.size(), 4u);
