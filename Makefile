@@ -31,9 +31,9 @@ test: build
 	cd $(BUILD_DIR) && status=0; ctest --output-on-failure -j $(JOBS) -LE gpu --output-junit $(JUNIT) || status=$$?; \
 	  /usr/bin/python3 $(CURDIR)/tests/check_no_skips.py $(JUNIT) || status=1; exit $$status
 
-# Only what the demo runs (the plugin and the scene generator), not the tests: minutes, not more.
+# Only what the demo runs (the plugin, the scene generator, the CLI), not the tests: minutes.
 demo: configure
-	cmake --build $(BUILD_DIR) -j $(JOBS) --target gstinternvl internvl-scenes
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target gstinternvl internvl-scenes internvl
 	bash deploy/demo.sh $(BUILD_DIR) $(DEMO_OUT)
 
 clean:
