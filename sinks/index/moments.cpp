@@ -38,12 +38,15 @@ void extend_moment(Moment& moment, const FrameHit& hit) {
 /// change between consecutive hits of one moment.
 void group(std::vector<FrameHit> hits, std::chrono::nanoseconds merge_gap, double max_step,
            std::vector<Moment>& moments) {
+  // In the order they were seen: a stream that restarts (a looping file, a camera that
+  // reconnects) starts its stream time again, and its passes must not interleave.
   std::sort(hits.begin(), hits.end(), [](const FrameHit& a, const FrameHit& b) {
-    return std::tie(a.stream, a.pts_ns, a.id) < std::tie(b.stream, b.pts_ns, b.id);
+    return std::tie(a.stream, a.wall_time, a.id) < std::tie(b.stream, b.wall_time, b.id);
   });
   for (size_t i = 0; i < hits.size(); ++i) {
     const FrameHit& hit = hits[i];
     const bool joins = i > 0 && hits[i - 1].stream == hit.stream &&
+                       hit.pts_ns >= hits[i - 1].pts_ns &&
                        hit.pts_ns - hits[i - 1].pts_ns <= merge_gap.count() &&
                        std::abs(hit.score - hits[i - 1].score) <= max_step;
     if (joins) {

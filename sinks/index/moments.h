@@ -23,8 +23,9 @@ struct FrameHit {
   double score = 0.0;
 };
 
-/// Groups the hits of each stream whose stream times are at most `merge_gap` apart (chained:
-/// a-b and b-c close merge a, b, c), scores each moment by its best hit, and returns the `k`
+/// Groups the hits of each stream that follow one another (in wall-clock order) with stream
+/// times at most `merge_gap` apart (chained: a-b and b-c close merge a, b, c; a stream time
+/// that goes back, as when a stream restarts, never merges), scores each moment by its best hit, and returns the `k`
 /// best moments, best first (ties: the earlier moment first, so the order is stable).
 /// A moment is one scene, so two neighbours also merge only when their scores are close: a
 /// step of more than a sixteenth of the hits' score range between consecutive hits is a scene

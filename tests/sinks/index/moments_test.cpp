@@ -95,5 +95,26 @@ TEST(MomentsTest, a_score_step_between_neighbours_splits_two_scenes) {
   EXPECT_EQ(moments[2].best_id, 99);
 }
 
+// A looping file or a reconnected camera starts its stream time again: each pass over the
+// same scene is a moment of its own, not one moment interleaving both passes.
+TEST(MomentsTest, passes_of_a_restarted_stream_stay_apart) {
+  std::vector<FrameHit> hits;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int i = 0; i < 4; ++i) {
+      FrameHit h = hit("s", 10.0 + i * 0.5, 0.9, pass * 10 + i);
+      h.wall_time += seconds(60 * pass);
+      hits.push_back(h);
+    }
+  }
+  const auto moments = build_moments(hits, seconds(3), 5);
+  ASSERT_EQ(moments.size(), 2u);
+  for (const Moment& moment : moments) {
+    EXPECT_EQ(moment.frames, 4);
+    EXPECT_DOUBLE_EQ(moment.start_seconds, 10.0);
+    EXPECT_DOUBLE_EQ(moment.end_seconds, 11.5);
+    EXPECT_EQ(moment.end_wall - moment.start_wall, std::chrono::milliseconds(1500));
+  }
+}
+
 }  // namespace
 }  // namespace ivs::search
