@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "pipeline/service/rest_api.h"
+#include "sinks/index/moment_json.h"
 #include "sinks/index/query_params.h"
 #include "sinks/result_json.h"
 
@@ -67,17 +68,10 @@ std::string latest_url(const std::string& stream) {
   return "/api/v1/streams/" + stream + "/latest.jpg";
 }
 
-Json moment_json(const search::Moment& m) {
-  return {{"stream", m.stream},
-          {"start_seconds", m.start_seconds},
-          {"end_seconds", m.end_seconds},
-          {"start_time", sinks::format_timestamp(m.start_wall)},
-          {"end_time", sinks::format_timestamp(m.end_wall)},
-          {"score", m.score},
-          {"frame_id", m.best_frame_id},
-          {"id", m.best_id},
-          {"frames", m.frames},
-          {"thumbnail_url", m.has_thumbnail ? Json(thumbnail_url(m.best_id)) : Json(nullptr)}};
+Json moment_with_thumbnail(const search::Moment& m) {
+  Json j = search::moment_json(m);
+  j["thumbnail_url"] = m.has_thumbnail ? Json(thumbnail_url(m.best_id)) : Json(nullptr);
+  return j;
 }
 
 SearchApi::SearchApi(std::shared_ptr<search::SearchIndex> index, QueryEmbedder embed,
@@ -110,7 +104,7 @@ sinks::HttpResponse SearchApi::search(const std::map<std::string, std::string>& 
   const SearchOutcome outcome = run(query);
   if (outcome.status != 200) return error_response(outcome.status, outcome.error);
   Json moments = Json::array();
-  for (const auto& moment : outcome.moments) moments.push_back(moment_json(moment));
+  for (const auto& moment : outcome.moments) moments.push_back(moment_with_thumbnail(moment));
   const auto q = query.find("q");
   return {200,
           "application/json",

@@ -62,10 +62,9 @@ class SearchApi {
   prometheus::Histogram* latency_;
 };
 
-/// One moment as JSON: stream, start_seconds, end_seconds (stream time), start_time, end_time
-/// (wall clock, RFC 3339 UTC with milliseconds), score, frame_id (in its stream), id (the index's
-/// id of the best frame), frames (hits merged) and thumbnail_url (null without a thumbnail).
-nlohmann::json moment_json(const search::Moment& moment);
+/// One moment as JSON: search::moment_json (stream, start_seconds, end_seconds, start_time,
+/// end_time, score, frame_id, id, frames) and thumbnail_url (null without a thumbnail).
+nlohmann::json moment_with_thumbnail(const search::Moment& moment);
 
 /// The URL of an indexed frame's thumbnail.
 std::string thumbnail_url(int64_t id);

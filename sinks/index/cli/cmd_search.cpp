@@ -16,6 +16,7 @@
 #include "model/cli/model_options.h"
 #include "model/common/errors.h"
 #include "model/internvl/text_query.h"
+#include "sinks/index/moment_json.h"
 #include "sinks/index/query_params.h"
 #include "sinks/index/search_index.h"
 #include "sinks/result_json.h"
@@ -86,16 +87,9 @@ std::string save_thumbnail(const search::SearchIndex& index, const search::Momen
   return path;
 }
 
-nlohmann::json moment_json(const search::Moment& m, const std::string& thumbnail_path) {
-  nlohmann::json j = {{"stream", m.stream},
-                      {"start_seconds", m.start_seconds},
-                      {"end_seconds", m.end_seconds},
-                      {"start_time", sinks::format_timestamp(m.start_wall)},
-                      {"end_time", sinks::format_timestamp(m.end_wall)},
-                      {"score", m.score},
-                      {"frame_id", m.best_frame_id},
-                      {"frames", m.frames},
-                      {"thumbnail_id", m.has_thumbnail ? nlohmann::json(m.best_id) : nullptr}};
+nlohmann::json moment_with_thumbnail(const search::Moment& m, const std::string& thumbnail_path) {
+  nlohmann::json j = search::moment_json(m);
+  j["thumbnail_id"] = m.has_thumbnail ? nlohmann::json(m.best_id) : nullptr;
   if (!thumbnail_path.empty()) j["thumbnail_path"] = thumbnail_path;
   return j;
 }
@@ -148,7 +142,7 @@ void run(const SearchOptions& o) {
   const auto found = index->search(query, request.k, request.filter);
   nlohmann::json moments = nlohmann::json::array();
   for (const auto& m : found)
-    moments.push_back(moment_json(m, save_thumbnail(*index, m, o.thumbnails_dir)));
+    moments.push_back(moment_with_thumbnail(m, save_thumbnail(*index, m, o.thumbnails_dir)));
   if (!o.model.json) return print_table(moments);
   print_json({{"query", request.query},
               {"index", o.index_dir},

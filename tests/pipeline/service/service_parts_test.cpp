@@ -127,14 +127,14 @@ TEST(SearchApiTest, moments_become_json_with_wall_times_and_a_thumbnail_url) {
   moment.best_frame_id = 45;
   moment.best_id = 9;
   moment.frames = 2;
-  nlohmann::json json = moment_json(moment);
+  nlohmann::json json = moment_with_thumbnail(moment);
   EXPECT_EQ(json["start_time"], "2026-12-07T08:00:00.123Z");
   EXPECT_EQ(json["end_time"], "2026-12-07T08:00:00.623Z");
   EXPECT_EQ(json["frame_id"], 45);
   EXPECT_EQ(json["id"], 9);
   EXPECT_TRUE(json["thumbnail_url"].is_null());
   moment.has_thumbnail = true;
-  EXPECT_EQ(moment_json(moment)["thumbnail_url"], "/api/v1/thumbnails/9.jpg");
+  EXPECT_EQ(moment_with_thumbnail(moment)["thumbnail_url"], "/api/v1/thumbnails/9.jpg");
 }
 
 }  // namespace
