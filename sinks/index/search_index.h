@@ -84,6 +84,7 @@ struct SearchIndexStats {
   uint64_t disk_bytes = 0;      // SQLite database + WAL + FAISS file
   uint64_t memory_bytes = 0;    // FAISS structure + in-memory catalogue (estimate)
   std::string structure;        // "exact" or "ivf-sq8"
+  bool training = false;        // an IVF is being trained or retrained in the background
   int dim = 0;                  // 0 until the first frame
   std::string mode;             // "c", "g" or "" until the first frame
 };
