@@ -15,9 +15,6 @@ namespace {
 // best moments need many more than k frames.
 constexpr size_t kOversample = 20;
 constexpr size_t kMinHits = 200;
-// Candidates the IVF returns per frame hit wanted, re-ranked exactly (rerank.h): at k=10, 800
-// rows read back from SQLite.
-constexpr size_t kRerankFactor = 4;
 
 std::chrono::system_clock::time_point from_ns(int64_t ns) {
   return std::chrono::system_clock::time_point(
@@ -190,8 +187,10 @@ std::vector<Moment> FrameIndex::search(const std::vector<float>& query, size_t k
   const faiss::IDSelector* selector = selection ? &*selection : nullptr;
   std::vector<VectorHit> hits;
   if (vectors_->approximate()) {
-    const auto candidates =
-        vectors_->search(query.data(), wanted * kRerankFactor, selector, selectivity);
+    // The IVF's `wanted` best by its quantised scores, put in exact order (rerank.h): at
+    // 1M x 768 re-ranking 4x as many (800 at k=10) gave the same recall (0.998-1.000) for 4x
+    // the reads (6 ms instead of 2).
+    const auto candidates = vectors_->search(query.data(), wanted, selector, selectivity);
     ReaderLease reader(*this);
     hits = rerank(reader.store(), query.data(), vectors_->dim(), candidates, wanted);
   } else {
@@ -258,8 +257,10 @@ SearchIndexStats FrameIndex::stats() const {
     stats.frames = catalogue_.size();
     stats.memory_bytes = catalogue_.memory_bytes() + (vectors_ ? vectors_->memory_bytes() : 0);
     stats.structure = vectors_ ? vectors_->structure() : "exact";
+    // Also while a due training waits for the writer to start it: "false" means settled.
+    stats.training = training_now_ || (vectors_ && !ivf_failed_ &&
+                                       (vectors_->needs_ivf() || vectors_->needs_retrain()));
   }
-  stats.training = training_now_;
   std::lock_guard<std::mutex> lock(space_mutex_);
   stats.dim = dim_;
   stats.mode = mode_;

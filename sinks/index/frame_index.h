@@ -129,7 +129,7 @@ class FrameIndex final : public SearchIndex {
   uint64_t unsaved_at_save_ = 0;     // writer thread only: unsaved_changes_ when it started
   std::future<VectorIndex::TrainedIvf> training_;  // writer thread only: the IVF in training
   std::atomic<bool> training_now_{false};          // training_ is running (stats)
-  bool ivf_failed_ = false;  // writer thread only: training failed, stay exact
+  std::atomic<bool> ivf_failed_{false};            // training failed: keep the structure in use
   std::map<std::string, std::chrono::steady_clock::time_point> last_failure_log_;  // writer
   std::thread writer_;
 };

@@ -25,8 +25,8 @@ void FrameIndex::advance_structure(bool wait) {
         return;
       }
       VectorIndex::TrainedIvf trained = training_.get();
-      training_now_ = false;
       adopt_trained(std::move(trained), wait);
+      training_now_ = training_.valid();  // another catch-up round
       return;
     }
     if (!wait) start_training();
