@@ -257,8 +257,9 @@ SearchIndexStats FrameIndex::stats() const {
     stats.frames = catalogue_.size();
     stats.memory_bytes = catalogue_.memory_bytes() + (vectors_ ? vectors_->memory_bytes() : 0);
     stats.structure = vectors_ ? vectors_->structure() : "exact";
-    // Also while a due training waits for the writer to start it: "false" means settled.
-    stats.training = training_now_ || (vectors_ && !ivf_failed_ &&
+    // Also while a due training waits for the writer to start it: "false" means settled. A
+    // reader never trains.
+    stats.training = training_now_ || (!options_.read_only && vectors_ && !ivf_failed_ &&
                                        (vectors_->needs_ivf() || vectors_->needs_retrain()));
   }
   std::lock_guard<std::mutex> lock(space_mutex_);

@@ -176,6 +176,7 @@ TEST(RecallTest, writer_retrains_from_sqlite_and_keeps_every_frame) {
   options.read_only = true;
   auto reader = SearchIndex::open(options);
   EXPECT_EQ(reader->stats().frames, frames.size());
+  EXPECT_FALSE(reader->stats().training);  // a reader never trains, so is always settled
   for (size_t i = 0; i < frames.size(); i += 211) {
     const auto moments = reader->search(frames[i], 1);
     ASSERT_EQ(moments.size(), 1u);
