@@ -81,4 +81,12 @@ class Catalogue {
   std::map<int32_t, int64_t> latest_thumbnail_;
 };
 
+/// Admits ids the catalogue no longer has: deleted from SQLite after a vector file was saved,
+/// or while an IVF was retrained.
+struct NotInCatalogue : faiss::IDSelector {
+  explicit NotInCatalogue(const Catalogue& catalogue) : catalogue(catalogue) {}
+  bool is_member(idx_t id) const override { return !catalogue.contains(id); }
+  const Catalogue& catalogue;
+};
+
 }  // namespace ivs::search

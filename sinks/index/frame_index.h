@@ -4,7 +4,7 @@
 // appends them to the catalogue and FAISS; searches hold the shared side. Retention runs in the
 // writer thread too, one chunk at a time, so ingest continues between chunks; IVF training and
 // vector file saves run in tasks beside it. Loading is in frame_index.cpp, the writer thread in
-// frame_index_writer.cpp.
+// frame_index_writer.cpp, IVF (re)training in frame_index_structure.cpp.
 #pragma once
 
 #include <atomic>
@@ -53,7 +53,11 @@ class FrameIndex final : public SearchIndex {
   void writer_loop();
   void commit(std::vector<IndexedFrame>& batch);
   int64_t store_stream_id(const std::string& name);
+  // IVF training and retraining (frame_index_structure.cpp).
   void advance_structure(bool wait);
+  void start_training();
+  void adopt_trained(VectorIndex::TrainedIvf trained, bool wait);
+  static void catch_up(VectorIndex::TrainedIvf& trained, SqliteStore& store, int dim);
   bool retain_one_chunk();
   int64_t retention_boundary() const;
   void apply_pending();
@@ -65,13 +69,28 @@ class FrameIndex final : public SearchIndex {
   void log_failure(const std::string& kind, const std::string& message);
 
   SearchIndexOptions options_;
+  std::filesystem::path db_file_;
   std::filesystem::path vector_file_;
   std::optional<DirLock> lock_;                   // writable only
   std::unique_ptr<SqliteStore> store_;            // the writer thread's connection (after open)
   std::map<std::string, int64_t> store_streams_;  // name -> streams.id; writer thread only
 
-  mutable std::mutex reader_mutex_;            // guards reader_store_
-  std::unique_ptr<SqliteStore> reader_store_;  // thumbnails
+  /// A read-only connection for one search or thumbnail, from a pool that grows to the
+  /// number of concurrent readers (a SQLite connection serves one thread at a time).
+  class ReaderLease {
+   public:
+    explicit ReaderLease(const FrameIndex& index);
+    ~ReaderLease();
+    ReaderLease(const ReaderLease&) = delete;
+    ReaderLease& operator=(const ReaderLease&) = delete;
+    SqliteStore& store() { return *store_; }
+
+   private:
+    const FrameIndex& index_;
+    std::unique_ptr<SqliteStore> store_;
+  };
+  mutable std::mutex reader_mutex_;  // guards idle_readers_
+  mutable std::vector<std::unique_ptr<SqliteStore>> idle_readers_;
 
   mutable std::shared_mutex index_mutex_;  // guards catalogue_ and vectors_
   Catalogue catalogue_;
@@ -109,7 +128,8 @@ class FrameIndex final : public SearchIndex {
   std::future<std::string> saving_;  // writer thread only: the save running; "" = success
   uint64_t unsaved_at_save_ = 0;     // writer thread only: unsaved_changes_ when it started
   std::future<VectorIndex::TrainedIvf> training_;  // writer thread only: the IVF in training
-  bool ivf_failed_ = false;  // writer thread only: training failed, stay exact
+  std::atomic<bool> training_now_{false};          // training_ is running (stats)
+  std::atomic<bool> ivf_failed_{false};            // training failed: keep the structure in use
   std::map<std::string, std::chrono::steady_clock::time_point> last_failure_log_;  // writer
   std::thread writer_;
 };

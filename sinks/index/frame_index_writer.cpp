@@ -65,31 +65,6 @@ void FrameIndex::writer_loop() {
   finish_save(true);
 }
 
-void FrameIndex::advance_structure(bool wait) {
-  try {
-    if (training_.valid()) {
-      if (!wait && training_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-        return;
-      }
-      VectorIndex::TrainedIvf trained = training_.get();
-      std::unique_lock<std::shared_mutex> lock(index_mutex_);
-      vectors_->adopt_ivf(std::move(trained));
-      unsaved_changes_ += vectors_->size() + 1;
-      return;
-    }
-    if (wait) return;
-    std::shared_lock<std::shared_mutex> lock(index_mutex_);
-    if (vectors_ && vectors_->needs_ivf() && !ivf_failed_) {
-      // Searches and ingest go on (exact) while it trains; adopt_ivf() catches up.
-      training_ = std::async(std::launch::async, vectors_->ivf_trainer());
-    }
-  } catch (const std::exception& error) {
-    // Out of memory while training: stay exact (slower, still correct) and say so, once.
-    ivf_failed_ = true;
-    log(std::string("search index: could not build the IVF: ") + error.what());
-  }
-}
-
 int64_t FrameIndex::store_stream_id(const std::string& name) {
   auto it = store_streams_.find(name);
   if (it != store_streams_.end()) return it->second;

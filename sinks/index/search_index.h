@@ -63,7 +63,8 @@ struct SearchIndexOptions {
   // Hits of one stream closer than this (stream time) merge into one moment.
   std::chrono::milliseconds merge_gap{3000};
   // Below this many frames search is exact (brute force); above it an IVF with 8-bit scalar
-  // quantisation, trained in the background on the frames present when the limit is crossed.
+  // quantisation, trained in the background on the frames present when the limit is crossed
+  // and retrained (from SQLite) each time it grows 4x; its candidates are re-ranked exactly.
   // Measured at dim 768 on the shared 2-core machine (load ~4.5), k=200: exact p95 22 ms at
   // 25,000 frames, 45 ms at 50,000; the IVF answers in p95 23 ms at 200,000. Tests lower it.
   size_t exact_limit = 25000;
@@ -84,6 +85,7 @@ struct SearchIndexStats {
   uint64_t disk_bytes = 0;      // SQLite database + WAL + FAISS file
   uint64_t memory_bytes = 0;    // FAISS structure + in-memory catalogue (estimate)
   std::string structure;        // "exact" or "ivf-sq8"
+  bool training = false;        // an IVF is being trained or retrained in the background
   int dim = 0;                  // 0 until the first frame
   std::string mode;             // "c", "g" or "" until the first frame
 };

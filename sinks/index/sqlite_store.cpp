@@ -5,12 +5,16 @@
 
 #include <system_error>
 
+#include "sinks/index/float16.h"
+
 namespace ivs::search {
 namespace {
 
 constexpr int kSchemaVersion = 1;
 // Long enough for a reader to wait out the writer's batch commit, short enough to fail visibly.
 constexpr int kBusyTimeoutMs = 10000;
+// Rows per batch of for_each_vector_batch(): bounds the temporary float copy (25 MB at 768).
+constexpr size_t kVectorBatch = 8192;
 
 /// A prepared statement, finalised on scope exit.
 class Statement {
@@ -234,6 +238,33 @@ void SqliteStore::for_each_row(int64_t after_id, bool with_embedding,
   if (code != SQLITE_DONE) fail("cannot read frames", code);
 }
 
+void SqliteStore::for_each_vector_batch(
+    int64_t after_id, int dim,
+    const std::function<void(size_t n, const float* vectors, const int64_t* ids)>& add) {
+  std::vector<float> floats;
+  std::vector<int64_t> ids;
+  const auto add_batch = [&] {
+    add(ids.size(), floats.data(), ids.data());
+    floats.clear();
+    ids.clear();
+  };
+  for_each_row(after_id, true, [&](const RowView& row) {
+    if (row.embedding_size != static_cast<size_t>(dim)) {
+      throw wrong_dim(row.id, row.embedding_size, dim);
+    }
+    append_from_float16(row.embedding, row.embedding_size, floats);
+    ids.push_back(row.id);
+    if (ids.size() == kVectorBatch) add_batch();
+  });
+  if (!ids.empty()) add_batch();
+}
+
+IndexError SqliteStore::wrong_dim(int64_t id, size_t count, int dim) const {
+  return IndexError("search index database " + file_.string() + ": frame " + std::to_string(id) +
+                    " has " + std::to_string(count) + " values, the index's dim is " +
+                    std::to_string(dim) + "; move the database away to start a new index");
+}
+
 std::optional<std::vector<uint8_t>> SqliteStore::thumbnail(int64_t id) {
   Statement statement(db_, "SELECT jpeg FROM thumbnails WHERE id = ?");
   statement.bind(1, id);
@@ -243,6 +274,32 @@ std::optional<std::vector<uint8_t>> SqliteStore::thumbnail(int64_t id) {
   const auto* data = static_cast<const uint8_t*>(sqlite3_column_blob(statement.get(), 0));
   const int bytes = sqlite3_column_bytes(statement.get(), 0);
   return std::vector<uint8_t>(data, data + bytes);
+}
+
+void SqliteStore::embeddings(
+    const std::vector<int64_t>& ids,
+    const std::function<void(int64_t id, const uint16_t* half, size_t count)>& visit) {
+  exec("BEGIN");
+  try {
+    Statement statement(db_, "SELECT embedding FROM frames WHERE id = ?");
+    if (statement.prepare_code() != SQLITE_OK)
+      fail("cannot read embeddings", statement.prepare_code());
+    for (const int64_t id : ids) {
+      statement.bind(1, id);
+      const int code = statement.step();
+      if (code == SQLITE_ROW) {
+        visit(id, static_cast<const uint16_t*>(sqlite3_column_blob(statement.get(), 0)),
+              static_cast<size_t>(sqlite3_column_bytes(statement.get(), 0)) / sizeof(uint16_t));
+      } else if (code != SQLITE_DONE) {
+        fail("cannot read the embedding of frame " + std::to_string(id), code);
+      }
+      statement.reset();
+    }
+    exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
 }
 
 void SqliteStore::delete_through(int64_t last_id) {

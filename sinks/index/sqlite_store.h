@@ -66,7 +66,22 @@ class SqliteStore {
   void for_each_row(int64_t after_id, bool with_embedding,
                     const std::function<void(const RowView&)>& visit);
 
+  /// The embeddings of the rows with id > after_id, in id order, as floats, 8192 rows per
+  /// call of `add` (bounding the float copy). Throws IndexError for a row whose embedding is
+  /// not of `dim` values.
+  void for_each_vector_batch(
+      int64_t after_id, int dim,
+      const std::function<void(size_t n, const float* vectors, const int64_t* ids)>& add);
+  /// The error for frame `id` stored with `count` values in an index of `dim`.
+  IndexError wrong_dim(int64_t id, size_t count, int dim) const;
+
   std::optional<std::vector<uint8_t>> thumbnail(int64_t id);
+
+  /// Calls `visit` with the float16 embedding of each id still present, in one read
+  /// transaction (one prepared statement stepped per id: the re-ranking reads of a search, a
+  /// few hundred rows from the OS page cache). Ids retention deleted are skipped.
+  void embeddings(const std::vector<int64_t>& ids,
+                  const std::function<void(int64_t id, const uint16_t* half, size_t count)>& visit);
 
   /// Deletes the rows with ids <= last_id (and their thumbnails) in one transaction.
   void delete_through(int64_t last_id);

@@ -51,10 +51,27 @@ class VectorIndex {
   /// added and removed since the copy and moves to it.
   struct TrainedIvf {
     std::unique_ptr<faiss::Index> index;
-    int64_t last_id = 0;  // the newest id it holds
+    int64_t last_id = 0;      // the newest id it holds
+    size_t trained_size = 0;  // vectors present when it was trained (sets its lists)
   };
   std::function<TrainedIvf()> ivf_trainer() const;
   void adopt_ivf(TrainedIvf trained);
+
+  /// Retraining. An IVF trained on the first ~25,000 vectors and grown 40x keeps its lists
+  /// (probing 1 in 32 of them misses whole scenes at 1M), so once it holds kRetrainGrowth times
+  /// its training size it is trained again with lists for its new size. Its floats are not in
+  /// memory (the budget has no room), so the caller streams them from SQLite on another
+  /// thread: new_ivf() trains an empty IVF for `size` vectors on a sample of
+  /// training_sample_size(size) of them, add_to() fills it (ids ascending, above its last_id),
+  /// and adopt_retrained() (under the exclusive lock) drops the ids `gone` admits (removed
+  /// since) and moves to it.
+  bool needs_retrain() const;
+  static size_t training_sample_size(size_t size);
+  static TrainedIvf new_ivf(int dim, size_t size, size_t n, const float* sample);
+  static void add_to(TrainedIvf& trained, size_t n, const float* vectors, const int64_t* ids);
+  void adopt_retrained(TrainedIvf trained, const faiss::IDSelector& gone);
+  /// Vectors present when the IVF in use was trained; 0 while exact.
+  size_t trained_size() const { return trained_size_; }
 
   /// Removes every vector whose id the selector admits; returns how many.
   size_t remove(const faiss::IDSelector& selector);
@@ -86,6 +103,7 @@ class VectorIndex {
   size_t exact_limit_;
   std::unique_ptr<faiss::Index> flat_;  // IndexIDMap over IndexFlatIP while exact
   std::unique_ptr<faiss::Index> ivf_;   // IndexIVFScalarQuantizer once approximate
+  size_t trained_size_ = 0;             // see trained_size()
 };
 
 struct VectorIndex::Loaded {

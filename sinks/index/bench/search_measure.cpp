@@ -80,12 +80,16 @@ double ingest(SearchIndex& index, const SyntheticFrames& data, size_t begin, siz
 }
 
 // Above its exact limit the index trains its IVF in the background and keeps serving the exact
-// structure meanwhile; memory, latency and recall are measured once it has switched (the state
-// it runs in), and the wait is reported.
+// structure meanwhile, and retrains it as it grows; memory, latency and recall are measured once
+// it has switched and no training runs (the state it runs in), and the wait is reported.
 double wait_until_settled(const SearchIndex& index, size_t frames, size_t exact_limit) {
   const auto start = Clock::now();
   if (frames <= exact_limit) return 0.0;
-  while (index.stats().structure == "exact" && Clock::now() - start < kSettleTimeout) {
+  const auto settled = [&] {
+    const SearchIndexStats stats = index.stats();
+    return stats.structure != "exact" && !stats.training;
+  };
+  while (!settled() && Clock::now() - start < kSettleTimeout) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return seconds_since(start);
