@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import sys
-import urllib.request
 
 from e2e_common import SKIP, Subscriber, check, log, load_validator, run_scenario, zmq_missing
 from run_alerts_e2e import discovered_seconds, make_video, occurrences
@@ -36,12 +35,6 @@ TOKEN = "s3cret"
 
 def rule(name, prompt, labels, **extra):
     return dict({"name": name, "prompt": prompt, "negatives_file": labels, "min_on": 1.0, "min_off": 1.0}, **extra)
-
-
-def get_bytes(http, path):
-    """GET `path`: (status, body bytes) for a binary answer (Http.call decodes text)."""
-    with urllib.request.urlopen(http.base + path, timeout=15) as response:
-        return response.status, response.read()
 
 
 def events_of(sub, since=0):
@@ -97,11 +90,11 @@ def scenario_service(args, work):
         start = next(e for e in events if e["state"] == "start")
         check(start["rule"] == "first" and start["prompt"] == twice and start["stream"] == STREAM, f"event {start}")
         check(start["snapshot_url"] == f"/api/v1/events/{start['id']}/snapshot.jpg", f"snapshot_url of {start}")
-        status, jpeg = get_bytes(http, start["snapshot_url"])
+        status, _, jpeg = http.get_bytes(start["snapshot_url"])
         check(status == 200 and jpeg[:3] == b"\xff\xd8\xff", f"snapshot: {status}, {jpeg[:16]!r}")
         clip_url = wait_for(lambda: next((e["clip_url"] for e in listed() if e["id"] == start["id"] and e["clip_url"]),
                                          None), 60, f"the clip of {start['id']} to be complete")
-        status, mp4_bytes = get_bytes(http, clip_url)
+        status, _, mp4_bytes = http.get_bytes(clip_url)
         check(status == 200 and mp4_bytes[4:8] == b"ftyp", f"clip: {status}, {mp4_bytes[:16]!r}")
         clip_path = os.path.join(work, "clip.mp4")
         with open(clip_path, "wb") as f:

@@ -81,6 +81,14 @@ class Http:
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode()
 
+    def get_bytes(self, path):
+        """GET `path`: (status, content type, body bytes) of a binary answer; errors too."""
+        try:
+            with urllib.request.urlopen(self.base + path, timeout=15) as response:
+                return response.status, response.headers.get("Content-Type"), response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers.get("Content-Type"), error.read()
+
     def json(self, method, path, body=None, **kwargs):
         status, text = self.call(method, path, body, **kwargs)
         try:

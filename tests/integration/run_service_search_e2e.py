@@ -34,9 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
 from e2e_common import Failure, check, log, run_scenario
 from run_alerts_e2e import make_video, occurrences
@@ -45,15 +43,6 @@ from run_service_e2e import Http, Service, run_expecting_failure, wait_for
 STREAM = "yard"
 SECONDS_PER_SCENE = 3
 TOLERANCE = 0.75  # seconds: a sample may be up to one sampling period into the next scene
-
-
-def get_bytes(http, path):
-    """GET `path`: (status, content type, body bytes); errors too (urllib raises on them)."""
-    try:
-        with urllib.request.urlopen(http.base + path, timeout=15) as response:
-            return response.status, response.headers.get("Content-Type"), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers.get("Content-Type"), error.read()
 
 
 def search(http, query):
@@ -165,11 +154,11 @@ def check_bad_requests(http):
                              ("q=a&colour=red", "colour")]:
         status, body = http.json("GET", f"/api/v1/search?{query}")
         check(status == 400 and parameter in body["error"], f"GET /api/v1/search?{query}: {status} {body}")
-    status, _, _ = get_bytes(http, "/api/v1/thumbnails/abc.jpg")
+    status, _, _ = http.get_bytes("/api/v1/thumbnails/abc.jpg")
     check(status == 400, f"a malformed thumbnail id: {status}")
-    status, _, _ = get_bytes(http, "/api/v1/thumbnails/999999999.jpg")
+    status, _, _ = http.get_bytes("/api/v1/thumbnails/999999999.jpg")
     check(status == 404, f"a missing thumbnail: {status}")
-    status, _, _ = get_bytes(http, "/api/v1/streams/nobody/latest.jpg")
+    status, _, _ = http.get_bytes("/api/v1/streams/nobody/latest.jpg")
     check(status == 404, f"latest.jpg of a stream without frames: {status}")
 
 
@@ -191,11 +180,11 @@ def check_queries(http, timeline):
     best = search(http, {"q": labels[0], "k": 3})[0]
     for key in ["start_time", "end_time", "score", "frame_id", "id", "frames"]:
         check(key in best, f"a moment lacks {key}: {best}")
-    status, kind, jpeg = get_bytes(http, best["thumbnail_url"])
+    status, kind, jpeg = http.get_bytes(best["thumbnail_url"])
     check(status == 200 and kind == "image/jpeg" and jpeg[:3] == b"\xff\xd8\xff",
           f"thumbnail {best['thumbnail_url']}: {status} {kind} {jpeg[:16]!r}")
     check(search(http, {"q": labels[0], "stream": "nobody"}) == [], "the stream filter let moments of yard through")
-    status, kind, jpeg = get_bytes(http, f"/api/v1/streams/{STREAM}/latest.jpg")
+    status, kind, jpeg = http.get_bytes(f"/api/v1/streams/{STREAM}/latest.jpg")
     check(status == 200 and jpeg[:3] == b"\xff\xd8\xff", f"latest.jpg: {status} {kind} {jpeg[:16]!r}")
     return labels
 

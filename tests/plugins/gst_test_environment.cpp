@@ -101,6 +101,16 @@ void add_entries(GstBuffer* buffer, const std::vector<pipeline::ResultEntry>& en
   for (const auto& entry : entries) meta->records->entries.push_back(entry);
 }
 
+std::string error_text(GstMessage* error) {
+  GError* err = nullptr;
+  gchar* debug = nullptr;
+  gst_message_parse_error(error, &err, &debug);
+  std::string text = std::string(err->message) + " | " + (debug != nullptr ? debug : "");
+  g_error_free(err);
+  g_free(debug);
+  return text;
+}
+
 std::string run_to_eos(const std::string& description, int timeout_seconds) {
   GError* parse_error = nullptr;
   GstElement* pipeline = gst_parse_launch(description.c_str(), &parse_error);
@@ -116,14 +126,7 @@ std::string run_to_eos(const std::string& description, int timeout_seconds) {
       gst_bus_timed_pop_filtered(bus, static_cast<GstClockTime>(timeout_seconds) * GST_SECOND,
                                  GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
   std::string error = msg == nullptr ? "timeout" : "";
-  if (msg != nullptr && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
-    GError* err = nullptr;
-    gchar* debug = nullptr;
-    gst_message_parse_error(msg, &err, &debug);
-    error = std::string(err->message) + " | " + (debug != nullptr ? debug : "");
-    g_error_free(err);
-    g_free(debug);
-  }
+  if (msg != nullptr && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) error = error_text(msg);
   if (msg != nullptr) gst_message_unref(msg);
   gst_element_set_state(pipeline, GST_STATE_NULL);
   gst_object_unref(bus);

@@ -26,6 +26,9 @@ pipeline::ResultEntry caption_entry(const std::string& text);
 /// with a clip.
 pipeline::ResultEntry event_entry(pipeline::AlertState state);
 
+/// An ERROR message's text as the tests report it: "message | debug details".
+std::string error_text(GstMessage* error);
+
 /// Parses `description` (gst-launch syntax), plays it to EOS (at most `timeout_seconds`) and
 /// stops it; returns "" at EOS, else the error's message (or "timeout", "parse: ...").
 std::string run_to_eos(const std::string& description, int timeout_seconds = 300);

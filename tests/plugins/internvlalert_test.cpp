@@ -11,6 +11,7 @@
 #include "plugins/internvl/gstinternvlalert.h"
 #include "plugins/internvl/gstinternvlclassify.h"
 #include "tests/common/test_paths.h"
+#include "tests/plugins/gst_test_environment.h"
 
 namespace {
 
@@ -68,12 +69,7 @@ std::string run(const std::string& description, std::vector<Alert>* alerts = nul
       alerts->push_back({gst_structure_get_string(s, "rule"), gst_structure_get_string(s, "state"),
                          gst_structure_get_string(s, "id")});
     } else if (type == GST_MESSAGE_ERROR) {
-      GError* err = nullptr;
-      gchar* debug = nullptr;
-      gst_message_parse_error(msg, &err, &debug);
-      error = std::string(err->message) + " | " + (debug != nullptr ? debug : "");
-      g_error_free(err);
-      g_free(debug);
+      error = ivs::test::error_text(msg);
     }
     const bool done = type == GST_MESSAGE_EOS || type == GST_MESSAGE_ERROR;
     gst_message_unref(msg);
