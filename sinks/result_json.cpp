@@ -63,14 +63,9 @@ system_clock::time_point parse_timestamp(const std::string& text, const std::str
   tm.tm_min = parse_digits(text, 14, 2, field);
   tm.tm_sec = parse_digits(text, 17, 2, field);
   const int millis = parse_digits(text, 20, 3, field);
-  const std::tm wanted = tm;
-  const std::time_t t = timegm(&tm);
-  // timegm normalises out-of-range fields (Feb 30 -> Mar 2); a changed field means a bad date.
-  if (tm.tm_year != wanted.tm_year || tm.tm_mon != wanted.tm_mon || tm.tm_mday != wanted.tm_mday ||
-      tm.tm_hour != wanted.tm_hour || tm.tm_min != wanted.tm_min || tm.tm_sec != wanted.tm_sec) {
-    fail(field, bad);
-  }
-  return system_clock::time_point(std::chrono::seconds(t) + std::chrono::milliseconds(millis));
+  const std::optional<std::time_t> t = checked_timegm(tm);
+  if (!t) fail(field, bad);
+  return system_clock::time_point(std::chrono::seconds(*t) + std::chrono::milliseconds(millis));
 }
 
 ResultKind parse_kind(const std::string& name) {
@@ -354,6 +349,17 @@ void read_common(const FieldReader& message, FrameResult& result) {
 }
 
 }  // namespace
+
+std::optional<std::time_t> checked_timegm(std::tm tm) {
+  const std::tm wanted = tm;
+  const std::time_t t = timegm(&tm);
+  // timegm normalises out-of-range fields (Feb 30 -> Mar 2); a changed field means a bad date.
+  if (tm.tm_year != wanted.tm_year || tm.tm_mon != wanted.tm_mon || tm.tm_mday != wanted.tm_mday ||
+      tm.tm_hour != wanted.tm_hour || tm.tm_min != wanted.tm_min || tm.tm_sec != wanted.tm_sec) {
+    return std::nullopt;
+  }
+  return t;
+}
 
 std::string format_timestamp(system_clock::time_point when) {
   using namespace std::chrono;

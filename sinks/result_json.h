@@ -4,6 +4,8 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
+#include <ctime>
 #include <string>
 
 #include "sinks/frame_result.h"
@@ -44,6 +46,10 @@ FrameResult result_from_json(const std::string& text);
 /// ("2026-11-28T20:01:00.123Z"). Also the time text of search answers (CLI and REST), which
 /// sinks/index/query_params.h parses back. Thread-safe.
 std::string format_timestamp(std::chrono::system_clock::time_point when);
+
+/// timegm for a UTC calendar time, or nullopt when a field is out of range (Feb 30, hour 24):
+/// timegm itself would quietly normalise it to another date.
+std::optional<std::time_t> checked_timegm(std::tm tm);
 
 /// The ZeroMQ topic frame: "<prefix><kind>/<sensor_id>", e.g. "classification/cam01".
 std::string result_topic(const FrameResult& result, const std::string& prefix = "");

@@ -57,8 +57,15 @@ std::vector<int64_t> parse_batches(const std::string& text) {
   return parse_positive_list(text, "--batch", "1,8,64");
 }
 
+// The model's own tasks, in the order the error message lists them.
+const std::vector<std::string>& model_task_names() {
+  static const std::vector<std::string> names{"vit", "c", "g", "caption", "caption-streams"};
+  return names;
+}
+
 bool is_model_task(const std::string& t) {
-  return t == "vit" || t == "c" || t == "g" || t == "caption" || t == "caption-streams";
+  const auto& names = model_task_names();
+  return std::find(names.begin(), names.end(), t) != names.end();
 }
 
 const BenchTask* find_task(const std::vector<BenchTask>& tasks, const std::string& name) {
@@ -80,7 +87,8 @@ std::vector<std::string> parse_tasks(const std::string& text, const std::vector<
     } else if (const auto* task = find_task(known, t)) {
       extra->push_back(task);
     } else {
-      std::string names = "vit, c, g, caption, caption-streams";
+      std::string names;
+      for (const auto& name : model_task_names()) names += (names.empty() ? "" : ", ") + name;
       for (const auto& k : known) names += ", " + k.name;
       throw model::InputError("unknown task '" + t + "': use " + names);
     }

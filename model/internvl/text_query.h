@@ -22,7 +22,7 @@ namespace ivs::model {
 /// official encode_text has no mode; both contrastive losses align to the same text_projection),
 /// so the caller checks the index's mode, not this function.
 ///
-/// Runs the text tower on the calling thread; call it under c10::InferenceMode or NoGrad.
+/// Runs the text tower on the calling thread, in inference mode.
 /// Thread-safe (the model is only read). Throws InputError when the text is empty or blank.
 std::vector<float> embed_text_query(const InternVLModelImpl& model, const Tokenizer& tokenizer,
                                     const std::string& text);

@@ -299,7 +299,6 @@ std::shared_ptr<const LabelScorer> Engine::label_scorer(const std::vector<std::s
 }
 
 std::vector<float> Engine::embed_query(const std::string& text) const {
-  c10::InferenceMode guard;
   const auto& loaded = *impl_->model;
   return model::embed_text_query(loaded.full_model(), loaded.text_tokenizer(), text);
 }

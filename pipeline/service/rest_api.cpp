@@ -21,7 +21,6 @@ using Json = nlohmann::json;
 constexpr const char* kApiPrefix = "/api/v1/streams";
 constexpr const char* kEventsPrefix = "/api/v1/events";
 constexpr const char* kSearchPath = "/api/v1/search";
-constexpr const char* kThumbnailsPrefix = "/api/v1/thumbnails/";
 constexpr std::chrono::seconds kLoopWait{10};
 constexpr size_t kStatusPageEvents = 20;  // the newest, on the status page
 
@@ -191,7 +190,7 @@ HttpResponse RestApi::handle(const HttpRequest& request) {
     if (!read_only) return error_response(405, "use GET");
     return status_page(request);
   }
-  if (path == kSearchPath || path.rfind(kThumbnailsPrefix, 0) == 0) {
+  if (path == kSearchPath || path.rfind(kThumbnailsPath, 0) == 0) {
     if (!read_only) return error_response(405, "use GET");
     return search_request(request);
   }
@@ -345,7 +344,7 @@ HttpResponse RestApi::search_request(const HttpRequest& request) {
         404, "search is off: add a `search:` section to the config (configs/README.md, Search)");
   }
   if (request.path == kSearchPath) return search_->search(request.query);
-  return search_->thumbnail(request.path.substr(std::string(kThumbnailsPrefix).size()));
+  return search_->thumbnail(request.path.substr(std::string(kThumbnailsPath).size()));
 }
 
 // The search and the pictures' look-ups run here, on the HTTP thread; only the streams'

@@ -15,8 +15,6 @@ namespace {
 using Json = nlohmann::json;
 using std::chrono::system_clock;
 
-constexpr const char* kThumbnailsPath = "/api/v1/thumbnails/";
-
 // The request of GET /api/v1/search's query string, or the message of a 400 naming the
 // parameter (search::parse_search_params, the CLI's parser).
 std::optional<search::SearchRequest> parse_request(const std::map<std::string, std::string>& query,

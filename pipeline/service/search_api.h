@@ -23,6 +23,9 @@
 
 namespace ivs::service {
 
+/// Where thumbnails are served: <prefix><id>.jpg (the router and the URLs share it).
+inline constexpr const char* kThumbnailsPath = "/api/v1/thumbnails/";
+
 /// The L2-normalised embedding of a query text (Engine::embed_query). Throws on failure.
 using QueryEmbedder = std::function<std::vector<float>(const std::string& text)>;
 

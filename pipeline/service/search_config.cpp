@@ -15,10 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::string& mode_name(plugins::Mode mode) {
-  return plugins::mode_names().at(static_cast<size_t>(mode));
-}
-
 }  // namespace
 
 void parse_search(const YAML::Node& node, const Place& at, const std::string& base_dir,
@@ -58,10 +54,10 @@ void check_stream_search(const StreamConfig& stream, const ServiceConfig& servic
   const plugins::Mode mode = stream.tasks.classify.element.mode;
   const plugins::Mode expected = service.tasks.classify.element.mode;
   if (mode != expected) {
-    at.fail("stream '" + stream.id + "' classifies in mode " + mode_name(mode) +
-            " but the search index holds the service's mode " + mode_name(expected) +
-            " (one embedding space per index); use tasks.classify.mode " + mode_name(expected) +
-            " for this stream, or turn search off");
+    at.fail("stream '" + stream.id + "' classifies in mode " + plugins::mode_name(mode) +
+            " but the search index holds the service's mode " + plugins::mode_name(expected) +
+            " (one embedding space per index); use tasks.classify.mode " +
+            plugins::mode_name(expected) + " for this stream, or turn search off");
   }
 }
 

@@ -20,6 +20,8 @@ const std::vector<std::string>& mode_names() {
   static const std::vector<std::string> names{"c", "g"};
   return names;
 }
+
+const std::string& mode_name(Mode mode) { return mode_names().at(static_cast<size_t>(mode)); }
 const std::vector<std::string>& leaky_names() {
   static const std::vector<std::string> names{"auto", "yes", "no"};
   return names;

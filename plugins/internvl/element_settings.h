@@ -28,6 +28,7 @@ const std::vector<std::string>& device_names();  // auto, cpu, cuda
 const std::vector<std::string>& dtype_names();   // auto, fp32, bf16, fp16
 const std::vector<std::string>& mode_names();    // c, g
 const std::vector<std::string>& leaky_names();   // auto, yes, no
+const std::string& mode_name(Mode mode);         // "c" or "g"
 
 /// What every inference element needs to find its engine and metrics.
 struct EngineSettings {

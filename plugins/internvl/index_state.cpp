@@ -22,8 +22,7 @@ constexpr std::chrono::seconds kDropWarningInterval{5};
 // The index names an embedding space as the `mode` property does ("c", "g"); the meta as the
 // wire format does ("InternVL-C", "InternVL-G").
 std::string index_mode(const std::string& meta_mode) {
-  const Mode mode = meta_mode == "InternVL-G" ? Mode::kG : Mode::kC;
-  return mode_names().at(static_cast<size_t>(mode));
+  return mode_name(meta_mode == "InternVL-G" ? Mode::kG : Mode::kC);
 }
 
 }  // namespace

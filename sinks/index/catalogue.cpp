@@ -5,14 +5,6 @@
 #include <chrono>
 
 namespace ivs::search {
-namespace {
-
-int64_t to_ns(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-}
-
-}  // namespace
-
 int32_t Catalogue::stream_index(const std::string& name) {
   if (auto found = find_stream(name)) return *found;
   streams_.push_back(name);

@@ -4,6 +4,7 @@
 // stream is found. About 40 bytes a frame, next to the 768 of its vector code.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -16,6 +17,16 @@
 #include "sinks/index/search_index.h"
 
 namespace ivs::search {
+
+/// Wall-clock times as the catalogue and the database keep them: nanoseconds since the epoch.
+inline int64_t to_ns(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+inline std::chrono::system_clock::time_point from_ns(int64_t ns) {
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::nanoseconds(ns)));
+}
 
 struct CatalogueRow {
   int64_t id = 0;  // SQLite row id = FAISS id = thumbnail id

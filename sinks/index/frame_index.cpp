@@ -16,12 +16,6 @@ namespace {
 constexpr size_t kOversample = 20;
 constexpr size_t kMinHits = 200;
 
-std::chrono::system_clock::time_point from_ns(int64_t ns) {
-  return std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(
-          std::chrono::nanoseconds(ns)));
-}
-
 }  // namespace
 
 FrameIndex::FrameIndex(const SearchIndexOptions& options)

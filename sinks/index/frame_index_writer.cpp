@@ -14,10 +14,6 @@ namespace {
 constexpr size_t kRetentionChunk = 4096;
 constexpr uint64_t kMinUnsavedRows = 10000;
 
-int64_t to_ns(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-}
-
 }  // namespace
 
 void FrameIndex::writer_loop() {
@@ -91,18 +87,15 @@ void FrameIndex::commit(std::vector<IndexedFrame>& batch) {
       stored[i].thumbnail_jpeg = &frame.thumbnail_jpeg;
     }
     const std::vector<int64_t> ids = store_->insert(stored);
-    // FAISS gets the stored (float16) values, so a rebuild from SQLite finds the same scores.
-    std::vector<float> floats;
-    floats.reserve(batch.size() * static_cast<size_t>(dim_));
-    for (const StoredFrame& frame : stored) {
-      append_from_float16(frame.embedding.data(), frame.embedding.size(), floats);
-    }
     for (size_t i = 0; i < batch.size(); ++i) {
       pending_.rows.push_back({ids[i], stored[i].wall_ns, stored[i].pts_ns, stored[i].frame_id, 0,
                                !batch[i].thumbnail_jpeg.empty()});
       pending_.streams.push_back(batch[i].stream);
     }
-    pending_.floats.insert(pending_.floats.end(), floats.begin(), floats.end());
+    // FAISS gets the stored (float16) values, so a rebuild from SQLite finds the same scores.
+    for (const StoredFrame& frame : stored) {
+      append_from_float16(frame.embedding.data(), frame.embedding.size(), pending_.floats);
+    }
     pending_.ids.insert(pending_.ids.end(), ids.begin(), ids.end());
     indexed_ += batch.size();
     unsaved_changes_ += batch.size();

@@ -54,14 +54,9 @@ std::optional<system_clock::time_point> parse_iso8601(const std::string& text) {
   tm.tm_hour = std::stoi(m[4]);
   tm.tm_min = std::stoi(m[5]);
   tm.tm_sec = std::stoi(m[6]);
-  const std::tm wanted = tm;
-  const std::time_t t = timegm(&tm);
-  // timegm normalises out-of-range fields (Feb 30 -> Mar 2); a changed field means a bad date.
-  if (tm.tm_year != wanted.tm_year || tm.tm_mon != wanted.tm_mon || tm.tm_mday != wanted.tm_mday ||
-      tm.tm_hour != wanted.tm_hour || tm.tm_min != wanted.tm_min || tm.tm_sec != wanted.tm_sec) {
-    return std::nullopt;
-  }
-  int64_t seconds = t;
+  const std::optional<std::time_t> t = sinks::checked_timegm(tm);
+  if (!t) return std::nullopt;
+  int64_t seconds = *t;
   if (m[9].matched) {  // local time = UTC + offset
     const int offset_minutes = std::stoi(m[10]) * 60 + std::stoi(m[11]);
     if (std::stoi(m[11]) > 59 || offset_minutes > 18 * 60) return std::nullopt;

@@ -61,7 +61,6 @@ std::unique_ptr<search::SearchIndex> open_index(const std::string& dir) {
 
 std::vector<float> embed_query(const SearchOptions& o, const search::SearchIndexStats& stats) {
   const auto loaded = o.model.load();
-  c10::InferenceMode guard;
   auto query = model::embed_text_query(loaded.full_model(), loaded.text_tokenizer(), o.params.q);
   if (static_cast<int>(query.size()) != stats.dim) {
     throw model::InputError("the model " + o.model.model_dir + " gives " +
