@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "pipeline/engine_context.h"
+#include "pipeline/keyframe_filter.h"
 
 GST_DEBUG_CATEGORY_STATIC(internvl_engine_debug);
 #define GST_CAT_DEFAULT internvl_engine_debug
@@ -110,8 +111,23 @@ GType leaky_enum_type() {
   return type;
 }
 
+GType decode_frames_enum_type() {
+  static GType type = 0;
+  static std::array<GEnumValue, 4> values;
+  if (g_once_init_enter(&type)) {
+    g_once_init_leave(&type,
+                      register_enum<3>("GstInternVLDecodeFrames", pipeline::decode_frames_names(),
+                                       {"Key frames only when they come at least as "
+                                        "often as samples are needed, else every frame",
+                                        "Every frame", "Key frames only"},
+                                       values));
+  }
+  return type;
+}
+
 void mark_enum_types_as_plugin_api() {
-  for (GType type : {device_enum_type(), dtype_enum_type(), mode_enum_type(), leaky_enum_type()})
+  for (GType type : {device_enum_type(), dtype_enum_type(), mode_enum_type(), leaky_enum_type(),
+                     decode_frames_enum_type()})
     gst_type_mark_as_plugin_api(type, static_cast<GstPluginAPIFlags>(0));
 }
 

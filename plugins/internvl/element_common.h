@@ -17,10 +17,11 @@
 
 namespace ivs::plugins {
 
-GType device_enum_type();  // GstInternVLDevice
-GType dtype_enum_type();   // GstInternVLDtype
-GType mode_enum_type();    // GstInternVLMode
-GType leaky_enum_type();   // GstInternVLLeaky
+GType device_enum_type();         // GstInternVLDevice
+GType dtype_enum_type();          // GstInternVLDtype
+GType mode_enum_type();           // GstInternVLMode
+GType leaky_enum_type();          // GstInternVLLeaky
+GType decode_frames_enum_type();  // GstInternVLDecodeFrames (pipeline::DecodeFrames)
 /// So that gst-inspect and the documentation show the values with the elements.
 void mark_enum_types_as_plugin_api();
 

@@ -64,6 +64,7 @@
 
 #include "pipeline/engine_context.h"
 #include "pipeline/metrics_context.h"
+#include "pipeline/sampling_query.h"
 #include "plugins/internvl/caption_state.h"
 #include "plugins/internvl/cuda_memory.h"
 #include "plugins/internvl/inference_element.h"
@@ -165,6 +166,12 @@ static gboolean gst_internvl_caption_query(GstBaseTransform* trans, GstPadDirect
   auto* self = GST_INTERNVL_CAPTION(trans);
   if (ivs::plugins::handle_element_context_query(GST_ELEMENT(trans), query, self->priv->cuda))
     return TRUE;
+  if (direction == GST_PAD_SINK && ivs::pipeline::is_sampling_query(query)) {
+    std::unique_lock<std::mutex> guard(self->priv->lock);
+    const double fps = self->priv->settings.selection_fps;
+    guard.unlock();
+    return ivs::pipeline::answer_sampling_query(trans->sinkpad, GST_OBJECT(trans), query, fps);
+  }
   if (GST_QUERY_TYPE(query) == GST_QUERY_ACCEPT_CAPS) {
     GstCaps* caps = nullptr;
     gst_query_parse_accept_caps(query, &caps);

@@ -48,6 +48,7 @@
 #include <string>
 #include <utility>
 
+#include "pipeline/sampling_query.h"
 #include "plugins/internvl/classify_state.h"
 #include "plugins/internvl/cuda_memory.h"
 #include "plugins/internvl/element_common.h"
@@ -213,6 +214,12 @@ static gboolean gst_internvl_classify_sink_query(GstPad* pad, GstObject* parent,
   auto* self = GST_INTERNVL_CLASSIFY(parent);
   if (ivs::plugins::handle_element_context_query(GST_ELEMENT(self), query, self->priv->cuda))
     return TRUE;
+  if (ivs::pipeline::is_sampling_query(query)) {
+    std::unique_lock<std::mutex> guard(self->priv->lock);
+    const double fps = self->priv->settings.selection_fps;
+    guard.unlock();
+    return ivs::pipeline::answer_sampling_query(pad, parent, query, fps);
+  }
   if (GST_QUERY_TYPE(query) == GST_QUERY_ACCEPT_CAPS) {
     GstCaps* caps = nullptr;
     gst_query_parse_accept_caps(query, &caps);
