@@ -55,6 +55,9 @@ std::string supported_dtype_names() {
 }
 
 // A JSON value for a message, cut short so that a hostile header cannot flood the log.
+// The deepest nesting a header may have: tensors (1) of fields (2) holding arrays (3), with room.
+constexpr int kMaxHeaderDepth = 8;
+
 std::string brief(const json& value) {
   constexpr std::size_t kMaxChars = 64;
   std::string text = value.dump();
@@ -277,18 +280,29 @@ void sort_and_check_overlaps(const std::string& path, std::vector<Entry>& entrie
 }
 
 // Parses the header bytes. Duplicate top-level keys are rejected rather than letting the last
-// one silently win, because a hidden duplicate could mask a second, conflicting entry.
+// one silently win, because a hidden duplicate could mask a second, conflicting entry. Values
+// nested deeper than a header ever needs are refused while parsing: printing or walking them
+// (error messages do) recurses once per level, and 100,000 levels overflow the stack.
 json parse_header_json(const std::string& path, const char* first, const char* last) {
   std::set<std::string> seen;
   std::string duplicate;
+  bool too_deep = false;
   const json::parser_callback_t on_event = [&](int depth, json::parse_event_t event, json& parsed) {
     if (event == json::parse_event_t::key && depth == 1 && duplicate.empty() &&
         !seen.insert(parsed.get<std::string>()).second) {
       duplicate = parsed.get<std::string>();
     }
+    if (depth > kMaxHeaderDepth) {
+      too_deep = true;
+      return false;  // not kept: the parser drops what is inside
+    }
     return true;
   };
   json header = json::parse(first, last, on_event, /*allow_exceptions=*/false);
+  if (too_deep) {
+    fail(path, "header nests JSON deeper than " + std::to_string(kMaxHeaderDepth) +
+                   " levels (a safetensors header needs 3): a corrupt or crafted file");
+  }
   if (header.is_discarded()) fail(path, "header is not valid UTF-8 JSON");
   if (!header.is_object()) {
     fail(path, std::string("header is a JSON ") + header.type_name() + ", expected an object");

@@ -213,7 +213,16 @@ constexpr const char* kGoodEntry = R"("w":{"dtype":"F32","shape":[2],"data_offse
 
 std::vector<HostileCase> hostile_cases() {
   const std::string good = kGoodEntry;
+  // 100,000 levels of arrays in a tensor's shape and offsets: printing them for the error once
+  // overflowed the stack (SIGSEGV in inspect and classify).
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
   return {
+      {"shape_nested_deep",
+       raw_file(R"({"w":{"dtype":"F32","shape":)" + deep + R"(,"data_offsets":[0,8]}})", 8),
+       {"deeper than 8 levels"}},
+      {"offsets_nested_deep",
+       raw_file(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":)" + deep + "}}", 8),
+       {"deeper than 8 levels"}},
       {"short_file", Bytes{1, 2, 3}, {"shorter than the 8-byte"}},
       {"empty_file", Bytes{}, {"0 bytes"}},
       {"header_past_end", raw_file(1000, "{" + good + "}", 8), {"header length"}},
