@@ -373,6 +373,15 @@ void TorchZipFile::read_entry(zip_uint64_t index, void* dest, std::size_t nbytes
     }
     done += static_cast<std::size_t>(got);
   }
+  // libzip checks the entry's CRC-32 only when a read reaches its end: read on to it, so
+  // flipped bits under a stale CRC are an error instead of silently different weights.
+  std::byte past_end{};
+  const zip_int64_t extra = zip_fread(file.get(), &past_end, 1);
+  if (extra != 0) {
+    throw WeightLoadError(path_ + ": " + what + " is damaged (" +
+                          (extra < 0 ? zip_file_strerror(file.get()) : "longer than its size") +
+                          "); download or save the file again");
+  }
 }
 
 void TorchZipFile::load_storage(std::size_t storage, const std::string& tensor) {

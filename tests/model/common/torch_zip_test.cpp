@@ -609,6 +609,37 @@ TEST(TorchZipTest, refuses_truncated_archive) {
   expect_load_error(path, {"truncated", "download or save it again"});
 }
 
+// A bit flipped in a storage under its stale CRC-32 (torch.save stores entries uncompressed, so
+// nothing else notices) once loaded silently different weights.
+TEST(TorchZipTest, refuses_storage_whose_crc_does_not_match) {
+  const fs::path source = data_dir() / "torch_mixed.bin";
+  INTERNVL_REQUIRE_PATH(source);
+  std::ifstream in(source, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The first storage's local file header: 30 bytes, the name, the extra field, then the data.
+  const std::size_t name = bytes.find("/data/0");
+  ASSERT_NE(name, std::string::npos);
+  const std::size_t header = bytes.rfind("PK\x03\x04", name);
+  ASSERT_NE(header, std::string::npos);
+  const auto u16 = [&](std::size_t at) {
+    return static_cast<std::size_t>(static_cast<unsigned char>(bytes[at])) |
+           static_cast<std::size_t>(static_cast<unsigned char>(bytes[at + 1])) << 8;
+  };
+  const std::size_t data = header + 30 + u16(header + 26) + u16(header + 28);
+  ASSERT_LT(data, bytes.size());
+  bytes[data] = static_cast<char>(bytes[data] ^ 0x40);
+  const fs::path path = ivs::test::scratch_dir("torch_zip_crc") / "flipped.bin";
+  std::ofstream(path, std::ios::binary) << bytes;
+  auto file = open_torch_zip(path.string());
+  try {
+    for (const TensorInfo& info : file->tensors()) file->read(info.name);
+    FAIL() << "a storage with a wrong CRC was read";
+  } catch (const WeightLoadError& error) {
+    EXPECT_NE(std::string(error.what()).find("CRC"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("flipped.bin"), std::string::npos) << error.what();
+  }
+}
+
 TEST(TorchZipTest, refuses_zip_without_data_pkl) {
   const fs::path path = ivs::test::scratch_dir("torch_zip_no_pickle") / "no_pickle.bin";
   write_zip(path, {{"archive/version", "3\n"}, {"archive/data/0", "abcd"}});
