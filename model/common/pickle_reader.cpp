@@ -56,6 +56,12 @@ constexpr uint8_t kOpBuild = 'b';
 // Protocol 5 only adds out-of-band buffer opcodes, which the opcode check refuses anyway.
 constexpr uint64_t kMaxProtocol = 5;
 
+// Objects, references (stack entries, container items) and memo entries a pickle may make. A
+// state dict makes about a dozen per tensor, so this admits ~150k tensors, while a pickle of
+// repeated cheap opcodes (16 MB of EMPTY_LIST, DUP, APPENDS) can no longer make the reader
+// allocate gigabytes: about 150 MB at the limit.
+constexpr std::size_t kMaxPickleObjects = std::size_t{2} << 20;
+
 constexpr const char* kDamagedAdvice =
     "the file is damaged or was not written by torch.save(state_dict); re-save it with "
     "torch.save or convert it to safetensors";
@@ -120,6 +126,10 @@ class RestrictedUnpickler {
   std::vector<std::size_t> stack_;
   std::vector<std::size_t> marks_;  // stack sizes at each open MARK
   std::unordered_map<uint64_t, std::size_t> memo_;
+  std::size_t objects_ = 0;  // made so far, against kMaxPickleObjects
+
+  // Counts `count` more objects, references or memo entries; fails past the limit.
+  void charge(std::size_t count);
 };
 
 PickleResult RestrictedUnpickler::run() {
@@ -345,6 +355,7 @@ void RestrictedUnpickler::append_items(bool single) {
   }
   auto& list = result_.values[top()];
   if (list.kind != PickleKind::kList) fail("APPEND(S) target is not a list");
+  charge(items.size());
   list.items.insert(list.items.end(), items.begin(), items.end());
 }
 
@@ -361,6 +372,7 @@ void RestrictedUnpickler::set_items(bool single) {
   }
   auto& dict = result_.values[top()];
   if (dict.kind != PickleKind::kDict) fail("SETITEM(S) target is not a dict");
+  charge(items.size());
   dict.items.insert(dict.items.end(), items.begin(), items.end());
 }
 
@@ -381,6 +393,7 @@ void RestrictedUnpickler::reduce() {
   const PickleValue callable = expect(pop(), PickleKind::kGlobal, "REDUCE callable");
   const std::vector<std::size_t> items = expect(args, PickleKind::kTuple, "REDUCE args").items;
   try {
+    charge(1);
     stack_.push_back(call_torch_global(result_, callable, items));
   } catch (const PickleArgumentError& error) {
     fail(error.what());
@@ -390,6 +403,7 @@ void RestrictedUnpickler::reduce() {
 void RestrictedUnpickler::persistent_load() {
   const std::size_t id = pop();
   try {
+    charge(1);
     stack_.push_back(load_torch_storage(result_, id));
   } catch (const PickleArgumentError& error) {
     fail(error.what());
@@ -422,6 +436,7 @@ std::string RestrictedUnpickler::take_line() {
 }
 
 void RestrictedUnpickler::push(PickleValue value) {
+  charge(1 + value.items.size());
   result_.values.push_back(std::move(value));
   stack_.push_back(result_.values.size() - 1);
 }
@@ -446,11 +461,24 @@ std::vector<std::size_t> RestrictedUnpickler::pop_to_mark() {
   return items;
 }
 
-void RestrictedUnpickler::memo_put(uint64_t index) { memo_[index] = top(); }
+void RestrictedUnpickler::memo_put(uint64_t index) {
+  charge(1);
+  memo_[index] = top();
+}
+
+void RestrictedUnpickler::charge(std::size_t count) {
+  objects_ += count;
+  if (objects_ > kMaxPickleObjects) {
+    fail("makes more than " + std::to_string(kMaxPickleObjects) +
+         " objects, references and memo entries (a state dict makes about a dozen per tensor); "
+         "refusing to allocate for it");
+  }
+}
 
 void RestrictedUnpickler::memo_get(uint64_t index) {
   const auto found = memo_.find(index);
   if (found == memo_.end()) fail("memo entry " + std::to_string(index) + " was never stored");
+  charge(1);
   stack_.push_back(found->second);
 }
 

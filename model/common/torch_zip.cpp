@@ -21,6 +21,8 @@ namespace {
 // bounding what a hostile data.pkl can make the unpickler allocate.
 constexpr zip_uint64_t kMaxPickleBytes = zip_uint64_t{16} << 20;
 constexpr zip_uint64_t kMaxByteorderBytes = 64;
+// How much a storage entry may inflate when someone re-packed the archive with compression.
+constexpr zip_uint64_t kMaxCompressionRatio = 16;
 
 constexpr const char* kResaveAdvice =
     "re-save it with torch.save(state_dict, path, _use_new_zipfile_serialization=True) or "
@@ -299,6 +301,18 @@ std::size_t TorchZipFile::add_storage(const PickleStorage& storage, const std::s
                           std::to_string(storage.numel) + " " + dtype_display_name(storage.dtype) +
                           " elements (" + (overflow ? "overflow" : std::to_string(expected)) +
                           " bytes); the file is damaged: download or save it again");
+  }
+  // torch.save stores storages uncompressed, and weights hardly compress: an entry that
+  // inflates many times over is a zip bomb (1 MB of file, a 1 GiB buffer) or not a checkpoint.
+  if ((stat.valid & ZIP_STAT_COMP_SIZE) != 0 && (stat.valid & ZIP_STAT_COMP_METHOD) != 0 &&
+      stat.comp_method != ZIP_CM_STORE && stat.size / kMaxCompressionRatio > stat.comp_size) {
+    throw WeightLoadError(path_ + ": storage " + entry.entry_name + " of tensor '" + tensor +
+                          "' inflates from " + std::to_string(stat.comp_size) + " to " +
+                          std::to_string(stat.size) + " bytes, more than " +
+                          std::to_string(kMaxCompressionRatio) +
+                          " times (torch.save does not compress, weights hardly compress): "
+                          "refusing it; " +
+                          kResaveAdvice);
   }
   entry.nbytes = static_cast<std::size_t>(expected);
   storage_by_key_.emplace(storage.key, storages_.size());

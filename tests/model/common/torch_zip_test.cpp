@@ -190,7 +190,8 @@ std::string float_bytes(const std::vector<float>& floats) {
   return out;
 }
 
-void write_zip(const fs::path& path, const Entries& entries) {
+void write_zip(const fs::path& path, const Entries& entries,
+               zip_int32_t compression = ZIP_CM_STORE) {
   int error = 0;
   zip_t* zip = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &error);
   ASSERT_NE(zip, nullptr) << "cannot create " << path;
@@ -198,7 +199,7 @@ void write_zip(const fs::path& path, const Entries& entries) {
     zip_source_t* source = zip_source_buffer(zip, bytes.data(), bytes.size(), 0);
     const zip_int64_t index = zip_file_add(zip, name.c_str(), source, ZIP_FL_OVERWRITE);
     ASSERT_GE(index, 0) << zip_strerror(zip);
-    zip_set_file_compression(zip, static_cast<zip_uint64_t>(index), ZIP_CM_STORE, 0);
+    zip_set_file_compression(zip, static_cast<zip_uint64_t>(index), compression, 0);
   }
   ASSERT_EQ(zip_close(zip), 0) << "cannot write " << path;
 }
@@ -529,6 +530,43 @@ TEST(TorchZipTest, refuses_unknown_opcode_naming_byte_and_offset) {
   expect_load_error(path, {"opcode 0x69", "at byte 3", "unsupported"});
   write_zip(path, archive(std::string("\x80\x02\xff", 3), {}));
   expect_load_error(path, {"opcode 0xff", "at byte 2"});
+}
+
+// Millions of cheap opcodes in a pickle within the size limit (it compresses to kilobytes)
+// once made the reader allocate gigabytes before it failed.
+TEST(TorchZipTest, refuses_pickles_that_make_millions_of_objects) {
+  const fs::path path = ivs::test::scratch_dir("torch_zip_objects") / "objects.bin";
+  const std::size_t count = 3'000'000;
+  // EMPTY_LIST over and over: one new object each.
+  write_zip(path, archive("\x80\x02" + std::string(count, ']') + ".", {}));
+  expect_load_error(path, {"more than 2097152 objects", "data.pkl"});
+  // One list, stored in the memo, then BINGET of it over and over: one reference each.
+  std::string gets = "\x80\x02]q";
+  gets += '\0';
+  for (std::size_t i = 0; i < count; ++i) gets += std::string("h\0", 2);
+  write_zip(path, archive(gets + ".", {}));
+  expect_load_error(path, {"more than 2097152 objects"});
+}
+
+// A storage of zeros deflated a thousand times over: a 16 KB file that once made the loader
+// allocate the whole inflated buffer.
+TEST(TorchZipTest, refuses_storages_that_inflate_like_a_zip_bomb) {
+  const fs::path path = ivs::test::scratch_dir("torch_zip_bomb") / "bomb.bin";
+  const int64_t numel = int64_t{4} << 20;  // 16 MiB of float zeros
+  const std::string pickle = state_dict_pickle({{"w", "0", numel, 0, {numel}, {1}}});
+  write_zip(path, archive(pickle, {{"0", std::string(static_cast<std::size_t>(numel) * 4, '\0')}}),
+            ZIP_CM_DEFLATE);
+  ASSERT_LT(fs::file_size(path), 100'000U);
+  expect_load_error(path, {"storage", "inflates", "more than 16 times"});
+  // Deflated but hardly compressible, as re-packed weights are: still read.
+  std::vector<float> noise(4096);
+  for (std::size_t i = 0; i < noise.size(); ++i) noise[i] = std::sin(static_cast<float>(i) * 7.1F);
+  write_zip(
+      path,
+      archive(state_dict_pickle({{"w", "0", 4096, 0, {4096}, {1}}}), {{"0", float_bytes(noise)}}),
+      ZIP_CM_DEFLATE);
+  auto file = open_torch_zip(path.string());
+  EXPECT_EQ(std::memcmp(file->read("w").data, noise.data(), noise.size() * 4), 0);
 }
 
 TEST(TorchZipTest, every_truncation_of_a_pickle_is_refused) {
