@@ -110,6 +110,24 @@ void require(bool condition, const std::string& where, const std::string& what) 
   if (!condition) throw ConfigError(where + ": " + what);
 }
 
+// Upper bounds far above every InternVL checkpoint (InternViT-6B: 48 layers of 3200; QLLaMA: 32
+// of 4096, vocabulary 49,954), so that a damaged or crafted config.json is refused before the
+// sizes it claims are allocated (num_hidden_layers: 1e8 once made `inspect` allocate 7 GB).
+constexpr int64_t kMaxLayers = 1024;
+constexpr int64_t kMaxWidth = 65536;  // hidden and embedding sizes, heads, query tokens
+constexpr int64_t kMaxIntermediate = 1 << 20;
+constexpr int64_t kMaxVocabulary = 1 << 22;
+constexpr int64_t kMaxPositions = 1 << 20;
+constexpr int64_t kMaxImageSize = 8192;
+
+void require_at_most(int64_t value, int64_t limit, const std::string& where,
+                     const std::string& name) {
+  require(value <= limit, where,
+          name + " is " + std::to_string(value) + ", more than " + std::to_string(limit) +
+              ": no InternVL checkpoint is that large; config.json is damaged or not an "
+              "InternVL config");
+}
+
 }  // namespace
 
 void VisionConfig::validate(const std::string& where) const {
@@ -123,6 +141,11 @@ void VisionConfig::validate(const std::string& where) const {
           "vision image_size must be a positive multiple of patch_size (got " +
               std::to_string(image_size) + " and " + std::to_string(patch_size) + ")");
   require(num_channels == 3, where, "vision num_channels must be 3");
+  require_at_most(num_hidden_layers, kMaxLayers, where, "vision num_hidden_layers");
+  require_at_most(hidden_size, kMaxWidth, where, "vision hidden_size");
+  require_at_most(num_attention_heads, kMaxWidth, where, "vision num_attention_heads");
+  require_at_most(intermediate_size, kMaxIntermediate, where, "vision intermediate_size");
+  require_at_most(image_size, kMaxImageSize, where, "vision image_size");
   require(hidden_act == "gelu", where,
           "vision hidden_act '" + hidden_act + "' is not supported (gelu)");
 }
@@ -136,6 +159,13 @@ void QLlamaConfig::validate(const std::string& where) const {
   require(cross_attention_frequency > 0, where,
           "qllama cross_attention_frequency must be positive");
   require(max_position_embeddings > 0, where, "qllama max_position_embeddings must be positive");
+  require_at_most(num_hidden_layers, kMaxLayers, where, "qllama num_hidden_layers");
+  require_at_most(hidden_size, kMaxWidth, where, "qllama hidden_size");
+  require_at_most(num_attention_heads, kMaxWidth, where, "qllama num_attention_heads");
+  require_at_most(intermediate_size, kMaxIntermediate, where, "qllama intermediate_size");
+  require_at_most(vocab_size, kMaxVocabulary, where, "qllama vocab_size");
+  require_at_most(max_position_embeddings, kMaxPositions, where, "qllama max_position_embeddings");
+  require_at_most(cross_attention_frequency, kMaxLayers, where, "qllama cross_attention_frequency");
   require(hidden_act == "silu", where,
           "qllama hidden_act '" + hidden_act + "' is not supported (silu)");
   for (int64_t id : {bos_token_id, eos_token_id}) {
@@ -194,10 +224,14 @@ InternVLConfig InternVLConfig::from_json_text(const std::string& text, const std
           "adapters into the weights first");
   require(c.num_query_token > 0 && c.clip_embed_dim > 0, where,
           "num_query_token and clip_embed_dim must be positive");
+  require_at_most(c.num_query_token, kMaxWidth, where, "num_query_token");
+  require_at_most(c.clip_embed_dim, kMaxWidth, where, "clip_embed_dim");
+  require_at_most(c.attn_pool_num_heads, kMaxWidth, where, "attn_pool_num_heads");
   require(c.attn_pool_num_heads > 0 && c.vision_config.hidden_size % c.attn_pool_num_heads == 0 &&
               c.qllama_config.hidden_size % c.attn_pool_num_heads == 0,
           where, "attn_pool_num_heads must divide both the vision and the qllama hidden_size");
   if (c.force_image_size) {
+    require_at_most(*c.force_image_size, kMaxImageSize, where, "force_image_size");
     require(*c.force_image_size % c.vision_config.patch_size == 0, where,
             "force_image_size must be a multiple of the patch size");
   }

@@ -75,5 +75,35 @@ TEST(InternVLConfigTest, errors_name_the_file_and_key) {
   EXPECT_THROW(InternVLConfig::from_json_file("/nonexistent/config.json"), ConfigError);
 }
 
+// Sizes no InternVL checkpoint has are refused before anything is allocated for them
+// (num_hidden_layers: 1e8 once made `internvl inspect` allocate 7.3 GB).
+TEST(InternVLConfigTest, refuses_sizes_far_beyond_any_checkpoint) {
+  struct Case {
+    const char* from;
+    const char* to;
+    const char* needle;
+  };
+  for (const Case& c : {
+           Case{"\"num_hidden_layers\": 2,\n", "\"num_hidden_layers\": 100000000,\n",
+                "vision num_hidden_layers is 100000000, more than 1024"},
+           Case{"\"vocab_size\": 100", "\"vocab_size\": 4000000000", "qllama vocab_size"},
+           Case{"\"intermediate_size\": 128}\n}", "\"intermediate_size\": 1000000000}\n}",
+                "qllama intermediate_size"},
+           Case{"\"num_query_token\": 96", "\"num_query_token\": 10000000", "num_query_token"},
+       }) {
+    std::string text = kMinimal;
+    const auto at = text.find(c.from);
+    ASSERT_NE(at, std::string::npos) << c.from;
+    text.replace(at, std::string(c.from).size(), c.to);
+    try {
+      InternVLConfig::from_json_text(text, "my/config.json");
+      ADD_FAILURE() << "no error for " << c.to;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(c.needle), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("damaged"), std::string::npos) << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ivs::model
