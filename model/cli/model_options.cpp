@@ -17,7 +17,14 @@ void ModelOptions::add_to(CLI::App& command, bool with_images, bool with_json) {
       ->capture_default_str();
   command.add_option("--dtype", dtype, "auto (bf16 on CUDA, fp32 on CPU), fp32, bf16, fp16")
       ->capture_default_str();
-  if (with_images) command.add_option("--image", images, "Image file (repeatable)")->required();
+  if (with_images) {
+    command.add_option("--image", images, "Image file (repeatable)")->required();
+    command
+        .add_option("--max-image-pixels", max_image_pixels,
+                    "Refuse images with more pixels than this (before decoding them)")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+  }
   if (with_json) command.add_flag("--json", json, "Print JSON");
 }
 
@@ -38,7 +45,7 @@ model::LoadedModel ModelOptions::load() const {
 std::vector<model::RgbImage> ModelOptions::decode_images() const {
   std::vector<model::RgbImage> out;
   out.reserve(images.size());
-  for (const auto& path : images) out.push_back(model::decode_image_file(path));
+  for (const auto& path : images) out.push_back(model::decode_image_file(path, max_image_pixels));
   return out;
 }
 

@@ -2,12 +2,14 @@
 // Options shared by the subcommands that load a checkpoint, and the helpers they share.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "model/common/image.h"
 #include "model/internvl/loaded_model.h"
 
 namespace ivs::cli {
@@ -17,9 +19,11 @@ struct ModelOptions {
   std::string device = "auto";
   std::string dtype = "auto";
   std::vector<std::string> images;
+  uint64_t max_image_pixels = model::kDefaultMaxImagePixels;
   bool json = false;
 
-  /// Adds --model, --device, --dtype (and --image, --json when asked) to `command`.
+  /// Adds --model, --device, --dtype (and --image with --max-image-pixels, --json when asked)
+  /// to `command`.
   void add_to(CLI::App& command, bool with_images, bool with_json);
 
   /// Checks --model and --device/--dtype before any work (InputError naming the bad value).

@@ -150,9 +150,20 @@ void choose_jpeg_output(jpeg_decompress_struct& cinfo, const std::string& what) 
   }
 }
 
-RgbImage decode_jpeg(const unsigned char* data, std::size_t size, const std::string& what) {
+// Refuses a picture larger than the caller allows, from its header, before decoding it.
+void check_pixels(const std::string& what, uint64_t width, uint64_t height, uint64_t max_pixels) {
+  if (width * height > max_pixels) {
+    throw InputError(what + " is " + std::to_string(width) + "x" + std::to_string(height) +
+                     " pixels, more than the limit of " + std::to_string(max_pixels) +
+                     " (the CLI's --max-image-pixels raises it): downscale it");
+  }
+}
+
+RgbImage decode_jpeg(const unsigned char* data, std::size_t size, const std::string& what,
+                     uint64_t max_pixels) {
   JpegDecompressor jpeg;
   if (!jpeg_read_headers(jpeg, data, size)) throw InputError(jpeg_failure(what, jpeg));
+  check_pixels(what, jpeg.cinfo.image_width, jpeg.cinfo.image_height, max_pixels);
   choose_jpeg_output(jpeg.cinfo, what);
   RgbImage image;
   image.width = static_cast<int>(jpeg.cinfo.image_width);  // at most 65535 in a JPEG
@@ -201,12 +212,13 @@ std::vector<unsigned char> read_file_bytes(const std::string& path) {
 
 }  // namespace
 
-RgbImage decode_image_file(const std::string& path) {
+RgbImage decode_image_file(const std::string& path, uint64_t max_pixels) {
   const std::vector<unsigned char> bytes = read_file_bytes(path);
-  return decode_image_bytes(bytes.data(), bytes.size(), "image file " + path);
+  return decode_image_bytes(bytes.data(), bytes.size(), "image file " + path, max_pixels);
 }
 
-RgbImage decode_image_bytes(const void* data, std::size_t size, const std::string& what) {
+RgbImage decode_image_bytes(const void* data, std::size_t size, const std::string& what,
+                            uint64_t max_pixels) {
   if (size == 0) {
     throw InputError(what + " is empty: expected a " + kSupportedFormats + " image");
   }
@@ -215,10 +227,13 @@ RgbImage decode_image_bytes(const void* data, std::size_t size, const std::strin
                      "downscale or re-encode it");
   }
   const auto* bytes = static_cast<const unsigned char*>(data);
-  if (is_jpeg(bytes, size)) return decode_jpeg(bytes, size, what);
+  if (is_jpeg(bytes, size)) return decode_jpeg(bytes, size, what, max_pixels);
   int width = 0;
   int height = 0;
   int channels_in_file = 0;
+  if (stbi_info_from_memory(bytes, static_cast<int>(size), &width, &height, &channels_in_file)) {
+    check_pixels(what, static_cast<uint64_t>(width), static_cast<uint64_t>(height), max_pixels);
+  }
   // Every other format goes to stb_image, which decodes them exactly.
   // Asking for 3 channels makes stb_image replicate grey and drop alpha, which is exactly PIL's
   // convert("RGB") for L, LA, RGBA and palette images (alpha is discarded, not composited).

@@ -14,6 +14,10 @@ struct RgbImage {
   std::vector<uint8_t> pixels;  // width * height * 3 bytes
 };
 
+/// The most pixels an image may have unless the caller allows more: 8192 x 8192 (192 MiB
+/// decoded). A few hundred bytes of JPEG header can claim 65500 x 10900 pixels (4.4 GB).
+constexpr uint64_t kDefaultMaxImagePixels = uint64_t{1} << 26;
+
 /// Decodes a PNG, JPEG, BMP, GIF (first frame), TGA or PNM file to RGB, like PIL's
 /// Image.open(path).convert("RGB"): grey is replicated, alpha is dropped (not composited),
 /// 16-bit channels are reduced to 8 bits (high byte; PIL clips 16-bit greyscale instead).
@@ -24,10 +28,12 @@ struct RgbImage {
 /// always assumes). Every other format goes to stb_image; PNG, BMP, TGA and PNM decode exactly.
 /// Throws InputError naming the file and the reason (missing, unreadable, empty, not an image,
 /// truncated, corrupt); like Pillow, a JPEG that ends early is refused rather than padded, while
-/// libjpeg's recoverable corrupt-data warnings are ignored. Nothing is printed.
-RgbImage decode_image_file(const std::string& path);
+/// libjpeg's recoverable corrupt-data warnings are ignored. An image of more than `max_pixels`
+/// is refused before it is decoded. Nothing is printed.
+RgbImage decode_image_file(const std::string& path, uint64_t max_pixels = kDefaultMaxImagePixels);
 
 /// Same, from bytes in memory; `what` names the source in error messages.
-RgbImage decode_image_bytes(const void* data, std::size_t size, const std::string& what);
+RgbImage decode_image_bytes(const void* data, std::size_t size, const std::string& what,
+                            uint64_t max_pixels = kDefaultMaxImagePixels);
 
 }  // namespace ivs::model

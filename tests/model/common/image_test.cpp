@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "model/common/errors.h"
+#include "model/common/jpeg_writer.h"
 #include "tests/common/test_files.h"
 #include "tests/common/test_paths.h"
 
@@ -333,4 +334,36 @@ TEST(ImageTest, jpeg_is_detected_by_content_not_extension) {
 }
 
 }  // namespace
+// An 897-byte JPEG whose header claims 65500x10900 pixels once decoded to 4.4 GB: an image
+// over the pixel limit is refused from its header, before anything is allocated for it.
+TEST(ImageTest, refuses_images_over_the_pixel_limit_before_decoding) {
+  const auto dir = ivs::test::scratch_dir("image_pixel_limit");
+  RgbImage small;
+  small.width = 16;
+  small.height = 16;
+  small.pixels.assign(16 * 16 * 3, 128);
+  std::vector<uint8_t> jpeg = ivs::model::encode_jpeg(small);
+  // Claim 65500x10900 in the start-of-frame segment (FF C0, length, precision, height, width).
+  const std::vector<uint8_t> marker{0xFF, 0xC0};
+  const auto sof = std::search(jpeg.begin(), jpeg.end(), marker.begin(), marker.end());
+  ASSERT_NE(sof, jpeg.end());
+  const auto at = static_cast<std::size_t>(sof - jpeg.begin());
+  jpeg[at + 5] = 10900 >> 8;
+  jpeg[at + 6] = 10900 & 0xFF;
+  jpeg[at + 7] = 65500 >> 8;
+  jpeg[at + 8] = 65500 & 0xFF;
+  const auto claimed = dir / "claims-714-megapixels.jpg";
+  std::ofstream(claimed, std::ios::binary)
+      .write(reinterpret_cast<const char*>(jpeg.data()), static_cast<std::streamsize>(jpeg.size()));
+  expect_input_error(claimed, "65500x10900 pixels, more than the limit of 67108864");
+  // The limit is the caller's, for JPEG and for the formats stb_image decodes.
+  const auto png = write_png(dir, 16, 16, 3, pattern(16, 16, 3));
+  EXPECT_THROW(decode_image_file(png.string(), 255), InputError);
+  EXPECT_EQ(decode_image_file(png.string(), 256).width, 16);
+  const auto fine = dir / "fine.jpg";
+  ivs::model::write_jpeg_file(fine.string(), small);
+  EXPECT_THROW(decode_image_file(fine.string(), 255), InputError);
+  EXPECT_EQ(decode_image_file(fine.string(), 256).height, 16);
+}
+
 }  // namespace ivs::model
