@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "model/common/image.h"
+#include "model/common/regular_file.h"
 
 #include <stb_image.h>
 
@@ -194,8 +195,9 @@ std::vector<unsigned char> read_file_bytes(const std::string& path) {
   if (!std::filesystem::exists(status)) {
     throw InputError("image file " + path + " does not exist: check the path");
   }
-  if (std::filesystem::is_directory(status)) {
-    throw InputError("image file " + path + " is a directory: pass the path of an image file");
+  const std::string not_file = not_a_regular_file(path);
+  if (!not_file.empty()) {
+    throw InputError("image file " + path + " " + not_file + ": pass the path of an image file");
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "model/common/label_list.h"
+#include "model/common/regular_file.h"
 
 #include <algorithm>
 #include <fstream>
@@ -30,6 +31,10 @@ std::vector<std::string> parse_label_list(const std::string& text) {
 }
 
 std::vector<std::string> read_lines_file(const std::string& path, const std::string& what) {
+  const std::string not_file = not_a_regular_file(path);
+  if (!not_file.empty() && not_file != "does not exist") {
+    throw InputError(what + " '" + path + "' " + not_file + ": pass a text file");
+  }
   std::ifstream in(path);
   if (!in) {
     throw InputError("cannot read " + what + " '" + path +

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "model/common/npy.h"
+#include "model/common/regular_file.h"
 
 #include <algorithm>
 #include <array>
@@ -180,6 +181,8 @@ class HeaderParser {
 };
 
 std::vector<unsigned char> read_file(const std::string& path) {
+  const std::string not_file = not_a_regular_file(path);
+  if (!not_file.empty() && not_file != "does not exist") fail(path, not_file);
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw InputError("npy file '" + path + "' cannot be opened (" + std::strerror(errno) +

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "model/common/safetensors.h"
+#include "model/common/regular_file.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -80,6 +81,10 @@ bool checked_product(const std::vector<std::uint64_t>& factors, std::uint64_t& p
 class Mapping {
  public:
   explicit Mapping(const std::string& path) {
+    const std::string not_file = not_a_regular_file(path);
+    if (!not_file.empty() && not_file != "does not exist") {
+      fail(path, not_file, "Pass the path of the checkpoint's model.safetensors");
+    }
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
       const int error = errno;

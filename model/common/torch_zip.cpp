@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "model/common/torch_zip.h"
+#include "model/common/regular_file.h"
 
 #include <zip.h>
 
@@ -105,9 +106,9 @@ const char* kind_name(PickleKind kind) {
 }
 
 ZipPtr open_zip(const std::string& path) {
-  std::error_code ignored;  // a path that cannot be inspected is left to zip_open to report
-  if (std::filesystem::is_directory(path, ignored)) {
-    throw WeightLoadError(path + ": a directory, not a checkpoint file");
+  const std::string not_file = not_a_regular_file(path);
+  if (!not_file.empty() && not_file != "does not exist") {  // zip_open says it, below
+    throw WeightLoadError(path + " " + not_file + ": pass the path of a checkpoint file");
   }
   int code = 0;
   zip_t* zip = zip_open(path.c_str(), ZIP_RDONLY, &code);

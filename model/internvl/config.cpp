@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "model/internvl/config.h"
+#include "model/common/regular_file.h"
 
 #include <fstream>
 #include <sstream>
@@ -239,6 +240,10 @@ InternVLConfig InternVLConfig::from_json_text(const std::string& text, const std
 }
 
 InternVLConfig InternVLConfig::from_json_file(const std::string& path) {
+  const std::string not_file = not_a_regular_file(path);
+  if (!not_file.empty() && not_file != "does not exist") {  // said below, with advice
+    throw ConfigError(path + " " + not_file + ": the model config must be a file");
+  }
   std::ifstream in(path);
   if (!in) {
     throw ConfigError(path +

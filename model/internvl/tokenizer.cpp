@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "model/internvl/tokenizer.h"
+#include "model/common/regular_file.h"
 
 #include <dlfcn.h>
 
@@ -80,6 +81,10 @@ struct Tokenizer::Module {
 };
 
 Tokenizer::Tokenizer(const std::string& model_path) : module_(std::make_shared<const Module>()) {
+  const std::string not_file = not_a_regular_file(model_path);
+  if (!not_file.empty() && not_file != "does not exist") {  // SentencePiece says it, below
+    throw ConfigError(model_path + " " + not_file + ": the tokenizer model must be a file");
+  }
   char error[512] = {};
   processor_ = module_->load(model_path.c_str(), error, sizeof(error));
   if (processor_ == nullptr) {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "model/internvl/weights.h"
+#include "model/common/regular_file.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -65,6 +66,8 @@ std::string shape_string(const std::vector<int64_t>& shape) {
 }
 
 std::vector<std::string> shards_from_index(const fs::path& index) {
+  const std::string not_file = not_a_regular_file(index.string());
+  if (!not_file.empty()) throw WeightLoadError(index.string() + " " + not_file);
   std::ifstream in(index);
   nlohmann::json j;
   try {

@@ -2,6 +2,7 @@
 #include "model/common/safetensors.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -295,6 +296,15 @@ TEST(SafetensorsTest, hostile_headers_throw_weight_load_error_naming_file_and_te
   }
 }
 
+// open() of a FIFO blocks until a writer comes: a weight file that is one once hung the
+// loader (and the service, with SIGTERM ignored meanwhile) forever.
+TEST(SafetensorsTest, fifo_and_device_are_refused_without_blocking) {
+  const auto fifo = ivs::test::scratch_dir("safetensors_fifo") / "model.safetensors";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  expect_load_error(fifo, {"is a FIFO"});
+  expect_load_error("/dev/zero", {"is a device"});
+}
+
 TEST(SafetensorsTest, zero_size_tensor_may_sit_inside_another_range) {
   const auto path = ivs::test::scratch_dir("safetensors_zero_size") / "zero.safetensors";
   write_bytes(path, raw_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
@@ -307,7 +317,7 @@ TEST(SafetensorsTest, zero_size_tensor_may_sit_inside_another_range) {
 TEST(SafetensorsTest, missing_file_and_directory_throw_weight_load_error) {
   const auto dir = ivs::test::scratch_dir("safetensors_missing");
   expect_load_error(dir / "absent.safetensors", {"absent.safetensors", "does not exist"});
-  expect_load_error(dir, {"safetensors_missing", "not a regular file"});
+  expect_load_error(dir, {"safetensors_missing", "is a directory"});
 }
 
 // Opens a (possibly corrupted) file. Either it throws WeightLoadError, or every tensor reads back

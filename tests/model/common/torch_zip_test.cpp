@@ -2,6 +2,7 @@
 #include "model/common/torch_zip.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <zip.h>
 
 #include <cmath>
@@ -676,6 +677,12 @@ TEST(TorchZipTest, refuses_storage_whose_crc_does_not_match) {
     EXPECT_NE(std::string(error.what()).find("CRC"), std::string::npos) << error.what();
     EXPECT_NE(std::string(error.what()).find("flipped.bin"), std::string::npos) << error.what();
   }
+}
+
+TEST(TorchZipTest, refuses_a_fifo_without_blocking) {
+  const auto fifo = ivs::test::scratch_dir("torch_zip_fifo") / "pytorch_model.bin";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  expect_load_error(fifo, {"is a FIFO"});
 }
 
 TEST(TorchZipTest, refuses_zip_without_data_pkl) {
