@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 
 #include "model/cli/commands.h"
+#include "model/cli/exception_text.h"
 #include "model/cli/model_options.h"
 #include "model/common/errors.h"
 #include "model/internvl/intern_vit.h"
@@ -50,7 +51,7 @@ nlohmann::json inspect(const std::string& dir) {
     config = model::InternVLConfig::from_json_file((fs::path(dir) / "config.json").string());
     report["config"] = config_summary(config);
   } catch (const std::exception& e) {
-    problem(e.what());
+    problem(exception_text(e));
     return report;
   }
   if (config.kind == model::CheckpointKind::kInternVL &&
@@ -76,7 +77,7 @@ nlohmann::json inspect(const std::string& dir) {
     report["dtypes"] = summary.dtype_counts;
     for (const auto& p : summary.problems) problem(p);
   } catch (const std::exception& e) {
-    problem(e.what());
+    problem(exception_text(e));
   }
   return report;
 }

@@ -5,10 +5,9 @@
 #include <utility>
 
 #include <CLI/CLI.hpp>
-#include <c10/util/Exception.h>
-
 #include "model/cli/cli_extensions.h"
 #include "model/cli/commands.h"
+#include "model/cli/exception_text.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -27,11 +26,8 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
-  } catch (const c10::Error& e) {  // LibTorch's what() carries a C++ backtrace: not for users
-    std::cerr << "internvl: error: " << e.what_without_backtrace() << std::endl;
-    return 1;
   } catch (const std::exception& e) {
-    std::cerr << "internvl: error: " << e.what() << std::endl;
+    std::cerr << "internvl: error: " << ivs::cli::exception_text(e) << std::endl;
     return 1;
   }
   return 0;
