@@ -220,8 +220,19 @@ CheckpointSummary summarize_checkpoint(torch::nn::Module& module, const Checkpoi
   for (const auto& shard : files.shards) {
     const auto file = open_shard(shard, files.safetensors);
     for (const auto& info : file->tensors()) {
+      // A file's shapes are checked against its bytes, but a tensor with a 0 dimension may
+      // claim any size in the others: their product is not one to compute.
       int64_t n = 1;
-      for (auto d : info.shape) n *= d;
+      for (auto d : info.shape) {
+        if (d == 0) {
+          n = 0;
+          break;
+        }
+        if (__builtin_mul_overflow(n, d, &n)) {
+          throw WeightLoadError(shard + ": tensor '" + info.name + "' of shape " +
+                                shape_string(info.shape) + " has more than 2^63 elements");
+        }
+      }
       ++summary.num_tensors;
       summary.num_parameters += n;
       ++summary.dtype_counts[dtype_display_name(info.dtype)];
