@@ -30,8 +30,8 @@
  * frame threading, which with one frame per second would delay results by seconds).
  * #GstInternVLKeyframes:decoding, #GstInternVLKeyframes:gop,
  * #GstInternVLKeyframes:frames-in and #GstInternVLKeyframes:frames-passed tell what it does;
- * each change of the decoding posts an element message "internvl-keyframes" (fields
- * `decoding`, `gop`, `fps`).
+ * each change of the decoding, and the end of the stream, posts an element message
+ * "internvl-keyframes" (fields `decoding`, `gop`, `fps`, `frames-in`, `frames-passed`).
  *
  * Caps: anything (encoded video), passed through unchanged.
  */
@@ -115,9 +115,10 @@ static void announce(GstInternVLKeyframes* self, const KeyframeFilter::Status& s
   const double gop = status.gop_seconds.value_or(0.0);
   GST_INFO_OBJECT(self, "decoding %s (key-frame spacing %.3f s, sampling at %.3f/s)",
                   decoding.c_str(), gop, status.fps);
-  GstStructure* fields =
-      gst_structure_new("internvl-keyframes", "decoding", G_TYPE_STRING, decoding.c_str(), "gop",
-                        G_TYPE_DOUBLE, gop, "fps", G_TYPE_DOUBLE, status.fps, nullptr);
+  GstStructure* fields = gst_structure_new(
+      "internvl-keyframes", "decoding", G_TYPE_STRING, decoding.c_str(), "gop", G_TYPE_DOUBLE, gop,
+      "fps", G_TYPE_DOUBLE, status.fps, "frames-in", G_TYPE_UINT64, status.frames_in,
+      "frames-passed", G_TYPE_UINT64, status.frames_passed, nullptr);
   gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), fields));
 }
 
@@ -187,6 +188,9 @@ static gboolean gst_internvl_keyframes_sink_event(GstPad* pad, GstObject* parent
     }
     case GST_EVENT_FLUSH_STOP:
       priv.filter.restart();
+      break;
+    case GST_EVENT_EOS:  // the totals, for applications that read the bus
+      announce(self, priv.filter.status());
       break;
     default:
       break;

@@ -128,6 +128,19 @@ def decoding_at_end(messages, n_streams):
     return dict(sorted(counts.items()))
 
 
+def decoded_fraction(messages):
+    """Frames passed to the decoders over frames received, summed over the streams, from each
+    element's last internvl-keyframes message (it posts one at end of stream); None without."""
+    last = {}
+    for line in messages:
+        found = re.search(r'from element "keyframes(\d+)".*frames-in=\(guint64\)(\d+), '
+                          r'frames-passed=\(guint64\)(\d+)', line)
+        if found:
+            last[int(found.group(1))] = (int(found.group(2)), int(found.group(3)))
+    received = sum(frames for frames, _ in last.values())
+    return sum(passed for _, passed in last.values()) / received if received else None
+
+
 def percentile(values, q):
     if not values:
         return None
@@ -190,27 +203,32 @@ def measure(n_streams, clip, facts, work, o):
            "element_p50_ms": ms(element, 0.5), "element_p95_ms": ms(element, 0.95),
            "cpu_seconds": cpu, "cpu_seconds_per_stream_second": cpu / (n_streams * o.seconds),
            "peak_rss_mib": usage.ru_maxrss / 1024.0,
-           "decoding": decoding_at_end(run["keyframes"], n_streams) if o.decode != "none" else {}}
+           "decoding": decoding_at_end(run["keyframes"], n_streams) if o.decode != "none" else {},
+           "decoded_fraction": decoded_fraction(run["keyframes"])}
     row["kept_up"] = (row["realtime_ratio"] <= 1.05 and row["p95_ms"] is not None and
                       row["p95_ms"] <= o.p95_bound_ms and len(element) >= expected * 0.9)
     return row
 
 
 HEADER = (f"{'streams':>7} {'play/clip':>9} {'results':>9} {'p50 ms':>8} {'p95 ms':>8} "
-          f"{'el p50':>8} {'el p95':>8} {'cpu/s-s':>8} {'RSS MiB':>8} {'key-only':>8}  kept up")
+          f"{'el p50':>8} {'el p95':>8} {'cpu/s-s':>8} {'RSS MiB':>8} {'key-only':>8} {'decoded':>7}"
+          f"  kept up")
 
 
 def format_row(row):
     def num(value):
         return "-" if value is None else f"{value:.1f}"
     key_only = "-"
+    fraction = row["decoded_fraction"]
+    decoded = "-" if fraction is None else f"{100 * fraction:.1f}%"
     if row["decoding"]:
         key_only = f"{row['decoding'].get('keyframes', 0)}/{row['streams']}"
     return (f"{row['streams']:7d} {row['realtime_ratio']:9.3f} "
             f"{row['results']:4d}/{row['expected_results']:<4d} {num(row['p50_ms']):>8} "
             f"{num(row['p95_ms']):>8} {num(row['element_p50_ms']):>8} "
             f"{num(row['element_p95_ms']):>8} {row['cpu_seconds_per_stream_second']:8.3f} "
-            f"{row['peak_rss_mib']:8.0f} {key_only:>8}  {'yes' if row['kept_up'] else 'no'}")
+            f"{row['peak_rss_mib']:8.0f} {key_only:>8} {decoded:>7}  "
+            f"{'yes' if row['kept_up'] else 'no'}")
 
 
 def parse_args():
