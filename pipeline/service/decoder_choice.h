@@ -18,6 +18,10 @@ DecodePolicy decode_policy(const StreamConfig& stream, bool cuda);
 /// Makes `decodebin` (a decodebin or uridecodebin) plug only the decoders `policy` allows.
 void restrict_decoders(GstElement* decodebin, DecodePolicy policy);
 
+/// Caps a libav video decoder (avdec_*) at one thread; other elements are left alone. Call it
+/// before the decoder opens (when it is added to its bin).
+void limit_decoder_threads(GstElement* decoder);
+
 /// Whether `factory` makes video decoders.
 bool is_video_decoder(GstElementFactory* factory);
 

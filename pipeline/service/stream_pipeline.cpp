@@ -23,11 +23,12 @@ GstElement* make_element(const char* factory, const char* package, const std::st
 
 namespace {
 
-// The decoder in use, for the status page (deep-element-added of the pipeline).
+// The decoder in use, for the status page (deep-element-added of the pipeline), and its threads.
 void on_element_added(GstBin* /*bin*/, GstBin* /*sub_bin*/, GstElement* element,
                       gpointer telemetry_pointer) {
   GstElementFactory* factory = gst_element_get_factory(element);
   if (factory == nullptr || !is_video_decoder(factory)) return;
+  limit_decoder_threads(element);
   auto* telemetry = static_cast<StreamTelemetry*>(telemetry_pointer);
   std::lock_guard<std::mutex> guard(telemetry->lock);
   telemetry->decoder = GST_OBJECT_NAME(factory);
