@@ -176,6 +176,9 @@ StreamConfig parse_stream(const YAML::Node& node, const Place& at, const Service
   map.optional("decode", [&](auto& v, auto& p) {
     stream.decode = read_choice(v, p, {"auto", "gpu", "cpu"});
   });
+  map.optional("decode_frames", [&](auto& v, auto& p) {
+    stream.decode_frames = read_enum<pipeline::DecodeFrames>(v, p, pipeline::decode_frames_names());
+  });
   map.optional("realtime", [&](auto& v, auto& p) { stream.realtime = read_bool(v, p); });
   map.optional("restart_on_eos",
                [&](auto& v, auto& p) { stream.restart_on_eos = read_bool(v, p); });

@@ -14,6 +14,7 @@
 #include "pipeline/alerts/alert_rule.h"
 #include "pipeline/alerts/clip_planner.h"
 #include "pipeline/config/yaml_reader.h"
+#include "pipeline/keyframe_filter.h"
 #include "plugins/internvl/element_settings.h"
 #include "sinks/index/search_index.h"
 
@@ -56,7 +57,9 @@ struct TasksConfig {
 struct StreamConfig {
   std::string id;   // [A-Za-z0-9_.-]+: metric label, topic, REST path
   std::string uri;  // rtsp://, file:// (a bare absolute path becomes file://), http://, ...
-  std::string decode = "auto";         // auto | gpu | cpu
+  std::string decode = "auto";  // auto | gpu | cpu: which decoder
+  // Which frames reach the decoder (internvlkeyframes' mode): auto | all | keyframes.
+  pipeline::DecodeFrames decode_frames = pipeline::DecodeFrames::kAuto;
   bool realtime = false;               // pace a file source at its frame rate (as a camera would)
   std::optional<bool> restart_on_eos;  // unset: restart live sources, finish files
   double stall_timeout_seconds = 0.0;  // 0: supervision.stall_timeout_seconds

@@ -19,7 +19,7 @@ constexpr const char* kHead = R"(<!DOCTYPE html>
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
 table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #ddd;padding:.35em .6em;text-align:left;vertical-align:top}
 th{background:#f4f4f4}.running{color:#0a7a2f}.starting{color:#8a6d00}.backoff{color:#b00020}.finished{color:#666}
-.error{color:#b00020;font-size:.9em}.num{text-align:right;font-variant-numeric:tabular-nums}
+.error{color:#b00020;font-size:.9em}.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .kind{color:#666;font-size:.85em}.labels.clip{margin-top:.3em}
 .start{color:#b00020}.end{color:#666}img.snapshot{max-height:72px;max-width:128px}
 img.latest{max-height:72px;max-width:128px}img.thumb{max-height:96px;max-width:160px}
@@ -94,6 +94,14 @@ void write_labels(std::ostringstream& html, const char* kind,
          << format_number(records[i].confidence, "%.2f");
   }
   html << "</div>";
+}
+
+// What reaches the decoder now, what the config asked, and the key-frame spacing measured.
+void write_decoding(std::ostringstream& html, const StreamStatus& s) {
+  html << "<td class=\"decoding\">" << pipeline::decode_frames_name(s.decoding)
+       << " <span class=\"kind\">(" << pipeline::decode_frames_name(s.decode_frames) << ")</span>";
+  if (s.gop_seconds) html << "<br>GOP&nbsp;" << format_number(*s.gop_seconds, "%.2f&nbsp;s");
+  html << "</td>";
 }
 
 // Stream time in seconds, or "" when unknown.
@@ -188,7 +196,9 @@ std::string render_status_page(const std::vector<StreamStatus>& streams,
        << (streams.size() == 1 ? "" : "s") << "</p>\n";
   html << "<table "
           "id=\"streams\"><thead><tr><th>Stream</th><th>State</th><th>Source</th><th>Decoder</th>"
-          "<th class=\"num\">FPS</th><th class=\"num\">Frames</th><th class=\"num\">Dropped</th>"
+          "<th>Decoding</th><th class=\"num\">FPS</th><th class=\"num\">Frames</th>"
+          "<th class=\"num\">Decoded / received</th>"
+          "<th class=\"num\">Dropped</th>"
           "<th class=\"num\">Restarts</th>"
        << (search.enabled ? "<th>Latest frame</th>" : "")
        << "<th>Latest labels</th><th>Latest caption</th></tr></thead><tbody>\n";
@@ -200,10 +210,12 @@ std::string render_status_page(const std::vector<StreamStatus>& streams,
       html << "<br>restart in " << format_number(s.restart_in_seconds, "%.1f") << " s";
     if (!s.last_error.empty())
       html << "<div class=\"error\">" << escape_html(s.last_error) << "</div>";
-    html << "</td><td>" << escape_html(s.uri) << "</td><td>" << escape_html(s.decoder)
-         << "</td><td class=\"num\">" << format_number(s.fps, "%.1f") << "</td><td class=\"num\">"
-         << s.frames << "</td><td class=\"num\">" << s.frames_dropped << "</td><td class=\"num\">"
-         << s.restarts << "</td><td>";
+    html << "</td><td>" << escape_html(s.uri) << "</td><td>" << escape_html(s.decoder) << "</td>";
+    write_decoding(html, s);
+    html << "<td class=\"num\">" << format_number(s.fps, "%.1f") << "</td><td class=\"num\">"
+         << s.frames << "</td><td class=\"num\">" << s.frames_decoded << " / " << s.frames_received
+         << "</td><td class=\"num\">" << s.frames_dropped << "</td><td class=\"num\">" << s.restarts
+         << "</td><td>";
     if (search.enabled) {
       const auto latest = search.latest.find(s.id);
       if (latest != search.latest.end()) {

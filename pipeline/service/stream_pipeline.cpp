@@ -6,117 +6,29 @@
 
 #include "pipeline/result_meta.h"
 #include "pipeline/service/alerts_config.h"
+#include "pipeline/service/decoder_choice.h"
+#include "pipeline/service/encoded_branch.h"
 
 namespace ivs::service {
-namespace {
 
-// decodebin's GstAutoplugSelectResult: not in a public header, stable since 0.10.
-enum AutoplugSelect { kAutoplugTry = 0, kAutoplugExpose = 1, kAutoplugSkip = 2 };
-
-struct Names {
-  const char* factory;
-  const char* package;
-};
-
-GstElement* make(const Names& names, const std::string& name) {
-  GstElement* element = gst_element_factory_make(names.factory, name.c_str());
+GstElement* make_element(const char* factory, const char* package, const std::string& name) {
+  GstElement* element = gst_element_factory_make(factory, name.c_str());
   if (element == nullptr) {
-    throw std::runtime_error(std::string("GStreamer element '") + names.factory +
-                             "' is not available; install " + names.package +
+    throw std::runtime_error(std::string("GStreamer element '") + factory +
+                             "' is not available; install " + package +
                              " (deploy/install-deps.sh installs everything)");
   }
   return element;
 }
 
-bool has_prefix(const std::string& text, const char* prefix) { return text.rfind(prefix, 0) == 0; }
+namespace {
 
-bool is_video_decoder(GstElementFactory* factory) {
-  return gst_element_factory_list_is_type(
-      factory, GST_ELEMENT_FACTORY_TYPE_DECODER | GST_ELEMENT_FACTORY_TYPE_MEDIA_VIDEO);
-}
-
-// NVIDIA (nvcodec: nvh264dec, nvh265dec, nvvp9dec, ...) decoders.
-bool is_nvidia_decoder(GstElementFactory* factory) {
-  return has_prefix(GST_OBJECT_NAME(factory), "nv") && is_video_decoder(factory);
-}
-
-// Hardware decoders of any vendor: skipped for decode: cpu.
-bool is_hardware_decoder(GstElementFactory* factory) {
-  if (!is_video_decoder(factory)) return false;
-  const char* klass = gst_element_factory_get_metadata(factory, GST_ELEMENT_METADATA_KLASS);
-  const std::string name = GST_OBJECT_NAME(factory);
-  return (klass != nullptr && std::string(klass).find("Hardware") != std::string::npos) ||
-         has_prefix(name, "nv") || has_prefix(name, "va") || has_prefix(name, "v4l2") ||
-         has_prefix(name, "qsv") || has_prefix(name, "msdk");
-}
-
-// Whether an NVIDIA decoder that decodebin would autoplug (rank MARGINAL or more) exists, and,
-// given `caps`, takes them.
-bool nvidia_decoder_for(GstCaps* caps = nullptr) {
-  GList* decoders = gst_element_factory_list_get_elements(
-      GST_ELEMENT_FACTORY_TYPE_DECODER | GST_ELEMENT_FACTORY_TYPE_MEDIA_VIDEO, GST_RANK_MARGINAL);
-  GList* matching = caps != nullptr
-                        ? gst_element_factory_list_filter(decoders, caps, GST_PAD_SINK, FALSE)
-                        : nullptr;
-  bool found = false;
-  for (GList* item = caps != nullptr ? matching : decoders; item != nullptr && !found;
-       item = item->next) {
-    found = is_nvidia_decoder(GST_ELEMENT_FACTORY(item->data));
-  }
-  gst_plugin_feature_list_free(matching);
-  gst_plugin_feature_list_free(decoders);
-  return found;
-}
-
-enum class DecodePolicy { kCpuOnly, kPreferNvidia, kNvidiaOnly, kAny };
-
-gint autoplug_select(GstElement* /*bin*/, GstPad* /*pad*/, GstCaps* caps,
-                     GstElementFactory* factory, gpointer policy_pointer) {
-  const auto policy = static_cast<DecodePolicy>(GPOINTER_TO_INT(policy_pointer));
-  if (!is_video_decoder(factory)) return kAutoplugTry;
-  switch (policy) {
-    case DecodePolicy::kCpuOnly:
-      return is_hardware_decoder(factory) ? kAutoplugSkip : kAutoplugTry;
-    case DecodePolicy::kNvidiaOnly:
-      return is_nvidia_decoder(factory) ? kAutoplugTry : kAutoplugSkip;
-    case DecodePolicy::kPreferNvidia:
-      if (is_nvidia_decoder(factory)) return kAutoplugTry;
-      return nvidia_decoder_for(caps)
-                 ? kAutoplugSkip
-                 : (is_hardware_decoder(factory) ? kAutoplugSkip : kAutoplugTry);
-    case DecodePolicy::kAny:
-      break;
-  }
-  return kAutoplugTry;
-}
-
-// uridecodebin exposes a pad per stream: the first video one goes to the queue, others stay
-// unlinked (decodebin tolerates unlinked pads while one is linked).
-void on_pad_added(GstElement* /*decodebin*/, GstPad* pad, gpointer queue_pointer) {
-  GstCaps* caps = gst_pad_get_current_caps(pad);
-  if (caps == nullptr) caps = gst_pad_query_caps(pad, nullptr);
-  const GstStructure* structure =
-      caps != nullptr && !gst_caps_is_empty(caps) ? gst_caps_get_structure(caps, 0) : nullptr;
-  const bool video =
-      structure != nullptr && g_str_has_prefix(gst_structure_get_name(structure), "video/");
-  if (caps != nullptr) gst_caps_unref(caps);
-  if (!video) return;
-  GstPad* sink = gst_element_get_static_pad(GST_ELEMENT(queue_pointer), "sink");
-  if (!gst_pad_is_linked(sink)) {
-    const GstPadLinkReturn linked = gst_pad_link(pad, sink);
-    if (linked != GST_PAD_LINK_OK) {
-      g_warning("%s: cannot link the decoded video (%s)",
-                GST_ELEMENT_NAME(GST_ELEMENT_PARENT(queue_pointer)), gst_pad_link_get_name(linked));
-    }
-  }
-  gst_object_unref(sink);
-}
-
-// The decoder in use, for the status page (deep-element-added of the pipeline).
+// The decoder in use, for the status page (deep-element-added of the pipeline), and its threads.
 void on_element_added(GstBin* /*bin*/, GstBin* /*sub_bin*/, GstElement* element,
                       gpointer telemetry_pointer) {
   GstElementFactory* factory = gst_element_get_factory(element);
   if (factory == nullptr || !is_video_decoder(factory)) return;
+  limit_decoder_threads(element);
   auto* telemetry = static_cast<StreamTelemetry*>(telemetry_pointer);
   std::lock_guard<std::mutex> guard(telemetry->lock);
   telemetry->decoder = GST_OBJECT_NAME(factory);
@@ -130,11 +42,15 @@ void on_overrun(GstElement* /*queue*/, gpointer telemetry_pointer) {
   if (telemetry->dropped_metric != nullptr) telemetry->dropped_metric->Increment();
 }
 
-GstPadProbeReturn count_frame(GstPad* /*pad*/, GstPadProbeInfo* /*info*/,
-                              gpointer telemetry_pointer) {
-  auto* telemetry = static_cast<StreamTelemetry*>(telemetry_pointer);
-  ++telemetry->frames;
-  if (telemetry->frames_metric != nullptr) telemetry->frames_metric->Increment();
+struct BufferCount {
+  std::atomic<uint64_t>* count;
+  prometheus::Counter* metric;  // may be null
+};
+
+GstPadProbeReturn count_buffer(GstPad* /*pad*/, GstPadProbeInfo* /*info*/, gpointer count_pointer) {
+  const auto* counting = static_cast<const BufferCount*>(count_pointer);
+  ++*counting->count;
+  if (counting->metric != nullptr) counting->metric->Increment();
   return GST_PAD_PROBE_OK;
 }
 
@@ -191,7 +107,7 @@ void set_engine_properties(GstElement* element, const SharedContexts& shared) {
 GstElement* make_classify(const StreamConfig& stream, const SharedContexts& shared) {
   const plugins::ClassifySettings& c = stream.tasks.classify.element;
   GstElement* classify =
-      make({"internvlclassify", "the internvl plugin (this project)"}, "classify");
+      make_element("internvlclassify", "the internvl plugin (this project)", "classify");
   set_engine_properties(classify, shared);
   g_object_set(classify, "mode", static_cast<gint>(c.mode), "leaky", static_cast<gint>(c.leaky),
                "stream-id", stream.id.c_str(), "interval", c.interval, "selection-fps",
@@ -210,7 +126,7 @@ GstElement* make_classify(const StreamConfig& stream, const SharedContexts& shar
 // so that a rule's prompt is phrased as the labels are.
 GstElement* make_alert(const StreamConfig& stream, const SharedContexts& shared) {
   const plugins::ClassifySettings& c = stream.tasks.classify.element;
-  GstElement* alert = make({"internvlalert", "the internvl plugin (this project)"}, "alert");
+  GstElement* alert = make_element("internvlalert", "the internvl plugin (this project)", "alert");
   set_engine_properties(alert, shared);
   g_object_set(alert, "stream-id", stream.id.c_str(), nullptr);
   if (!c.templates_file.empty()) {
@@ -226,7 +142,7 @@ GstElement* make_alert(const StreamConfig& stream, const SharedContexts& shared)
 
 // After internvlclassify, whose meta carries the sampled frames' embeddings it writes.
 GstElement* make_index(const StreamConfig& stream, const SharedContexts& shared) {
-  GstElement* index = make({"internvlindex", "the internvl plugin (this project)"}, "index");
+  GstElement* index = make_element("internvlindex", "the internvl plugin (this project)", "index");
   const std::string location = shared.search.index.dir.string();
   const plugins::IndexElementSettings& e = shared.search.element;
   g_object_set(index, "location", location.c_str(), "stream-id", stream.id.c_str(), "thumbnails",
@@ -236,7 +152,8 @@ GstElement* make_index(const StreamConfig& stream, const SharedContexts& shared)
 
 GstElement* make_caption(const StreamConfig& stream, const SharedContexts& shared) {
   const plugins::CaptionElementSettings& c = stream.tasks.caption.element;
-  GstElement* caption = make({"internvlcaption", "the internvl plugin (this project)"}, "caption");
+  GstElement* caption =
+      make_element("internvlcaption", "the internvl plugin (this project)", "caption");
   set_engine_properties(caption, shared);
   g_object_set(caption, "stream-id", stream.id.c_str(), "prompt", c.caption.prompt.c_str(),
                "num-beams", static_cast<guint>(c.caption.num_beams), "min-new-tokens",
@@ -247,7 +164,8 @@ GstElement* make_caption(const StreamConfig& stream, const SharedContexts& share
 }
 
 GstElement* make_publish(const StreamConfig& stream, const SharedContexts& shared) {
-  GstElement* publish = make({"internvlpublish", "the internvl plugin (this project)"}, "publish");
+  GstElement* publish =
+      make_element("internvlpublish", "the internvl plugin (this project)", "publish");
   const std::string source = redact_uri(stream.uri);
   g_object_set(publish, "sensor-id", stream.id.c_str(), "source", source.c_str(), nullptr);
   if (!shared.outputs.zmq.endpoint.empty()) {
@@ -261,130 +179,12 @@ GstElement* make_publish(const StreamConfig& stream, const SharedContexts& share
   return publish;
 }
 
-// What the source's pad-added needs to split an encoded stream between internvlrecord and the
-// decoder. Owned by the signal handler (freed with it).
-struct EncodedBranch {
-  GstElement* pipeline;  // borrowed: the handler lives no longer than the pipeline
-  GstElement* decoded;   // the queue of decoded frames
-  DecodePolicy policy;
-  std::string stream_id;
-  std::string location;  // <recordings_dir>/<stream id>/%s.mp4
-  pipeline::ClipLimits limits;
-  bool realtime;  // the stream's `realtime`: the recording keeps the file's pace too
-  std::shared_ptr<StreamTelemetry> telemetry;
-  bool built = false;  // streaming thread only: one encoded video stream is recorded
-};
-
-// Parsed H.264/H.265, access units (what internvlrecord takes), ahead of the default raw caps:
-// uridecodebin stops there for these codecs and decodes every other one as before.
-GstCaps* encoded_or_raw_caps(GstElement* source) {
-  GstCaps* raw = nullptr;
-  g_object_get(source, "caps", &raw, nullptr);
-  GstCaps* caps = gst_caps_from_string(
-      "video/x-h264, parsed=(boolean)true, alignment=(string)au; "
-      "video/x-h265, parsed=(boolean)true, alignment=(string)au");
-  if (raw != nullptr) caps = gst_caps_merge(caps, raw);
-  return caps;
-}
-
-// Links `from` to `to` or throws naming both.
-void link_or_throw(GstElement* from, GstElement* to) {
-  if (!gst_element_link(from, to)) {
-    throw std::runtime_error("cannot link " + std::string(GST_ELEMENT_NAME(from)) + " to " +
-                             GST_ELEMENT_NAME(to));
-  }
-}
-
-// tee ! queue ! internvlrecord and tee ! queue ! decodebin, added while the pipeline starts
-// (a sink added for a stream that never comes would hold the pipeline's preroll).
-GstElement* build_encoded_branch(EncodedBranch& branch) {
-  GstBin* bin = GST_BIN(branch.pipeline);
-  GstElement* tee = make({"tee", "gstreamer1.0-tools (core)"}, "encoded");
-  GstElement* record_queue = make({"queue", "gstreamer1.0-tools (core)"}, "record-queue");
-  GstElement* record = make({"internvlrecord", "the internvl plugin (this project)"}, "record");
-  GstElement* decode_queue = make({"queue", "gstreamer1.0-tools (core)"}, "decode-queue");
-  GstElement* decoder = make({"decodebin", "gstreamer1.0-plugins-base"}, "decoder");
-  gst_bin_add_many(bin, tee, record_queue, record, decode_queue, decoder, nullptr);
-  g_object_set(record, "location", branch.location.c_str(), "stream-id", branch.stream_id.c_str(),
-               "pre-roll", branch.limits.pre_roll_seconds, "post-roll",
-               branch.limits.post_roll_seconds, "max-duration", branch.limits.max_duration_seconds,
-               "async", FALSE, nullptr);
-  // internvlrecord never runs more than max-lag ahead of the alert's decisions; a realtime file
-  // is paced at the clock as well, so that the analysis branch does not gather max-lag of
-  // frames in its queues (the drain at shutdown would wait for them, in real time).
-  if (branch.realtime) g_object_set(record, "sync", TRUE, nullptr);
-  g_signal_connect(decoder, "autoplug-select", G_CALLBACK(autoplug_select),
-                   GINT_TO_POINTER(static_cast<int>(branch.policy)));
-  g_signal_connect(decoder, "pad-added", G_CALLBACK(on_pad_added), branch.decoded);
-  link_or_throw(tee, record_queue);
-  link_or_throw(record_queue, record);
-  link_or_throw(tee, decode_queue);
-  link_or_throw(decode_queue, decoder);
-  for (GstElement* element : {record, record_queue, decoder, decode_queue, tee})
-    gst_element_sync_state_with_parent(element);
-  return tee;
-}
-
-// The recording variant of on_pad_added: the encoded video goes to a new tee, decoded video
-// (a codec internvlrecord does not take) straight to the queue, as without recordings.
-void on_encoded_pad_added(GstElement* source, GstPad* pad, gpointer branch_pointer) {
-  auto& branch = *static_cast<EncodedBranch*>(branch_pointer);
-  GstCaps* caps = gst_pad_get_current_caps(pad);
-  if (caps == nullptr) caps = gst_pad_query_caps(pad, nullptr);
-  const std::string name = caps != nullptr && !gst_caps_is_empty(caps)
-                               ? gst_structure_get_name(gst_caps_get_structure(caps, 0))
-                               : "";
-  if (caps != nullptr) gst_caps_unref(caps);
-  if (name == "video/x-raw") {
-    if (!branch.telemetry->said_not_recorded.exchange(true)) {
-      g_message(
-          "stream %s: the video is neither H.264 nor H.265: alerts fire, snapshots are "
-          "written, but no clips are recorded (internvlrecord keeps the encoded stream)",
-          branch.stream_id.c_str());
-    }
-    on_pad_added(source, pad, branch.decoded);
-    return;
-  }
-  if ((name != "video/x-h264" && name != "video/x-h265") || branch.built) return;
-  branch.built = true;
-  try {
-    GstElement* tee = build_encoded_branch(branch);
-    GstPad* tee_sink = gst_element_get_static_pad(tee, "sink");
-    const GstPadLinkReturn linked = gst_pad_link(pad, tee_sink);
-    gst_object_unref(tee_sink);
-    if (linked != GST_PAD_LINK_OK)
-      throw std::runtime_error(std::string("cannot link the encoded video (") +
-                               gst_pad_link_get_name(linked) + ")");
-  } catch (const std::exception& e) {
-    GST_ELEMENT_ERROR(source, CORE, NEGOTIATION, ("recording branch: %s", e.what()), (nullptr));
-  }
-}
-
-void free_encoded_branch(gpointer branch, GClosure* /*closure*/) {
-  delete static_cast<EncodedBranch*>(branch);
-}
-
-DecodePolicy decode_policy(const StreamConfig& stream, const SharedContexts& shared) {
-  if (stream.decode == "cpu") return DecodePolicy::kCpuOnly;
-  if (stream.decode == "gpu") {
-    if (!nvidia_decoder_for()) {
-      throw std::runtime_error(
-          "stream '" + stream.id +
-          "' asks for decode: gpu, but no NVIDIA decoder (nvcodec "
-          "plugin of gstreamer1.0-plugins-bad, with a CUDA driver) is available; use "
-          "decode: auto or cpu");
-    }
-    return DecodePolicy::kNvidiaOnly;
-  }
-  return shared.cuda && nvidia_decoder_for() ? DecodePolicy::kPreferNvidia : DecodePolicy::kCpuOnly;
-}
-
 }  // namespace
 
 bool uri_is_live(const std::string& uri) {
   for (const char* scheme :
        {"rtsp", "rtsps", "rtspt", "rtmp", "rtmps", "srt", "udp", "rtp", "v4l2", "hls+live"}) {
-    if (has_prefix(uri, (std::string(scheme) + "://").c_str())) return true;
+    if (uri.rfind(std::string(scheme) + "://", 0) == 0) return true;
   }
   return false;
 }
@@ -399,11 +199,16 @@ std::string redact_uri(const std::string& uri) {
   return uri.substr(0, authority) + uri.substr(at + 1);
 }
 
+void count_buffers(GstPad* pad, std::atomic<uint64_t>& count, prometheus::Counter* metric) {
+  gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, &count_buffer, new BufferCount{&count, metric},
+                    [](gpointer counting) { delete static_cast<BufferCount*>(counting); });
+}
+
 void count_frames_at(GstElement* pipeline, GstElement* sink,
                      const std::shared_ptr<StreamTelemetry>& telemetry) {
   attach_telemetry(pipeline, telemetry);
   GstPad* sink_pad = gst_element_get_static_pad(sink, "sink");
-  gst_pad_add_probe(sink_pad, GST_PAD_PROBE_TYPE_BUFFER, &count_frame, telemetry.get(), nullptr);
+  count_buffers(sink_pad, telemetry->frames, nullptr);
   gst_object_unref(sink_pad);
 }
 
@@ -424,7 +229,7 @@ void apply_labels(GstElement* classify, const ClassifyConfig& config) {
 
 StreamPipeline build_stream_pipeline(const StreamConfig& stream, const SharedContexts& shared,
                                      const std::shared_ptr<StreamTelemetry>& telemetry) {
-  const DecodePolicy policy = decode_policy(stream, shared);
+  const DecodePolicy policy = decode_policy(stream, shared.cuda);
   StreamPipeline built;
   built.pipeline = gst_pipeline_new(stream.id.c_str());
   gst_object_ref_sink(built.pipeline);
@@ -434,16 +239,16 @@ StreamPipeline build_stream_pipeline(const StreamConfig& stream, const SharedCon
       gst_bin_add(GST_BIN(built.pipeline), element);
       return element;
     };
-    GstElement* source = add(make({"uridecodebin", "gstreamer1.0-plugins-base"}, "source"));
+    GstElement* source = add(make_element("uridecodebin", "gstreamer1.0-plugins-base", "source"));
     g_object_set(source, "uri", stream.uri.c_str(), nullptr);
-    built.queue = add(make({"queue", "gstreamer1.0-tools (core)"}, "decoded"));
+    built.queue = add(make_element("queue", "gstreamer1.0-tools (core)", "decoded"));
     const bool live = uri_is_live(stream.uri);
     telemetry->leaky = live;
     // Time and bytes unbounded: the frame count alone bounds memory whatever the resolution.
     g_object_set(built.queue, "max-size-buffers", shared.queue_max_buffers, "max-size-bytes", 0u,
                  "max-size-time", static_cast<guint64>(0), nullptr);
     if (live) gst_util_set_object_arg(G_OBJECT(built.queue), "leaky", "downstream");
-    GstElement* convert = add(make({"videoconvert", "gstreamer1.0-plugins-base"}, "convert"));
+    GstElement* convert = add(make_element("videoconvert", "gstreamer1.0-plugins-base", "convert"));
     std::vector<GstElement*> chain{built.queue, convert};
     if (stream.tasks.classify.enabled) {
       built.classify = add(make_classify(stream, shared));
@@ -463,7 +268,7 @@ StreamPipeline build_stream_pipeline(const StreamConfig& stream, const SharedCon
     }
     built.publish = add(make_publish(stream, shared));
     chain.push_back(built.publish);
-    GstElement* sink = add(make({"fakesink", "gstreamer1.0-tools (core)"}, "sink"));
+    GstElement* sink = add(make_element("fakesink", "gstreamer1.0-tools (core)", "sink"));
     g_object_set(sink, "sync", stream.realtime ? TRUE : FALSE, "async", FALSE, nullptr);
     chain.push_back(sink);
 
@@ -473,25 +278,29 @@ StreamPipeline build_stream_pipeline(const StreamConfig& stream, const SharedCon
                                  GST_ELEMENT_NAME(chain[i + 1]));
       }
     }
-    g_signal_connect(source, "autoplug-select", G_CALLBACK(autoplug_select),
-                     GINT_TO_POINTER(static_cast<int>(policy)));
-    const std::string recordings = stream_recordings_dir(shared.recording, stream.id);
-    if (built.alert != nullptr && !recordings.empty()) {
-      GstCaps* caps = encoded_or_raw_caps(source);
-      g_object_set(source, "caps", caps, nullptr);
-      gst_caps_unref(caps);
-      auto* branch = new EncodedBranch{
-          built.pipeline,          built.queue,     policy,   stream.id, recordings + "/%s.mp4",
-          shared.recording.limits, stream.realtime, telemetry};
-      g_signal_connect_data(source, "pad-added", G_CALLBACK(on_encoded_pad_added), branch,
-                            &free_encoded_branch, GConnectFlags(0));
-    } else {
-      g_signal_connect(source, "pad-added", G_CALLBACK(on_pad_added), built.queue);
-    }
+    restrict_decoders(source, policy);
+    // Clips are recorded from the encoded stream, on streams with alerts only.
+    const std::string recordings =
+        built.alert != nullptr ? stream_recordings_dir(shared.recording, stream.id) : "";
+    EncodedBranch branch;
+    branch.pipeline = built.pipeline;
+    branch.decoded = built.queue;
+    branch.policy = policy;
+    branch.decode_frames = stream.decode_frames;
+    branch.stream_id = stream.id;
+    if (!recordings.empty()) branch.record_location = recordings + "/%s.mp4";
+    branch.limits = shared.recording.limits;
+    branch.realtime = stream.realtime;
+    branch.telemetry = telemetry;
+    route_source_video(source, std::move(branch));
     if (built.alert != nullptr && shared.events) EventLog::watch(built.pipeline, shared.events);
     g_signal_connect(built.pipeline, "deep-element-added", G_CALLBACK(on_element_added),
                      telemetry.get());
     g_signal_connect(built.queue, "overrun", G_CALLBACK(on_overrun), telemetry.get());
+    // Frames out of the decoder, counted where they enter the queue of decoded frames.
+    GstPad* decoded_sink = gst_element_get_static_pad(built.queue, "sink");
+    count_buffers(decoded_sink, telemetry->frames_decoded, telemetry->decoded_metric);
+    gst_object_unref(decoded_sink);
     // Progress (frames, fps, stall detection) is counted where frames leave the pipeline: frames
     // of a file can be read far ahead into the elements' queues and then play for seconds, paced
     // by the sink, with nothing new entering; counted on entry, such a file looked stalled.

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // The GStreamer pipeline of one service stream (README.md, "Architecture"):
-//   uridecodebin (decoder chosen by `decode`) ! queue (leaky when live) ! videoconvert
+//   uridecodebin [! internvlkeyframes ! decodebin] (decoder chosen by `decode`)
+//     ! queue "decoded" (leaky when live) ! videoconvert
 //     ! internvlclassify [! internvlindex] [! internvlalert] ! internvlcaption ! internvlpublish
 //     ! fakesink
 // with the stream id on every element (metric labels, sensor_id) and the service's shared
-// engine, metrics hub and sink pool set on it as GstContexts. A stream with alert rules and a
-// recordings_dir whose source is H.264 or H.265 is split before the decoder:
-//   uridecodebin (stops at the parsed stream) ! tee ! queue ! internvlrecord
-//                                               tee ! queue ! decodebin ! queue ! ...
+// engine, metrics hub and sink pool set on it as GstContexts. H.264 and H.265 leave uridecodebin
+// parsed and are decoded behind internvlkeyframes (`decode_frames`), with a tee to
+// internvlrecord on streams that record alert clips (encoded_branch.h).
 #pragma once
 
 #include <atomic>
@@ -45,11 +45,15 @@ struct SharedContexts {
 
 /// Counters and latest results written by the pipeline's streaming threads, read by the service.
 struct StreamTelemetry {
-  std::atomic<uint64_t> frames{0};               // frames through the whole pipeline (at the sink)
+  std::atomic<uint64_t> frames{0};  // frames through the whole pipeline (at the sink): progress
+  // Frames from the source: encoded ones into internvlkeyframes (H.264, H.265), else decoded.
+  std::atomic<uint64_t> frames_received{0};
+  std::atomic<uint64_t> frames_decoded{0};       // out of the decoder, into the "decoded" queue
   std::atomic<uint64_t> frames_dropped{0};       // dropped by the leaky queue (inference behind)
   std::atomic<bool> leaky{false};                // counts queue overruns as drops only when leaking
   std::atomic<bool> said_not_recorded{false};    // "no clips for this codec", said once per stream
-  prometheus::Counter* frames_metric = nullptr;  // internvl_frames_total{stream}
+  prometheus::Counter* frames_metric = nullptr;  // internvl_frames_total{stream}: received
+  prometheus::Counter* decoded_metric = nullptr;  // internvl_frames_decoded_total{stream}
   // internvl_frames_dropped_total{stream,reason=drop_reason_label(DropReason::kQueueFull)}
   prometheus::Counter* dropped_metric = nullptr;
 
@@ -81,8 +85,16 @@ struct StreamPipeline {
 StreamPipeline build_stream_pipeline(const StreamConfig& stream, const SharedContexts& shared,
                                      const std::shared_ptr<StreamTelemetry>& telemetry);
 
-/// Counts the frames that reach `sink`, an element of `pipeline`, in `telemetry` (and its
-/// frames_metric); the pipeline keeps `telemetry` alive from now on.
+/// A new element of `factory`; throws std::runtime_error naming the Debian `package` to install
+/// when GStreamer has no such factory.
+GstElement* make_element(const char* factory, const char* package, const std::string& name);
+
+/// Counts the buffers through `pad` in `count` and `metric` (when not null), which must outlive
+/// the pad's pipeline (the telemetry's: the pipeline keeps it alive).
+void count_buffers(GstPad* pad, std::atomic<uint64_t>& count, prometheus::Counter* metric);
+
+/// Counts the frames that reach `sink`, an element of `pipeline`, in `telemetry.frames`; the
+/// pipeline keeps `telemetry` alive from now on.
 void count_frames_at(GstElement* pipeline, GstElement* sink,
                      const std::shared_ptr<StreamTelemetry>& telemetry);
 

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "pipeline/scheduling/result_counters.h"
+#include "pipeline/service/encoded_branch.h"
 
 namespace ivs::service {
 
@@ -89,6 +90,7 @@ class Stream {
   Stream(StreamConfig config, Env env)
       : config_(std::move(config)), env_(env), telemetry_(std::make_shared<StreamTelemetry>()) {
     telemetry_->frames_metric = &env_.metrics.metrics().frames(config_.id);
+    telemetry_->decoded_metric = &env_.metrics.metrics().frames_decoded(config_.id);
     telemetry_->dropped_metric = &env_.metrics.metrics().frames_dropped(
         config_.id, pipeline::drop_reason_label(pipeline::DropReason::kQueueFull));
     env_.metrics.metrics().stream_up(config_.id).Set(0);
@@ -211,7 +213,15 @@ class Stream {
     s.state = state_;
     s.live = live_;
     s.frames = telemetry_->frames;
+    s.frames_received = telemetry_->frames_received;
+    s.frames_decoded = telemetry_->frames_decoded;
     s.frames_dropped = telemetry_->frames_dropped;
+    s.decode_frames = config_.decode_frames;
+    if (pipe_.pipeline != nullptr) {
+      const KeyframesState keyframes = keyframes_state(pipe_.pipeline);
+      s.decoding = keyframes.decoding;
+      s.gop_seconds = keyframes.gop_seconds;
+    }
     s.fps = fps_;
     s.restarts = restarts_;
     s.last_error = last_error_;

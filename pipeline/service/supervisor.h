@@ -44,11 +44,16 @@ struct StreamStatus {
   std::string uri;  // credentials removed
   std::string decode;
   std::string decoder;  // the video decoder in use, once known
+  pipeline::DecodeFrames decode_frames = pipeline::DecodeFrames::kAuto;  // configured
+  pipeline::DecodeFrames decoding = pipeline::DecodeFrames::kAll;  // in effect: all or keyframes
+  std::optional<double> gop_seconds;  // key-frame spacing measured (H.264/H.265), once known
   StreamState state = StreamState::kStarting;
   bool live = false;
-  uint64_t frames = 0;
-  uint64_t frames_dropped = 0;  // by the leaky queue
-  double fps = 0.0;             // frames through the pipeline per second, last 2 s or so
+  uint64_t frames = 0;           // through the whole pipeline
+  uint64_t frames_received = 0;  // from the source (encoded, before internvlkeyframes)
+  uint64_t frames_decoded = 0;   // out of the decoder
+  uint64_t frames_dropped = 0;   // by the leaky queue
+  double fps = 0.0;              // frames through the pipeline per second, last 2 s or so
   uint64_t restarts = 0;
   std::string last_error;
   double restart_in_seconds = 0.0;  // kBackoff only

@@ -15,8 +15,13 @@ Metrics::Metrics(const std::string& version, const std::string& torch_version,
     : registry_(std::make_shared<prometheus::Registry>()),
       frames_(&BuildCounter()
                    .Name("internvl_frames_total")
-                   .Help("Frames decoded from each stream, before sampling.")
+                   .Help("Frames received from each stream, before decoding and sampling.")
                    .Register(*registry_)),
+      frames_decoded_(&BuildCounter()
+                           .Name("internvl_frames_decoded_total")
+                           .Help("Frames decoded from each stream (all of them, or only the key "
+                                 "frames sampled).")
+                           .Register(*registry_)),
       frames_sampled_(&BuildCounter()
                            .Name("internvl_frames_sampled_total")
                            .Help("Frames selected by a task's sampler for inference.")
@@ -126,6 +131,10 @@ const prometheus::Histogram::BucketBoundaries& Metrics::batch_size_buckets() {
 
 prometheus::Counter& Metrics::frames(const std::string& stream) {
   return frames_->Add({{"stream", stream}});
+}
+
+prometheus::Counter& Metrics::frames_decoded(const std::string& stream) {
+  return frames_decoded_->Add({{"stream", stream}});
 }
 
 prometheus::Counter& Metrics::frames_sampled(const std::string& stream, const std::string& task) {

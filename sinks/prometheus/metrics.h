@@ -41,6 +41,8 @@ class Metrics {
   static const prometheus::Histogram::BucketBoundaries& batch_size_buckets();
 
   prometheus::Counter& frames(const std::string& stream);
+  /// Frames out of the decoder: below frames() when only key frames are decoded.
+  prometheus::Counter& frames_decoded(const std::string& stream);
   prometheus::Counter& frames_sampled(const std::string& stream, const std::string& task);
   prometheus::Counter& frames_dropped(const std::string& stream, const std::string& reason);
   prometheus::Histogram& inference_duration(const std::string& task, const std::string& stage);
@@ -67,6 +69,7 @@ class Metrics {
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* frames_;
+  prometheus::Family<prometheus::Counter>* frames_decoded_;
   prometheus::Family<prometheus::Counter>* frames_sampled_;
   prometheus::Family<prometheus::Counter>* frames_dropped_;
   prometheus::Family<prometheus::Histogram>* inference_duration_;

@@ -64,7 +64,7 @@ CONFIG_SCHEMA = {
                      "top_k": None, "selection_fps": None},
         "caption": {"enabled": None, "selection_fps": None, "num_beams": None},
     },
-    "streams": [{"id": None, "uri": None, "decode": None}],
+    "streams": [{"id": None, "uri": None, "decode": None, "decode_frames": None}],
     "outputs": {"zmq": {"endpoint": None}, "jsonl": {"path": None}},
     "http": {"listen": None, "auth_token": None},
     "supervision": {"stall_timeout_seconds": None, "backoff_initial_seconds": None,
@@ -75,6 +75,7 @@ CONFIG_ENUMS = {
     ("model", "device"): r"auto|cpu|cuda|cuda:\d+",
     ("model", "dtype"): r"auto|fp32|bf16|fp16",
     ("streams", "decode"): r"auto|gpu|cpu",
+    ("streams", "decode_frames"): r"auto|all|keyframes",
     ("tasks", "classify", "mode"): r"c|g",
 }
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}")

@@ -74,6 +74,7 @@ TEST(MetricsTest, labelled_counters_and_gauges_scrape_with_exact_values) {
   MetricsExposer exposer("127.0.0.1:0", metrics.registry());
   metrics.frames("cam01").Increment(3);
   metrics.frames("cam02").Increment();
+  metrics.frames_decoded("cam01").Increment(2);
   metrics.frames_sampled("cam01", "caption").Increment(2);
   metrics.frames_dropped("cam01", "queue_full").Increment();
   metrics.queue_depth("caption").Set(7);
@@ -87,6 +88,7 @@ TEST(MetricsTest, labelled_counters_and_gauges_scrape_with_exact_values) {
   const Exposition e = scrape(exposer);
   EXPECT_EQ(e.value(R"(internvl_frames_total{stream="cam01"})"), 3);
   EXPECT_EQ(e.value(R"(internvl_frames_total{stream="cam02"})"), 1);
+  EXPECT_EQ(e.value(R"(internvl_frames_decoded_total{stream="cam01"})"), 2);
   EXPECT_EQ(e.value(R"(internvl_frames_sampled_total{stream="cam01",task="caption"})"), 2);
   EXPECT_EQ(e.value(R"(internvl_frames_dropped_total{reason="queue_full",stream="cam01"})"), 1);
   EXPECT_EQ(e.value(R"(internvl_queue_depth{task="caption"})"), 7);
@@ -203,9 +205,11 @@ TEST(MetricsTest, family_names_and_types_match_the_design_exactly) {
   metrics.alert_probability("s", "r").Set(0.5);
   metrics.index_frames("s").Increment();
   metrics.index_frames_dropped("s").Increment();
+  metrics.frames_decoded("s").Increment();
 
   const std::map<std::string, std::string> expected = {
       {"internvl_frames_total", "counter"},
+      {"internvl_frames_decoded_total", "counter"},
       {"internvl_frames_sampled_total", "counter"},
       {"internvl_frames_dropped_total", "counter"},
       {"internvl_inference_duration_seconds", "histogram"},

@@ -110,6 +110,41 @@ http: {listen: "0.0.0.0:0", auth_token: s3cret}
   EXPECT_EQ(b.tasks.caption.element.caption.num_beams, 1);
 }
 
+TEST(ServiceConfigTest, decode_frames_defaults_to_auto_and_takes_each_mode) {
+  EXPECT_EQ(parse(kMinimal).streams.at(0).decode_frames, pipeline::DecodeFrames::kAuto);
+  const struct {
+    const char* text;
+    pipeline::DecodeFrames mode;
+  } cases[] = {{"auto", pipeline::DecodeFrames::kAuto},
+               {"all", pipeline::DecodeFrames::kAll},
+               {"keyframes", pipeline::DecodeFrames::kKeyframes}};
+  constexpr const char* kStream = R"(
+model: {path: /m}
+tasks: {classify: {labels: [a]}}
+streams:
+  - {id: a, uri: "rtsp://h/s", decode: cpu, decode_frames: )";
+  for (const auto& c : cases) {
+    const ServiceConfig config = parse(kStream + std::string(c.text) + "}\n");
+    EXPECT_EQ(config.streams.at(0).decode_frames, c.mode) << c.text;
+    EXPECT_EQ(config.streams.at(0).decode, "cpu") << c.text;  // the decoder is chosen apart
+  }
+}
+
+TEST(ServiceConfigTest, a_bad_decode_frames_names_the_key_line_and_choices) {
+  const std::string error = error_of(R"(
+model: {path: /m}
+tasks: {classify: {labels: [a]}}
+streams:
+  - id: a
+    uri: "rtsp://h/s"
+    decode_frames: iframes
+)");
+  EXPECT_NE(error.find("test.yaml: streams[0].decode_frames (line 7): expected one of auto, all, "
+                       "keyframes; got 'iframes'"),
+            std::string::npos)
+      << error;
+}
+
 TEST(ServiceConfigTest, unknown_keys_are_rejected_with_their_path_and_line) {
   const std::string top = error_of(std::string(kMinimal) + "logging: {level: debug}\n");
   EXPECT_NE(top.find("test.yaml: logging"), std::string::npos) << top;
@@ -238,10 +273,11 @@ TEST(ServiceConfigTest, missing_file_is_an_error_naming_it) {
 TEST(ServiceConfigTest, a_rest_stream_body_is_parsed_like_a_config_entry) {
   const ServiceConfig service = parse(kMinimal);
   const StreamConfig s = parse_stream_config(
-      R"({"id": "cam09", "uri": "rtsp://h/9", "decode": "cpu", "tasks": {"classify": {"labels": ["a bus"]}}})",
+      R"({"id": "cam09", "uri": "rtsp://h/9", "decode": "cpu", "decode_frames": "all", "tasks": {"classify": {"labels": ["a bus"]}}})",
       service, "request body", StreamSource::kRest);
   EXPECT_EQ(s.id, "cam09");
   EXPECT_EQ(s.decode, "cpu");
+  EXPECT_EQ(s.decode_frames, pipeline::DecodeFrames::kAll);
   EXPECT_EQ(s.tasks.classify.labels, std::vector<std::string>{"a bus"});
   EXPECT_EQ(s.tasks.classify.element.top_k, 5u);
   try {
