@@ -138,6 +138,36 @@ void check_arguments(const RgbImage& image, int width, int height) {
   }
 }
 
+// Output samples [begin, begin + size) of `axis`.
+PilAxis axis_window(const PilAxis& axis, int begin, int size) {
+  PilAxis window;
+  window.taps = axis.taps;
+  window.first.assign(axis.first.begin() + begin, axis.first.begin() + begin + size);
+  window.count.assign(axis.count.begin() + begin, axis.count.begin() + begin + size);
+  const auto weights = axis.weights.begin() + static_cast<std::ptrdiff_t>(begin) * axis.taps;
+  window.weights.assign(weights, weights + static_cast<std::ptrdiff_t>(size) * axis.taps);
+  return window;
+}
+
+// Samples [begin, begin + size) copied: one tap of weight 1 reproduces each input value exactly,
+// as Pillow's skipped pass (same size) does.
+PilAxis identity_axis(int begin, int size) {
+  PilAxis axis;
+  axis.taps = 1;
+  axis.first.resize(size);
+  for (int i = 0; i < size; ++i) axis.first[i] = begin + i;
+  axis.count.assign(size, 1);
+  axis.weights.assign(size, int32_t{1} << kPrecisionBits);
+  return axis;
+}
+
+// The part of an axis resizing `in_size` samples to `out_size` that makes outputs
+// [begin, begin + size).
+PilAxis axis_part(int in_size, int out_size, int begin, int size) {
+  if (in_size == out_size) return identity_axis(begin, size);
+  return axis_window(pil_bicubic_axis(in_size, out_size), begin, size);
+}
+
 }  // namespace
 
 RgbImage resize_bicubic_pil(const RgbImage& image, int width, int height) {
@@ -156,6 +186,26 @@ RgbImage resize_bicubic_pil(const RgbImage& image, int width, int height) {
   const RgbImage narrowed =
       resample_horizontal(image, row_begin, row_end, pil_bicubic_axis(image.width, width));
   return resample_vertical(narrowed, row_begin, rows);
+}
+
+RgbImage resize_bicubic_pil_window(const RgbImage& image, int width, int height, int left, int top,
+                                   int window_width, int window_height) {
+  check_arguments(image, width, height);
+  if (window_width <= 0 || window_height <= 0 || left < 0 || top < 0 ||
+      left + window_width > width || top + window_height > height) {
+    throw std::invalid_argument("resize_bicubic_pil_window: window " +
+                                std::to_string(window_width) + "x" + std::to_string(window_height) +
+                                " at (" + std::to_string(left) + ", " + std::to_string(top) +
+                                ") is not inside " + std::to_string(width) + "x" +
+                                std::to_string(height));
+  }
+  const PilAxis columns = axis_part(image.width, width, left, window_width);
+  const PilAxis rows = axis_part(image.height, height, top, window_height);
+  // Input ranges grow with the output index, so the last output reads the last input row.
+  const int row_begin = rows.first.front();
+  const int row_end = rows.first.back() + rows.count.back();
+  return resample_vertical(resample_horizontal(image, row_begin, row_end, columns), row_begin,
+                           rows);
 }
 
 }  // namespace ivs::model
