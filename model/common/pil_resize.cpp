@@ -125,14 +125,14 @@ __attribute__((target("avx2"))) void resample_horizontal_avx2(const RgbImage& in
                                                               const PilAxis& axis, RgbImage& out) {
   const WideWeights wide = widen(axis);
   const __m128i arrange = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, -1, -1, -1, -1, -1, -1, -1, -1);
-  const uint8_t* end = in.pixels.data() + in.pixels.size();
   for (int y = 0; y < out.height; ++y) {
     const uint8_t* src = &in.pixels[static_cast<std::size_t>(y + row_begin) * in.width * kChannels];
     uint8_t* dst = &out.pixels[static_cast<std::size_t>(y) * out.width * kChannels];
     for (int x = 0; x < out.width; ++x) {
       const uint8_t* p = src + static_cast<std::size_t>(axis.first[x]) * kChannels;
       const int steps = (axis.count[x] + 1) / 2;
-      if (p + 6 * (steps - 1) + 16 > end) {
+      if (static_cast<std::size_t>(p - in.pixels.data()) + 6 * (steps - 1) + 16 >
+          in.pixels.size()) {
         horizontal_pixel(p, &axis.weights[static_cast<std::size_t>(x) * axis.taps], axis.count[x],
                          dst + x * kChannels);
         continue;
