@@ -40,17 +40,27 @@ FramePreprocessor::FramePreprocessor(model::ImageProcessorConfig config, model::
 void FramePreprocessor::reset() { yuv_.reset(); }
 
 model::RgbImage FramePreprocessor::to_rgb(const GstVideoFrame& frame) {
+  model::RgbImage image;
+  to_rgb(frame, image);
+  return image;
+}
+
+void FramePreprocessor::to_rgb(const GstVideoFrame& frame, model::RgbImage& out) {
   const GstVideoFormat format = GST_VIDEO_FRAME_FORMAT(&frame);
   if (!frame_preprocess_supports(format)) {
     throw std::invalid_argument(std::string("video format ") + gst_video_format_to_string(format) +
                                 " is not supported; use one of " IVS_FRAME_PREPROCESS_FORMATS);
   }
-  if (is_packed_rgb(format)) return packed_rgb_image(frame);
-  return yuv_.convert(frame, GST_VIDEO_FRAME_WIDTH(&frame), GST_VIDEO_FRAME_HEIGHT(&frame));
+  if (is_packed_rgb(format)) {
+    packed_rgb_image(frame, out);
+    return;
+  }
+  yuv_.convert(frame, GST_VIDEO_FRAME_WIDTH(&frame), GST_VIDEO_FRAME_HEIGHT(&frame), out);
 }
 
 std::vector<float> FramePreprocessor::preprocess(const GstVideoFrame& frame) {
-  return model::preprocess_image(to_rgb(frame), config_, mode_);
+  to_rgb(frame, rgb_);
+  return model::preprocess_image(rgb_, config_, mode_);
 }
 
 model::cuda::YuvMatrix yuv_matrix_for(const GstVideoInfo& info) {

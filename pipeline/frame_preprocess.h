@@ -42,7 +42,8 @@ class FramePreprocessor {
   /// cannot be built.
   model::RgbImage to_rgb(const GstVideoFrame& frame);
 
-  /// to_rgb() then model::preprocess_image(): 3 x crop_height x crop_width floats.
+  /// to_rgb() then model::preprocess_image(): 3 x crop_height x crop_width floats. The RGB
+  /// picture goes into a buffer kept between calls.
   std::vector<float> preprocess(const GstVideoFrame& frame);
 
   /// Drops the cached converter (the next YUV frame builds a new one).
@@ -51,9 +52,12 @@ class FramePreprocessor {
   const model::ImageProcessorConfig& config() const { return config_; }
 
  private:
+  void to_rgb(const GstVideoFrame& frame, model::RgbImage& out);
+
   model::ImageProcessorConfig config_;
   model::ResizeMode mode_;
-  RgbConversion yuv_;  // I420 and NV12
+  RgbConversion yuv_;    // I420 and NV12
+  model::RgbImage rgb_;  // preprocess()'s picture, reused while frames keep their size
 };
 
 /// The Y'CbCr -> RGB conversion of a YUV stream's colorimetry (matrix, range, chroma siting), as

@@ -10,8 +10,13 @@ namespace ivs::pipeline {
 // Packed RGB family: GstVideoFormatInfo names the byte offset of R, G and B (components 0..2)
 // inside a pixel and the pixel stride, so one loop reads every order.
 model::RgbImage packed_rgb_image(const GstVideoFrame& frame) {
-  const GstVideoFormatInfo* finfo = frame.info.finfo;
   model::RgbImage image;
+  packed_rgb_image(frame, image);
+  return image;
+}
+
+void packed_rgb_image(const GstVideoFrame& frame, model::RgbImage& image) {
+  const GstVideoFormatInfo* finfo = frame.info.finfo;
   image.width = GST_VIDEO_FRAME_WIDTH(&frame);
   image.height = GST_VIDEO_FRAME_HEIGHT(&frame);
   image.pixels.resize(static_cast<size_t>(image.width) * image.height * 3);
@@ -35,7 +40,6 @@ model::RgbImage packed_rgb_image(const GstVideoFrame& frame) {
       *out++ = row[b];
     }
   }
-  return image;
 }
 
 RgbConversion::RgbConversion() {
@@ -48,8 +52,6 @@ RgbConversion::~RgbConversion() { reset(); }
 void RgbConversion::reset() {
   if (converter_ != nullptr) gst_video_converter_free(converter_);
   converter_ = nullptr;
-  if (scratch_ != nullptr) gst_buffer_unref(scratch_);
-  scratch_ = nullptr;
   gst_video_info_init(&in_);
 }
 
@@ -60,6 +62,10 @@ void RgbConversion::prepare(const GstVideoInfo& in, int width, int height) {
   }
   reset();
   gst_video_info_set_format(&out_, GST_VIDEO_FORMAT_RGB, width, height);
+  // GStreamer pads RGB rows to 4 bytes; the converter writes through the mapped frame's stride,
+  // so rows of exactly width * 3 bytes let it fill an RgbImage in place.
+  GST_VIDEO_INFO_PLANE_STRIDE(&out_, 0) = width * 3;
+  GST_VIDEO_INFO_SIZE(&out_) = static_cast<gsize>(width) * 3 * height;
   // The converter never changes the frame rate, pixel aspect ratio or interlacing: copy them
   // (the RGB picture is pixels only; its caller knows their shape).
   GST_VIDEO_INFO_FPS_N(&out_) = GST_VIDEO_INFO_FPS_N(&in);
@@ -84,25 +90,32 @@ void RgbConversion::prepare(const GstVideoInfo& in, int width, int height) {
                              " frames to RGB");
   }
   in_ = in;
-  scratch_ = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(&out_), nullptr);
 }
 
 model::RgbImage RgbConversion::convert(const GstVideoFrame& frame, int width, int height) {
-  prepare(frame.info, width, height);
-  GstVideoFrame rgb;
-  if (!gst_video_frame_map(&rgb, &out_, scratch_, GST_MAP_READWRITE)) {
-    throw std::runtime_error("cannot map the RGB conversion buffer");
-  }
-  gst_video_converter_frame(converter_, &frame, &rgb);
   model::RgbImage image;
-  try {
-    image = packed_rgb_image(rgb);
-  } catch (...) {
-    gst_video_frame_unmap(&rgb);
-    throw;
-  }
-  gst_video_frame_unmap(&rgb);
+  convert(frame, width, height, image);
   return image;
+}
+
+void RgbConversion::convert(const GstVideoFrame& frame, int width, int height,
+                            model::RgbImage& out) {
+  prepare(frame.info, width, height);
+  out.width = width;
+  out.height = height;
+  out.pixels.resize(GST_VIDEO_INFO_SIZE(&out_));
+  // A buffer over the image's own pixels (not freed by GStreamer): no intermediate copy.
+  GstBuffer* target =
+      gst_buffer_new_wrapped_full(GstMemoryFlags(0), out.pixels.data(), out.pixels.size(), 0,
+                                  out.pixels.size(), nullptr, nullptr);
+  GstVideoFrame rgb;
+  const bool mapped = gst_video_frame_map(&rgb, &out_, target, GST_MAP_WRITE);
+  if (mapped) {
+    gst_video_converter_frame(converter_, &frame, &rgb);
+    gst_video_frame_unmap(&rgb);
+  }
+  gst_buffer_unref(target);
+  if (!mapped) throw std::runtime_error("cannot map the RGB conversion buffer");
 }
 
 }  // namespace ivs::pipeline

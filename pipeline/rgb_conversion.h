@@ -14,6 +14,10 @@ namespace ivs::pipeline {
 /// the caller's error.
 model::RgbImage packed_rgb_image(const GstVideoFrame& frame);
 
+/// Same, into `out`, whose pixel buffer is reused when it has the frame's size (a 1080p picture
+/// is 6 MB: allocating and zeroing it for every sample cost more than converting it).
+void packed_rgb_image(const GstVideoFrame& frame, model::RgbImage& out);
+
 /// Converts, and scales when asked, frames of any format GstVideoConverter reads to RGB with the
 /// matrix and range of the frame's colorimetry, no dithering, on the caller's thread. The
 /// converter is built for the first frame and reused while the frames' GstVideoInfo and the
@@ -31,6 +35,10 @@ class RgbConversion {
   /// convert the frame's format.
   model::RgbImage convert(const GstVideoFrame& frame, int width, int height);
 
+  /// Same, written straight into `out` (no intermediate copy); its pixel buffer is reused when
+  /// it already has width x height pixels.
+  void convert(const GstVideoFrame& frame, int width, int height, model::RgbImage& out);
+
   /// Drops the cached converter (the next frame builds a new one).
   void reset();
 
@@ -38,9 +46,8 @@ class RgbConversion {
   void prepare(const GstVideoInfo& in, int width, int height);
 
   GstVideoConverter* converter_ = nullptr;
-  GstVideoInfo in_{};             // the input the converter was built for
-  GstVideoInfo out_{};            // RGB at the output size
-  GstBuffer* scratch_ = nullptr;  // the converter's output, reused
+  GstVideoInfo in_{};   // the input the converter was built for
+  GstVideoInfo out_{};  // RGB at the output size, rows without padding (as RgbImage's)
 };
 
 }  // namespace ivs::pipeline

@@ -246,6 +246,17 @@ std::vector<float> preprocess_image(const RgbImage& image, const ImageProcessorC
     return to_normalized_chw(resize_bicubic_pil(image, config.crop_width, config.crop_height),
                              config);
   }
+  if (config.do_resize && config.do_center_crop) {
+    // Only the crop is computed when it lies inside the resized picture (the usual case).
+    const auto [width, height] = resized_size(image.width, image.height, config);
+    if (width >= config.crop_width && height >= config.crop_height) {
+      return to_normalized_chw(
+          resize_bicubic_pil_window(image, width, height, crop_offset(width, config.crop_width),
+                                    crop_offset(height, config.crop_height), config.crop_width,
+                                    config.crop_height),
+          config);
+    }
+  }
   RgbImage resized = config.do_resize ? resize_shortest_edge(image, config) : image;
   if (config.do_center_crop) resized = center_crop(resized, config.crop_height, config.crop_width);
   return to_normalized_chw(resized, config);

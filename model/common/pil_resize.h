@@ -34,4 +34,12 @@ PilAxis pil_bicubic_axis(int in_size, int out_size);
 /// source whose pixel buffer is not width * height * 3 bytes.
 RgbImage resize_bicubic_pil(const RgbImage& image, int width, int height);
 
+/// The window_width x window_height window at (left, top) of resize_bicubic_pil(image, width,
+/// height), bit-identical to resizing and then cropping, but only the window's pixels (and the
+/// input rows and columns they read) are computed: a centre crop of a 16:9 frame keeps about half
+/// of the resized columns. Throws std::invalid_argument as resize_bicubic_pil, and for a window
+/// that is empty or not inside width x height.
+RgbImage resize_bicubic_pil_window(const RgbImage& image, int width, int height, int left, int top,
+                                   int window_width, int window_height);
+
 }  // namespace ivs::model

@@ -200,6 +200,62 @@ TEST_F(FramePreprocessTest, converter_follows_a_change_of_frame_size) {
   }
 }
 
+// GStreamer's own conversion to RGB into its default (row-padded) layout, rows then unpadded:
+// what to_rgb() returned before it wrote into the image in place.
+RgbImage reference_rgb(GstBuffer* buffer, GstVideoInfo* info) {
+  GstVideoInfo rgb_info;
+  EXPECT_TRUE(gst_video_info_set_format(&rgb_info, GST_VIDEO_FORMAT_RGB, GST_VIDEO_INFO_WIDTH(info),
+                                        GST_VIDEO_INFO_HEIGHT(info)));
+  GstBuffer* rgb = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(&rgb_info), nullptr);
+  GstVideoFrame in_frame;
+  GstVideoFrame out_frame;
+  EXPECT_TRUE(gst_video_frame_map(&in_frame, info, buffer, GST_MAP_READ));
+  EXPECT_TRUE(gst_video_frame_map(&out_frame, &rgb_info, rgb, GST_MAP_WRITE));
+  GstVideoConverter* converter = gst_video_converter_new(
+      info, &rgb_info,
+      gst_structure_new("GstVideoConverter", GST_VIDEO_CONVERTER_OPT_DITHER_METHOD,
+                        GST_TYPE_VIDEO_DITHER_METHOD, GST_VIDEO_DITHER_NONE, nullptr));
+  gst_video_converter_frame(converter, &in_frame, &out_frame);
+  gst_video_converter_free(converter);
+  RgbImage image;
+  image.width = GST_VIDEO_INFO_WIDTH(info);
+  image.height = GST_VIDEO_INFO_HEIGHT(info);
+  for (int y = 0; y < image.height; ++y) {
+    const auto* row = static_cast<const uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&out_frame, 0)) +
+                      y * GST_VIDEO_FRAME_PLANE_STRIDE(&out_frame, 0);
+    image.pixels.insert(image.pixels.end(), row, row + image.width * 3);
+  }
+  gst_video_frame_unmap(&out_frame);
+  gst_video_frame_unmap(&in_frame);
+  gst_buffer_unref(rgb);
+  return image;
+}
+
+// to_rgb() and preprocess() write into the image without row padding and reuse its buffer:
+// widths whose RGB rows GStreamer would pad (37 * 3, 50 * 3 bytes), and size changes between
+// frames, give what GStreamer's padded conversion gives.
+TEST_F(FramePreprocessTest, yuv_converted_in_place_equals_gstreamer_padded_conversion) {
+  FramePreprocessor preprocessor(small_config());
+  for (int width : {37, 96, 50, 37}) {
+    for (GstVideoFormat format : {GST_VIDEO_FORMAT_I420, GST_VIDEO_FORMAT_NV12}) {
+      SCOPED_TRACE(std::to_string(width) + " " + gst_video_format_to_string(format));
+      const RgbImage image = test_image(width, 31);
+      GstVideoInfo info;
+      GstBuffer* buffer = yuv_buffer(image, format, &info);
+      const RgbImage expected = reference_rgb(buffer, &info);
+      GstVideoFrame frame;
+      ASSERT_TRUE(gst_video_frame_map(&frame, &info, buffer, GST_MAP_READ));
+      const RgbImage rgb = preprocessor.to_rgb(frame);
+      gst_video_frame_unmap(&frame);
+      EXPECT_EQ(rgb.width, width);
+      EXPECT_EQ(rgb.pixels, expected.pixels);
+      EXPECT_EQ(run(preprocessor, buffer, &info),
+                ivs::model::preprocess_image(expected, small_config()));
+      gst_buffer_unref(buffer);
+    }
+  }
+}
+
 TEST_F(FramePreprocessTest, unsupported_format_throws_naming_it) {
   EXPECT_FALSE(ivs::pipeline::frame_preprocess_supports(GST_VIDEO_FORMAT_YUY2));
   EXPECT_TRUE(ivs::pipeline::frame_preprocess_supports(GST_VIDEO_FORMAT_NV12));

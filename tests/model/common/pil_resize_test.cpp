@@ -68,6 +68,50 @@ TEST(PilResizeTest, constant_image_stays_constant) {
   }
 }
 
+// The window of the resized picture, cut out of the whole one.
+RgbImage crop(const RgbImage& image, int left, int top, int width, int height) {
+  RgbImage out{width, height, {}};
+  for (int y = top; y < top + height; ++y) {
+    const auto row =
+        image.pixels.begin() + (static_cast<std::ptrdiff_t>(y) * image.width + left) * 3;
+    out.pixels.insert(out.pixels.end(), row, row + static_cast<std::ptrdiff_t>(width) * 3);
+  }
+  return out;
+}
+
+TEST(PilResizeTest, window_equals_resizing_then_cropping_bit_for_bit) {
+  struct Case {
+    int in_width, in_height, width, height, left, top, window_width, window_height;
+  };
+  // Downscales (a 16:9 frame to its centre crop), upscales, one axis kept (Pillow skips that
+  // pass), windows at the edges and the whole picture.
+  const Case cases[] = {
+      {192, 108, 39, 22, 8, 0, 22, 22}, {160, 90, 99, 56, 21, 0, 56, 56},
+      {31, 47, 64, 80, 0, 5, 64, 70},   {50, 40, 50, 20, 10, 3, 30, 12},
+      {50, 40, 25, 40, 0, 0, 25, 40},   {37, 29, 11, 9, 10, 8, 1, 1},
+      {64, 64, 32, 32, 0, 0, 32, 32},   {17, 9, 17, 9, 3, 2, 10, 5},
+  };
+  for (const Case& c : cases) {
+    const RgbImage image = gradient(c.in_width, c.in_height);
+    const RgbImage expected = crop(resize_bicubic_pil(image, c.width, c.height), c.left, c.top,
+                                   c.window_width, c.window_height);
+    const RgbImage window = resize_bicubic_pil_window(image, c.width, c.height, c.left, c.top,
+                                                      c.window_width, c.window_height);
+    EXPECT_EQ(window.width, c.window_width);
+    EXPECT_EQ(window.height, c.window_height);
+    EXPECT_EQ(window.pixels, expected.pixels)
+        << c.in_width << "x" << c.in_height << " -> " << c.width << "x" << c.height << ", window "
+        << c.window_width << "x" << c.window_height << " at " << c.left << "," << c.top;
+  }
+}
+
+TEST(PilResizeTest, window_outside_the_resized_picture_is_refused) {
+  const RgbImage image = gradient(8, 8);
+  EXPECT_THROW(resize_bicubic_pil_window(image, 4, 4, 1, 0, 4, 4), std::invalid_argument);
+  EXPECT_THROW(resize_bicubic_pil_window(image, 4, 4, 0, -1, 4, 4), std::invalid_argument);
+  EXPECT_THROW(resize_bicubic_pil_window(image, 4, 4, 0, 0, 0, 4), std::invalid_argument);
+}
+
 TEST(PilResizeTest, rejects_bad_sizes_and_buffers) {
   const RgbImage image = gradient(4, 4);
   EXPECT_THROW(resize_bicubic_pil(image, 0, 4), std::invalid_argument);
