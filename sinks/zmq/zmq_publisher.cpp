@@ -55,6 +55,10 @@ ZmqPublisher::ZmqPublisher(const ZmqPublisherOptions& options) : options_(option
     // Without nodrop a PUB socket discards silently at the high-water mark and send() reports
     // success; with it, send(dontwait) fails with EAGAIN, so every drop is seen and counted.
     socket->set(zmq::sockopt::xpub_nodrop, true);
+    // What a PUB socket receives are its subscribers' subscriptions, which it keeps: unbounded,
+    // one 20 MB subscription cost 20 MB (and four of 200 MB, gigabytes). A peer sending a
+    // longer message is disconnected by ZeroMQ.
+    socket->set(zmq::sockopt::maxmsgsize, kMaxSubscriptionBytes);
     if (endpoint.address.find('[') != std::string::npos) socket->set(zmq::sockopt::ipv6, true);
     if (endpoint.bind) {
       socket->bind(endpoint.address);

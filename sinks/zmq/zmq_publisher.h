@@ -18,6 +18,10 @@ class socket_t;
 
 namespace ivs::sinks {
 
+/// The longest message a subscriber may send the publisher (its subscriptions: a topic prefix
+/// is a few dozen bytes); a peer sending more is disconnected.
+constexpr int64_t kMaxSubscriptionBytes = 4096;
+
 struct ZmqPublisherOptions {
   std::string endpoint = "bind:tcp://127.0.0.1:5555";
   std::string topic_prefix;  // prepended to "<kind>/<sensor_id>"
@@ -30,7 +34,8 @@ struct ZmqPublisherOptions {
 /// never block: when a matching subscriber's queue is at the high-water mark the message is
 /// dropped (for every subscriber: ZMQ_XPUB_NODROP is set so that drops are reported instead of
 /// silent) and counted. With no matching subscriber ZeroMQ discards the message and publish()
-/// returns true. Thread-safe (the socket is used under a mutex). flush() returns at once
+/// returns true. Subscriptions longer than kMaxSubscriptionBytes drop their subscriber's
+/// connection. Thread-safe (the socket is used under a mutex). flush() returns at once
 /// (nothing is buffered in-process). On destruction, messages still queued in ZeroMQ get
 /// `close_linger` to leave (default 0: discarded, so a slow subscriber never holds shutdown up;
 /// the service sets a bounded wait so that what it accepted reaches its subscribers).

@@ -225,6 +225,33 @@ TEST(ZmqPublisherTest, concurrent_publishers_deliver_every_accepted_message) {
   }
 }
 
+// A PUB socket keeps its subscribers' subscriptions: unbounded, a subscriber could make the
+// service hold gigabytes (four subscriptions of 200 MB grew it past 7 GB). A subscriber whose
+// subscription is too long is disconnected, and others are served as before.
+TEST(ZmqPublisherTest, subscriber_sending_an_oversized_subscription_is_disconnected) {
+  ZmqPublisher publisher(loopback_options());
+  zmq::context_t context(1);
+  zmq::socket_t hostile(context, zmq::socket_type::sub);
+  hostile.set(zmq::sockopt::linger, 0);
+  hostile.set(zmq::sockopt::subscribe, "");  // everything, so a live connection would receive
+  hostile.set(zmq::sockopt::subscribe, std::string(4 * ivs::sinks::kMaxSubscriptionBytes, 'x'));
+  hostile.set(zmq::sockopt::rcvtimeo, 200);
+  hostile.connect(publisher.endpoint());
+  Subscriber subscriber("classification/");
+  subscriber.connect(publisher.endpoint());
+  ASSERT_TRUE(handshake(publisher, subscriber, probe(ivs::test::sample_classification())));
+  // By now the hostile subscription has arrived too (it was sent first, on its own connection);
+  // what the publisher sends from here on reaches the well-behaved subscriber only.
+  int hostile_received = 0;
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(publisher.publish(ivs::test::sample_classification()));
+    ASSERT_TRUE(subscriber.receive_non_probe());
+    zmq::message_t frame;
+    hostile_received += hostile.recv(frame, zmq::recv_flags::none) ? 1 : 0;
+  }
+  EXPECT_EQ(hostile_received, 0);
+}
+
 TEST(ZmqPublisherTest, address_in_use_is_a_clear_error_naming_it) {
   ZmqPublisher first(loopback_options());
   ZmqPublisherOptions options;
