@@ -88,7 +88,8 @@ DecodeFrames KeyframeFilter::decide(const SamplingNeed& need) {
       break;
   }
   const std::optional<uint64_t> gop = longest_spacing_ns();
-  if (fps_ <= 0.0 || !gop.has_value() || spacings_ns_.size() < 2) return DecodeFrames::kAll;
+  if (fps_ <= 0.0) return DecodeFrames::kAll;
+  if (!gop.has_value()) return DecodeFrames::kKeyframes;  // until measured: see the class
   const double period_ns = kNanosPerSecond / fps_;
   return static_cast<double>(*gop) <= period_ns * (1.0 + kSpacingTolerance)
              ? DecodeFrames::kKeyframes
@@ -111,9 +112,11 @@ std::optional<uint64_t> KeyframeFilter::longest_spacing_ns() const {
 }
 
 bool KeyframeFilter::key_frame_overdue(uint64_t pts_ns) const {
+  if (!last_key_ns_.has_value() || pts_ns <= *last_key_ns_ || fps_ <= 0.0) return false;
   const std::optional<uint64_t> gop = longest_spacing_ns();
-  if (!gop.has_value() || !last_key_ns_.has_value() || pts_ns <= *last_key_ns_) return false;
-  return static_cast<double>(pts_ns - *last_key_ns_) > kOverdueGops * static_cast<double>(*gop);
+  const double wait_ns = gop.has_value() ? kOverdueGops * static_cast<double>(*gop)
+                                         : kFirstGopPeriods * kNanosPerSecond / fps_;
+  return static_cast<double>(pts_ns - *last_key_ns_) > wait_ns;
 }
 
 bool KeyframeFilter::grid_takes(uint64_t pts_ns) {

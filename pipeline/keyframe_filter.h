@@ -32,14 +32,18 @@ struct SamplingNeed {
 ///
 /// Mode `auto` decodes key frames only when the consumers sample by time (`fps` > 0, no
 /// consumer counting frames) and key frames come at least as often as samples are needed: the
-/// longest of the last kSpacingWindow key-frame spacings, of at least two measured, is at most
-/// the sampling period (plus kSpacingTolerance). Otherwise, and while that is unknown, every
-/// frame passes. The decision is taken at key frames only: a delta frame cannot be decoded
-/// without the frames before it, so switching mid-GOP would feed the decoder broken
-/// references. One exception: when no key frame comes for kOverdueGops measured GOPs (an
-/// encoder switched to intra refresh), waiting for one could stall the stream, so frames pass
-/// from there on and the first is marked a resumption (the decoder may show artefacts until
-/// the stream refreshes).
+/// longest of the last kSpacingWindow key-frame spacings is at most the sampling period (plus
+/// kSpacingTolerance). Until a spacing is measured it assumes they do (cameras send a key frame
+/// every one or two seconds): decoding everything while measuring would make every stream
+/// that starts decode two GOPs in full at once, a burst that at 60 streams takes seconds to
+/// work off. The price of a wrong guess is the samples of the first GOP. While the consumers'
+/// rate is unknown (nobody answered yet), every frame passes. The decision is taken at key
+/// frames only: a delta frame cannot be decoded without the frames before it, so switching
+/// mid-GOP would feed the decoder broken references. One exception: when no key frame comes
+/// for kOverdueGops measured GOPs (kFirstGopPeriods sampling periods while none is measured:
+/// an encoder that switched to, or uses, intra refresh), waiting for one could stall the
+/// stream, so frames pass from there on and the first is marked a resumption (the decoder may
+/// show artefacts until the stream refreshes).
 ///
 /// In key-frame decoding, key frames are thinned to the sampling grid with the consumers' own
 /// rule (FrameSampler): a key frame passes when it is the first at or after a slot of a grid
@@ -54,6 +58,7 @@ class KeyframeFilter {
   static constexpr size_t kSpacingWindow = 3;
   static constexpr double kSpacingTolerance = 0.05;  // timestamp jitter of cameras
   static constexpr double kOverdueGops = 3.0;
+  static constexpr double kFirstGopPeriods = 4.0;
 
   struct Options {
     DecodeFrames mode = DecodeFrames::kAuto;

@@ -11,9 +11,11 @@
  * (at one sample per second of 30 fps video, 30 times less decoding). When key frames come
  * less often than samples are needed (long GOPs, intra-refresh streams without key frames),
  * when a consumer counts frames (#GstInternVLClassify:interval) or takes every frame, or
- * while the key-frame spacing is not yet measured, every frame passes. The decision is
- * taken again at each key frame, from the longest of the last three key-frame spacings, so a
- * stream whose GOP changes switches on its own. The frames passed keep their timestamps: a
+ * while no consumer has answered, every frame passes. Until the key-frame spacing is
+ * measured it assumes key frames come often enough (so that streams starting together do not
+ * all decode their first GOPs in full); the decision is taken again at each key frame, from
+ * the longest of the last three key-frame spacings, so a stream whose GOP is long, or
+ * changes, switches on its own. The frames passed keep their timestamps: a
  * result carries the PTS of the frame it really used.
  *
  * The needed rate is asked of the elements downstream at each key frame (the
@@ -164,9 +166,8 @@ static GstFlowReturn gst_internvl_keyframes_chain(GstPad* /*pad*/, GstObject* pa
   }
   if (verdict == KeyframeFilter::Verdict::kResume) {
     GST_WARNING_OBJECT(self,
-                       "no key frame for %.1f s: decoding every frame from here (the picture "
-                       "may show errors until the stream refreshes)",
-                       KeyframeFilter::kOverdueGops * status.gop_seconds.value_or(0.0));
+                       "key frames stopped coming: decoding every frame from here (the "
+                       "picture may show errors until the stream refreshes)");
     buffer = gst_buffer_make_writable(buffer);
     GST_BUFFER_FLAG_SET(buffer, GST_BUFFER_FLAG_DISCONT);
   }

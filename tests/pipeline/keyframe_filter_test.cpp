@@ -74,10 +74,8 @@ TEST(KeyframeFilterTest, one_second_gop_at_one_sample_per_second_decodes_key_fra
   const auto frames = stream_30fps(300, 30);  // 10 s, key frames at 0, 1, ..., 9 s
   KeyframeFilter filter({});
   const std::vector<size_t> decoded = passed(filter, frames, need_fps(1.0));
-  // Every frame until two spacings are measured (the third key frame, at 2 s), then key
-  // frames only.
-  std::vector<size_t> expected = all_indices(60);
-  for (size_t i = 60; i < 300; i += 30) expected.push_back(i);
+  // Key frames only, from the first on (the spacing is assumed short until measured).
+  const std::vector<size_t> expected{0, 30, 60, 90, 120, 150, 180, 210, 240, 270};
   EXPECT_EQ(decoded, expected);
   const KeyframeFilter::Status status = filter.status();
   EXPECT_EQ(status.decoding, DecodeFrames::kKeyframes);
@@ -93,12 +91,8 @@ TEST(KeyframeFilterTest, key_frames_more_often_than_samples_are_thinned_to_the_g
   const auto frames = stream_30fps(300, 15);  // key frames every 0.5 s
   KeyframeFilter filter({});
   const std::vector<size_t> decoded = passed(filter, frames, need_fps(1.0));
-  std::vector<size_t> after_switch;
-  for (size_t i : decoded) {
-    if (i >= 30) after_switch.push_back(i);
-  }
-  // From the third key frame (1 s) on: one key frame per second, on the grid.
-  EXPECT_EQ(after_switch, (std::vector<size_t>{30, 60, 90, 120, 150, 180, 210, 240, 270}));
+  // One key frame per second, on the grid.
+  EXPECT_EQ(decoded, (std::vector<size_t>{0, 30, 60, 90, 120, 150, 180, 210, 240, 270}));
   // Every frame decoded is sampled, and the samples are those of decoding everything.
   EXPECT_EQ(sampled(frames, decoded, 1.0), sampled(frames, all_indices(300), 1.0));
 }
@@ -106,7 +100,10 @@ TEST(KeyframeFilterTest, key_frames_more_often_than_samples_are_thinned_to_the_g
 TEST(KeyframeFilterTest, gop_longer_than_the_sampling_period_decodes_everything) {
   const auto frames = stream_30fps(300, 60);  // 2 s GOP, 1 sample/s
   KeyframeFilter filter({});
-  EXPECT_EQ(passed(filter, frames, need_fps(1.0)), all_indices(300));
+  // The first GOP is guessed short: its key frame only; from the second key frame on, all.
+  std::vector<size_t> expected{0};
+  for (size_t i = 60; i < 300; ++i) expected.push_back(i);
+  EXPECT_EQ(passed(filter, frames, need_fps(1.0)), expected);
   EXPECT_EQ(filter.status().decoding, DecodeFrames::kAll);
   EXPECT_NEAR(*filter.status().gop_seconds, 2.0, 1e-6);
 }
@@ -116,7 +113,7 @@ TEST(KeyframeFilterTest, the_same_gop_at_a_lower_rate_decodes_key_frames_only) {
   KeyframeFilter filter({});
   const std::vector<size_t> decoded = passed(filter, frames, need_fps(0.5));
   EXPECT_EQ(filter.status().decoding, DecodeFrames::kKeyframes);
-  EXPECT_EQ(decoded.size(), 120u + 8u);  // 4 s of everything, then the key frames of 4..18 s
+  EXPECT_EQ(decoded.size(), 10u);  // the key frames
   EXPECT_EQ(sampled(frames, decoded, 0.5), sampled(frames, all_indices(600), 0.5));
 }
 
@@ -133,7 +130,14 @@ TEST(KeyframeFilterTest, consumers_counting_frames_or_none_at_all_get_every_fram
 TEST(KeyframeFilterTest, a_stream_without_key_frames_after_the_first_decodes_everything) {
   const auto frames = stream_30fps(300, 0);
   KeyframeFilter filter({});
-  EXPECT_EQ(passed(filter, frames, need_fps(1.0)), all_indices(300));
+  std::vector<Verdict> verdicts;
+  for (const Frame& f : frames) verdicts.push_back(filter.push(f.pts, f.key, need_fps(1.0)));
+  // No second key frame within four sampling periods: every frame from there (4.03 s) on.
+  EXPECT_EQ(verdicts[0], Verdict::kPass);
+  for (size_t i = 1; i <= 120; ++i) EXPECT_EQ(verdicts[i], Verdict::kDrop) << i;
+  EXPECT_EQ(verdicts[121], Verdict::kResume);
+  for (size_t i = 122; i < frames.size(); ++i) EXPECT_EQ(verdicts[i], Verdict::kPass) << i;
+  EXPECT_EQ(filter.status().decoding, DecodeFrames::kAll);
   EXPECT_FALSE(filter.status().gop_seconds.has_value());
 }
 
@@ -191,7 +195,7 @@ TEST(KeyframeFilterTest, forced_modes_and_rate_override_what_consumers_say) {
   EXPECT_EQ(passed(thinned, frames, SamplingNeed{}), (std::vector<size_t>{0, 60, 120, 180, 240}));
 
   KeyframeFilter rate({DecodeFrames::kAuto, 1.0});  // nobody answers, the rate is set
-  EXPECT_EQ(passed(rate, frames, SamplingNeed{}).size(), 60u + 8u);
+  EXPECT_EQ(passed(rate, frames, SamplingNeed{}).size(), 10u);
 }
 
 TEST(KeyframeFilterTest, timestamps_starting_over_are_not_a_spacing) {
