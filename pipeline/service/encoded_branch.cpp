@@ -118,6 +118,14 @@ GstElement* build_encoded_branch(const EncodedBranch& branch) {
   gst_object_unref(keyframes_sink);
   GstElement* entry = keyframes;
   if (!branch.record_location.empty()) entry = add_recording(branch, added, keyframes);
+  if (branch.realtime) {
+    // A realtime file hands its packets on at their time, as a camera would. Paced only at the
+    // sink, it would be read ahead into the decoder's and the elements' queues: with key frames
+    // only, a minute of video, which the drain at shutdown then waits for in real time.
+    GstElement* pace = add_new(branch.pipeline, added, "clocksync", kCore, "pace");
+    link_or_throw(pace, entry);
+    entry = pace;
+  }
   for (GstElement* element : added) gst_element_sync_state_with_parent(element);
   return entry;
 }
