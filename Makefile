@@ -9,7 +9,7 @@ JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
 DEMO_OUT ?= out/demo
 
-.PHONY: all deps configure build test demo clean
+.PHONY: all deps configure build test test-sanitize demo clean
 
 all: build
 
@@ -30,6 +30,21 @@ test: build
 	rm -f $(JUNIT)
 	cd $(BUILD_DIR) && status=0; ctest --output-on-failure -j $(JOBS) -LE gpu --output-junit $(JUNIT) || status=$$?; \
 	  /usr/bin/python3 $(CURDIR)/tests/check_no_skips.py $(JUNIT) || status=1; exit $$status
+
+# ASan + UBSan, in a build folder of its own: the unit tests labelled `sanitize`, those that do not
+# link LibTorch (sinks, result scheduling, alerts, search query parsing, model/common's file
+# parsers, the stop deadline). Debian's LibTorch is not built with ASan, and the tests that load a
+# model spend minutes in its uninstrumented kernels: they stay in `make test`. Any report fails.
+SANITIZE_DIR ?= build-sanitize
+SANITIZE_JUNIT = $(abspath $(SANITIZE_DIR))/ctest-junit.xml
+test-sanitize: deps
+	cmake -S . -B $(SANITIZE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DINTERNVL_SANITIZE=address,undefined $(CMAKE_ARGS)
+	cmake --build $(SANITIZE_DIR) -j $(JOBS) --target sanitize_tests
+	rm -f $(SANITIZE_JUNIT)
+	cd $(SANITIZE_DIR) && status=0; UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure \
+	  -j $(JOBS) -L sanitize --output-junit $(SANITIZE_JUNIT) || status=$$?; \
+	  /usr/bin/python3 $(CURDIR)/tests/check_no_skips.py $(SANITIZE_JUNIT) || status=1; exit $$status
 
 # Only what the demo runs (the plugin, the scene generator, the CLI), not the tests: minutes.
 demo: configure

@@ -7,9 +7,12 @@
 #include <malloc.h>
 #include <gst/gst.h>
 
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -50,12 +53,38 @@ gboolean on_signal(gpointer data) {
   return G_SOURCE_CONTINUE;
 }
 
+// While the service starts (the model loads, outputs open) the main loop does not run, so GLib's
+// signal sources could not act: SIGTERM and SIGINT were ignored until the load ended, which may
+// be minutes, or never if a file blocks. Until the loop runs they therefore end the process at
+// once: nothing has been published yet, so nothing is lost. The process dies by the signal itself
+// (shell status 128 + signal), the way it would without a handler, so systemd and Kubernetes see
+// an ordinary stop. Only async-signal-safe calls here.
+void exit_while_starting(int signal_number) {
+  static constexpr char kTerm[] =
+      "internvl-streamd: SIGTERM while starting (model loading or outputs opening): exiting\n";
+  static constexpr char kInt[] =
+      "internvl-streamd: SIGINT while starting (model loading or outputs opening): exiting\n";
+  const char* text = signal_number == SIGTERM ? kTerm : kInt;
+  const ssize_t written = write(STDERR_FILENO, text, std::strlen(text));
+  static_cast<void>(written);  // nothing to do if stderr is gone
+  std::signal(signal_number, SIG_DFL);
+  std::raise(signal_number);
+}
+
+void exit_on_signals_while_starting() {
+  struct sigaction action {};
+  action.sa_handler = &exit_while_starting;
+  sigemptyset(&action.sa_mask);
+  for (int signal_number : {SIGTERM, SIGINT}) sigaction(signal_number, &action, nullptr);
+}
+
 gboolean on_tick(gpointer data) {
   static_cast<service::Service*>(data)->tick();
   return G_SOURCE_CONTINUE;
 }
 
 int run(const std::string& config_path) {
+  exit_on_signals_while_starting();
   std::unique_ptr<service::Service> service;
   try {
     service = std::make_unique<service::Service>(config_path);
@@ -64,18 +93,18 @@ int run(const std::string& config_path) {
     return 1;
   }
 
-  // Signals are caught from here on; they act once the loop runs (a SIGTERM while the model
-  // loads stops the service as soon as it is up, without starting a frame).
   GMainLoop* loop = g_main_loop_new(nullptr, FALSE);
-  Running running{service.get(), loop};
-  const guint term = g_unix_signal_add(SIGTERM, &on_signal, &running);
-  const guint interrupt = g_unix_signal_add(SIGINT, &on_signal, &running);
   try {
     service->start(g_main_loop_get_context(loop));
   } catch (const service::StartupError& e) {
     g_printerr("internvl-streamd: %s\n", e.what());
     return 1;
   }
+  // From here GLib's sources replace exit_while_starting (they install their own handlers): a
+  // signal now drains the streams. One that came in between is acted on once the loop runs.
+  Running running{service.get(), loop};
+  const guint term = g_unix_signal_add(SIGTERM, &on_signal, &running);
+  const guint interrupt = g_unix_signal_add(SIGINT, &on_signal, &running);
   const guint tick = g_timeout_add(kTickMilliseconds, &on_tick, service.get());
   g_main_loop_run(loop);
   g_source_remove(tick);

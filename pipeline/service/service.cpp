@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "pipeline/service/service.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <filesystem>
 #include <utility>
 
 #include "pipeline/engine/engine.h"
 #include "pipeline/engine_context.h"
+#include "pipeline/service/stop_deadline.h"
 #include "plugins/internvl/register_elements.h"
 #include "sinks/prometheus/metrics_exposer.h"
 
@@ -15,6 +18,12 @@ namespace {
 
 // How long closing the ZeroMQ socket waits for queued messages to reach subscribers.
 constexpr std::chrono::milliseconds kZmqCloseLinger{2000};
+// The whole stop may take supervision.shutdown_timeout_seconds (the streams' drains, in parallel)
+// plus this for what follows the drains (pipelines to NULL, the engine's queue, the index flush).
+// Past it something hangs (a source stuck in its teardown, an inference that never returns): the
+// process exits with kStopOverdueExitStatus instead of waiting forever for a SIGKILL.
+constexpr std::chrono::seconds kStopGrace{10};
+constexpr int kStopOverdueExitStatus = 1;
 // The index gauges are read from its stats (a small SQLite query) at most this often.
 constexpr int64_t kSearchMetricsIntervalNs = 1'000'000'000;
 
@@ -98,6 +107,18 @@ bool Service::begin_shutdown() {
 
 void Service::stop() {
   if (supervisor_ == nullptr) return;
+  const auto limit =
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::duration<double>(config_.supervision.shutdown_timeout_seconds)) +
+      kStopGrace;
+  const StopDeadline deadline(limit, [limit] {
+    g_warning(
+        "shutting down: not done after %.1f s (supervision.shutdown_timeout_seconds + %lld s); "
+        "exiting with status %d without waiting further: results still in flight are lost",
+        static_cast<double>(limit.count()) / 1000, static_cast<long long>(kStopGrace.count()),
+        kStopOverdueExitStatus);
+    _exit(kStopOverdueExitStatus);
+  });
   supervisor_->wait_for_teardowns();
   set_api(nullptr);
   supervisor_.reset();

@@ -59,6 +59,8 @@ class Service {
 
   /// After the main loop stopped: waits for the streams' drains (each bounded by
   /// supervision.shutdown_timeout_seconds), drains the engine, then closes HTTP and the outputs.
+  /// Bounded as a whole: past shutdown_timeout_seconds + 10 s it logs and ends the process
+  /// (_exit, status 1) instead of waiting on a thread that hangs.
   void stop();
 
  private:

@@ -19,6 +19,9 @@ Scenarios:
   bad-input    malformed YAML, unknown keys, a missing model, a taken port: clear errors, exit 1;
                an unreachable URI only puts its stream into backoff
   soak         accelerated file sources and a camera for --soak-seconds: RSS stays bounded
+  signals      SIGTERM and SIGINT while the service is still starting (its start blocked on opening
+               outputs.jsonl.path, a FIFO nobody reads, right after the model loaded): the process
+               dies by the signal within 5 s and says why
 
 --model is the tiny checkpoint (tests/data/parity/internvl-tiny). Exit status 77 (CTest: skipped,
 which fails `make test`) with a message when python3-jsonschema or python3-zmq is missing. Prometheus and Chromium are installed by deploy/install-deps.sh; their
@@ -566,6 +569,33 @@ def scenario_bad_input(args, tiny, work):
             service.proc.kill()
 
 
+def scenario_signals(args, tiny, work):
+    fifo = os.path.join(work, "results.fifo")
+    os.mkfifo(fifo)  # opening it for writing blocks until a reader comes: none will
+    config = base_config(tiny, [], work)
+    config["outputs"]["jsonl"]["path"] = fifo
+    for number, name in [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "SIGINT")]:
+        service = Service(args.service, work, config, name=f"signals-{name}")
+        try:
+            wait_for(lambda: service.find(r"(publishing results on ZeroMQ)") or service.proc.poll() is not None, 120,
+                     "the model to load and the start to reach the outputs")
+            check(service.proc.poll() is None, f"the service exited while starting:{service.tail()}")
+            service.proc.send_signal(number)
+            try:
+                code = service.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                raise Failure(f"{name} while starting: still running 5 s later:{service.tail()}")
+            service.reader.join(timeout=5)
+            check(code == -number, f"{name} while starting: exit status {code}, expected death by {name}")
+            check(f"{name} while starting" in service.log_text(), f"{name}: no message saying why:{service.tail()}")
+            said = service.find("(" + name + r" while starting[^\n]*)")
+            log(f"{name} while starting: died by the signal within 5 s; said: {said}")
+        finally:
+            if service.proc.poll() is None:
+                service.proc.kill()
+                service.proc.wait()
+
+
 def scenario_soak(args, tiny, work):
     make_video(os.path.join(work, "a.mp4"), 90)
     make_video(os.path.join(work, "b.mp4"), 90, pattern="smpte")
@@ -619,7 +649,8 @@ def scenario_soak(args, tiny, work):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("scenario", choices=["streams", "prometheus", "status-page", "bad-input", "soak"])
+    parser.add_argument("scenario", choices=["streams", "prometheus", "status-page", "bad-input", "soak",
+                                                    "signals"])
     parser.add_argument("--service", required=True)
     parser.add_argument("--rtsp-server", required=True)
     parser.add_argument("--schema", required=True)
@@ -633,7 +664,7 @@ def main():
     if zmq_missing():
         return SKIP
     scenarios = {"streams": scenario_streams, "prometheus": scenario_prometheus, "status-page": scenario_status_page,
-                 "bad-input": scenario_bad_input, "soak": scenario_soak}
+                 "bad-input": scenario_bad_input, "soak": scenario_soak, "signals": scenario_signals}
     return run_scenario(args.scenario, lambda work: scenarios[args.scenario](args, tiny, work), args.work_dir)
 
 
