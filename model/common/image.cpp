@@ -247,6 +247,13 @@ RgbImage decode_image_bytes(const void* data, std::size_t size, const std::strin
                      " (not a complete " + kSupportedFormats +
                      " image; check the file or re-encode it as PNG or JPEG)");
   }
+  // stb_image reads a PNM header whose width or height is not a number as 0 and returns an
+  // empty picture (found by tests/fuzz/image_fuzz); nothing downstream can use one.
+  if (width <= 0 || height <= 0) {
+    throw InputError("cannot decode " + what + ": it is " + std::to_string(width) + "x" +
+                     std::to_string(height) + " pixels, an image without pixels (check the " +
+                     "file or re-encode it as PNG or JPEG)");
+  }
   RgbImage image;
   image.width = width;
   image.height = height;

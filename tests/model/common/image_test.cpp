@@ -333,6 +333,27 @@ TEST(ImageTest, jpeg_is_detected_by_content_not_extension) {
   EXPECT_EQ(decode_image_file((dir / "really_a_png.jpg").string()).pixels, pixels);
 }
 
+// Found by tests/fuzz/image_fuzz: stb_image reads a PNM whose width is not a number as 0 wide
+// and "decodes" it, so a picture without pixels reached the preprocessing.
+TEST(ImageTest, refuses_images_without_pixels) {
+  const struct {
+    const char* name;
+    std::string bytes;
+  } cases[] = {
+      {"fuzzed pgm", std::string("P5\x08\x00 1\n\xff", 8)},
+      {"pgm 0 wide", "P5\n0 1\n255\n"},
+      {"ppm 0 high", "P6\n2 0\n255\n"},
+  };
+  for (const auto& c : cases) {
+    try {
+      const RgbImage image = decode_image_bytes(c.bytes.data(), c.bytes.size(), c.name);
+      ADD_FAILURE() << c.name << " decoded to " << image.width << "x" << image.height;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(c.name), std::string::npos) << e.what();
+    }
+  }
+}
+
 }  // namespace
 // An 897-byte JPEG whose header claims 65500x10900 pixels once decoded to 4.4 GB: an image
 // over the pixel limit is refused from its header, before anything is allocated for it.
