@@ -8,8 +8,12 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
 DEMO_OUT ?= out/demo
+# make fuzz: the libFuzzer targets (tests/fuzz/README.md), clang-14, in a build folder of their own
+FUZZ_BUILD_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
 
-.PHONY: all deps configure build test test-sanitize demo clean
+.PHONY: all deps configure build test test-sanitize demo fuzz clean
 
 all: build
 
@@ -51,5 +55,13 @@ demo: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target gstinternvl internvl-scenes internvl
 	bash deploy/demo.sh $(BUILD_DIR) $(DEMO_OUT)
 
+# Each fuzz target over its seed corpus (tests/fuzz/corpus/), then FUZZ_SECONDS of fuzzing each
+# (0: the corpus only), one target after another; FUZZ_TARGETS picks some (default: all).
+fuzz: deps
+	cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_COMPILER=clang++-14 -DINTERNVL_FUZZ=ON -DINTERNVL_WITH_CUDA=OFF
+	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target fuzzers
+	bash tests/fuzz/run_fuzzers.sh $(FUZZ_BUILD_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(FUZZ_BUILD_DIR)

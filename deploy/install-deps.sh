@@ -35,6 +35,8 @@ packages=(
   libgtest-dev libgmock-dev liblsan0
   # the format check of every C++ source (tests/check_format.sh)
   clang-format-14
+  # make fuzz: the libFuzzer targets (tests/fuzz/) are built by clang-14 with its libFuzzer
+  clang-14 libclang-rt-14-dev
   # tests: the JSON Schema check of sink messages (tests/sinks/validate_messages.py, run by
   # /usr/bin/python3) and a Python ZeroMQ subscriber for checking a live endpoint by hand
   python3-jsonschema python3-zmq

@@ -65,6 +65,14 @@ system_clock::time_point parse_timestamp(const std::string& text, const std::str
   const int millis = parse_digits(text, 20, 3, field);
   const std::optional<std::time_t> t = checked_timegm(tm);
   if (!t) fail(field, bad);
+  // A time_point counts nanoseconds in 64 bits (the years 1678 to 2261 in full): a later or
+  // earlier date would overflow it (found by tests/fuzz/result_json_fuzz).
+  constexpr std::time_t kLimit =
+      std::chrono::duration_cast<std::chrono::seconds>(system_clock::duration::max()).count() - 1;
+  if (*t > kLimit || *t < -kLimit) {
+    fail(field, "must lie between the years 1678 and 2261, the times a clock holds (got \"" + text +
+                    "\")");
+  }
   return system_clock::time_point(std::chrono::seconds(*t) + std::chrono::milliseconds(millis));
 }
 

@@ -185,6 +185,42 @@ bool is_jpeg(const unsigned char* data, std::size_t size) {
   return size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF;
 }
 
+// Where a binary PNM's samples start, reading the header exactly as stb_image does (width,
+// height and maximum, each after white space and '#' comments, then one more character).
+std::size_t pnm_data_offset(const unsigned char* data, std::size_t size) {
+  std::size_t pos = 2;  // "P5" or "P6"
+  const auto at_end = [&] { return pos >= size; };
+  const auto next = [&] { return at_end() ? '\0' : static_cast<char>(data[pos++]); };
+  char c = next();
+  for (int field = 0; field < 3; ++field) {
+    for (;;) {
+      while (!at_end() && std::strchr(" \t\n\v\f\r", c) != nullptr && c != '\0') c = next();
+      if (at_end() || c != '#') break;
+      while (!at_end() && c != '\n' && c != '\r') c = next();
+    }
+    while (!at_end() && c >= '0' && c <= '9') c = next();
+  }
+  return pos;
+}
+
+// Debian's stb_image (2.27) reads a binary PNM's samples without checking that they are all
+// there: a truncated file decodes to uninitialised memory, and a truncated 16-bit one crashes
+// it (found by tests/fuzz/image_fuzz). So a PNM must hold every sample before stb_image sees it.
+void check_pnm_complete(const unsigned char* data, std::size_t size, const std::string& what,
+                        int width, int height, int channels) {
+  if (size < 2 || data[0] != 'P' || (data[1] != '5' && data[1] != '6')) return;
+  const uint64_t sample_bytes = stbi_is_16_bit_from_memory(data, static_cast<int>(size)) ? 2 : 1;
+  const uint64_t needed = static_cast<uint64_t>(width) * static_cast<uint64_t>(height) *
+                          static_cast<uint64_t>(channels) * sample_bytes;
+  const std::size_t offset = pnm_data_offset(data, size);
+  const uint64_t present = size > offset ? size - offset : 0;
+  if (present < needed) {
+    throw InputError("cannot decode " + what + ": it is truncated (its " + std::to_string(width) +
+                     "x" + std::to_string(height) + " pixels need " + std::to_string(needed) +
+                     " bytes of samples, it holds " + std::to_string(present) + ")");
+  }
+}
+
 struct StbiDeleter {
   void operator()(stbi_uc* pixels) const { stbi_image_free(pixels); }
 };
@@ -235,6 +271,7 @@ RgbImage decode_image_bytes(const void* data, std::size_t size, const std::strin
   int channels_in_file = 0;
   if (stbi_info_from_memory(bytes, static_cast<int>(size), &width, &height, &channels_in_file)) {
     check_pixels(what, static_cast<uint64_t>(width), static_cast<uint64_t>(height), max_pixels);
+    check_pnm_complete(bytes, size, what, width, height, channels_in_file);
   }
   // Every other format goes to stb_image, which decodes them exactly.
   // Asking for 3 channels makes stb_image replicate grey and drop alpha, which is exactly PIL's
@@ -246,6 +283,13 @@ RgbImage decode_image_bytes(const void* data, std::size_t size, const std::strin
     throw InputError("cannot decode " + what + ": " + (reason != nullptr ? reason : "unknown") +
                      " (not a complete " + kSupportedFormats +
                      " image; check the file or re-encode it as PNG or JPEG)");
+  }
+  // stb_image reads a PNM header whose width or height is not a number as 0 and returns an
+  // empty picture (found by tests/fuzz/image_fuzz); nothing downstream can use one.
+  if (width <= 0 || height <= 0) {
+    throw InputError("cannot decode " + what + ": it is " + std::to_string(width) + "x" +
+                     std::to_string(height) + " pixels, an image without pixels (check the " +
+                     "file or re-encode it as PNG or JPEG)");
   }
   RgbImage image;
   image.width = width;

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "model/internvl/weights.h"
-#include "model/common/regular_file.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -15,6 +14,7 @@
 #include "model/common/errors.h"
 #include "model/common/safetensors.h"
 #include "model/common/torch_zip.h"
+#include "model/internvl/shard_index.h"
 
 namespace ivs::model {
 namespace fs = std::filesystem;
@@ -63,40 +63,6 @@ std::string shape_string(const std::vector<int64_t>& shape) {
   for (size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
   out << "]";
   return out.str();
-}
-
-std::vector<std::string> shards_from_index(const fs::path& index) {
-  const std::string not_file = not_a_regular_file(index.string());
-  if (!not_file.empty()) throw WeightLoadError(index.string() + " " + not_file);
-  std::ifstream in(index);
-  nlohmann::json j;
-  try {
-    in >> j;
-  } catch (const nlohmann::json::exception& e) {
-    throw WeightLoadError(index.string() + ": not a valid index JSON (" + e.what() + ")");
-  }
-  if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object()) {
-    throw WeightLoadError(index.string() + ": missing the object 'weight_map'");
-  }
-  std::vector<std::string> shards;
-  std::set<std::string> seen;
-  for (const auto& [tensor, file] : j["weight_map"].items()) {
-    if (!file.is_string())
-      throw WeightLoadError(index.string() + ": weight_map['" + tensor + "'] is not a file name");
-    const auto name = file.get<std::string>();
-    if (name.find('/') != std::string::npos || name == "..") {
-      throw WeightLoadError(index.string() + ": shard name '" + name +
-                            "' must be a plain file name");
-    }
-    if (seen.insert(name).second) shards.push_back((index.parent_path() / name).string());
-  }
-  for (const auto& shard : shards) {
-    if (!fs::exists(shard)) {
-      throw WeightLoadError(index.string() + " names the shard " + shard +
-                            ", which does not exist: download every shard of the checkpoint");
-    }
-  }
-  return shards;
 }
 
 std::unique_ptr<TensorFile> open_shard(const std::string& path, bool safetensors) {

@@ -206,6 +206,11 @@ TEST(ResultJsonTest, rejects_invalid_messages_naming_the_field) {
        "'timestamp'"},
       {"timestamp bad date", [](json& m) { m["timestamp"] = "2026-02-30T20:01:00.123Z"; },
        "'timestamp'"},
+      // Found by tests/fuzz/result_json_fuzz: beyond a time_point's 64-bit nanoseconds.
+      {"timestamp year 4052", [](json& m) { m["timestamp"] = "4052-11-28T20:01:00.123Z"; },
+       "between the years 1678 and 2261"},
+      {"timestamp year 1600", [](json& m) { m["timestamp"] = "1600-01-01T00:00:00.000Z"; },
+       "between the years 1678 and 2261"},
       {"segment string", [](json& m) { m["segment"]["start_time"] = "12"; },
        "'segment.start_time'"},
       {"negative segment", [](json& m) { m["segment"]["end_time"] = -1; }, "'segment.end_time'"},

@@ -333,6 +333,57 @@ TEST(ImageTest, jpeg_is_detected_by_content_not_extension) {
   EXPECT_EQ(decode_image_file((dir / "really_a_png.jpg").string()).pixels, pixels);
 }
 
+// Found by tests/fuzz/image_fuzz: stb_image reads a PNM whose width is not a number as 0 wide
+// and "decodes" it, so a picture without pixels reached the preprocessing.
+TEST(ImageTest, refuses_images_without_pixels) {
+  const struct {
+    const char* name;
+    std::string bytes;
+  } cases[] = {
+      {"fuzzed pgm", std::string("P5\x08\x00 1\n\xff", 8)},
+      {"pgm 0 wide", "P5\n0 1\n255\n"},
+      {"ppm 0 high", "P6\n2 0\n255\n"},
+  };
+  for (const auto& c : cases) {
+    try {
+      const RgbImage image = decode_image_bytes(c.bytes.data(), c.bytes.size(), c.name);
+      ADD_FAILURE() << c.name << " decoded to " << image.width << "x" << image.height;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(c.name), std::string::npos) << e.what();
+    }
+  }
+}
+
+// Found by tests/fuzz/image_fuzz: Debian's stb_image decodes a truncated binary PNM from
+// uninitialised memory, and crashes on a truncated 16-bit one (the fuzzer's input, last).
+TEST(ImageTest, refuses_truncated_pnm) {
+  const struct {
+    const char* name;
+    std::string bytes;
+  } cases[] = {
+      {"pgm one byte short", "P5\n2 2\n255\n\x01\x02\x03"},
+      {"ppm without samples", "P6\n# comment\n4 1\n255\n"},
+      {"16-bit pgm one byte short", std::string("P5 2 1 65535\n\x01\x02\x03")},
+      {"fuzzed 16-bit pgm", std::string("P5\n5211\n5\n5211\n5\0"
+                                        "5\0\0\0\x01",
+                                        22)},
+  };
+  for (const auto& c : cases) {
+    try {
+      const RgbImage image = decode_image_bytes(c.bytes.data(), c.bytes.size(), c.name);
+      ADD_FAILURE() << c.name << " decoded to " << image.width << "x" << image.height;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
+    }
+  }
+  // Complete files still decode, comments and 16-bit samples (high byte kept) included.
+  const std::string pgm = "P5\n# made by hand\n2 1\n255\n\x10\x20";
+  const RgbImage grey = decode_image_bytes(pgm.data(), pgm.size(), "pgm");
+  EXPECT_EQ(grey.pixels, (std::vector<uint8_t>{0x10, 0x10, 0x10, 0x20, 0x20, 0x20}));
+  const std::string pgm16 = std::string("P5 1 1 65535\n\xAB\xCD");
+  EXPECT_EQ(decode_image_bytes(pgm16.data(), pgm16.size(), "pgm16").pixels[0], 0xAB);
+}
+
 }  // namespace
 // An 897-byte JPEG whose header claims 65500x10900 pixels once decoded to 4.4 GB: an image
 // over the pixel limit is refused from its header, before anything is allocated for it.
