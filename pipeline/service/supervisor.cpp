@@ -430,6 +430,10 @@ size_t Supervisor::start_configured() {
 void Supervisor::add(const StreamConfig& stream) {
   if (streams_.count(stream.id) != 0)
     throw ConfigError("stream '" + stream.id + "' already exists");
+  if (streams_.size() >= config_.limits.max_streams) {
+    throw ConfigError("stream '" + stream.id + "' refused: " + std::to_string(streams_.size()) +
+                      " streams already run, the most allowed (limits.max_streams)");
+  }
   if (!stream_in_shard(stream.id, config_.sharding)) {
     throw ConfigError("stream '" + stream.id + "' belongs to another shard (replicas " +
                       std::to_string(config_.sharding.replicas) + ", this replica is " +
