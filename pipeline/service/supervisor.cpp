@@ -451,6 +451,7 @@ bool Supervisor::remove(const std::string& id) {
   if (found == streams_.end()) return false;
   found->second->retire(true);
   streams_.erase(found);
+  removed_.insert(id);
   g_message("stream %s: removed", id.c_str());
   return true;
 }
@@ -502,6 +503,12 @@ void Supervisor::tick() {
   const auto now = env_.now();
   for (auto& [id, stream] : streams_) stream->tick(now);
   reaper_.join_finished();
+  if (reaper_.busy() == 0) {
+    for (const auto& id : removed_) {
+      if (streams_.count(id) == 0) metrics_->metrics().remove_stream(id);
+    }
+    removed_.clear();
+  }
 }
 
 void Supervisor::stop_all(bool drain) {

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -191,6 +192,43 @@ TEST_F(RestApiTest, labels_are_limited_in_count_and_length_and_must_be_clean_tex
       R"({"id": "cam2", "uri": "rtsp://h/2", "tasks": {"classify": {"labels": ["a", "b", "c", "d", "e"]}}})");
   EXPECT_EQ(inline_labels.status, 400);
   EXPECT_NE(inline_labels.body.find("limits.max_labels"), std::string::npos) << inline_labels.body;
+}
+
+// Lines of /metrics that name `stream` (each is one series, or one bucket/sum/count of one).
+size_t series_lines(const std::string& metrics, const std::string& stream) {
+  size_t count = 0;
+  std::istringstream lines(metrics);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("stream=\"" + stream + "\"") != std::string::npos) ++count;
+  }
+  return count;
+}
+
+TEST_F(RestApiTest, deleted_streams_leave_no_metric_series_behind) {
+  config_.limits.max_streams = 2;
+  start();
+  ASSERT_EQ(add_stream("kept", "rtsp://h/kept").status, 201);
+  constexpr int kCycles = 300;
+  for (int i = 0; i < kCycles; ++i) {
+    const std::string id = "cycle" + std::to_string(i);
+    ASSERT_EQ(add_stream(id, "rtsp://h/" + id).status, 201) << id;
+    ASSERT_EQ(call("DELETE", "/api/v1/streams/" + id, "", {}).status, 200) << id;
+  }
+  // What the service's main loop does every 250 ms, once the teardowns are through.
+  ASSERT_TRUE(run_on_loop(
+      context_,
+      [this] {
+        supervisor_->wait_for_teardowns();
+        supervisor_->tick();
+      },
+      std::chrono::seconds(60)));
+  const auto metrics = call("GET", "/metrics", "", {});
+  ASSERT_EQ(metrics.status, 200);
+  size_t stale = 0;
+  for (int i = 0; i < kCycles; ++i)
+    stale += series_lines(metrics.body, "cycle" + std::to_string(i));
+  EXPECT_EQ(stale, 0u);
+  EXPECT_GE(series_lines(metrics.body, "kept"), 4u);  // frames, decoded, up, restarts, ...
 }
 
 }  // namespace
