@@ -139,10 +139,12 @@ void Service::set_api(std::shared_ptr<RestApi> api) {
 }
 
 void Service::start_http() {
+  sinks::HttpServerOptions options = config_.http.server;
+  options.threads = 8;  // a slow REST call (a stream starting) must not hold up the probes
   try {
     http_ = std::make_unique<sinks::HttpServer>(
         config_.http.listen, [this](const sinks::HttpRequest& request) { return handle(request); },
-        sinks::HttpServerOptions{1 << 20, 8});
+        options);
   } catch (const std::exception& e) {
     throw StartupError(std::string("http.listen: ") + e.what());
   }

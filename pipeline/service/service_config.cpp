@@ -421,6 +421,16 @@ ServiceConfig parse_service_config(const std::string& yaml, const std::string& o
                   [&](auto& v, auto& p) { config.http.auth_token = read_string(v, p); });
     http.optional("allow_unauthenticated",
                   [&](auto& v, auto& p) { config.http.allow_unauthenticated = read_bool(v, p); });
+    sinks::HttpServerOptions& server = config.http.server;
+    http.optional("max_connections", [&](auto& v, auto& p) {
+      server.max_connections = read_integer(v, p, 8, 100000);
+    });
+    http.optional("max_connections_per_ip", [&](auto& v, auto& p) {
+      server.max_connections_per_ip = read_integer(v, p, 1, 100000);
+    });
+    http.optional("connection_timeout_seconds", [&](auto& v, auto& p) {
+      server.connection_timeout_seconds = read_integer(v, p, 1, 3600);
+    });
     http.done();
   });
   check_http_security(config.http, top);

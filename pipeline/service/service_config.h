@@ -16,6 +16,7 @@
 #include "pipeline/config/yaml_reader.h"
 #include "pipeline/keyframe_filter.h"
 #include "plugins/internvl/element_settings.h"
+#include "sinks/http/http_server.h"
 #include "sinks/index/search_index.h"
 
 namespace ivs::service {
@@ -116,6 +117,9 @@ struct HttpConfig {
   // A listen address beyond loopback without auth_token is refused unless this is true (anyone
   // who reaches the port could add streams, i.e. make the service open URLs of their choice).
   bool allow_unauthenticated = false;
+  // max_connections, max_connections_per_ip, connection_timeout_seconds (keys of those names;
+  // defaults in HttpServerOptions). max_body_bytes and threads are the service's own.
+  sinks::HttpServerOptions server;
 };
 
 /// The `limits:` section (configs/README.md, "Limits"): what a config file or a REST caller may

@@ -337,6 +337,13 @@ TEST(ServiceConfigTest, a_reachable_api_without_a_token_is_refused_unless_allowe
             "s3cret");
   EXPECT_TRUE(parse(base + "http: {listen: '0.0.0.0:8080', allow_unauthenticated: true}")
                   .http.allow_unauthenticated);
+  const ServiceConfig limited = parse(
+      base +
+      "http: {max_connections: 100, max_connections_per_ip: 5, connection_timeout_seconds: 3}");
+  EXPECT_EQ(limited.http.server.max_connections, 100u);
+  EXPECT_EQ(limited.http.server.max_connections_per_ip, 5u);
+  EXPECT_EQ(limited.http.server.connection_timeout_seconds, 3u);
+  EXPECT_EQ(parse(base).http.server.max_connections_per_ip, 32u);
   for (const std::string& loopback :
        std::vector<std::string>{"127.0.0.1:0", "localhost:8080", "[::1]:80"})
     EXPECT_EQ(parse(base + "http: {listen: '" + loopback + "'}").http.listen, loopback);
