@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <map>
 #include <sstream>
 #include <utility>
 
@@ -33,6 +34,12 @@ std::string join(const std::vector<std::string>& words) {
   return text;
 }
 
+std::string ascii_lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return text;
+}
+
 std::string scalar_text(const YAML::Node& node, const Place& at) {
   if (!node.IsScalar())
     at.fail("expected a single value, got a " + std::string(node.IsMap() ? "mapping" : "list"));
@@ -45,9 +52,7 @@ std::string read_string(const YAML::Node& node, const Place& at) {
 }
 
 bool read_bool(const YAML::Node& node, const Place& at) {
-  std::string text = scalar_text(node, at);
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
+  const std::string text = ascii_lower(scalar_text(node, at));
   if (text == "true" || text == "yes" || text == "on") return true;
   if (text == "false" || text == "no" || text == "off") return false;
   at.fail("expected true or false; got '" + text + "'");
@@ -143,6 +148,21 @@ std::string expand_environment(const std::string& value, const std::string& wher
 MapReader::MapReader(const YAML::Node& node, Place at) : node_(node), at_(std::move(at)) {
   if (node_.IsDefined() && !node_.IsNull() && !node_.IsMap())
     at_.fail("expected a mapping (key: value)");
+  if (!node_.IsMap()) return;
+  // yaml-cpp keeps every entry of a mapping but looks keys up by the first: a repeated key
+  // would silently lose its second value, so it is an error that points at both.
+  std::map<std::string, int> first_line;
+  for (const auto& entry : node_) {
+    if (!entry.first.IsScalar()) continue;
+    const std::string key = entry.first.Scalar();
+    const int line = entry.first.Mark().line;
+    const auto [seen, inserted] = first_line.emplace(key, line);
+    if (!inserted) {
+      at_.child(key, entry.first)
+          .fail("duplicate key '" + key + "' (lines " + std::to_string(seen->second + 1) + " and " +
+                std::to_string(line + 1) + "); keep one");
+    }
+  }
 }
 
 void MapReader::optional(const std::string& key, const Read& read) {

@@ -42,6 +42,9 @@ struct Place {
 /// "a, b, c".
 std::string join(const std::vector<std::string>& words);
 
+/// `text` with A-Z as a-z (keys, schemes, HTTP tokens: ASCII by definition).
+std::string ascii_lower(std::string text);
+
 /// The scalar's text, with the environment expanded where the source is trusted.
 std::string scalar_text(const YAML::Node& node, const Place& at);
 std::string read_string(const YAML::Node& node, const Place& at);  // null: ""

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "pipeline/service/rest_api.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <utility>
@@ -89,7 +90,38 @@ std::optional<Json> parse_json_body(const HttpRequest& request, HttpResponse& er
   }
 }
 
+// A DNS-rebinding page reaches a loopback server under its own host name; a client of ours
+// names the loopback address.
+std::optional<HttpResponse> refuse_host(const HttpRequest& request,
+                                        const std::vector<std::string>& allowed) {
+  if (allowed.empty()) return std::nullopt;
+  const std::string host = config::ascii_lower(request.header("host"));
+  if (std::find(allowed.begin(), allowed.end(), host) != allowed.end()) return std::nullopt;
+  return error_response(421, "Host '" + host +
+                                 "' is not this server: on a loopback address (http.listen) "
+                                 "requests must name one of " +
+                                 config::join(allowed));
+}
+
+// POST and PUT carry a body; requiring a media type a browser cannot send cross-site without
+// a (never granted) CORS preflight stops forged requests from web pages.
+std::optional<HttpResponse> refuse_content_type(const HttpRequest& request) {
+  if (request.method != "POST" && request.method != "PUT") return std::nullopt;
+  std::string type = config::ascii_lower(request.header("content-type"));
+  type = type.substr(0, type.find(';'));
+  type.erase(type.find_last_not_of(" \t") + 1);
+  if (type == "application/json" || type == "application/yaml") return std::nullopt;
+  return error_response(415, "Content-Type '" + type +
+                                 "' refused: send the body as application/json "
+                                 "(alert rules may also be application/yaml)");
+}
+
 }  // namespace
+
+std::vector<std::string> loopback_hosts(uint16_t port) {
+  const std::string suffix = ":" + std::to_string(port);
+  return {"127.0.0.1" + suffix, "localhost" + suffix, "[::1]" + suffix};
+}
 
 HttpResponse error_response(int status, const std::string& message) {
   return json_response(status, Json{{"error", message}, {"status", status}});
@@ -134,13 +166,13 @@ bool run_on_loop(GMainContext* context, std::function<void()> work,
 
 RestApi::RestApi(Supervisor& supervisor, GMainContext* loop,
                  std::shared_ptr<pipeline::MetricsHub> metrics, const ServiceHealth& health,
-                 std::string auth_token, std::shared_ptr<EventLog> events,
+                 RestAccess access, std::shared_ptr<EventLog> events,
                  std::shared_ptr<SearchApi> search)
     : supervisor_(supervisor),
       loop_(loop),
       metrics_(std::move(metrics)),
       health_(health),
-      auth_token_(std::move(auth_token)),
+      access_(std::move(access)),
       events_(std::move(events)),
       search_(std::move(search)) {}
 
@@ -167,6 +199,7 @@ HttpResponse RestApi::on_loop(const std::function<HttpResponse()>& work) {
 }
 
 HttpResponse RestApi::handle(const HttpRequest& request) {
+  if (auto refused = refuse_host(request, access_.allowed_hosts)) return *refused;
   const std::string& path = request.path;
   const bool read_only = request.method == "GET" || request.method == "HEAD";
   if (path == "/health/live") {
@@ -200,16 +233,18 @@ HttpResponse RestApi::handle(const HttpRequest& request) {
     return search_request(request);
   }
   if (path == kApiPrefix || path.rfind(std::string(kApiPrefix) + "/", 0) == 0) {
-    if (!read_only && !auth_token_.empty()) {
+    if (!read_only && !access_.auth_token.empty()) {
       const std::string given = request.header("authorization");
       const std::string prefix = "Bearer ";
-      if (given.rfind(prefix, 0) != 0 || !same_secret(given.substr(prefix.size()), auth_token_)) {
+      if (given.rfind(prefix, 0) != 0 ||
+          !same_secret(given.substr(prefix.size()), access_.auth_token)) {
         HttpResponse denied = error_response(
             401, "this call needs 'Authorization: Bearer <token>' (http.auth_token)");
         denied.headers.emplace_back("WWW-Authenticate", "Bearer");
         return denied;
       }
     }
+    if (auto refused = refuse_content_type(request)) return *refused;
     return streams_request(request);
   }
   if (path == kEventsPrefix || path.rfind(std::string(kEventsPrefix) + "/", 0) == 0) {
@@ -250,8 +285,10 @@ HttpResponse RestApi::streams_request(const HttpRequest& request) {
           supervisor_.add(stream);
           return json_response(201, to_json(*supervisor_.status(stream.id)));
         } catch (const ConfigError& e) {
-          const bool conflict = std::string(e.what()).find("already exists") != std::string::npos ||
-                                std::string(e.what()).find("another shard") != std::string::npos;
+          const bool conflict =
+              std::string(e.what()).find("already exists") != std::string::npos ||
+              std::string(e.what()).find("another shard") != std::string::npos ||
+              std::string(e.what()).find("limits.max_streams") != std::string::npos;
           return error_response(conflict ? 409 : 400, e.what());
         }
       });
@@ -288,7 +325,7 @@ HttpResponse RestApi::streams_request(const HttpRequest& request) {
             "not over REST)");
       }
       labels = body->at("labels").get<std::vector<std::string>>();
-      check_labels(labels, "labels");
+      check_labels(labels, supervisor_.config().limits, "labels");
     } catch (const Json::exception& e) {
       return error_response(400, std::string("labels must be a list of strings: ") + e.what());
     } catch (const ConfigError& e) {

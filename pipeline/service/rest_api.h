@@ -17,7 +17,11 @@
 //   GET    /                               a status page (HTML, refreshes itself; ?q=&k=&stream=
 //                                          searches, as its search box does)
 // Errors are JSON {"error": "...", "status": N}. With an auth token configured, POST, PUT and
-// DELETE need "Authorization: Bearer <token>". Request bodies never reach the server's
+// DELETE need "Authorization: Bearer <token>". POST and PUT bodies need Content-Type
+// application/json (or application/yaml), else 415: a browser can send a cross-site form or
+// text/plain POST without asking, but not those (nor any DELETE) without a CORS preflight, which
+// is never granted. On loopback, the Host header must name the loopback address and port (else
+// 421), so a web page whose DNS name is rebound to 127.0.0.1 cannot read or change anything. Request bodies never reach the server's
 // environment or files: ${VAR} is not expanded in them and labels_file / templates_file are
 // refused (label sets come inline), and so is an alert rule's negatives_file.
 #pragma once
@@ -27,6 +31,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <glib.h>
 
@@ -45,12 +50,24 @@ struct ServiceHealth {
   std::atomic<int64_t> last_tick_ns{0};  // steady clock of the main loop's last tick
 };
 
+/// Who may call: the bearer token for mutations (empty: none needed) and the Host header values
+/// accepted (empty: any; the service lists the loopback names with the port on a loopback
+/// listen address).
+struct RestAccess {
+  std::string auth_token;
+  std::vector<std::string> allowed_hosts;  // lower-case, e.g. "127.0.0.1:8080"
+};
+
+/// The Host header values a loopback server on `port` answers to: 127.0.0.1, localhost and
+/// [::1], each with the port.
+std::vector<std::string> loopback_hosts(uint16_t port);
+
 class RestApi {
  public:
   /// `supervisor` is only touched on `loop`'s thread (each request waits for it there);
   /// `events` and `search` (null: search is off) are used from the HTTP threads.
   RestApi(Supervisor& supervisor, GMainContext* loop, std::shared_ptr<pipeline::MetricsHub> metrics,
-          const ServiceHealth& health, std::string auth_token, std::shared_ptr<EventLog> events,
+          const ServiceHealth& health, RestAccess access, std::shared_ptr<EventLog> events,
           std::shared_ptr<SearchApi> search = nullptr);
 
   /// The HTTP server's handler. Thread-safe.
@@ -68,7 +85,7 @@ class RestApi {
   GMainContext* loop_;
   std::shared_ptr<pipeline::MetricsHub> metrics_;
   const ServiceHealth& health_;
-  std::string auth_token_;
+  RestAccess access_;
   std::shared_ptr<EventLog> events_;
   std::shared_ptr<SearchApi> search_;
 };

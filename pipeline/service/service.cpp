@@ -33,11 +33,6 @@ int64_t steady_now_ns() {
       .count();
 }
 
-bool loopback_address(const std::string& listen) {
-  return listen.rfind("127.", 0) == 0 || listen.rfind("localhost:", 0) == 0 ||
-         listen.rfind("[::1]:", 0) == 0;
-}
-
 void log_engine(pipeline::EngineLogLevel level, const std::string& text) {
   if (level == pipeline::EngineLogLevel::kError || level == pipeline::EngineLogLevel::kWarning) {
     g_warning("engine: %s", text.c_str());
@@ -80,7 +75,9 @@ void Service::start(GMainContext* loop) {
                                        static_cast<uint64_t>(config_.recording.max_disk_gb * 1e9));
   share_contexts();
   supervisor_ = std::make_unique<Supervisor>(config_, shared_, metrics_);
-  set_api(std::make_shared<RestApi>(*supervisor_, loop, metrics_, health_, config_.http.auth_token,
+  RestAccess access{config_.http.auth_token, {}};
+  if (loopback_listen(config_.http.listen)) access.allowed_hosts = loopback_hosts(http_->port());
+  set_api(std::make_shared<RestApi>(*supervisor_, loop, metrics_, health_, std::move(access),
                                     events_, search_api_));
   const size_t started = supervisor_->start_configured();
   health_.last_tick_ns = steady_now_ns();
@@ -163,19 +160,22 @@ void Service::set_api(std::shared_ptr<RestApi> api) {
 }
 
 void Service::start_http() {
+  sinks::HttpServerOptions options = config_.http.server;
+  options.threads = 8;  // a slow REST call (a stream starting) must not hold up the probes
   try {
     http_ = std::make_unique<sinks::HttpServer>(
         config_.http.listen, [this](const sinks::HttpRequest& request) { return handle(request); },
-        sinks::HttpServerOptions{1 << 20, 8});
+        options);
   } catch (const std::exception& e) {
     throw StartupError(std::string("http.listen: ") + e.what());
   }
   g_message("HTTP (REST, /metrics, /health, status page) on http://%s (port %u)",
             config_.http.listen.c_str(), http_->port());
-  if (config_.http.auth_token.empty() && !loopback_address(config_.http.listen)) {
+  if (config_.http.auth_token.empty() && !loopback_listen(config_.http.listen)) {
     g_warning(
-        "http.listen %s is reachable from other hosts and http.auth_token is empty: anyone who can "
-        "reach the port can add, change and remove streams; set a token",
+        "http.listen %s is reachable from other hosts, http.auth_token is empty and "
+        "http.allow_unauthenticated is true: anyone who can reach the port can add, change and "
+        "remove streams",
         config_.http.listen.c_str());
   }
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "pipeline/service/service_config.h"
 
+#include <glib.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -27,6 +28,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
+using config::ascii_lower;
 using config::join;
 using config::MapReader;
 using config::Place;
@@ -59,7 +61,7 @@ void require_file(const std::string& path, const Place& at) {
 }
 
 void parse_classify(const YAML::Node& node, const Place& at, const std::string& base_dir,
-                    ClassifyConfig& config) {
+                    const LimitsConfig& limits, ClassifyConfig& config) {
   MapReader map(node, at);
   plugins::ClassifySettings& c = config.element;
   map.optional("enabled", [&](auto& v, auto& p) { config.enabled = read_bool(v, p); });
@@ -68,7 +70,7 @@ void parse_classify(const YAML::Node& node, const Place& at, const std::string& 
   });
   map.optional("labels", [&](auto& v, auto& p) {
     config.labels = read_string_list(v, p);
-    check_labels(config.labels, p.describe());
+    check_labels(config.labels, limits, p.describe());
     c.labels_file.clear();  // the nearer setting wins over an inherited file
   });
   map.optional("labels_file", [&](auto& v, auto& p) {
@@ -123,10 +125,10 @@ void parse_caption(const YAML::Node& node, const Place& at, CaptionConfig& confi
 }
 
 void parse_tasks(const YAML::Node& node, const Place& at, const std::string& base_dir,
-                 TasksConfig& tasks) {
+                 const LimitsConfig& limits, TasksConfig& tasks) {
   MapReader map(node, at);
   map.optional("classify",
-               [&](auto& v, auto& p) { parse_classify(v, p, base_dir, tasks.classify); });
+               [&](auto& v, auto& p) { parse_classify(v, p, base_dir, limits, tasks.classify); });
   map.optional("caption", [&](auto& v, auto& p) { parse_caption(v, p, tasks.caption); });
   map.done();
 }
@@ -139,14 +141,22 @@ void check_tasks(const TasksConfig& tasks, const Place& at) {
   }
 }
 
-std::string normalise_uri(const std::string& uri, const Place& at) {
-  if (!uri.empty() && uri.front() == '/') return "file://" + uri;
+// Checked here, before anything opens the URI: a refused one (file:///etc/passwd over REST)
+// must not even be probed.
+std::string normalise_uri(const std::string& given, const LimitsConfig& limits, const Place& at) {
+  const std::string uri = !given.empty() && given.front() == '/' ? "file://" + given : given;
   const auto scheme_end = uri.find("://");
   if (scheme_end == std::string::npos || scheme_end == 0) {
     at.fail(
         "expected a URI such as rtsp://host/path or file:///videos/a.mp4 (or an absolute path); "
         "got '" +
         uri + "'");
+  }
+  const std::string scheme = ascii_lower(uri.substr(0, scheme_end));
+  const auto& allowed = limits.allowed_uri_schemes;
+  if (std::find(allowed.begin(), allowed.end(), scheme) == allowed.end()) {
+    at.fail("URI scheme '" + scheme + "' is not allowed (limits.allowed_uri_schemes: " +
+            join(allowed) + "); the operator can add it to limits.allowed_uri_schemes");
   }
   return uri;
 }
@@ -172,7 +182,9 @@ StreamConfig parse_stream(const YAML::Node& node, const Place& at, const Service
              "' must be 1-128 characters of A-Z a-z 0-9 _ - . (not only dots)");
     }
   });
-  map.required("uri", [&](auto& v, auto& p) { stream.uri = normalise_uri(read_string(v, p), p); });
+  map.required("uri", [&](auto& v, auto& p) {
+    stream.uri = normalise_uri(read_string(v, p), service.limits, p);
+  });
   map.optional("decode", [&](auto& v, auto& p) {
     stream.decode = read_choice(v, p, {"auto", "gpu", "cpu"});
   });
@@ -185,8 +197,9 @@ StreamConfig parse_stream(const YAML::Node& node, const Place& at, const Service
   map.optional("stall_timeout_seconds", [&](auto& v, auto& p) {
     stream.stall_timeout_seconds = read_number(v, p, 0.1, 86400);
   });
-  map.optional("tasks",
-               [&](auto& v, auto& p) { parse_tasks(v, p, service.base_dir, stream.tasks); });
+  map.optional("tasks", [&](auto& v, auto& p) {
+    parse_tasks(v, p, service.base_dir, service.limits, stream.tasks);
+  });
   map.optional("alerts", [&](auto& v, auto& p) {
     stream.alerts = pipeline::read_alert_rules(v, p, service.base_dir);
   });
@@ -212,6 +225,31 @@ std::string read_listen_address(const YAML::Node& node, const Place& at) {
   return text;
 }
 
+void parse_limits(const YAML::Node& node, const Place& at, LimitsConfig& limits) {
+  MapReader map(node, at);
+  map.optional("max_streams",
+               [&](auto& v, auto& p) { limits.max_streams = read_integer(v, p, 1, 100000); });
+  map.optional("max_labels",
+               [&](auto& v, auto& p) { limits.max_labels = read_integer(v, p, 1, 1000000); });
+  map.optional("max_label_bytes",
+               [&](auto& v, auto& p) { limits.max_label_bytes = read_integer(v, p, 1, 65536); });
+  map.optional("allowed_uri_schemes", [&](auto& v, auto& p) {
+    limits.allowed_uri_schemes = read_string_list(v, p);
+    for (auto& scheme : limits.allowed_uri_schemes) scheme = ascii_lower(scheme);
+  });
+  map.done();
+}
+
+// Secure by default: an API others can reach needs a token, or an explicit opt-out.
+void check_http_security(const HttpConfig& http, const Place& top) {
+  if (http.auth_token.empty() && !http.allow_unauthenticated && !loopback_listen(http.listen)) {
+    top.fail("http.listen " + http.listen +
+             " is reachable from other hosts but http.auth_token is empty: anyone could add, "
+             "change and remove streams. Set http.auth_token, or http.allow_unauthenticated: "
+             "true if the network is trusted");
+  }
+}
+
 YAML::Node load_yaml(const std::string& text, const std::string& origin) {
   try {
     return YAML::Load(text);
@@ -223,10 +261,24 @@ YAML::Node load_yaml(const std::string& text, const std::string& origin) {
 
 }  // namespace
 
-void check_labels(const std::vector<std::string>& labels, const std::string& where) {
+void check_labels(const std::vector<std::string>& labels, const LimitsConfig& limits,
+                  const std::string& where) {
   if (labels.empty()) throw ConfigError(where + ": the label list is empty");
+  if (labels.size() > limits.max_labels) {
+    throw ConfigError(where + ": " + std::to_string(labels.size()) + " labels exceed " +
+                      std::to_string(limits.max_labels) + " (limits.max_labels)");
+  }
   std::set<std::string> seen;
   for (const auto& label : labels) {
+    if (label.size() > limits.max_label_bytes) {
+      throw ConfigError(where + ": a label of " + std::to_string(label.size()) + " bytes exceeds " +
+                        std::to_string(limits.max_label_bytes) + " (limits.max_label_bytes)");
+    }
+    if (label.find('\0') != std::string::npos)
+      throw ConfigError(where + ": a label contains a NUL byte");
+    // glib: RFC 3629 (no overlong forms, surrogates or code points past U+10FFFF).
+    if (!g_utf8_validate_len(label.data(), label.size(), nullptr))
+      throw ConfigError(where + ": a label is not valid UTF-8");
     if (label.find_first_not_of(" \t") == std::string::npos)
       throw ConfigError(where + ": a label is empty");
     if (label.find(';') != std::string::npos) {
@@ -236,6 +288,11 @@ void check_labels(const std::vector<std::string>& labels, const std::string& whe
     if (!seen.insert(label).second)
       throw ConfigError(where + ": label '" + label + "' appears twice");
   }
+}
+
+bool loopback_listen(const std::string& listen) {
+  return listen.rfind("127.", 0) == 0 || listen.rfind("localhost:", 0) == 0 ||
+         listen.rfind("[::1]:", 0) == 0;
 }
 
 bool stream_in_shard(const std::string& id, const ShardingConfig& sharding) {
@@ -257,6 +314,8 @@ ServiceConfig parse_service_config(const std::string& yaml, const std::string& o
   if (!root.IsMap())
     top.fail("expected a mapping with 'model', 'tasks', 'streams', ... (see configs/README.md)");
   MapReader map(root, top);
+  // Read first: tasks and streams are checked against the limits wherever they are in the file.
+  map.optional("limits", [&](auto& node, auto& at) { parse_limits(node, at, config.limits); });
   map.required("model", [&](auto& node, auto& at) {
     MapReader model(node, at);
     plugins::EngineSettings& engine = config.model.engine;
@@ -279,8 +338,9 @@ ServiceConfig parse_service_config(const std::string& yaml, const std::string& o
     });
     model.done();
   });
-  map.optional("tasks",
-               [&](auto& node, auto& at) { parse_tasks(node, at, base_dir, config.tasks); });
+  map.optional("tasks", [&](auto& node, auto& at) {
+    parse_tasks(node, at, base_dir, config.limits, config.tasks);
+  });
   map.optional("supervision", [&](auto& node, auto& at) {
     MapReader s(node, at);
     SupervisionConfig& c = config.supervision;
@@ -313,6 +373,10 @@ ServiceConfig parse_service_config(const std::string& yaml, const std::string& o
   // after them whatever the order in the file.
   map.optional("streams", [&](auto& node, auto& at) {
     if (!node.IsSequence()) at.fail("expected a list of streams (- id: ...\\n  uri: ...)");
+    if (node.size() > config.limits.max_streams) {
+      at.fail(std::to_string(node.size()) + " streams exceed " +
+              std::to_string(config.limits.max_streams) + " (limits.max_streams)");
+    }
     std::set<std::string> ids;
     for (size_t i = 0; i < node.size(); ++i) {
       StreamConfig stream = parse_stream(node[i], at.item(i, node[i]), config);
@@ -355,8 +419,21 @@ ServiceConfig parse_service_config(const std::string& yaml, const std::string& o
                   [&](auto& v, auto& p) { config.http.listen = read_listen_address(v, p); });
     http.optional("auth_token",
                   [&](auto& v, auto& p) { config.http.auth_token = read_string(v, p); });
+    http.optional("allow_unauthenticated",
+                  [&](auto& v, auto& p) { config.http.allow_unauthenticated = read_bool(v, p); });
+    sinks::HttpServerOptions& server = config.http.server;
+    http.optional("max_connections", [&](auto& v, auto& p) {
+      server.max_connections = read_integer(v, p, 8, 100000);
+    });
+    http.optional("max_connections_per_ip", [&](auto& v, auto& p) {
+      server.max_connections_per_ip = read_integer(v, p, 1, 100000);
+    });
+    http.optional("connection_timeout_seconds", [&](auto& v, auto& p) {
+      server.connection_timeout_seconds = read_integer(v, p, 1, 3600);
+    });
     http.done();
   });
+  check_http_security(config.http, top);
   map.optional("sharding", [&](auto& node, auto& at) {
     MapReader sharding(node, at);
     sharding.optional("replicas", [&](auto& v, auto& p) {

@@ -16,6 +16,7 @@
 #include "pipeline/config/yaml_reader.h"
 #include "pipeline/keyframe_filter.h"
 #include "plugins/internvl/element_settings.h"
+#include "sinks/http/http_server.h"
 #include "sinks/index/search_index.h"
 
 namespace ivs::service {
@@ -113,6 +114,22 @@ struct OutputsConfig {
 struct HttpConfig {
   std::string listen = "127.0.0.1:8080";
   std::string auth_token;  // non-empty: mutating REST calls need "Authorization: Bearer <token>"
+  // A listen address beyond loopback without auth_token is refused unless this is true (anyone
+  // who reaches the port could add streams, i.e. make the service open URLs of their choice).
+  bool allow_unauthenticated = false;
+  // max_connections, max_connections_per_ip, connection_timeout_seconds (keys of those names;
+  // defaults in HttpServerOptions). max_body_bytes and threads are the service's own.
+  sinks::HttpServerOptions server;
+};
+
+/// The `limits:` section (configs/README.md, "Limits"): what a config file or a REST caller may
+/// create, so that a hostile or mistaken request cannot exhaust memory or open local files.
+struct LimitsConfig {
+  unsigned max_streams = 64;       // streams at once (config file and REST together)
+  unsigned max_labels = 1000;      // labels per stream (inline lists)
+  unsigned max_label_bytes = 256;  // bytes of one label (UTF-8)
+  // Stream URI schemes accepted; "file" (and absolute paths) only when listed.
+  std::vector<std::string> allowed_uri_schemes = {"rtsp", "rtsps", "http", "https"};
 };
 
 struct SupervisionConfig {
@@ -141,6 +158,7 @@ struct ServiceConfig {
   HttpConfig http;
   SupervisionConfig supervision;
   ShardingConfig sharding;
+  LimitsConfig limits;
 };
 
 /// Reads and checks `path`. Throws ConfigError (unreadable file, malformed YAML, unknown key,
@@ -163,8 +181,13 @@ StreamConfig parse_stream_config(const std::string& text, const ServiceConfig& s
                                  const std::string& origin, StreamSource source);
 
 /// Checks a label set for internvlclassify (non-empty labels, no ';', which the element uses
-/// as its separator). Throws ConfigError naming `where`.
-void check_labels(const std::vector<std::string>& labels, const std::string& where);
+/// as its separator; no NUL bytes, valid UTF-8; within limits.max_labels and
+/// limits.max_label_bytes). Throws ConfigError naming `where` and the limit's key.
+void check_labels(const std::vector<std::string>& labels, const LimitsConfig& limits,
+                  const std::string& where);
+
+/// Whether an http.listen address ("127.0.0.1:8080", "localhost:0", "[::1]:80") is loopback.
+bool loopback_listen(const std::string& listen);
 
 /// Whether this replica runs stream `id`: FNV-1a 64 of the id, modulo replicas, equals ordinal.
 bool stream_in_shard(const std::string& id, const ShardingConfig& sharding);

@@ -430,6 +430,10 @@ size_t Supervisor::start_configured() {
 void Supervisor::add(const StreamConfig& stream) {
   if (streams_.count(stream.id) != 0)
     throw ConfigError("stream '" + stream.id + "' already exists");
+  if (streams_.size() >= config_.limits.max_streams) {
+    throw ConfigError("stream '" + stream.id + "' refused: " + std::to_string(streams_.size()) +
+                      " streams already run, the most allowed (limits.max_streams)");
+  }
   if (!stream_in_shard(stream.id, config_.sharding)) {
     throw ConfigError("stream '" + stream.id + "' belongs to another shard (replicas " +
                       std::to_string(config_.sharding.replicas) + ", this replica is " +
@@ -447,6 +451,7 @@ bool Supervisor::remove(const std::string& id) {
   if (found == streams_.end()) return false;
   found->second->retire(true);
   streams_.erase(found);
+  removed_.insert(id);
   g_message("stream %s: removed", id.c_str());
   return true;
 }
@@ -498,6 +503,12 @@ void Supervisor::tick() {
   const auto now = env_.now();
   for (auto& [id, stream] : streams_) stream->tick(now);
   reaper_.join_finished();
+  if (reaper_.busy() == 0) {
+    for (const auto& id : removed_) {
+      if (streams_.count(id) == 0) metrics_->metrics().remove_stream(id);
+    }
+    removed_.clear();
+  }
 }
 
 void Supervisor::stop_all(bool drain) {

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -98,6 +99,7 @@ class Supervisor {
   /// Starts a new stream. Throws ConfigError when the id is taken or belongs to another shard.
   void add(const StreamConfig& stream);
   /// Stops and forgets a stream (its accepted results are still published). False: unknown id.
+  /// Its metric series go at the first tick() after no teardown is running any more.
   bool remove(const std::string& id);
   /// Replaces a stream's label set, live (no restart). False: unknown id. Throws ConfigError
   /// when the stream does not classify.
@@ -129,6 +131,9 @@ class Supervisor {
   SupervisorEnv env_;
   Reaper reaper_;
   std::map<std::string, std::unique_ptr<Stream>> streams_;
+  // Removed streams whose metric series are still exported: dropped once every teardown has
+  // finished (a pipeline being torn down may still record), unless the id was added again.
+  std::set<std::string> removed_;
 };
 
 }  // namespace ivs::service

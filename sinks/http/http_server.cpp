@@ -153,13 +153,19 @@ HttpServer::HttpServer(const std::string& address, HttpHandler handler,
     : address_(address), shared_(std::make_unique<Shared>(Shared{std::move(handler), options})) {
   if (!shared_->handler) throw std::runtime_error("HTTP server on '" + address_ + "': no handler");
   sockaddr_storage socket_address = parse_address(address_);
+  // A pool of internal polling threads, each multiplexing its connections with epoll (AUTO):
+  // idle connections cost a file descriptor, not a thread, so the limits below are what bounds
+  // them. The per-IP limit is shared by the pool; the total is split across its threads.
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
   if (socket_address.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
-  daemon_ = MHD_start_daemon(flags, 0, nullptr, nullptr, &handle, shared_.get(),
-                             MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&socket_address),
-                             MHD_OPTION_THREAD_POOL_SIZE, std::max(1u, options.threads),
-                             MHD_OPTION_NOTIFY_COMPLETED, &request_completed, nullptr,
-                             MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+  daemon_ =
+      MHD_start_daemon(flags, 0, nullptr, nullptr, &handle, shared_.get(), MHD_OPTION_SOCK_ADDR,
+                       reinterpret_cast<sockaddr*>(&socket_address), MHD_OPTION_THREAD_POOL_SIZE,
+                       std::max(1u, options.threads), MHD_OPTION_NOTIFY_COMPLETED,
+                       &request_completed, nullptr, MHD_OPTION_CONNECTION_LIMIT,
+                       std::max(1u, options.max_connections), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                       std::max(1u, options.max_connections_per_ip), MHD_OPTION_CONNECTION_TIMEOUT,
+                       std::max(1u, options.connection_timeout_seconds), MHD_OPTION_END);
   if (daemon_ == nullptr) throw_listen_error(address_, std::strerror(errno));
   const MHD_DaemonInfo* info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
   if (info == nullptr || info->port == 0) {

@@ -36,9 +36,16 @@ struct HttpResponse {
 /// exception becomes a 500 response carrying its message.
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+/// Connection limits keep idle or half-open connections (a slowloris, a port scanner) from
+/// starving other clients: one address holds at most max_connections_per_ip, and a connection
+/// that sends nothing for connection_timeout_seconds is closed. Connections past a limit are
+/// accepted and closed at once, so they never wait in the listen backlog ahead of others.
 struct HttpServerOptions {
-  size_t max_body_bytes = 1 << 20;  // larger request bodies are answered 413
-  unsigned threads = 2;             // requests handled at once
+  size_t max_body_bytes = 1 << 20;           // larger request bodies are answered 413
+  unsigned threads = 2;                      // requests handled at once
+  unsigned max_connections = 512;            // open at once, all addresses together
+  unsigned max_connections_per_ip = 32;      // open at once from one client address
+  unsigned connection_timeout_seconds = 10;  // idle time before a connection is closed
 };
 
 /// A small HTTP/1.1 server on libmicrohttpd (Debian libmicrohttpd-dev): serves /metrics, the

@@ -129,6 +129,34 @@ const prometheus::Histogram::BucketBoundaries& Metrics::batch_size_buckets() {
   return kBuckets;
 }
 
+namespace {
+
+// Family has no look-up by a partial label set: its collected series name their labels, and Add
+// with the same labels returns the live series (`args`: a histogram's buckets, ignored then).
+template <typename T, typename... Args>
+void remove_series(prometheus::Family<T>& family, const std::string& stream, const Args&... args) {
+  for (const auto& collected : family.Collect()) {
+    for (const auto& series : collected.metric) {
+      prometheus::Labels labels;
+      for (const auto& label : series.label) labels[label.name] = label.value;
+      const auto found = labels.find("stream");
+      if (found != labels.end() && found->second == stream)
+        family.Remove(&family.Add(labels, args...));
+    }
+  }
+}
+
+}  // namespace
+
+void Metrics::remove_stream(const std::string& stream) {
+  for (auto* family : {frames_, frames_decoded_, frames_sampled_, frames_dropped_, stream_restarts_,
+                       events_, index_frames_, index_frames_dropped_})
+    remove_series(*family, stream);
+  for (auto* family : {stream_up_, alert_active_, alert_probability_})
+    remove_series(*family, stream);
+  remove_series(*result_latency_, stream, latency_buckets());
+}
+
 prometheus::Counter& Metrics::frames(const std::string& stream) {
   return frames_->Add({{"stream", stream}});
 }

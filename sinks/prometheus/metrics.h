@@ -61,6 +61,11 @@ class Metrics {
   prometheus::Counter& index_frames(const std::string& stream);
   prometheus::Counter& index_frames_dropped(const std::string& stream);
 
+  /// Drops every series labelled stream=`stream` (a removed stream), so streams added and
+  /// removed over months do not pile up in /metrics. References obtained for it before become
+  /// dangling: call only once nothing records for the stream any more (its pipeline is gone).
+  void remove_stream(const std::string& stream);
+
   // Search (the service's index): set from the index's stats, observed per REST query.
   prometheus::Gauge& search_index_frames() { return *search_index_frames_; }
   prometheus::Gauge& search_index_disk_bytes() { return *search_index_disk_bytes_; }

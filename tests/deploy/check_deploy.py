@@ -66,7 +66,7 @@ CONFIG_SCHEMA = {
     },
     "streams": [{"id": None, "uri": None, "decode": None, "decode_frames": None}],
     "outputs": {"zmq": {"endpoint": None}, "jsonl": {"path": None}},
-    "http": {"listen": None, "auth_token": None},
+    "http": {"listen": None, "auth_token": None, "allow_unauthenticated": None},
     "supervision": {"stall_timeout_seconds": None, "backoff_initial_seconds": None,
                     "backoff_max_seconds": None, "shutdown_timeout_seconds": None},
     "sharding": {"replicas": None, "ordinal": None},
@@ -393,7 +393,15 @@ def validate_with_streamd(ctx, config_path, errors):
         return
     env = dict(os.environ, INTERNVL_MODEL_DIR=os.path.join(ctx.work, "no-model"),
                INTERNVL_SHARD_COUNT="1", INTERNVL_SHARD_ORDINAL="0")
-    result = run([ctx.streamd, "--validate-config", config_path], env=env)
+    env.pop("INTERNVL_API_TOKEN", None)
+    env.pop("INTERNVL_ALLOW_UNAUTHENTICATED", None)
+    # Deployments listen on 0.0.0.0: secure by default, they refuse to start without a token.
+    refused = run([ctx.streamd, "--validate-config", config_path], env=env)
+    if refused.returncode == 0 or "http.allow_unauthenticated" not in refused.stdout + refused.stderr:
+        errors.append(f"{ctx.streamd} --validate-config {config_path} without INTERNVL_API_TOKEN "
+                      f"did not refuse naming http.allow_unauthenticated (exit {refused.returncode})")
+    result = run([ctx.streamd, "--validate-config", config_path],
+                 env=dict(env, INTERNVL_API_TOKEN="deploy-check"))
     if result.returncode != 0:
         errors.append(f"{ctx.streamd} --validate-config {config_path} exited "
                       f"{result.returncode}: {(result.stdout + result.stderr).strip()}")

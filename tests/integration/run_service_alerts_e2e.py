@@ -27,7 +27,7 @@ import sys
 
 from e2e_common import SKIP, Subscriber, check, log, load_validator, run_scenario, zmq_missing
 from run_alerts_e2e import discovered_seconds, make_video, occurrences
-from run_service_e2e import Http, Service, wait_for
+from run_service_e2e import LOCAL_SOURCES, Http, Service, wait_for
 
 STREAM = "yard"
 TOKEN = "s3cret"
@@ -56,6 +56,7 @@ def scenario_service(args, work):
         "recordings_dir": recordings,
         "recording": {"pre_roll_seconds": 1, "post_roll_seconds": 1, "max_duration_seconds": 60},
         "streams": [{"id": STREAM, "uri": mp4, "realtime": True, "restart_on_eos": True}],
+        "limits": LOCAL_SOURCES,
         "outputs": {"zmq": {"endpoint": "bind:tcp://127.0.0.1:0"}},
         "http": {"listen": "127.0.0.1:0", "auth_token": TOKEN},
         "supervision": {"stall_timeout_seconds": 10, "backoff_initial_seconds": 0.5, "backoff_max_seconds": 2},

@@ -216,6 +216,10 @@ class RtspCamera:
             self.proc.wait(timeout=10)
 
 
+# Local files and the UDP probe are off by default (limits.allowed_uri_schemes).
+LOCAL_SOURCES = {"allowed_uri_schemes": ["file", "udp", "rtsp", "rtsps", "http", "https"]}
+
+
 def base_config(tiny, streams, work, **extra):
     config = {
         "model": {"path": tiny, "device": "cpu", "batch_size": 8},
@@ -225,6 +229,7 @@ def base_config(tiny, streams, work, **extra):
                         "max_new_tokens": 4},
         },
         "streams": streams,
+        "limits": LOCAL_SOURCES,
         "outputs": {"zmq": {"endpoint": "bind:tcp://127.0.0.1:0"},
                     "jsonl": {"path": os.path.join(work, "results.jsonl")}},
         "http": {"listen": "127.0.0.1:0"},

@@ -24,7 +24,7 @@ import tempfile
 import time
 
 from e2e_common import check, checkpoint_dir, log, run_scenario
-from run_service_e2e import Http, Service, wait_for
+from run_service_e2e import LOCAL_SOURCES, Http, Service, wait_for
 
 FPS = 30
 GOP_FRAMES = 30
@@ -48,6 +48,7 @@ def scenario_keyframes(args, tiny, work):
         "model": {"path": tiny, "device": "cpu"},
         "tasks": {"classify": {"labels": ["red", "green", "blue"], "selection_fps": 1, "clip_frames": 0}},
         "streams": streams,
+        "limits": LOCAL_SOURCES,
         "http": {"listen": "127.0.0.1:0"},
         "supervision": {"stall_timeout_seconds": 10},
     }

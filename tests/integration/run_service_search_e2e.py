@@ -38,7 +38,7 @@ import urllib.parse
 
 from e2e_common import Failure, check, log, run_scenario
 from run_alerts_e2e import make_video, occurrences
-from run_service_e2e import Http, Service, run_expecting_failure, wait_for
+from run_service_e2e import LOCAL_SOURCES, Http, Service, run_expecting_failure, wait_for
 
 STREAM = "yard"
 SECONDS_PER_SCENE = 3
@@ -197,6 +197,7 @@ def scenario_service(args, work):
         "tasks": {"classify": {"labels_file": labels_file, "selection_fps": 4, "clip_frames": 0}},
         "search": {"data_dir": data_dir},
         "streams": [{"id": STREAM, "uri": mp4, "realtime": True, "restart_on_eos": True}],
+        "limits": LOCAL_SOURCES,
         "http": {"listen": "127.0.0.1:0"},
         "supervision": {"stall_timeout_seconds": 10, "backoff_initial_seconds": 0.5, "backoff_max_seconds": 2},
     }

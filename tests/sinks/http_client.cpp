@@ -206,8 +206,10 @@ HttpResponse http_request(const std::string& host, uint16_t port, const std::str
   const auto deadline = Clock::now() + timeout;
   Fd fd(connect_to(host, port, deadline, url));
   // No Accept-Encoding: servers then answer uncompressed, which the caller can read directly.
-  std::string request = method + " " + path + " HTTP/1.1\r\nHost: " + authority +
-                        "\r\nAccept: */*\r\nConnection: close\r\n";
+  // A "Host" among `headers` replaces the default (tests of the server's Host check).
+  std::string request = method + " " + path + " HTTP/1.1\r\n";
+  if (headers.count("Host") == 0) request += "Host: " + authority + "\r\n";
+  request += "Accept: */*\r\nConnection: close\r\n";
   for (const auto& [name, value] : headers) request += name + ": " + value + "\r\n";
   if (!body.empty() || method == "POST" || method == "PUT") {
     request += "Content-Length: " + std::to_string(body.size()) + "\r\n";

@@ -29,7 +29,7 @@ HttpResponse http_get(const std::string& host, uint16_t port, const std::string&
                       std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
 /// Sends `method` `path` with `body` (Content-Length set for POST/PUT or a non-empty body) and
-/// the extra `headers`; otherwise as http_get().
+/// the extra `headers` (a "Host" there replaces the default); otherwise as http_get().
 HttpResponse http_request(const std::string& host, uint16_t port, const std::string& method,
                           const std::string& path, const std::string& body = "",
                           const std::map<std::string, std::string>& headers = {},

@@ -6,9 +6,18 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "tests/sinks/http_client.h"
 
@@ -66,6 +75,70 @@ TEST(HttpServerTest, a_throwing_handler_becomes_a_500_and_the_server_keeps_servi
   EXPECT_EQ(failed.status, 500);
   EXPECT_NE(failed.body.find("disk on fire"), std::string::npos);
   EXPECT_EQ(http_request("127.0.0.1", server.port(), "GET", "/").body, "fine");
+}
+
+// An idle TCP connection to 127.0.0.1:`port` from `source` (any 127.x address works on Linux
+// loopback): connected, nothing sent, like a half-open request. -1 when it could not connect.
+int idle_connection(const char* source, uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  inet_pton(AF_INET, source, &from.sin_addr);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof(from)) != 0 ||
+      connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Issue 19: 1,000 idle half-open connections made /health/live time out. One address now holds
+// at most max_connections_per_ip of them; the server keeps answering everyone else at once.
+TEST(HttpServerTest, many_idle_connections_from_one_address_do_not_stop_others) {
+  // More than libmicrohttpd's old default limit (FD_SETSIZE - 4), so that without the per-IP
+  // limit they would fill the server.
+  constexpr int kIdle = 1100;
+  rlimit files{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &files), 0);
+  ASSERT_GE(files.rlim_max, rlim_t{2 * kIdle + 100}) << "raise the open-files hard limit";
+  files.rlim_cur = std::max<rlim_t>(files.rlim_cur, 2 * kIdle + 100);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &files), 0);
+
+  HttpServer server("127.0.0.1:0", [](const HttpRequest&) {
+    return HttpResponse{200, "application/json", "{\"status\": \"live\"}", {}};
+  });
+  std::vector<int> idle;
+  for (int i = 0; i < kIdle; ++i) {
+    const int fd = idle_connection("127.0.0.2", server.port());
+    if (fd >= 0) idle.push_back(fd);
+  }
+  EXPECT_GT(idle.size(), 0u);
+  // A bounded wait for an answer that must come, not a timing assertion: 5 s is the client's
+  // whole budget, the issue's probe allowed 1 s.
+  const auto live =
+      test::http_get("127.0.0.1", server.port(), "/health/live", std::chrono::seconds(5));
+  EXPECT_EQ(live.status, 200);
+  for (const int fd : idle) close(fd);
+}
+
+TEST(HttpServerTest, an_idle_connection_is_closed_after_the_connection_timeout) {
+  HttpServerOptions options;
+  options.connection_timeout_seconds = 1;
+  HttpServer server(
+      "127.0.0.1:0", [](const HttpRequest&) { return HttpResponse{}; }, options);
+  const int fd = idle_connection("127.0.0.1", server.port());
+  ASSERT_GE(fd, 0);
+  // Bounded wait for the close that must come (the server's 1 s, with room for a slow machine).
+  timeval wait{30, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
+  char byte = 0;
+  EXPECT_EQ(recv(fd, &byte, 1, 0), 0) << "the server did not close the idle connection";
+  close(fd);
 }
 
 TEST(HttpServerTest, an_address_in_use_or_malformed_is_an_error_naming_it) {

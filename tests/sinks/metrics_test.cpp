@@ -242,6 +242,39 @@ TEST(MetricsTest, family_names_and_types_match_the_design_exactly) {
   }
 }
 
+TEST(MetricsTest, removing_a_stream_drops_every_series_labelled_with_it_and_only_those) {
+  Metrics metrics = make_metrics();
+  MetricsExposer exposer("127.0.0.1:0", metrics.registry());
+  for (const std::string stream : {"gone", "kept"}) {
+    metrics.frames(stream).Increment();
+    metrics.frames_decoded(stream).Increment();
+    metrics.frames_sampled(stream, "classify").Increment();
+    metrics.frames_dropped(stream, "queue_full").Increment();
+    metrics.result_latency(stream, "classify").Observe(0.1);
+    metrics.stream_up(stream).Set(1);
+    metrics.stream_restarts(stream).Increment();
+    metrics.events(stream, "fence").Increment();
+    metrics.alert_active(stream, "fence").Set(1);
+    metrics.alert_probability(stream, "fence").Set(0.5);
+    metrics.index_frames(stream).Increment();
+    metrics.index_frames_dropped(stream).Increment();
+  }
+  metrics.queue_depth("classify").Set(1);
+  metrics.remove_stream("gone");
+  const Exposition e = scrape(exposer);
+  size_t gone = 0;
+  size_t kept = 0;
+  for (const auto& [series, value] : e.samples) {
+    gone += series.find(R"(stream="gone")") != std::string::npos;
+    kept += series.find(R"(stream="kept")") != std::string::npos;
+  }
+  EXPECT_EQ(gone, 0u);
+  EXPECT_EQ(kept, 11u + 17u);  // 11 single series, the histogram's 15 buckets + sum + count
+  EXPECT_EQ(e.value(R"(internvl_queue_depth{task="classify"})"), 1);
+  metrics.frames("gone").Increment();  // a stream added again with the same id starts anew
+  EXPECT_EQ(scrape(exposer).value(R"(internvl_frames_total{stream="gone"})"), 1);
+}
+
 TEST(MetricsTest, two_metrics_objects_are_independent) {
   Metrics first = make_metrics();
   Metrics second("9.9.9", "none", "cpu");

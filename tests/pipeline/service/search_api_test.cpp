@@ -117,8 +117,8 @@ class SearchRestTest : public ::testing::Test {
 
   void serve(std::shared_ptr<SearchApi> api) {
     server_.reset();
-    rest_ = std::make_shared<RestApi>(*supervisor_, loop_.context(), hub_, health_, "", events_,
-                                      std::move(api));
+    rest_ = std::make_shared<RestApi>(*supervisor_, loop_.context(), hub_, health_, RestAccess{},
+                                      events_, std::move(api));
     server_ = std::make_unique<sinks::HttpServer>(
         "127.0.0.1:0", [rest = rest_](const sinks::HttpRequest& r) { return rest->handle(r); });
   }

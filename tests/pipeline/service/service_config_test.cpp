@@ -85,6 +85,7 @@ outputs:
   zmq: {endpoint: "bind:tcp://*:5555", topic_prefix: "site1/", send_hwm: 50}
   jsonl: {path: out/results.jsonl}
 http: {listen: "0.0.0.0:0", auth_token: s3cret}
+limits: {allowed_uri_schemes: [rtsp, file]}
 )",
                                 "/etc/internvl");
   EXPECT_EQ(c.model.engine.model, "/etc/internvl/m");  // relative to the config's directory
@@ -323,6 +324,89 @@ TEST(ServiceConfigTest, listen_ports_are_range_checked) {
                 .find("expected host:port"),
             std::string::npos);
   EXPECT_EQ(parse("model: {path: /m}\nhttp: {listen: '[::1]:65535'}").http.listen, "[::1]:65535");
+}
+
+TEST(ServiceConfigTest, a_reachable_api_without_a_token_is_refused_unless_allowed) {
+  const std::string base = "model: {path: /m}\n";
+  const std::string message = error_of(base + "http: {listen: '0.0.0.0:8080'}");
+  EXPECT_NE(message.find("http.auth_token"), std::string::npos) << message;
+  EXPECT_NE(message.find("http.allow_unauthenticated"), std::string::npos) << message;
+  EXPECT_NE(error_of(base + "http: {listen: '10.0.0.7:8080', auth_token: ''}").find("auth_token"),
+            std::string::npos);
+  EXPECT_EQ(parse(base + "http: {listen: '0.0.0.0:8080', auth_token: s3cret}").http.auth_token,
+            "s3cret");
+  EXPECT_TRUE(parse(base + "http: {listen: '0.0.0.0:8080', allow_unauthenticated: true}")
+                  .http.allow_unauthenticated);
+  const ServiceConfig limited = parse(
+      base +
+      "http: {max_connections: 100, max_connections_per_ip: 5, connection_timeout_seconds: 3}");
+  EXPECT_EQ(limited.http.server.max_connections, 100u);
+  EXPECT_EQ(limited.http.server.max_connections_per_ip, 5u);
+  EXPECT_EQ(limited.http.server.connection_timeout_seconds, 3u);
+  EXPECT_EQ(parse(base).http.server.max_connections_per_ip, 32u);
+  for (const std::string& loopback :
+       std::vector<std::string>{"127.0.0.1:0", "localhost:8080", "[::1]:80"})
+    EXPECT_EQ(parse(base + "http: {listen: '" + loopback + "'}").http.listen, loopback);
+}
+
+TEST(ServiceConfigTest, a_duplicated_key_names_the_key_and_both_lines) {
+  const std::string message =
+      error_of("model: {path: /m}\nhttp:\n  listen: 127.0.0.1:1\n  listen: 0.0.0.0:2\n");
+  EXPECT_NE(message.find("duplicate key 'listen' (lines 3 and 4)"), std::string::npos) << message;
+  EXPECT_NE(error_of("model: {path: /m}\nmodel: {path: /n}\n").find("duplicate key 'model'"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(kMinimal) + "streams: []\n").find("duplicate key 'streams'"),
+            std::string::npos);
+}
+
+TEST(ServiceConfigTest, uri_schemes_are_limited_to_the_allowed_list) {
+  const std::string base = "model: {path: /m}\ntasks: {classify: {labels: [a]}}\n";
+  for (const std::string& uri :
+       std::vector<std::string>{"file:///etc/passwd", "/videos/a.mp4", "v4l2:///dev/video0"}) {
+    const std::string message = error_of(base + "streams: [{id: a, uri: '" + uri + "'}]");
+    EXPECT_NE(message.find("is not allowed (limits.allowed_uri_schemes: rtsp, rtsps, http, https)"),
+              std::string::npos)
+        << message;
+  }
+  for (const std::string& uri :
+       std::vector<std::string>{"rtsp://h/1", "RTSPS://h/1", "http://h/a", "https://h/a"})
+    EXPECT_EQ(parse(base + "streams: [{id: a, uri: '" + uri + "'}]").streams.size(), 1u) << uri;
+  // Read before the streams wherever it stands in the file.
+  const ServiceConfig c = parse(base + "streams: [{id: a, uri: /videos/a.mp4}]\n" +
+                                "limits: {allowed_uri_schemes: [rtsp, File]}\n");
+  EXPECT_EQ(c.streams[0].uri, "file:///videos/a.mp4");
+  EXPECT_EQ(c.limits.allowed_uri_schemes, (std::vector<std::string>{"rtsp", "file"}));
+}
+
+TEST(ServiceConfigTest, stream_count_and_labels_are_limited_naming_the_setting) {
+  const ServiceConfig defaults = parse(kMinimal);
+  EXPECT_EQ(defaults.limits.max_streams, 64u);
+  EXPECT_EQ(defaults.limits.max_labels, 1000u);
+  EXPECT_EQ(defaults.limits.max_label_bytes, 256u);
+  const std::string base = "model: {path: /m}\ntasks: {classify: {labels: [a]}}\n";
+  const std::string three =
+      "streams: [{id: a, uri: 'rtsp://h/1'}, {id: b, uri: 'rtsp://h/2'}, "
+      "{id: c, uri: 'rtsp://h/3'}]\n";
+  EXPECT_NE(error_of(base + three + "limits: {max_streams: 2}")
+                .find("3 streams exceed 2 "
+                      "(limits.max_streams)"),
+            std::string::npos);
+  EXPECT_EQ(parse(base + three + "limits: {max_streams: 3}").streams.size(), 3u);
+  const std::string limits = "limits: {max_labels: 2, max_label_bytes: 5}\n";
+  EXPECT_NE(error_of(limits + "model: {path: /m}\ntasks: {classify: {labels: [a, b, c]}}")
+                .find("3 labels exceed 2 (limits.max_labels)"),
+            std::string::npos);
+  EXPECT_NE(error_of(limits + "model: {path: /m}\ntasks: {classify: {labels: [abcdef]}}")
+                .find("(limits.max_label_bytes)"),
+            std::string::npos);
+  EXPECT_NE(error_of("model: {path: /m}\ntasks: {classify: {labels: [\"a\\0b\"]}}").find("NUL"),
+            std::string::npos);
+  EXPECT_NE(error_of("model: {path: /m}\ntasks: {classify: {labels: [\"a\xc3\x28\"]}}")
+                .find("not valid UTF-8"),
+            std::string::npos);
+  EXPECT_NE(error_of("model: {path: /m}\ntasks: {classify: {labels: [\"\xed\xa0\x80\"]}}")
+                .find("not valid UTF-8"),
+            std::string::npos);  // a UTF-16 surrogate
 }
 
 TEST(ServiceConfigTest, sharding_splits_streams_by_a_stable_hash) {
