@@ -10,6 +10,7 @@ namespace {
 constexpr const char* kOurPlugin = "the internvl plugin (this project)";
 constexpr const char* kCore = "gstreamer1.0-tools (core)";
 constexpr const char* kKeyframesName = "keyframes";
+constexpr const char* kPaceName = "pace";
 
 // The media type of what `pad` carries ("video/x-h264"), or "" when it cannot say yet.
 std::string media_type(GstPad* pad) {
@@ -122,7 +123,7 @@ GstElement* build_encoded_branch(const EncodedBranch& branch) {
     // A realtime file hands its packets on at their time, as a camera would. Paced only at the
     // sink, it would be read ahead into the decoder's and the elements' queues: with key frames
     // only, a minute of video, which the drain at shutdown then waits for in real time.
-    GstElement* pace = add_new(branch.pipeline, added, "clocksync", kCore, "pace");
+    GstElement* pace = add_new(branch.pipeline, added, "clocksync", kCore, kPaceName);
     link_or_throw(pace, entry);
     entry = pace;
   }
@@ -175,6 +176,13 @@ void route_source_video(GstElement* source, EncodedBranch branch) {
   stop_at_parsed_video(source);
   g_signal_connect_data(source, "pad-added", G_CALLBACK(on_source_pad_added),
                         new SourceLinks{std::move(branch)}, &free_source_links, GConnectFlags(0));
+}
+
+GstPad* liveness_pad(GstElement* pipeline, GstElement* decoded_queue) {
+  GstElement* pace = gst_bin_get_by_name(GST_BIN(pipeline), kPaceName);
+  GstPad* pad = gst_element_get_static_pad(pace != nullptr ? pace : decoded_queue, "sink");
+  if (pace != nullptr) gst_object_unref(pace);
+  return pad;
 }
 
 KeyframesState keyframes_state(GstElement* pipeline) {

@@ -42,6 +42,11 @@ struct EncodedBranch {
 /// frames received from the source in branch.telemetry (frames_received and frames_metric).
 void route_source_video(GstElement* source, EncodedBranch branch);
 
+/// The pad to ask, with a latency query to its peer, whether the stream's source is live: the
+/// sink of a realtime file's pacing (a clocksync, which, syncing to the clock, answers "live"
+/// whatever its source) when there is one, else `decoded_queue`'s sink. A reference.
+GstPad* liveness_pad(GstElement* pipeline, GstElement* decoded_queue);
+
 /// What a stream's internvlkeyframes does now.
 struct KeyframesState {
   pipeline::DecodeFrames decoding = pipeline::DecodeFrames::kAll;  // kAll or kKeyframes

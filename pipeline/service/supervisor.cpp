@@ -321,12 +321,12 @@ class Stream {
     gst_util_set_object_arg(G_OBJECT(pipe_.queue), "leaky", "downstream");
   }
 
-  // Whether the source is live: a latency query upstream of the queue (the decoded stream). Not
-  // one on the pipeline: that goes to the sink, and a sink that syncs to the clock (a realtime
-  // file) answers "live" whatever its source, which made a paced file's end a live source's
-  // failure (backoff) instead of a restart.
+  // Whether the source is live: a latency query upstream of the queue (the decoded stream), or
+  // of a realtime file's pacing. Not one on the pipeline: that goes to the sink, and a sink that
+  // syncs to the clock (a realtime file) answers "live" whatever its source, which made a paced
+  // file's end a live source's failure (backoff) instead of a restart.
   bool source_is_live() const {
-    GstPad* decoded = gst_element_get_static_pad(pipe_.queue, "sink");
+    GstPad* decoded = liveness_pad(pipe_.pipeline, pipe_.queue);
     GstQuery* query = gst_query_new_latency();
     gboolean live = FALSE;
     if (gst_pad_peer_query(decoded, query)) gst_query_parse_latency(query, &live, nullptr, nullptr);
