@@ -3,7 +3,8 @@
 # Runs the libFuzzer targets of a fuzz build (tests/fuzz/README.md), one after the other (the
 # machines have 2 cores):
 #   run_fuzzers.sh <build-fuzz> <seconds> [target...]
-# For each target: first every input of tests/fuzz/corpus/<target>/ once (the regression test:
+# For each target: first every input of tests/fuzz/corpus/<target>/ and of the tests/data files
+# tests/fuzz/data_seeds.txt names for it once (the regression test:
 # each input once, no mutation), then <seconds> of fuzzing from that corpus (0: none). New inputs
 # go to <build-fuzz>/fuzz-corpus/<target>/, never into the repository; a crash, leak, timeout
 # (-timeout, seconds per input) or allocation beyond -rss_limit_mb saves its input to
@@ -13,17 +14,29 @@ build=$(cd "$1" && pwd)
 seconds=$2
 shift 2
 here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=()
-  for dir in "$here"/corpus/*/; do targets+=("$(basename "$dir")"); done
+  for binary in "$build"/fuzz/*_fuzz; do targets+=("$(basename "$binary")"); done
 fi
 limits=(-rss_limit_mb=2048 -timeout=10 -malloc_limit_mb=2048)
 mkdir -p "$build/fuzz-artifacts"
 status=0
 for target in "${targets[@]}"; do
   binary=$build/fuzz/$target
-  seeds=$here/corpus/$target
+  # The target's corpus and the tests/data files data_seeds.txt names for it, in one folder.
+  seeds=$build/fuzz-seeds/$target
+  rm -rf "$seeds"
+  mkdir -p "$seeds"
+  if [ -d "$here/corpus/$target" ]; then cp "$here/corpus/$target"/* "$seeds"/; fi
+  while read -r seed_target pattern; do
+    [ "$seed_target" = "$target" ] || continue
+    for file in "$root"/$pattern; do
+      relative=${file#"$root"/}
+      cp "$file" "$seeds/data_${relative//\//_}"
+    done
+  done < <(grep -v '^#' "$here/data_seeds.txt")
   work=$build/fuzz-corpus/$target
   log=$build/fuzz-artifacts/$target.log
   mkdir -p "$work"
