@@ -31,8 +31,8 @@ std::vector<std::string> parse_label_list(const std::string& text) {
 }
 
 std::vector<std::string> read_lines_file(const std::string& path, const std::string& what) {
-  const std::string not_file = not_a_regular_file(path);
-  if (!not_file.empty() && not_file != "does not exist") {
+  const std::string not_file = special_file_kind(path);
+  if (!not_file.empty()) {
     throw InputError(what + " '" + path + "' " + not_file + ": pass a text file");
   }
   std::ifstream in(path);

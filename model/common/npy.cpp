@@ -181,8 +181,8 @@ class HeaderParser {
 };
 
 std::vector<unsigned char> read_file(const std::string& path) {
-  const std::string not_file = not_a_regular_file(path);
-  if (!not_file.empty() && not_file != "does not exist") fail(path, not_file);
+  const std::string not_file = special_file_kind(path);
+  if (!not_file.empty()) fail(path, not_file);
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw InputError("npy file '" + path + "' cannot be opened (" + std::strerror(errno) +

@@ -12,4 +12,7 @@ namespace ivs::model {
 /// /dev/zero never ends.
 std::string not_a_regular_file(const std::string& path);
 
+/// Same, "" also when `path` does not exist: for readers whose own open reports a missing file.
+std::string special_file_kind(const std::string& path);
+
 }  // namespace ivs::model

@@ -81,8 +81,8 @@ bool checked_product(const std::vector<std::uint64_t>& factors, std::uint64_t& p
 class Mapping {
  public:
   explicit Mapping(const std::string& path) {
-    const std::string not_file = not_a_regular_file(path);
-    if (!not_file.empty() && not_file != "does not exist") {
+    const std::string not_file = special_file_kind(path);
+    if (!not_file.empty()) {
       fail(path, not_file, "Pass the path of the checkpoint's model.safetensors");
     }
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

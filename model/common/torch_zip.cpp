@@ -106,8 +106,8 @@ const char* kind_name(PickleKind kind) {
 }
 
 ZipPtr open_zip(const std::string& path) {
-  const std::string not_file = not_a_regular_file(path);
-  if (!not_file.empty() && not_file != "does not exist") {  // zip_open says it, below
+  const std::string not_file = special_file_kind(path);
+  if (!not_file.empty()) {  // zip_open says it, below
     throw WeightLoadError(path + " " + not_file + ": pass the path of a checkpoint file");
   }
   int code = 0;

@@ -240,8 +240,8 @@ InternVLConfig InternVLConfig::from_json_text(const std::string& text, const std
 }
 
 InternVLConfig InternVLConfig::from_json_file(const std::string& path) {
-  const std::string not_file = not_a_regular_file(path);
-  if (!not_file.empty() && not_file != "does not exist") {  // said below, with advice
+  const std::string not_file = special_file_kind(path);
+  if (!not_file.empty()) {  // said below, with advice
     throw ConfigError(path + " " + not_file + ": the model config must be a file");
   }
   std::ifstream in(path);

@@ -81,8 +81,8 @@ struct Tokenizer::Module {
 };
 
 Tokenizer::Tokenizer(const std::string& model_path) : module_(std::make_shared<const Module>()) {
-  const std::string not_file = not_a_regular_file(model_path);
-  if (!not_file.empty() && not_file != "does not exist") {  // SentencePiece says it, below
+  const std::string not_file = special_file_kind(model_path);
+  if (!not_file.empty()) {  // SentencePiece says it, below
     throw ConfigError(model_path + " " + not_file + ": the tokenizer model must be a file");
   }
   char error[512] = {};

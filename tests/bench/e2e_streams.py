@@ -119,29 +119,30 @@ def run_gst(args, timeout):
     return run
 
 
-def decoding_at_end(messages, n_streams):
-    """Streams per decoding in effect at the end ({"keyframes": 3, "all": 1}): each element's
-    last internvl-keyframes message; one that posted none decoded all (the mode it starts in)."""
+def last_keyframes_messages(messages):
+    """Each internvlkeyframes element's last message, by stream number: its fields as text."""
     last = {}
     for line in messages:
-        found = re.search(r'from element "keyframes(\d+)".*decoding=\(string\)(\w+)', line)
+        found = re.search(r'from element "keyframes(\d+)"', line)
         if found:
-            last[int(found.group(1))] = found.group(2)
-    counts = collections.Counter(last.get(n, "all") for n in range(n_streams))
+            last[int(found.group(1))] = dict(re.findall(r'([\w-]+)=\([\w]+\)([^,;]+)', line))
+    return last
+
+
+def decoding_at_end(last, n_streams):
+    """Streams per decoding in effect at the end ({"keyframes": 3, "all": 1}); an element that
+    posted no message decoded all (the mode it starts in)."""
+    counts = collections.Counter(last[n]["decoding"] if n in last else "all"
+                                 for n in range(n_streams))
     return dict(sorted(counts.items()))
 
 
-def decoded_fraction(messages):
-    """Frames passed to the decoders over frames received, summed over the streams, from each
-    element's last internvl-keyframes message (it posts one at end of stream); None without."""
-    last = {}
-    for line in messages:
-        found = re.search(r'from element "keyframes(\d+)".*frames-in=\(guint64\)(\d+), '
-                          r'frames-passed=\(guint64\)(\d+)', line)
-        if found:
-            last[int(found.group(1))] = (int(found.group(2)), int(found.group(3)))
-    received = sum(frames for frames, _ in last.values())
-    return sum(passed for _, passed in last.values()) / received if received else None
+def decoded_fraction(last):
+    """Frames passed to the decoders over frames received, summed over the streams (each
+    element posts its totals at end of stream); None without."""
+    received = sum(int(fields["frames-in"]) for fields in last.values())
+    passed = sum(int(fields["frames-passed"]) for fields in last.values())
+    return passed / received if received else None
 
 
 def percentile(values, q):
@@ -204,14 +205,15 @@ def measure(n_streams, clip, facts, work, o):
     expected = n_streams * int(o.seconds * o.sample_fps)
     usage = run["usage"]
     cpu = usage.ru_utime + usage.ru_stime
+    last = last_keyframes_messages(run["keyframes"])
     row = {"streams": n_streams, "playing_seconds": playing, "realtime_ratio": playing / o.seconds,
            "results": results, "expected_results": expected,
            "p50_ms": ms(capture, 0.5), "p95_ms": ms(capture, 0.95),
            "element_p50_ms": ms(element, 0.5), "element_p95_ms": ms(element, 0.95),
            "cpu_seconds": cpu, "cpu_seconds_per_stream_second": cpu / (n_streams * o.seconds),
            "peak_rss_mib": usage.ru_maxrss / 1024.0,
-           "decoding": decoding_at_end(run["keyframes"], n_streams) if o.decode != "none" else {},
-           "decoded_fraction": decoded_fraction(run["keyframes"])}
+           "decoding": decoding_at_end(last, n_streams) if o.decode != "none" else {},
+           "decoded_fraction": decoded_fraction(last)}
     row["kept_up"] = (row["realtime_ratio"] <= 1.05 and row["p95_ms"] is not None and
                       row["p95_ms"] <= o.p95_bound_ms and results >= expected * 0.9)
     return row
