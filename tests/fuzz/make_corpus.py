@@ -154,6 +154,46 @@ def service_seeds():
          '{"labels_file": "/etc/passwd"}}}')
 
 
+def rest_request(method, target, body="", mutation=True, host="127.0.0.1:8080"):
+    """One request in rest_api_fuzz's text form, authorised as its harness expects."""
+    head = f"{method} {target}\nHost: {host}\n"
+    if mutation:
+        head += "Content-Type: application/json\nAuthorization: Bearer fuzz-token\n"
+    return head + "\n" + body
+
+
+def rest_seeds():
+    def requests(*texts):
+        return "\n%%\n".join(texts)
+    seed("rest_api_fuzz", "read_only", requests(
+        rest_request("GET", "/api/v1/streams", mutation=False),
+        rest_request("GET", "/api/v1/streams/cam", mutation=False),
+        rest_request("GET", "/api/v1/streams/cam/alerts", mutation=False),
+        rest_request("GET", "/health/live", mutation=False),
+        rest_request("GET", "/health/ready", mutation=False),
+        rest_request("GET", "/metrics", mutation=False),
+        rest_request("GET", "/?q=a%20cat&k=3", mutation=False),
+        rest_request("GET", "/api/v1/events?stream=cam&limit=5&since=0", mutation=False)))
+    seed("rest_api_fuzz", "add_relabel_delete", requests(
+        rest_request("POST", "/api/v1/streams", '{"id": "cam02", "uri": "rtsp://10.0.0.6/s1"}'),
+        rest_request("PUT", "/api/v1/streams/cam02/labels", '{"labels": ["a person", "a car"]}'),
+        rest_request("PUT", "/api/v1/streams/cam/alerts",
+                     '{"alerts": [{"name": "person", "prompt": "a person", "threshold": 0.3}]}'),
+        rest_request("DELETE", "/api/v1/streams/cam02"),
+        rest_request("DELETE", "/api/v1/streams/cam")))
+    seed("rest_api_fuzz", "alerts_yaml",
+         rest_request("PUT", "/api/v1/streams/cam/alerts",
+                      "- {name: car, prompt: a car, threshold: 0.25, min_duration_seconds: 2}\n")
+         .replace("application/json", "application/yaml"))
+    seed("rest_api_fuzz", "refused", requests(
+        rest_request("POST", "/api/v1/streams", '{"id": "x", "uri": "file:///etc/passwd"}'),
+        rest_request("POST", "/api/v1/streams", '{"id": "x", "uri": "rtsp://h/1"}', host="evil.example"),
+        rest_request("POST", "/api/v1/streams", '{"id": "x", "uri": "rtsp://h/1"}', mutation=False),
+        rest_request("GET", "/api/v1/events/../../etc/passwd/clip.mp4", mutation=False),
+        rest_request("GET", "/api/v1/thumbnails/1.jpg", mutation=False),
+        rest_request("PATCH", "/api/v1/streams/cam", "{}")))
+
+
 if __name__ == "__main__":
     safetensors_seeds()
     shard_index_seeds()
@@ -163,3 +203,4 @@ if __name__ == "__main__":
     endpoint_seeds()
     result_json_seeds()
     service_seeds()
+    rest_seeds()

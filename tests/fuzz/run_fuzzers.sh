@@ -21,6 +21,8 @@ if [ ${#targets[@]} -eq 0 ]; then
   for binary in "$build"/fuzz/*_fuzz; do targets+=("$(basename "$binary")"); done
 fi
 limits=(-rss_limit_mb=2048 -timeout=10 -malloc_limit_mb=2048)
+# Leaks inside GLib and GStreamer (process-lifetime allocations) are not findings: lsan.supp.
+export LSAN_OPTIONS="suppressions=$here/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 mkdir -p "$build/fuzz-artifacts"
 status=0
 for target in "${targets[@]}"; do

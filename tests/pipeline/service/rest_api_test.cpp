@@ -17,6 +17,7 @@
 #include "pipeline/metrics_context.h"
 #include "pipeline/service/supervisor.h"
 #include "sinks/http/http_server.h"
+#include "tests/pipeline/service/stand_in_pipeline.h"
 #include "tests/sinks/http_client.h"
 
 namespace ivs::service {
@@ -64,19 +65,6 @@ class RestApiTest : public ::testing::Test {
     supervisor_.reset();
     g_main_loop_unref(loop_);
     g_main_context_unref(context_);
-  }
-
-  static StreamPipeline stand_in_pipeline(const StreamConfig& stream) {
-    StreamPipeline built;
-    built.pipeline = gst_pipeline_new(stream.id.c_str());
-    gst_object_ref_sink(built.pipeline);
-    GstElement* source = gst_element_factory_make("appsrc", nullptr);
-    built.queue = gst_element_factory_make("queue", nullptr);
-    GstElement* sink = gst_element_factory_make("fakesink", nullptr);
-    g_object_set(sink, "sync", FALSE, "async", FALSE, nullptr);
-    gst_bin_add_many(GST_BIN(built.pipeline), source, built.queue, sink, nullptr);
-    EXPECT_TRUE(gst_element_link_many(source, built.queue, sink, nullptr));
-    return built;
   }
 
   test::HttpResponse call(const std::string& method, const std::string& path,

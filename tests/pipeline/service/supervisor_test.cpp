@@ -17,6 +17,7 @@
 #include "pipeline/metrics_context.h"
 #include "pipeline/service/stream_pipeline.h"
 #include "pipeline/service/supervisor.h"
+#include "tests/pipeline/service/stand_in_pipeline.h"
 
 namespace ivs::service {
 namespace {
@@ -123,19 +124,13 @@ class SupervisorTest : public ::testing::Test {
 
   StreamPipeline build(const StreamConfig& stream,
                        const std::shared_ptr<StreamTelemetry>& telemetry) {
-    StreamPipeline built;
-    built.pipeline = gst_pipeline_new(stream.id.c_str());
-    gst_object_ref_sink(built.pipeline);
-    GstElement* source = gst_element_factory_make("appsrc", "source");
-    built.queue = gst_element_factory_make("queue", "decoded");
-    GstElement* sink = gst_element_factory_make("fakesink", "sink");
-    g_object_set(sink, "sync", FALSE, "async", FALSE, nullptr);
-    gst_bin_add_many(GST_BIN(built.pipeline), source, built.queue, sink, nullptr);
+    StreamPipeline built = stand_in_pipeline(stream);
+    GstElement* source = gst_bin_get_by_name(GST_BIN(built.pipeline), "source");
+    GstElement* sink = gst_bin_get_by_name(GST_BIN(built.pipeline), "sink");
     built.caption =
         GST_ELEMENT(g_object_new(test_inference_get_type(), "name", "caption", nullptr));
     gst_bin_add(GST_BIN(built.pipeline), built.caption);
     caption_ = built.caption;
-    EXPECT_TRUE(gst_element_link_many(source, built.queue, sink, nullptr));
     count_frames_at(built.pipeline, sink, telemetry);
     GstPad* pad = gst_element_get_static_pad(sink, "sink");
     gst_pad_add_probe(pad,
@@ -143,8 +138,9 @@ class SupervisorTest : public ::testing::Test {
                                                    GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
                       &on_sink_data, &events_, nullptr);
     gst_object_unref(pad);
+    gst_object_unref(sink);
     if (source_ != nullptr) gst_object_unref(source_);
-    source_ = GST_ELEMENT(gst_object_ref(source));
+    source_ = source;  // the reference gst_bin_get_by_name() gave
     ++pipelines_built_;
     return built;
   }
