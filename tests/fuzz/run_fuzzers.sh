@@ -7,7 +7,7 @@
 # tests/fuzz/data_seeds.txt names for it once (the regression test:
 # each input once, no mutation), then <seconds> of fuzzing from that corpus (0: none). New inputs
 # go to <build-fuzz>/fuzz-corpus/<target>/, never into the repository; a crash, leak, timeout
-# (-timeout, seconds per input) or allocation beyond -rss_limit_mb saves its input to
+# (-timeout, seconds per input, FUZZ_TIMEOUT) or allocation beyond -rss_limit_mb saves its input to
 # <build-fuzz>/fuzz-artifacts/ and fails the run. Prints one summary line per target.
 set -euo pipefail
 build=$(cd "$1" && pwd)
@@ -20,7 +20,9 @@ if [ ${#targets[@]} -eq 0 ]; then
   targets=()
   for binary in "$build"/fuzz/*_fuzz; do targets+=("$(basename "$binary")"); done
 fi
-limits=(-rss_limit_mb=2048 -timeout=10 -malloc_limit_mb=2048)
+# -timeout is wall time: on a machine busy with other work, FUZZ_TIMEOUT=60 keeps a starved
+# process from being reported as a hang.
+limits=(-rss_limit_mb=2048 -timeout="${FUZZ_TIMEOUT:-10}" -malloc_limit_mb=2048)
 # Leaks inside GLib and GStreamer (process-lifetime allocations) are not findings: lsan.supp.
 export LSAN_OPTIONS="suppressions=$here/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 mkdir -p "$build/fuzz-artifacts"
