@@ -26,13 +26,18 @@ JsonLinesWriter::JsonLinesWriter(std::string path) : path_(std::move(path)) {
 
 JsonLinesWriter::~JsonLinesWriter() { ::close(fd_); }
 
+void JsonLinesWriter::set_log(std::function<void(const std::string& message)> log) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  log_ = std::move(log);
+}
+
 bool JsonLinesWriter::publish(const FrameResult& result) {
   std::string line;
   try {
     line = result_to_json(result);
   } catch (const std::exception&) {
     std::lock_guard<std::mutex> lock(mutex_);
-    ++errors_;
+    ++errors_;  // the message, not the file, is at fault: nothing to tell the operator
     return false;
   }
   line += '\n';
@@ -41,11 +46,27 @@ bool JsonLinesWriter::publish(const FrameResult& result) {
   // lines at once, and a full disk shows up on the publish() that hit it. A user-space buffer
   // (std::ofstream) kept a refused line and wrote it, or half of it, again with the next one.
   if (!cut_torn_line() || !append(line)) {
-    ++errors_;
+    count_error(errno);
     return false;
   }
   ++written_;
+  if (failing_ > 0 && log_) {
+    log_("JSON-lines file '" + path_ + "': writing again after " + std::to_string(failing_) +
+         " lost lines (" + std::to_string(errors_) + " in all)");
+  }
+  failing_ = 0;
   return true;
+}
+
+void JsonLinesWriter::count_error(int error) {
+  ++errors_;
+  ++failing_;
+  // The first failure of a run, then every 100th: a full disk fails every line for as long as
+  // it stays full, a few per second.
+  if (log_ && (failing_ == 1 || failing_ % 100 == 0)) {
+    log_("JSON-lines file '" + path_ + "': cannot write: " + std::strerror(error) + "; " +
+         std::to_string(failing_) + (failing_ == 1 ? " line" : " lines") + " lost so far");
+  }
 }
 
 bool JsonLinesWriter::append(const std::string& line) {
@@ -56,12 +77,14 @@ bool JsonLinesWriter::append(const std::string& line) {
     const ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
+      const int error = n == 0 ? EIO : errno;
       // ENOSPC (or EFBIG, EIO) after part of the line: cut it off, or the next line would
       // continue it and both would be unreadable.
       if (done > 0) {
         torn_at_ = before.st_size;
         cut_torn_line();
       }
+      errno = error;  // for the log
       return false;
     }
     done += static_cast<size_t>(n);

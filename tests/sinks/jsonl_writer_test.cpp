@@ -100,6 +100,8 @@ class FileSizeLimit {
 TEST(JsonLinesWriterTest, a_line_cut_short_by_a_full_disk_is_removed_not_kept) {
   const auto path = ivs::test::scratch_dir("jsonl_cut_short") / "results.jsonl";
   JsonLinesWriter writer(path.string());
+  std::vector<std::string> logged;
+  writer.set_log([&logged](const std::string& message) { logged.push_back(message); });
   ASSERT_TRUE(writer.publish(ivs::test::sample_classification()));
   const auto caption_line = ivs::sinks::result_to_json(ivs::test::sample_caption());
   {
@@ -117,6 +119,12 @@ TEST(JsonLinesWriterTest, a_line_cut_short_by_a_full_disk_is_removed_not_kept) {
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[0], ivs::sinks::result_to_json(ivs::test::sample_classification()));
   EXPECT_EQ(lines[1], ivs::sinks::result_to_json(ivs::test::sample_event()));
+  // The operator is told once when it fails and once when it works again, naming the file.
+  ASSERT_EQ(logged.size(), 2u);
+  EXPECT_NE(logged[0].find(path.string()), std::string::npos) << logged[0];
+  EXPECT_NE(logged[0].find("File too large; 1 line lost so far"), std::string::npos) << logged[0];
+  EXPECT_NE(logged[1].find("writing again after 2 lost lines (2 in all)"), std::string::npos)
+      << logged[1];
 }
 
 TEST(JsonLinesWriterTest, concurrent_publishers_never_interleave_lines) {
