@@ -207,6 +207,8 @@ void Service::open_outputs() {
     }
     if (!outputs.jsonl.path.empty()) {
       jsonl_ = pool_->jsonl(outputs.jsonl.path);
+      // A full disk shows in internvl_publish_errors_total{sink="jsonl"}, and here in the log.
+      jsonl_->set_log([](const std::string& message) { g_warning("%s", message.c_str()); });
       g_message("writing results to %s", outputs.jsonl.path.c_str());
     }
   } catch (const std::exception& e) {

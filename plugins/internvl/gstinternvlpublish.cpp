@@ -18,7 +18,9 @@
  * does the sending and the file writes, so a slow disk or subscriber never stalls the video. A
  * full queue, a refused send or a failed write drops the message and counts it
  * (#GstInternVLPublish:messages-dropped, a rate-limited WARNING in the debug log, and
- * `internvl_publish_errors_total{sink}` when metrics are on). Entries the wire schema cannot
+ * `internvl_publish_errors_total{sink}` when metrics are on). A ZeroMQ subscriber beyond its
+ * `send-hwm` loses its own copies inside ZeroMQ, which does not report them: not counted, and
+ * the other subscribers still get theirs. Entries the wire schema cannot
  * carry (e.g. a classification whose labels were all filtered out) are skipped and counted in
  * #GstInternVLPublish:messages-skipped. On EOS the element waits (bounded) until the queue is
  * sent, so everything accepted is published before EOS travels on.

@@ -52,9 +52,10 @@ ZmqPublisher::ZmqPublisher(const ZmqPublisherOptions& options) : options_(option
   try {
     socket->set(zmq::sockopt::linger, 0);
     socket->set(zmq::sockopt::sndhwm, options_.send_hwm);
-    // Without nodrop a PUB socket discards silently at the high-water mark and send() reports
-    // success; with it, send(dontwait) fails with EAGAIN, so every drop is seen and counted.
-    socket->set(zmq::sockopt::xpub_nodrop, true);
+    // At a subscriber's high-water mark the PUB socket drops that subscriber's copy only, and
+    // send() still succeeds: ZeroMQ cannot say so. ZMQ_XPUB_NODROP would make send() fail with
+    // EAGAIN instead, but for every subscriber as soon as one is full: one subscriber that stops
+    // reading would cut off all the others. A slow subscriber loses its own messages only.
     // What a PUB socket receives are its subscribers' subscriptions, which it keeps: unbounded,
     // one 20 MB subscription cost 20 MB (and four of 200 MB, gigabytes). A peer sending a
     // longer message is disconnected by ZeroMQ.

@@ -25,16 +25,17 @@ constexpr int64_t kMaxSubscriptionBytes = 4096;
 struct ZmqPublisherOptions {
   std::string endpoint = "bind:tcp://127.0.0.1:5555";
   std::string topic_prefix;  // prepended to "<kind>/<sensor_id>"
-  int send_hwm = 1000;       // messages queued per subscriber before drops; >= 1
+  int send_hwm = 1000;       // messages queued per subscriber before its copies are dropped; >= 1
   // How long destruction waits for queued messages to reach subscribers (0: drop them at once).
   std::chrono::milliseconds close_linger{0};
 };
 
 /// ZeroMQ PUB socket sending two frames per result: the topic, then result_to_json. Sends
-/// never block: when a matching subscriber's queue is at the high-water mark the message is
-/// dropped (for every subscriber: ZMQ_XPUB_NODROP is set so that drops are reported instead of
-/// silent) and counted. With no matching subscriber ZeroMQ discards the message and publish()
-/// returns true. Subscriptions longer than kMaxSubscriptionBytes drop their subscriber's
+/// never block: when a matching subscriber's queue is at the high-water mark that subscriber's
+/// copy is dropped, silently (ZeroMQ does not report it), and the others still get theirs; a
+/// subscriber that stops reading never cuts off the rest. publish() returns false, and counts a
+/// drop, only when the message cannot be sent at all (not serialisable, socket closing). With no
+/// matching subscriber ZeroMQ discards the message and publish() returns true. Subscriptions longer than kMaxSubscriptionBytes drop their subscriber's
 /// connection. Thread-safe (the socket is used under a mutex). flush() returns at once
 /// (nothing is buffered in-process). On destruction, messages still queued in ZeroMQ get
 /// `close_linger` to leave (default 0: discarded, so a slow subscriber never holds shutdown up;

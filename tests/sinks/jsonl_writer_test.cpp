@@ -2,7 +2,9 @@
 #include "sinks/jsonl_writer.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -71,6 +73,58 @@ TEST(JsonLinesWriterTest, write_errors_are_counted_not_thrown) {
   writer.flush();
   EXPECT_EQ(writer.errors(), 2u);
   EXPECT_EQ(writer.written(), 0u);
+}
+
+// Lowers the process's file size limit (RLIMIT_FSIZE) for its lifetime: a write past it stores
+// what fits and fails with EFBIG, as a write that fills the disk stores what fits and fails with
+// ENOSPC. SIGXFSZ, which would kill the process, is ignored meanwhile.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    getrlimit(RLIMIT_FSIZE, &saved_);
+    previous_handler_ = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit limit = saved_;
+    limit.rlim_cur = bytes;
+    EXPECT_EQ(setrlimit(RLIMIT_FSIZE, &limit), 0);
+  }
+  ~FileSizeLimit() {
+    setrlimit(RLIMIT_FSIZE, &saved_);
+    std::signal(SIGXFSZ, previous_handler_);
+  }
+
+ private:
+  rlimit saved_{};
+  void (*previous_handler_)(int) = nullptr;
+};
+
+TEST(JsonLinesWriterTest, a_line_cut_short_by_a_full_disk_is_removed_not_kept) {
+  const auto path = ivs::test::scratch_dir("jsonl_cut_short") / "results.jsonl";
+  JsonLinesWriter writer(path.string());
+  std::vector<std::string> logged;
+  writer.set_log([&logged](const std::string& message) { logged.push_back(message); });
+  ASSERT_TRUE(writer.publish(ivs::test::sample_classification()));
+  const auto caption_line = ivs::sinks::result_to_json(ivs::test::sample_caption());
+  {
+    // Room for half of the next line: the write stores part of it and fails.
+    FileSizeLimit limit(std::filesystem::file_size(path) + caption_line.size() / 2);
+    EXPECT_FALSE(writer.publish(ivs::test::sample_caption()));
+    EXPECT_FALSE(writer.publish(ivs::test::sample_unicode()));
+  }
+  // Space is back: later results are written whole, and nothing of the refused ones.
+  ASSERT_TRUE(writer.publish(ivs::test::sample_event()));
+  writer.flush();
+  EXPECT_EQ(writer.errors(), 2u);
+  EXPECT_EQ(writer.written(), 2u);
+  const auto lines = read_lines(path);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0], ivs::sinks::result_to_json(ivs::test::sample_classification()));
+  EXPECT_EQ(lines[1], ivs::sinks::result_to_json(ivs::test::sample_event()));
+  // The operator is told once when it fails and once when it works again, naming the file.
+  ASSERT_EQ(logged.size(), 2u);
+  EXPECT_NE(logged[0].find(path.string()), std::string::npos) << logged[0];
+  EXPECT_NE(logged[0].find("File too large; 1 line lost so far"), std::string::npos) << logged[0];
+  EXPECT_NE(logged[1].find("writing again after 2 lost lines (2 in all)"), std::string::npos)
+      << logged[1];
 }
 
 TEST(JsonLinesWriterTest, concurrent_publishers_never_interleave_lines) {
