@@ -9,6 +9,7 @@
 
 #include "pipeline/engine/engine.h"
 #include "pipeline/engine_context.h"
+#include "pipeline/service/open_files_limit.h"
 #include "pipeline/service/stop_deadline.h"
 #include "plugins/internvl/register_elements.h"
 #include "sinks/prometheus/metrics_exposer.h"
@@ -162,6 +163,18 @@ void Service::set_api(std::shared_ptr<RestApi> api) {
 void Service::start_http() {
   sinks::HttpServerOptions options = config_.http.server;
   options.threads = 8;  // a slow REST call (a stream starting) must not hold up the probes
+  // First thing at start-up: every idle connection holds a descriptor, and streams need theirs.
+  const uint64_t open_files = raise_open_files_limit();
+  const unsigned connections = http_connections_within(options.max_connections, open_files);
+  if (connections < options.max_connections) {
+    g_warning(
+        "http.max_connections %u lowered to %u: the open-files limit is %llu (RLIMIT_NOFILE, "
+        "already raised to its hard limit; LimitNOFILE= under systemd, ulimit -n) and %u are kept "
+        "for streams, model and outputs; raise the limit or lower http.max_connections",
+        options.max_connections, connections, static_cast<unsigned long long>(open_files),
+        kFilesBesideHttp);
+    options.max_connections = connections;
+  }
   try {
     http_ = std::make_unique<sinks::HttpServer>(
         config_.http.listen, [this](const sinks::HttpRequest& request) { return handle(request); },
