@@ -33,11 +33,19 @@ void take_down(GstElement* pipeline, bool drain, std::chrono::milliseconds timeo
 
 void Reaper::retire(GstElement* pipeline, bool drain, std::chrono::milliseconds timeout) {
   auto done = std::make_shared<std::atomic<bool>>(false);
-  std::thread thread([pipeline, drain, timeout, done] {
+  const std::string name = GST_ELEMENT_NAME(pipeline);
+  std::lock_guard<std::mutex> guard(lock_);
+  unfinished_.push_back(name);
+  // The thread starts under the lock, so its own erase comes after the push above. The reaper
+  // joins every thread before it goes (destructor), so `this` outlives them.
+  std::thread thread([this, pipeline, drain, timeout, done, name] {
     take_down(pipeline, drain, timeout);
+    {
+      std::lock_guard<std::mutex> finished(lock_);
+      unfinished_.erase(std::find(unfinished_.begin(), unfinished_.end(), name));
+    }
     *done = true;
   });
-  std::lock_guard<std::mutex> guard(lock_);
   jobs_.push_back(Job{std::move(thread), std::move(done)});
 }
 
@@ -60,6 +68,11 @@ void Reaper::join_all() {
     all.swap(jobs_);
   }
   for (auto& job : all) job.thread.join();
+}
+
+std::vector<std::string> Reaper::unfinished() const {
+  std::lock_guard<std::mutex> guard(lock_);
+  return unfinished_;
 }
 
 size_t Reaper::busy() const {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -33,6 +34,9 @@ class Reaper {
   void join_all();
   /// Retirements still running.
   size_t busy() const;
+  /// Names of the pipelines (stream ids) whose retirement has not finished, joined or not: what
+  /// a stop that is overdue gives up on.
+  std::vector<std::string> unfinished() const;
 
  private:
   struct Job {
@@ -41,6 +45,7 @@ class Reaper {
   };
   mutable std::mutex lock_;
   std::vector<Job> jobs_;
+  std::vector<std::string> unfinished_;  // one entry per retirement running
 };
 
 }  // namespace ivs::service

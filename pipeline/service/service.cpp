@@ -9,6 +9,7 @@
 
 #include "pipeline/engine/engine.h"
 #include "pipeline/engine_context.h"
+#include "pipeline/service/open_files_limit.h"
 #include "pipeline/service/stop_deadline.h"
 #include "plugins/internvl/register_elements.h"
 #include "sinks/prometheus/metrics_exposer.h"
@@ -26,6 +27,14 @@ constexpr std::chrono::seconds kStopGrace{10};
 constexpr int kStopOverdueExitStatus = 1;
 // The index gauges are read from its stats (a small SQLite query) at most this often.
 constexpr int64_t kSearchMetricsIntervalNs = 1'000'000'000;
+
+// "stream a, b: end of stream, source or output" for the overdue-stop message.
+std::string abandoned_streams(const std::vector<std::string>& ids) {
+  if (ids.empty()) return "the streams to stop";
+  std::string text = ids.size() == 1 ? "stream " : "streams ";
+  for (size_t i = 0; i < ids.size(); ++i) text += (i > 0 ? ", " : "") + ids[i];
+  return text + " to stop (end of stream, source teardown or a blocked output)";
+}
 
 int64_t steady_now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -108,18 +117,33 @@ void Service::stop() {
       std::chrono::duration_cast<std::chrono::milliseconds>(
           std::chrono::duration<double>(config_.supervision.shutdown_timeout_seconds)) +
       kStopGrace;
-  const StopDeadline deadline(limit, [limit] {
+  // What the stop is waiting on, for the message if it is overdue; the supervisor is read only
+  // while the step is the streams' teardowns, which it outlives (the step moves on under lock).
+  std::mutex step_lock;
+  const char* step = nullptr;  // null: the streams' teardowns
+  const auto move_to = [&](const char* next) {
+    std::lock_guard<std::mutex> guard(step_lock);
+    step = next;
+  };
+  const StopDeadline deadline(limit, [&, limit] {
+    std::string waiting;
+    {
+      std::lock_guard<std::mutex> guard(step_lock);
+      waiting = step != nullptr ? step : abandoned_streams(supervisor_->teardowns_unfinished());
+    }
     g_warning(
         "shutting down: not done after %.1f s (supervision.shutdown_timeout_seconds + %lld s); "
-        "exiting with status %d without waiting further: results still in flight are lost",
+        "exiting with status %d without waiting further for %s: results still in flight are lost",
         static_cast<double>(limit.count()) / 1000, static_cast<long long>(kStopGrace.count()),
-        kStopOverdueExitStatus);
+        kStopOverdueExitStatus, waiting.c_str());
     _exit(kStopOverdueExitStatus);
   });
   supervisor_->wait_for_teardowns();
+  move_to("the engine's queue (inference in flight)");
   set_api(nullptr);
   supervisor_.reset();
   engine_->shutdown(pipeline::Engine::ShutdownMode::kDrain);
+  move_to("the outputs to close (ZeroMQ, JSON-lines, search index)");
   if (zmq_) {
     g_message("ZeroMQ: %llu messages published, %llu dropped",
               static_cast<unsigned long long>(zmq_->published()),
@@ -162,6 +186,18 @@ void Service::set_api(std::shared_ptr<RestApi> api) {
 void Service::start_http() {
   sinks::HttpServerOptions options = config_.http.server;
   options.threads = 8;  // a slow REST call (a stream starting) must not hold up the probes
+  // First thing at start-up: every idle connection holds a descriptor, and streams need theirs.
+  const uint64_t open_files = raise_open_files_limit();
+  const unsigned connections = http_connections_within(options.max_connections, open_files);
+  if (connections < options.max_connections) {
+    g_warning(
+        "http.max_connections %u lowered to %u: the open-files limit is %llu (RLIMIT_NOFILE, "
+        "already raised to its hard limit; LimitNOFILE= under systemd, ulimit -n) and %u are kept "
+        "for streams, model and outputs; raise the limit or lower http.max_connections",
+        options.max_connections, connections, static_cast<unsigned long long>(open_files),
+        kFilesBesideHttp);
+    options.max_connections = connections;
+  }
   try {
     http_ = std::make_unique<sinks::HttpServer>(
         config_.http.listen, [this](const sinks::HttpRequest& request) { return handle(request); },

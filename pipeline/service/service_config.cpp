@@ -431,6 +431,9 @@ ServiceConfig parse_service_config(const std::string& yaml, const std::string& o
     http.optional("connection_timeout_seconds", [&](auto& v, auto& p) {
       server.connection_timeout_seconds = read_integer(v, p, 1, 3600);
     });
+    http.optional("request_timeout_seconds", [&](auto& v, auto& p) {
+      server.request_timeout_seconds = read_integer(v, p, 1, 3600);
+    });
     http.done();
   });
   check_http_security(config.http, top);

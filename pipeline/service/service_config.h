@@ -117,8 +117,8 @@ struct HttpConfig {
   // A listen address beyond loopback without auth_token is refused unless this is true (anyone
   // who reaches the port could add streams, i.e. make the service open URLs of their choice).
   bool allow_unauthenticated = false;
-  // max_connections, max_connections_per_ip, connection_timeout_seconds (keys of those names;
-  // defaults in HttpServerOptions). max_body_bytes and threads are the service's own.
+  // max_connections, max_connections_per_ip, connection_timeout_seconds,
+  // request_timeout_seconds (keys of those names; defaults in HttpServerOptions). max_body_bytes and threads are the service's own.
   sinks::HttpServerOptions server;
 };
 

@@ -518,4 +518,6 @@ void Supervisor::stop_all(bool drain) {
 
 void Supervisor::wait_for_teardowns() { reaper_.join_all(); }
 
+std::vector<std::string> Supervisor::teardowns_unfinished() const { return reaper_.unfinished(); }
+
 }  // namespace ivs::service

@@ -123,6 +123,8 @@ class Supervisor {
   /// teardowns run on the reaper's threads (wait_for_teardowns()).
   void stop_all(bool drain);
   void wait_for_teardowns();
+  /// Ids of the streams whose teardown has not finished (thread-safe).
+  std::vector<std::string> teardowns_unfinished() const;
 
  private:
   ServiceConfig config_;

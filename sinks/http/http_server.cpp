@@ -9,15 +9,24 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 #include <utility>
 
+#include "sinks/http/request_deadline.h"
+
 namespace ivs::sinks {
 
 struct HttpServer::Shared {
+  Shared(HttpHandler handler_in, const HttpServerOptions& options_in)
+      : handler(std::move(handler_in)),
+        options(options_in),
+        deadline(std::chrono::seconds(std::max(1u, options_in.request_timeout_seconds))) {}
+
   HttpHandler handler;
   HttpServerOptions options;
+  RequestDeadline deadline;
 };
 
 namespace {
@@ -89,7 +98,7 @@ MHD_Result send_response(MHD_Connection* connection, const HttpResponse& reply) 
 MHD_Result handle(void* cls, MHD_Connection* connection, const char* url, const char* method,
                   const char* /*version*/, const char* upload_data, size_t* upload_data_size,
                   void** con_cls) {
-  const auto* shared = static_cast<const HttpServer::Shared*>(cls);
+  auto* shared = static_cast<HttpServer::Shared*>(cls);
   auto* pending = static_cast<PendingRequest*>(*con_cls);
   if (pending == nullptr) {  // first call: headers only
     pending = new PendingRequest();
@@ -107,6 +116,7 @@ MHD_Result handle(void* cls, MHD_Connection* connection, const char* url, const 
     *upload_data_size = 0;
     return MHD_YES;
   }
+  shared->deadline.arrived(connection);
   HttpRequest& request = pending->request;
   if (pending->too_large) {
     return send_response(
@@ -135,10 +145,23 @@ MHD_Result handle(void* cls, MHD_Connection* connection, const char* url, const 
   return send_response(connection, reply);
 }
 
-void request_completed(void* /*cls*/, MHD_Connection* /*connection*/, void** con_cls,
+void request_completed(void* cls, MHD_Connection* connection, void** con_cls,
                        MHD_RequestTerminationCode /*code*/) {
+  static_cast<HttpServer::Shared*>(cls)->deadline.answered(connection);
   delete static_cast<PendingRequest*>(*con_cls);
   *con_cls = nullptr;
+}
+
+void connection_changed(void* cls, MHD_Connection* connection, void** /*socket_context*/,
+                        MHD_ConnectionNotificationCode code) {
+  RequestDeadline& deadline = static_cast<HttpServer::Shared*>(cls)->deadline;
+  if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+    deadline.closed(connection);
+    return;
+  }
+  const MHD_ConnectionInfo* info =
+      MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+  if (info != nullptr) deadline.opened(connection, info->connect_fd);
 }
 
 }  // namespace
@@ -150,22 +173,23 @@ std::string HttpRequest::header(const std::string& name) const {
 
 HttpServer::HttpServer(const std::string& address, HttpHandler handler,
                        const HttpServerOptions& options)
-    : address_(address), shared_(std::make_unique<Shared>(Shared{std::move(handler), options})) {
+    : address_(address), shared_(std::make_unique<Shared>(std::move(handler), options)) {
   if (!shared_->handler) throw std::runtime_error("HTTP server on '" + address_ + "': no handler");
   sockaddr_storage socket_address = parse_address(address_);
   // A pool of internal polling threads, each multiplexing its connections with epoll (AUTO):
   // idle connections cost a file descriptor, not a thread, so the limits below are what bounds
-  // them. The per-IP limit is shared by the pool; the total is split across its threads.
+  // them. The per-IP limit is shared by the pool; the total is split across its threads. The
+  // connection timeout is libmicrohttpd's idle timeout; the request deadline bounds the rest.
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
   if (socket_address.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
-  daemon_ =
-      MHD_start_daemon(flags, 0, nullptr, nullptr, &handle, shared_.get(), MHD_OPTION_SOCK_ADDR,
-                       reinterpret_cast<sockaddr*>(&socket_address), MHD_OPTION_THREAD_POOL_SIZE,
-                       std::max(1u, options.threads), MHD_OPTION_NOTIFY_COMPLETED,
-                       &request_completed, nullptr, MHD_OPTION_CONNECTION_LIMIT,
-                       std::max(1u, options.max_connections), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                       std::max(1u, options.max_connections_per_ip), MHD_OPTION_CONNECTION_TIMEOUT,
-                       std::max(1u, options.connection_timeout_seconds), MHD_OPTION_END);
+  daemon_ = MHD_start_daemon(
+      flags, 0, nullptr, nullptr, &handle, shared_.get(), MHD_OPTION_SOCK_ADDR,
+      reinterpret_cast<sockaddr*>(&socket_address), MHD_OPTION_THREAD_POOL_SIZE,
+      std::max(1u, options.threads), MHD_OPTION_NOTIFY_COMPLETED, &request_completed, shared_.get(),
+      MHD_OPTION_NOTIFY_CONNECTION, &connection_changed, shared_.get(), MHD_OPTION_CONNECTION_LIMIT,
+      std::max(1u, options.max_connections), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      std::max(1u, options.max_connections_per_ip), MHD_OPTION_CONNECTION_TIMEOUT,
+      std::max(1u, options.connection_timeout_seconds), MHD_OPTION_END);
   if (daemon_ == nullptr) throw_listen_error(address_, std::strerror(errno));
   const MHD_DaemonInfo* info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
   if (info == nullptr || info->port == 0) {

@@ -37,15 +37,19 @@ struct HttpResponse {
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
 /// Connection limits keep idle or half-open connections (a slowloris, a port scanner) from
-/// starving other clients: one address holds at most max_connections_per_ip, and a connection
-/// that sends nothing for connection_timeout_seconds is closed. Connections past a limit are
-/// accepted and closed at once, so they never wait in the listen backlog ahead of others.
+/// starving other clients: one address holds at most max_connections_per_ip, a connection that
+/// sends nothing for connection_timeout_seconds is closed, and so is one whose request has not
+/// fully arrived request_timeout_seconds after it opened (or after its previous answer), however
+/// slowly it trickles in. Connections past a limit are accepted and closed at once, so they never
+/// wait in the listen backlog ahead of others. max_connections is sized to hold 1,000 idle
+/// connections from many addresses with room to spare; each costs a file descriptor.
 struct HttpServerOptions {
   size_t max_body_bytes = 1 << 20;           // larger request bodies are answered 413
   unsigned threads = 2;                      // requests handled at once
-  unsigned max_connections = 512;            // open at once, all addresses together
+  unsigned max_connections = 4096;           // open at once, all addresses together
   unsigned max_connections_per_ip = 32;      // open at once from one client address
   unsigned connection_timeout_seconds = 10;  // idle time before a connection is closed
+  unsigned request_timeout_seconds = 10;     // time for a request's headers and body to arrive
 };
 
 /// A small HTTP/1.1 server on libmicrohttpd (Debian libmicrohttpd-dev): serves /metrics, the

@@ -22,6 +22,9 @@ Scenarios:
   signals      SIGTERM and SIGINT while the service is still starting (its start blocked on opening
                outputs.jsonl.path, a FIFO nobody reads, right after the model loaded): the process
                dies by the signal within 5 s and says why
+  shutdown-hang SIGTERM while the JSON-lines output (a FIFO whose reader stopped reading) blocks the
+               drain: the process exits within supervision.shutdown_timeout_seconds + 10 s with
+               status 1, says what it gave up, and every line it wrote is whole and valid
 
 --model is the tiny checkpoint (tests/data/parity/internvl-tiny). Exit status 77 (CTest: skipped,
 which fails `make test`) with a message when python3-jsonschema or python3-zmq is missing. Prometheus and Chromium are installed by deploy/install-deps.sh; their
@@ -601,6 +604,107 @@ def scenario_signals(args, tiny, work):
                 service.proc.wait()
 
 
+class StalledReader:
+    """Reads a FIFO line by line on a thread until stall(); then holds it open without reading,
+    like a log shipper that hangs: the writer blocks once the pipe (shrunk to one page) is full.
+    resume() reads the rest."""
+
+    F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ, missing from Python before 3.10
+
+    def __init__(self, path):
+        self.lines = []
+        self.reading = threading.Event()
+        self.reading.set()
+        self.thread = threading.Thread(target=self._read, args=(path,), daemon=True)
+        self.thread.start()
+
+    def _read(self, path):
+        import fcntl
+        with open(path, "rb") as f:
+            fcntl.fcntl(f.fileno(), self.F_SETPIPE_SZ, 4096)
+            partial = b""
+            while True:
+                self.reading.wait()
+                chunk = os.read(f.fileno(), 512)
+                if not chunk:
+                    break
+                partial += chunk
+                *complete, partial = partial.split(b"\n")
+                self.lines.extend(line.decode() for line in complete)
+            if partial:
+                self.lines.append(partial.decode(errors="replace") + " [no newline]")
+
+    def stall(self):
+        self.reading.clear()
+
+    def resume(self):
+        self.reading.set()
+        self.thread.join(timeout=10)
+
+
+def scenario_shutdown_hang(args, tiny, work):
+    """A real hang at shutdown: the JSON-lines output is a FIFO whose reader stops reading, so
+    the drain blocks in write(). SIGTERM must still end the process within
+    supervision.shutdown_timeout_seconds + 10 s (kStopGrace in service.cpp), saying what it gave
+    up, and every line it wrote before must be whole and valid."""
+    validator, line_errors = load_validator(args.validator, args.schema)
+    make_video(os.path.join(work, "a.mp4"), 90)
+    fifo = os.path.join(work, "results.fifo")
+    os.mkfifo(fifo)
+    reader = StalledReader(fifo)  # opens before the service does, so its open does not block
+    streams = [{"id": "file-a", "uri": os.path.join(work, "a.mp4"), "restart_on_eos": True, "realtime": True}]
+    config = base_config(tiny, streams, work)
+    config["outputs"]["jsonl"]["path"] = fifo
+    shutdown_timeout = config["supervision"]["shutdown_timeout_seconds"] = 3
+    bound = shutdown_timeout + 10 + 5  # the service's own bound and a margin for a loaded machine
+    service = Service(args.service, work, config).wait_ready()
+    sub = Subscriber(service.zmq_endpoint)
+    try:
+        wait_for(lambda: len(reader.lines) >= 10 and sub.count() >= 5, 60, "results in the FIFO and over ZeroMQ")
+        reader.stall()
+        # The fan-out publishes to every sink in turn: once the FIFO is full, ZeroMQ stops too.
+        seen = []
+
+        def blocked():
+            seen.append(sub.count())
+            return len(seen) > 10 and seen[-1] == seen[-11]  # nothing new for 2 s
+        wait_for(blocked, 60, "the writer to block on the full FIFO (no new results for 2 s)")
+        log(f"writer blocked: {len(reader.lines)} lines read, {sub.count()} ZeroMQ messages")
+        started = time.monotonic()
+        service.proc.send_signal(signal.SIGTERM)
+        try:
+            code = service.proc.wait(timeout=bound + 30)
+        except subprocess.TimeoutExpired:
+            raise Failure(f"still running {bound + 30} s after SIGTERM: the stop deadline did not act:{service.tail()}")
+        took = time.monotonic() - started
+        service.reader.join(timeout=5)
+        check(took <= bound, f"exited {took:.1f} s after SIGTERM, bound {bound} s:{service.tail()}")
+        check(code == 1, f"exit status {code}, expected 1 (stop overdue):{service.tail()}")
+        said = service.find(r"(shutting down: not done after[^\n]*)")
+        check(said and "waiting further for stream file-a to stop" in said
+              and "results still in flight are lost" in said,
+              f"no message naming what it gave up (stream file-a):{service.tail()}")
+        log(f"SIGTERM with the output blocked: exit {code} after {took:.1f} s (bound {bound} s); said: {said}")
+        reader.resume()  # what the pipe held: written before the exit, so whole lines only
+        for number, line in enumerate(reader.lines, 1):
+            errors = line_errors(validator, line)
+            check(not errors, f"FIFO line {number} of {len(reader.lines)} is not a whole valid result: {errors}")
+        received = [body for _, body in sub.since(0)]
+        # ZeroMQ comes first in each result's round of the sinks: the one result whose write to
+        # the FIFO blocked went out over ZeroMQ only; every other one is in both.
+        extra = [json.loads(m)["timestamp"] for m in received if m not in set(reader.lines)]
+        last = json.loads(reader.lines[-1])["timestamp"] if reader.lines else ""
+        check(len(extra) <= 1 and all(t >= last for t in extra),
+              f"{len(extra)} ZeroMQ results are not among the {len(reader.lines)} lines: {extra}, last line {last}")
+        log(f"kept: {len(reader.lines)} whole valid lines in the FIFO, {len(received)} ZeroMQ messages, "
+            f"{len(extra)} of them the result whose write blocked")
+    finally:
+        sub.close()
+        reader.reading.set()
+        if service.proc.poll() is None:
+            service.proc.kill()
+
+
 def scenario_soak(args, tiny, work):
     make_video(os.path.join(work, "a.mp4"), 90)
     make_video(os.path.join(work, "b.mp4"), 90, pattern="smpte")
@@ -655,7 +759,7 @@ def scenario_soak(args, tiny, work):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("scenario", choices=["streams", "prometheus", "status-page", "bad-input", "soak",
-                                                    "signals"])
+                                                    "signals", "shutdown-hang"])
     parser.add_argument("--service", required=True)
     parser.add_argument("--rtsp-server", required=True)
     parser.add_argument("--schema", required=True)
@@ -669,7 +773,8 @@ def main():
     if zmq_missing():
         return SKIP
     scenarios = {"streams": scenario_streams, "prometheus": scenario_prometheus, "status-page": scenario_status_page,
-                 "bad-input": scenario_bad_input, "soak": scenario_soak, "signals": scenario_signals}
+                 "bad-input": scenario_bad_input, "soak": scenario_soak, "signals": scenario_signals,
+                 "shutdown-hang": scenario_shutdown_hang}
     return run_scenario(args.scenario, lambda work: scenarios[args.scenario](args, tiny, work), args.work_dir)
 
 

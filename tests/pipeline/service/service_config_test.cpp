@@ -339,8 +339,10 @@ TEST(ServiceConfigTest, a_reachable_api_without_a_token_is_refused_unless_allowe
                   .http.allow_unauthenticated);
   const ServiceConfig limited = parse(
       base +
-      "http: {max_connections: 100, max_connections_per_ip: 5, connection_timeout_seconds: 3}");
+      "http: {max_connections: 100, max_connections_per_ip: 5, connection_timeout_seconds: 3, "
+      "request_timeout_seconds: 7}");
   EXPECT_EQ(limited.http.server.max_connections, 100u);
+  EXPECT_EQ(limited.http.server.request_timeout_seconds, 7u);
   EXPECT_EQ(limited.http.server.max_connections_per_ip, 5u);
   EXPECT_EQ(limited.http.server.connection_timeout_seconds, 3u);
   EXPECT_EQ(parse(base).http.server.max_connections_per_ip, 32u);
