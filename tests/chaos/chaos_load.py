@@ -1,24 +1,20 @@
-#!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""Chaos under load (issue 19, "Chaos figures"): internvl-streamd as a real process, run by hand.
+"""Load scenarios for run_chaos.py: internvl-streamd as a real process over half an hour, and
+under half-open HTTP connections.
 
-Usage: chaos_load.py SCENARIO --build DIR --work-dir DIR [--model DIR] [options]
 Scenarios:
   rss             8 realistic streams (4 RTSP cameras, 4 looping realtime files; classify on all,
                   captions on two, key frames only on some; JSON-lines and ZeroMQ with a reader)
                   for --rss-seconds after --rss-warmup-seconds: RSS sampled every
                   --rss-interval-seconds; the median of the last minute within --rss-tolerance
                   of the median of the first minute after warm-up
-  half-open-http  --half-open-connections connections that send nothing or a partial request and
+  half_open_http  --half-open-connections connections that send nothing or a partial request and
                   stay open, from one source address, from many (127.0.0.2...), and a slow-loris
                   that sends a byte every few seconds: /health/live from a fresh connection
                   answers within 1 s throughout, and normally after they go
 
---build is a build tree (bin/internvl-streamd, tests/integration/rtsp_test_server). Figures are
-printed as JSON lines starting with "figure " so a note can quote them. The runner
-tests/chaos/run_chaos.py imports SCENARIOS and add_arguments from here.
+Figures are printed as JSON lines starting with "figure " so a note can quote them.
 """
-import argparse
 import http.client
 import json
 import os
@@ -29,16 +25,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from e2e_common import Subscriber, check, checkpoint_dir, log, run_scenario, zmq_missing  # noqa: E402
+from e2e_common import Subscriber, check, log  # noqa: E402
 from run_service_e2e import Http, RtspCamera, Service, base_config, make_video, wait_for  # noqa: E402
-
-
-def binaries(args):
-    service = os.path.join(args.build, "bin", "internvl-streamd")
-    camera = os.path.join(args.build, "tests", "integration", "rtsp_test_server")
-    for path in (service, camera):
-        check(os.access(path, os.X_OK), f"{path} is not an executable: build it (--build {args.build})")
-    return service, camera
 
 
 def figure(name, value):
@@ -93,7 +81,7 @@ def rss_streams(work, camera_uri):
 
 
 def scenario_rss(args, tiny, work):
-    service_bin, camera_bin = binaries(args)
+    service_bin, camera_bin = args.service, args.rtsp_server
     camera = RtspCamera(camera_bin)  # a shared media: one encoder, four clients
     config = base_config(tiny, rss_streams(work, camera.uri), work)
     service = Service(service_bin, work, config).wait_ready()
@@ -279,7 +267,7 @@ def half_open_variant(args, service, name, sources, drip_seconds=None):
 
 
 def scenario_half_open_http(args, tiny, work):
-    service_bin, _ = binaries(args)
+    service_bin = args.service
     if args.half_open_fd_limit:  # a soft open-files limit as systemd gives services (1024)
         wrapper = os.path.join(work, "limited.sh")
         with open(wrapper, "w") as f:
@@ -312,36 +300,18 @@ def scenario_half_open_http(args, tiny, work):
     check(not problems, "; ".join(problems))
 
 
-SCENARIOS = {"rss": scenario_rss, "half-open-http": scenario_half_open_http}
+SCENARIOS = {"rss": scenario_rss, "half_open_http": scenario_half_open_http}
 
 
 def add_arguments(parser):
-    """This module's options for the runner's parser (and its own)."""
-    parser.add_argument("--rss-seconds", type=float, default=1800, help="rss: measured time after warm-up")
-    parser.add_argument("--rss-warmup-seconds", type=float, default=300, help="rss: warm-up")
-    parser.add_argument("--rss-interval-seconds", type=float, default=10, help="rss: time between samples")
-    parser.add_argument("--rss-tolerance", type=float, default=0.05, help="rss: bound on the relative change")
-    parser.add_argument("--half-open-connections", type=int, default=1000, help="half-open-http: per attack")
-    parser.add_argument("--half-open-seconds", type=float, default=30, help="half-open-http: length of each attack")
-    parser.add_argument("--half-open-drip-seconds", type=float, default=3, help="half-open-http: slow-loris pace")
-    parser.add_argument("--half-open-fd-limit", type=int, default=1024,
-                        help="half-open-http: the service's soft open-files limit (systemd's default; 0: inherit)")
+    group = parser.add_argument_group("chaos_load")
+    group.add_argument("--rss-seconds", type=float, default=1800, help="rss: measured time after warm-up")
+    group.add_argument("--rss-warmup-seconds", type=float, default=300, help="rss: warm-up")
+    group.add_argument("--rss-interval-seconds", type=float, default=10, help="rss: time between samples")
+    group.add_argument("--rss-tolerance", type=float, default=0.05, help="rss: bound on the relative change")
+    group.add_argument("--half-open-connections", type=int, default=1000, help="half_open_http: per attack")
+    group.add_argument("--half-open-seconds", type=float, default=30, help="half_open_http: length of each attack")
+    group.add_argument("--half-open-drip-seconds", type=float, default=3, help="half_open_http: slow-loris pace")
+    group.add_argument("--half-open-fd-limit", type=int, default=1024,
+                       help="half_open_http: the service's soft open-files limit (systemd's default; 0: inherit)")
 
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("scenario", choices=sorted(SCENARIOS))
-    parser.add_argument("--build", required=True, help="a build tree of the service")
-    parser.add_argument("--work-dir", required=True)
-    parser.add_argument("--model", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data",
-                                                        "parity", "internvl-tiny"))
-    add_arguments(parser)
-    args = parser.parse_args()
-    tiny = checkpoint_dir(args.model)
-    if zmq_missing():
-        return 1
-    return run_scenario(args.scenario, lambda work: SCENARIOS[args.scenario](args, tiny, work), args.work_dir)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
 """Chaos runs of internvl-streamd as a real process: faults from outside (cameras dying, a full
-disk, hostile network peers) while it publishes, with one result line per scenario giving its
+disk, hostile network peers) and load (memory over half an hour, half-open HTTP connections)
+while it publishes, with one result line per scenario giving its
 figures and PASSED or FAILED. See tests/chaos/README.md for what each scenario does and checks.
 
 Usage: run_chaos.py SCENARIO [SCENARIO...] --build DIR --work-dir DIR [--model DIR] [options]
@@ -19,11 +20,12 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
 import chaos_faults  # noqa: E402
+import chaos_load  # noqa: E402
 from e2e_common import SKIP, Failure, checkpoint_dir, run_scenario, zmq_missing  # noqa: E402
 
-# Each module has SCENARIOS ({name: fn(args, tiny, work) -> figures line}) and
+# Each module has SCENARIOS ({name: fn(args, tiny, work) -> figures line or None}) and
 # add_arguments(parser); adding a module is adding it here.
-MODULES = [chaos_faults]
+MODULES = [chaos_faults, chaos_load]
 
 
 def registry():
@@ -48,7 +50,7 @@ def run_one(name, fn, args, tiny):
         except Exception as error:  # an unexpected error is a failed scenario, not a lost run
             raise Failure(f"{type(error).__name__}: {error}") from error
     status = run_scenario(name, run, args.work_dir)
-    print(f"RESULT {name}: {'PASSED' if status == 0 else 'FAILED'}" + (f" {figures[0]}" if figures else ""),
+    print(f"RESULT {name}: {'PASSED' if status == 0 else 'FAILED'}" + (f" {figures[0]}" if figures and figures[0] else ""),
           flush=True)
     return status
 

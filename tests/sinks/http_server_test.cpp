@@ -108,8 +108,8 @@ bool allow_open_files(rlim_t wanted) {
   return setrlimit(RLIMIT_NOFILE, &files) == 0;
 }
 
-// Issue 19: 1,000 idle half-open connections made /health/live time out. One address now holds
-// at most max_connections_per_ip of them; the server keeps answering everyone else at once.
+// 1,000 idle half-open connections must not stop /health/live: one address holds at most
+// max_connections_per_ip of them, and the server keeps answering everyone else at once.
 TEST(HttpServerTest, many_idle_connections_from_one_address_do_not_stop_others) {
   // More than libmicrohttpd's old default limit (FD_SETSIZE - 4), so that without the per-IP
   // limit they would fill the server.
@@ -148,9 +148,9 @@ TEST(HttpServerTest, an_idle_connection_is_closed_after_the_connection_timeout) 
   close(fd);
 }
 
-// Issue 19 chaos (tests/chaos/chaos_load.py half-open-http): 1,000 idle connections spread over
-// many addresses, each under the per-IP limit, filled the old total of 512, and a probe from a
-// fresh address waited until one timed out. The default total holds them with room to spare.
+// 1,000 idle connections spread over many addresses (tests/chaos/run_chaos.py half_open_http),
+// each under the per-IP limit, filled the old total of 512, and a probe from a fresh address
+// waited until one timed out. The default total holds them with room to spare.
 TEST(HttpServerTest, many_idle_connections_from_many_addresses_leave_room_for_others) {
   constexpr int kIdle = 1000;
   ASSERT_TRUE(allow_open_files(2 * kIdle + 100)) << "raise the open-files hard limit";
@@ -173,8 +173,8 @@ TEST(HttpServerTest, many_idle_connections_from_many_addresses_leave_room_for_ot
 }
 
 // A slowloris: a request that never ends, one byte at a time, is never idle, so the idle timeout
-// alone let it hold its connection for ever (chaos_load.py: 20 s and counting, past the 10 s
-// timeout). The request deadline closes it.
+// alone let it hold its connection for ever (run_chaos.py half_open_http: 20 s and counting,
+// past the 10 s timeout). The request deadline closes it.
 TEST(HttpServerTest, a_request_trickling_in_is_closed_after_the_request_timeout) {
   HttpServerOptions options;
   options.connection_timeout_seconds = 60;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The open-files limit at start-up: raised to the hard limit, and HTTP connections kept within it
-// (chaos_load.py half-open-http: under systemd's soft 1,024 the service ran out of descriptors
+// (run_chaos.py half_open_http: under systemd's soft 1,024 the service ran out of descriptors
 // before its connection limit).
 #include "pipeline/service/open_files_limit.h"
 
