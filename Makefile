@@ -49,10 +49,10 @@ define sanitized_tests
 	  exit $$status
 endef
 
-# ASan + UBSan, in a build folder of its own: the unit tests labelled `sanitize`, those that do not
-# link LibTorch (sinks, result scheduling, alerts, search query parsing, model/common's file
-# parsers, the stop deadline). Debian's LibTorch is not built with ASan, and the tests that load a
-# model spend minutes in its uninstrumented kernels: they stay in `make test`.
+# ASan + UBSan, in a build folder of its own: the unit tests labelled `sanitize` (sinks, result
+# scheduling, alerts, search query parsing, model/common's file parsers, the stop deadline) and
+# the engine's, which run the tiny checkpoint through every model path. The other tests that link
+# LibTorch (model_tests, the plugins) stay in `make test`: their cold build would pass CI's time.
 SANITIZE_DIR ?= build-sanitize
 test-sanitize: deps
 	$(call sanitized_tests,$(SANITIZE_DIR),address$(comma)undefined,sanitize)
