@@ -13,7 +13,7 @@ FUZZ_BUILD_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
 
-.PHONY: all deps configure build test test-sanitize demo fuzz clean
+.PHONY: all deps configure build test test-sanitize test-tsan demo fuzz clean
 
 all: build
 
@@ -35,20 +35,33 @@ test: build
 	cd $(BUILD_DIR) && status=0; ctest --output-on-failure -j $(JOBS) -LE gpu --output-junit $(JUNIT) || status=$$?; \
 	  /usr/bin/python3 $(CURDIR)/tests/check_no_skips.py $(JUNIT) || status=1; exit $$status
 
-# ASan + UBSan, in a build folder of its own: the unit tests labelled `sanitize`, those that do not
-# link LibTorch (sinks, result scheduling, alerts, search query parsing, model/common's file
-# parsers, the stop deadline). Debian's LibTorch is not built with ASan, and the tests that load a
-# model spend minutes in its uninstrumented kernels: they stay in `make test`. Any report fails.
+# $(call sanitized_tests,FOLDER,SANITIZERS,LABEL): the tests labelled LABEL, built in FOLDER with
+# -DINTERNVL_SANITIZE=SANITIZERS and run there. Any report fails its test (UBSan aborts; ASan and
+# TSan end the process with a failing status).
+comma := ,
+define sanitized_tests
+	cmake -S . -B $(1) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINTERNVL_SANITIZE=$(2) $(CMAKE_ARGS)
+	cmake --build $(1) -j $(JOBS) --target $(3)_tests
+	rm -f $(abspath $(1))/ctest-junit.xml
+	cd $(1) && status=0; UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS) \
+	  -L $(3) --output-junit $(abspath $(1))/ctest-junit.xml || status=$$?; \
+	  /usr/bin/python3 $(CURDIR)/tests/check_no_skips.py $(abspath $(1))/ctest-junit.xml || status=1; \
+	  exit $$status
+endef
+
+# ASan + UBSan, in a build folder of its own: the unit tests labelled `sanitize` (sinks, result
+# scheduling, alerts, search query parsing, model/common's file parsers, the stop deadline) and
+# the engine's, which run the tiny checkpoint through every model path. The other tests that link
+# LibTorch (model_tests, the plugins) stay in `make test`: their cold build would pass CI's time.
 SANITIZE_DIR ?= build-sanitize
-SANITIZE_JUNIT = $(abspath $(SANITIZE_DIR))/ctest-junit.xml
 test-sanitize: deps
-	cmake -S . -B $(SANITIZE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DINTERNVL_SANITIZE=address,undefined $(CMAKE_ARGS)
-	cmake --build $(SANITIZE_DIR) -j $(JOBS) --target sanitize_tests
-	rm -f $(SANITIZE_JUNIT)
-	cd $(SANITIZE_DIR) && status=0; UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure \
-	  -j $(JOBS) -L sanitize --output-junit $(SANITIZE_JUNIT) || status=$$?; \
-	  /usr/bin/python3 $(CURDIR)/tests/check_no_skips.py $(SANITIZE_JUNIT) || status=1; exit $$status
+	$(call sanitized_tests,$(SANITIZE_DIR),address$(comma)undefined,sanitize)
+
+# ThreadSanitizer, by hand (README, "Sanitizers"): the tests labelled `tsan`, the engine (with the
+# tiny checkpoint) and the result scheduling.
+TSAN_DIR ?= build-tsan
+test-tsan: deps
+	$(call sanitized_tests,$(TSAN_DIR),thread,tsan)
 
 # Only what the demo runs (the plugin, the scene generator, the CLI), not the tests: minutes.
 demo: configure

@@ -5,9 +5,16 @@
 // protobuf-lite 3.14 and exports all of its symbols, while LibTorch loads the system
 // libprotobuf 3.21. Linked into one process, whichever library comes first in symbol lookup
 // wins for both, and the process dies at start-up (protobuf's static initialisers call the
-// other version's code, or its version check aborts). Loading the module with
-// dlopen(RTLD_LOCAL | RTLD_DEEPBIND) keeps sentencepiece and its protobuf copy in their own
-// symbol scope. Tokenizer (tokenizer.cpp) is the only caller.
+// other version's code, or its version check aborts). So sentencepiece is kept in its own scope:
+// - the module is linked against libsentencepiece_symbolic.so, a copy of Debian's library whose
+//   soname entry is made DT_SYMBOLIC (cmake/symbolic_library.py): sentencepiece's references to
+//   its protobuf resolve to its own copy, never to LibTorch's, whatever is loaded already;
+// - the module exports ivs_spm_* alone (sentencepiece_module.map) and is loaded RTLD_LOCAL, so
+//   neither it nor sentencepiece's protobuf can interpose a symbol of LibTorch's.
+// RTLD_DEEPBIND gave the first as well, but the sanitizer runtimes refuse it (google/sanitizers
+// #611), and it would bind sentencepiece's malloc past an interposed allocator (the sanitizers',
+// jemalloc); DT_SYMBOLIC binds only what sentencepiece defines. Tokenizer (tokenizer.cpp) is the
+// only caller.
 #pragma once
 
 #include <cstddef>

@@ -48,11 +48,12 @@ struct Tokenizer::Module {
   Module() {
     std::string tried;
     for (const auto& path : module_candidates()) {
-      // RTLD_LOCAL | RTLD_DEEPBIND: sentencepiece and its private protobuf copy resolve their
-      // own symbols and never interpose LibTorch's libprotobuf. RTLD_NODELETE: their statics
-      // (protobuf descriptors, sentencepiece's tables) are built once and never torn down, so
-      // unloading would leak them at every model reload; the module stays mapped instead.
-      library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND | RTLD_NODELETE);
+      // RTLD_LOCAL: sentencepiece's private protobuf copy never interposes LibTorch's
+      // libprotobuf (the other direction is the module's link, sentencepiece_module.h); no
+      // RTLD_DEEPBIND, which the sanitizers refuse. RTLD_NODELETE: their statics (protobuf
+      // descriptors, sentencepiece's tables) are built once and never torn down, so unloading
+      // would leak them at every model reload; the module stays mapped instead.
+      library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
       if (library != nullptr) break;
       tried += "\n  " + path + ": " + dlerror();
     }

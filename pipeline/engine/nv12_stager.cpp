@@ -8,6 +8,12 @@
 #include "model/common/errors.h"
 #if INTERNVL_HAVE_NV12_KERNELS
 #include "model/cuda/nv12_gpu.h"
+#else
+namespace ivs::model::cuda {
+// Never made without the kernels, but gpu_ (a map of unique_ptrs) is destroyed here and needs a
+// complete type: without it a build with INTERNVL_WITH_CUDA=OFF does not compile.
+class Nv12GpuPreprocessor {};
+}  // namespace ivs::model::cuda
 #endif
 
 namespace ivs::pipeline {
