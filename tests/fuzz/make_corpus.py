@@ -10,7 +10,6 @@ tests/fuzz/data_seeds.txt names them and run_fuzzers.sh adds them to each run.
 """
 import json
 import pathlib
-import shutil
 import struct
 import zlib
 
