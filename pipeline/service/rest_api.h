@@ -21,9 +21,10 @@
 // application/json (or application/yaml), else 415: a browser can send a cross-site form or
 // text/plain POST without asking, but not those (nor any DELETE) without a CORS preflight, which
 // is never granted. On loopback, the Host header must name the loopback address and port (else
-// 421), so a web page whose DNS name is rebound to 127.0.0.1 cannot read or change anything. Request bodies never reach the server's
-// environment or files: ${VAR} is not expanded in them and labels_file / templates_file are
-// refused (label sets come inline), and so is an alert rule's negatives_file.
+// 421), so a web page whose DNS name is rebound to 127.0.0.1 cannot read or change anything.
+// Request bodies never reach the server's environment or files: ${VAR} is not expanded in them
+// and labels_file / templates_file are refused (label sets come inline), and so is an alert
+// rule's negatives_file.
 #pragma once
 
 #include <atomic>

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "pipeline/config/yaml_reader.h"
 #include "pipeline/engine/engine.h"
 #include "pipeline/engine_context.h"
 #include "pipeline/service/open_files_limit.h"
@@ -31,9 +32,8 @@ constexpr int64_t kSearchMetricsIntervalNs = 1'000'000'000;
 // "stream a, b: end of stream, source or output" for the overdue-stop message.
 std::string abandoned_streams(const std::vector<std::string>& ids) {
   if (ids.empty()) return "the streams to stop";
-  std::string text = ids.size() == 1 ? "stream " : "streams ";
-  for (size_t i = 0; i < ids.size(); ++i) text += (i > 0 ? ", " : "") + ids[i];
-  return text + " to stop (end of stream, source teardown or a blocked output)";
+  return (ids.size() == 1 ? "stream " : "streams ") + config::join(ids) +
+         " to stop (end of stream, source teardown or a blocked output)";
 }
 
 int64_t steady_now_ns() {

@@ -118,7 +118,8 @@ struct HttpConfig {
   // who reaches the port could add streams, i.e. make the service open URLs of their choice).
   bool allow_unauthenticated = false;
   // max_connections, max_connections_per_ip, connection_timeout_seconds,
-  // request_timeout_seconds (keys of those names; defaults in HttpServerOptions). max_body_bytes and threads are the service's own.
+  // request_timeout_seconds (keys of those names; defaults in HttpServerOptions).
+  // max_body_bytes and threads are the service's own.
   sinks::HttpServerOptions server;
 };
 

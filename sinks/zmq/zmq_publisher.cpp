@@ -109,7 +109,8 @@ bool ZmqPublisher::publish(const FrameResult& result) {
       return false;
     }
   } catch (const zmq::error_t&) {
-    // ETERM and friends: the socket is going away; a publish must never throw into a streaming thread.
+    // ETERM and friends: the socket is going away; a publish must never throw into a streaming
+    // thread.
     ++dropped_;
     return false;
   }

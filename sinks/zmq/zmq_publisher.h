@@ -35,11 +35,12 @@ struct ZmqPublisherOptions {
 /// copy is dropped, silently (ZeroMQ does not report it), and the others still get theirs; a
 /// subscriber that stops reading never cuts off the rest. publish() returns false, and counts a
 /// drop, only when the message cannot be sent at all (not serialisable, socket closing). With no
-/// matching subscriber ZeroMQ discards the message and publish() returns true. Subscriptions longer than kMaxSubscriptionBytes drop their subscriber's
-/// connection. Thread-safe (the socket is used under a mutex). flush() returns at once
-/// (nothing is buffered in-process). On destruction, messages still queued in ZeroMQ get
-/// `close_linger` to leave (default 0: discarded, so a slow subscriber never holds shutdown up;
-/// the service sets a bounded wait so that what it accepted reaches its subscribers).
+/// matching subscriber ZeroMQ discards the message and publish() returns true. Subscriptions
+/// longer than kMaxSubscriptionBytes drop their subscriber's connection. Thread-safe (the socket
+/// is used under a mutex). flush() returns at once (nothing is buffered in-process). On
+/// destruction, messages still queued in ZeroMQ get `close_linger` to leave (default 0:
+/// discarded, so a slow subscriber never holds shutdown up; the service sets a bounded wait so
+/// that what it accepted reaches its subscribers).
 class ZmqPublisher : public ResultSink {
  public:
   /// Creates the socket and binds or connects. Throws std::runtime_error naming the endpoint
