@@ -91,8 +91,9 @@ class ControlWatch:
             new = self.sub.since(seen)
             seen += len(new)
             now = time.monotonic()
-            if any(json.loads(body)["sensor_id"] == self.sensor for _, body in new):
-                self.total += sum(json.loads(body)["sensor_id"] == self.sensor for _, body in new)
+            arrived = sum(json.loads(body)["sensor_id"] == self.sensor for _, body in new)
+            if arrived:
+                self.total += arrived
                 last = now
             self.gap = max(self.gap, now - last)
 
@@ -402,7 +403,7 @@ def scenario_zmq_subscribers(args, tiny, work):
         # The slow subscriber's backlog fills the kernel's send buffer of its connection (seen
         # as the service's Send-Q) and then its ZeroMQ queue; the good one must still get every
         # stream's results all along, and after that for --slow-seconds.
-        port = int(service.zmq_endpoint.rsplit(":", 1)[1])
+        port = hostile.address[1]
         send_queue_full = SendQueue()
         full = wait_for(lambda: send_queue_full(port), 600, "the slow subscriber's send queue to fill", interval=1)
         log(f"the slow subscriber's send queue is full ({full} bytes)")
